@@ -1,0 +1,132 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// DefaultPath is where havip looks for its configuration file.
+const DefaultPath = "/etc/havip.toml"
+
+// DefaultPort is the memberlist port used when an address has none.
+const DefaultPort = 7946
+
+// Config is a validated havip configuration. Every field is filled in:
+// defaults are applied by Load/Parse, never by the consumers.
+type Config struct {
+	// Path is the file the configuration was read from ("" when parsed
+	// from memory).
+	Path      string
+	Node      Node
+	Cluster   Cluster
+	Instances []Instance
+	Status    Status
+}
+
+// Node describes this member.
+type Node struct {
+	// Name is unique in the cluster; defaults to the hostname.
+	Name string
+	// Bind is the memberlist address and port.
+	Bind netip.AddrPort
+	// Advertise is the address peers reach this node on; defaults to Bind.
+	Advertise netip.AddrPort
+}
+
+// Quorum selects when a node may hold a VIP.
+type Quorum string
+
+const (
+	QuorumAuto     Quorum = "auto"
+	QuorumMajority Quorum = "majority"
+	QuorumOff      Quorum = "off"
+)
+
+// Cluster describes the group of members.
+type Cluster struct {
+	// Name is the memberlist label; clusters with another name are ignored.
+	Name string
+	// Peers are the other members' memberlist addresses, as configured
+	// ("host:port"); hostnames are allowed and resolved at join time.
+	Peers []string
+	// SecretKeyFile is the path of the key (empty with Insecure).
+	SecretKeyFile string
+	// SecretKey is the decoded key: 16, 24 or 32 bytes, nil with Insecure.
+	SecretKey []byte
+	Insecure  bool
+	Quorum    Quorum
+	Timing    Timing
+}
+
+// Size is the number of configured members, this node included.
+func (c Cluster) Size() int { return len(c.Peers) + 1 }
+
+// QuorumNeeded returns how many members (this node included) must be seen
+// for this node to hold a VIP; 0 means quorum is off.
+func (c Cluster) QuorumNeeded() int {
+	q := c.Quorum
+	if q == QuorumAuto {
+		if c.Size() >= 3 {
+			q = QuorumMajority
+		} else {
+			q = QuorumOff
+		}
+	}
+	if q == QuorumOff {
+		return 0
+	}
+	return c.Size()/2 + 1
+}
+
+// Timing holds the failure-detection knobs. Profile names the preset the
+// raw values started from; any raw key set in the file overrides it.
+type Timing struct {
+	Profile string
+	// memberlist knobs
+	ProbeInterval time.Duration
+	ProbeTimeout  time.Duration
+	SuspicionMult int
+	// SuspicionMaxTimeoutMult bounds how long a suspicion can last while
+	// waiting for confirmations (memberlist's own knob).
+	SuspicionMaxTimeoutMult int
+	IndirectChecks          int
+	AwarenessMaxMultiplier  int
+	GossipInterval          time.Duration
+	GossipNodes             int
+	RetransmitMult          int
+	PushPullInterval        time.Duration
+	TCPTimeout              time.Duration
+	// RejoinInterval is how often configured peers that are not members
+	// are joined again.
+	RejoinInterval time.Duration
+	// StartupGrace is how long a node that could join no peer waits
+	// before it may take a VIP on its own.
+	StartupGrace time.Duration
+}
+
+// Instance is one set of VIPs that moves as a unit.
+type Instance struct {
+	Name      string
+	Interface string
+	// VIPs are host prefixes: /32 for IPv4, /128 for IPv6.
+	VIPs         []netip.Prefix
+	Priority     int
+	Preempt      bool
+	PreemptDelay time.Duration
+	Announce     Announce
+}
+
+// Announce configures gratuitous ARP / unsolicited NA.
+type Announce struct {
+	// Count is the number of announcements in a takeover burst.
+	Count int
+	// Interval separates the announcements of a burst.
+	Interval time.Duration
+	// Refresh repeats one announcement this often while master; 0 = off.
+	Refresh time.Duration
+}
+
+// Status configures the control socket.
+type Status struct {
+	Socket string
+}
