@@ -1,0 +1,79 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Instance returns the instance called name.
+func (c *Config) Instance(name string) (*Instance, bool) {
+	for i := range c.Instances {
+		if c.Instances[i].Name == name {
+			return &c.Instances[i], true
+		}
+	}
+	return nil, false
+}
+
+// Summary describes the configuration in a few lines, for `havip check`.
+func (c *Config) Summary() string {
+	var b strings.Builder
+	line := func(format string, args ...any) {
+		fmt.Fprintf(&b, format, args...)
+		b.WriteByte('\n')
+	}
+
+	advertise := "chosen by memberlist"
+	if c.Node.Advertise.IsValid() {
+		advertise = c.Node.Advertise.String()
+	}
+	line("node %s: bind %s, advertise %s", c.Node.Name, c.Node.Bind, advertise)
+
+	peers := "no peers"
+	switch n := len(c.Cluster.Peers); n {
+	case 0:
+	case 1:
+		peers = "1 peer: " + c.Cluster.Peers[0]
+	default:
+		peers = fmt.Sprintf("%d peers: %s", n, strings.Join(c.Cluster.Peers, ", "))
+	}
+	line("cluster %s: %d members (%s)", c.Cluster.Name, c.Cluster.Size(), peers)
+
+	switch {
+	case c.Cluster.Insecure:
+		line("encryption: off (cluster.insecure)")
+	case c.Cluster.SecretKey != nil:
+		line("encryption: AES-%d, key from %s", 8*len(c.Cluster.SecretKey), c.Cluster.SecretKeyFile)
+	default:
+		line("encryption: key from %s (not read)", c.Cluster.SecretKeyFile)
+	}
+
+	if need := c.Cluster.QuorumNeeded(); need == 0 {
+		line("quorum %s: off, a member holds VIPs whichever members it sees", c.Cluster.Quorum)
+	} else {
+		line("quorum %s: %d of %d members needed to hold a VIP", c.Cluster.Quorum, need, c.Cluster.Size())
+	}
+
+	t := c.Cluster.Timing
+	line("timing %s: probe every %s (timeout %s), suspicion ×%d, a dead member is found in about %s",
+		t.Profile, t.ProbeInterval, t.ProbeTimeout, t.SuspicionMult, t.FailureDetection())
+
+	if len(c.Instances) == 0 {
+		line("no instances: this node is a witness")
+	}
+	for _, in := range c.Instances {
+		vips := make([]string, len(in.VIPs))
+		for i, v := range in.VIPs {
+			vips[i] = v.String()
+		}
+		preempt := "no preempt"
+		if in.Preempt {
+			preempt = "preempt"
+			if in.PreemptDelay > 0 {
+				preempt += " after " + in.PreemptDelay.String()
+			}
+		}
+		line("instance %s on %s: %s, priority %d, %s", in.Name, in.Interface, strings.Join(vips, ", "), in.Priority, preempt)
+	}
+	return b.String()
+}

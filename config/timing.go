@@ -1,0 +1,96 @@
+package config
+
+import "time"
+
+// DefaultProfile is the timing profile used when cluster.timing is not set.
+const DefaultProfile = "default"
+
+// profiles are the named timing presets. Failover after a crash takes
+// about ProbeInterval × (2 + SuspicionMult) (see FailureDetection); a
+// graceful stop is seen within about one GossipInterval.
+var profiles = []Timing{
+	{
+		// About 1 s to detect a dead node.
+		Profile:                 "default",
+		ProbeInterval:           200 * time.Millisecond,
+		ProbeTimeout:            100 * time.Millisecond,
+		SuspicionMult:           3,
+		SuspicionMaxTimeoutMult: 2,
+		IndirectChecks:          3,
+		AwarenessMaxMultiplier:  1,
+		GossipInterval:          50 * time.Millisecond,
+		GossipNodes:             3,
+		RetransmitMult:          4,
+		PushPullInterval:        15 * time.Second,
+		TCPTimeout:              time.Second,
+		RejoinInterval:          time.Second,
+		StartupGrace:            2 * time.Second,
+	},
+	{
+		// About 0.4 s to detect a dead node; for a quiet, fast network.
+		Profile:                 "fast",
+		ProbeInterval:           100 * time.Millisecond,
+		ProbeTimeout:            50 * time.Millisecond,
+		SuspicionMult:           2,
+		SuspicionMaxTimeoutMult: 2,
+		IndirectChecks:          3,
+		AwarenessMaxMultiplier:  1,
+		GossipInterval:          20 * time.Millisecond,
+		GossipNodes:             3,
+		RetransmitMult:          4,
+		PushPullInterval:        10 * time.Second,
+		TCPTimeout:              500 * time.Millisecond,
+		RejoinInterval:          500 * time.Millisecond,
+		StartupGrace:            time.Second,
+	},
+	{
+		// memberlist's LAN defaults: about 6 s to detect a dead node, more
+		// when Lifeguard awareness stretches the probe interval.
+		Profile:                 "conservative",
+		ProbeInterval:           time.Second,
+		ProbeTimeout:            500 * time.Millisecond,
+		SuspicionMult:           4,
+		SuspicionMaxTimeoutMult: 6,
+		IndirectChecks:          3,
+		AwarenessMaxMultiplier:  8,
+		GossipInterval:          200 * time.Millisecond,
+		GossipNodes:             3,
+		RetransmitMult:          4,
+		PushPullInterval:        30 * time.Second,
+		TCPTimeout:              10 * time.Second,
+		RejoinInterval:          2 * time.Second,
+		StartupGrace:            5 * time.Second,
+	},
+}
+
+// Profile returns the timing preset called name ("default", "fast" or
+// "conservative") and whether it exists.
+func Profile(name string) (Timing, bool) {
+	for _, p := range profiles {
+		if p.Profile == name {
+			return p, true
+		}
+	}
+	return Timing{}, false
+}
+
+// ProfileNames returns the names of the timing presets, fastest to
+// slowest after the default.
+func ProfileNames() []string {
+	names := make([]string, len(profiles))
+	for i, p := range profiles {
+		names[i] = p.Profile
+	}
+	return names
+}
+
+// FailureDetection estimates how long the other members take to declare
+// a crashed node dead with these timings: the time until it is probed,
+// the failed probe, then the suspicion timeout. With 2 to 10 members
+// memberlist's suspicion timeout is SuspicionMult × ProbeInterval and no
+// confirmations are awaited, so the total is about
+// ProbeInterval × (2 + SuspicionMult). Lifeguard awareness
+// (AwarenessMaxMultiplier > 1) can stretch it.
+func (t Timing) FailureDetection() time.Duration {
+	return t.ProbeInterval * time.Duration(2+t.SuspicionMult)
+}

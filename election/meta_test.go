@@ -1,0 +1,60 @@
+package election
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestMetaRoundTrip(t *testing.T) {
+	tests := []Meta{
+		{Epoch: 1, Seq: 2},
+		{Epoch: 1<<63 + 5, Seq: 99, Maintenance: true, Leaving: true, Instances: []InstanceMeta{
+			{Name: "web", Priority: 150, Holding: true},
+			{Name: "db", Priority: 0},
+		}},
+	}
+	for _, want := range tests {
+		b, err := want.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got Meta
+		if err := got.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("round trip (-want +got):\n%s", diff)
+		}
+	}
+}
+
+func TestMetaLimits(t *testing.T) {
+	var m Meta
+	for i := 0; i < 20; i++ {
+		m.Instances = append(m.Instances, InstanceMeta{Name: strings.Repeat("x", 30) + string(rune('a'+i)), Priority: 1})
+	}
+	if _, err := m.MarshalBinary(); err == nil || !strings.Contains(err.Error(), "512") {
+		t.Errorf("oversized metadata: got err %v, want one naming the 512-byte limit", err)
+	}
+	var got Meta
+	if err := got.UnmarshalBinary([]byte{9, 0, 0}); !errors.Is(err, errMetaVersion) {
+		t.Errorf("unknown version: got %v", err)
+	}
+	good, _ := Meta{Instances: []InstanceMeta{{Name: "web", Priority: 1}}}.MarshalBinary()
+	if err := got.UnmarshalBinary(good[:len(good)-1]); err == nil {
+		t.Error("truncated metadata decoded without error")
+	}
+}
+
+func TestMetaNewer(t *testing.T) {
+	a := Meta{Epoch: 10, Seq: 5}
+	if !(Meta{Epoch: 10, Seq: 6}).newer(a) || (Meta{Epoch: 10, Seq: 5}).newer(a) {
+		t.Error("sequence order wrong")
+	}
+	if !(Meta{Epoch: 11, Seq: 0}).newer(a) || (Meta{Epoch: 9, Seq: 100}).newer(a) {
+		t.Error("a restarted daemon (new epoch) must win over any sequence of the old one")
+	}
+}

@@ -1,0 +1,866 @@
+package election
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/havip/havip/config"
+)
+
+// Holder puts the VIPs of one instance on this node and takes them away.
+// The election calls it from its one goroutine, so both methods must
+// return quickly: work that can wait (announcement bursts, cloud calls)
+// belongs in the holder's own goroutines.
+type Holder interface {
+	// Acquire adds the VIPs and starts announcing them.
+	Acquire(ctx context.Context) error
+	// Release stops announcing and removes the VIPs.
+	Release(ctx context.Context) error
+}
+
+// Transition describes one change of an instance's state.
+type Transition struct {
+	Instance string
+	From, To State
+	Reason   string
+	Master   string
+	At       time.Time
+}
+
+// Options configure a Node.
+type Options struct {
+	Config *config.Config
+	// Holders has one holder per configured instance, by instance name.
+	Holders map[string]Holder
+	Logger  *slog.Logger
+	// OnTransition, if set, is called from the election goroutine after
+	// every transition. It must not block.
+	OnTransition func(Transition)
+	// Ready, if set, is called once, when every instance has left INIT.
+	Ready func()
+}
+
+// Node is this member of the cluster: it gossips with the others and
+// decides the role of each local instance.
+type Node struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	onTrans func(Transition)
+	ready   func()
+
+	ml     *memberlist.Memberlist
+	events chan event
+	kick   chan struct{}
+	pubCh  chan struct{}
+	epoch  uint64
+	start  time.Time
+
+	// Owned by the election goroutine.
+	insts        []*instance
+	members      map[string]*member
+	settled      bool
+	settleBy     time.Time
+	joinBusy     bool
+	joinErrs     map[string]string
+	readyFired   bool
+	maintenance  bool
+	lastPubPrios map[string]uint8
+	seq          uint64
+	leaving      bool
+	joinFailed   bool
+	// mlStopped is set by tests that stop memberlist under the node to
+	// simulate a crash.
+	mlStopped atomic.Bool
+
+	mu       sync.Mutex // guards the fields below, read by other goroutines
+	metaBuf  []byte
+	faults   map[string]string
+	snapshot Status
+}
+
+type instance struct {
+	cfg         config.Instance
+	holder      Holder
+	state       State
+	since       time.Time
+	reason      string
+	master      string
+	holding     bool
+	fault       string
+	retryAt     time.Time // after a failed acquire, no new attempt before this
+	higherSince time.Time
+	recheck     time.Time
+}
+
+type member struct {
+	name    string
+	addr    string
+	state   MemberState
+	meta    Meta
+	hasMeta bool
+	since   time.Time
+}
+
+type eventKind int
+
+const (
+	evJoin eventKind = iota
+	evLeave
+	evUpdate
+	evMsg
+	evSuspect
+	evPingOK
+)
+
+type event struct {
+	kind eventKind
+	name string
+	addr string
+	meta []byte
+}
+
+// msgMeta is the first byte of a direct message carrying a node's Meta.
+const msgMeta byte = 1
+
+// New checks the options and prepares a Node; Run starts it.
+func New(o Options) (*Node, error) {
+	if o.Config == nil {
+		return nil, errors.New("election: no config")
+	}
+	l := o.Logger
+	if l == nil {
+		l = discardLogger()
+	}
+	start := time.Now()
+	n := &Node{
+		cfg:          o.Config,
+		log:          l,
+		onTrans:      o.OnTransition,
+		ready:        o.Ready,
+		events:       make(chan event, 1024),
+		kick:         make(chan struct{}, 1),
+		pubCh:        make(chan struct{}, 1),
+		epoch:        uint64(start.UnixNano()),
+		start:        start,
+		members:      map[string]*member{},
+		joinErrs:     map[string]string{},
+		faults:       map[string]string{},
+		lastPubPrios: map[string]uint8{},
+	}
+	for _, ic := range o.Config.Instances {
+		h, ok := o.Holders[ic.Name]
+		if !ok {
+			return nil, fmt.Errorf("election: no holder for instance %q", ic.Name)
+		}
+		n.insts = append(n.insts, &instance{cfg: ic, holder: h, state: StateInit, since: start, reason: "starting"})
+	}
+	if _, err := n.buildMeta(0).MarshalBinary(); err != nil {
+		return nil, fmt.Errorf("election: %w", err)
+	}
+	n.storeMeta(n.buildMeta(0))
+	n.updateSnapshot()
+	return n, nil
+}
+
+// SetFault marks an instance as unable to hold its VIPs (reason != "")
+// or clears the fault (reason == ""). It is safe to call from any
+// goroutine.
+func (n *Node) SetFault(instance, reason string) {
+	n.mu.Lock()
+	if reason == "" {
+		delete(n.faults, instance)
+	} else {
+		n.faults[instance] = reason
+	}
+	n.mu.Unlock()
+	n.poke()
+}
+
+func (n *Node) poke() {
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// memberlistConfig maps havip's configuration onto memberlist's.
+func (n *Node) memberlistConfig() *memberlist.Config {
+	c := memberlist.DefaultLANConfig()
+	cl := n.cfg.Cluster
+	t := cl.Timing
+	c.Name = n.cfg.Node.Name
+	c.Label = cl.Name
+	if len(cl.SecretKey) > 0 {
+		c.SecretKey = cl.SecretKey
+		c.GossipVerifyIncoming = true
+		c.GossipVerifyOutgoing = true
+	}
+	bind := n.cfg.Node.Bind
+	c.BindAddr = bind.Addr().String()
+	c.BindPort = int(bind.Port())
+	if adv := n.cfg.Node.Advertise; adv.IsValid() {
+		c.AdvertiseAddr = adv.Addr().String()
+		c.AdvertisePort = int(adv.Port())
+	} else {
+		c.AdvertisePort = int(bind.Port())
+	}
+	c.ProbeInterval = t.ProbeInterval
+	c.ProbeTimeout = t.ProbeTimeout
+	c.SuspicionMult = t.SuspicionMult
+	c.SuspicionMaxTimeoutMult = t.SuspicionMaxTimeoutMult
+	c.IndirectChecks = t.IndirectChecks
+	c.AwarenessMaxMultiplier = t.AwarenessMaxMultiplier
+	c.GossipInterval = t.GossipInterval
+	c.GossipNodes = t.GossipNodes
+	c.RetransmitMult = t.RetransmitMult
+	c.PushPullInterval = t.PushPullInterval
+	c.TCPTimeout = t.TCPTimeout
+	// A restarted member may come back at once; do not hold its name.
+	c.DeadNodeReclaimTime = time.Second
+	c.Delegate = &delegate{n: n}
+	c.Events = &eventDelegate{n: n}
+	c.Conflict = &conflictDelegate{n: n}
+	c.Ping = &pingDelegate{n: n}
+	c.Logger = memberlistLogger(n.log, func(node string) { n.enqueue(event{kind: evSuspect, name: node}) })
+	c.LogOutput = nil
+	return c
+}
+
+// Run joins the cluster and runs the election until ctx is done, then
+// releases every VIP, publishes that, leaves the cluster and returns nil.
+func (n *Node) Run(ctx context.Context) error {
+	ml, err := memberlist.Create(n.memberlistConfig())
+	if err != nil {
+		return fmt.Errorf("starting memberlist on %s: %w", n.cfg.Node.Bind, err)
+	}
+	n.ml = ml
+	local := ml.LocalNode()
+	n.log.Info("memberlist started", "peer", n.cfg.Node.Name, "addr", net.JoinHostPort(local.Addr.String(), strconv.Itoa(int(local.Port))),
+		"cluster", n.cfg.Cluster.Name, "encrypted", len(n.cfg.Cluster.SecretKey) > 0, "timing", n.cfg.Cluster.Timing.Profile)
+
+	if len(n.cfg.Cluster.Peers) == 0 {
+		n.settled = true
+	} else {
+		joined, jerr := ml.Join(n.cfg.Cluster.Peers)
+		if joined > 0 {
+			n.log.Info("joined cluster", "peers_contacted", joined)
+			// The join's push/pull carried every member's state; a
+			// couple of gossip rounds more lets updates already in
+			// flight arrive before this node decides anything.
+			n.settleBy = time.Now().Add(2 * n.cfg.Cluster.Timing.GossipInterval)
+		} else {
+			n.log.Warn("no configured peer reachable, waiting before taking any VIP alone",
+				"err", jerr, "grace", n.cfg.Cluster.Timing.StartupGrace)
+			n.settleBy = time.Now().Add(n.cfg.Cluster.Timing.StartupGrace)
+			n.joinFailed = true
+		}
+	}
+
+	pubDone := make(chan struct{})
+	pubCtx, pubCancel := context.WithCancel(context.Background())
+	go func() {
+		defer close(pubDone)
+		n.publisher(pubCtx)
+	}()
+
+	n.loop(ctx)
+
+	n.shutdown()
+	pubCancel()
+	<-pubDone
+	return nil
+}
+
+func (n *Node) loop(ctx context.Context) {
+	rejoin := time.NewTicker(n.cfg.Cluster.Timing.RejoinInterval)
+	defer rejoin.Stop()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	// A slow safety tick re-evaluates even without input.
+	safety := time.NewTicker(time.Second)
+	defer safety.Stop()
+	joinDone := make(chan map[string]string, 1)
+
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-n.events:
+			n.apply(e)
+			n.drain()
+		case <-n.kick:
+		case <-timer.C:
+		case <-safety.C:
+		case <-rejoin.C:
+			n.rejoin(joinDone)
+			continue
+		case errs := <-joinDone:
+			n.joinBusy = false
+			n.noteJoinErrors(errs)
+			continue
+		}
+		next := n.evaluate(ctx)
+		if !next.IsZero() {
+			timer.Reset(max(time.Until(next), time.Millisecond))
+		}
+	}
+}
+
+// drain applies every queued event without waiting, so one evaluation
+// sees a whole burst of updates.
+func (n *Node) drain() {
+	for {
+		select {
+		case e := <-n.events:
+			n.apply(e)
+		default:
+			return
+		}
+	}
+}
+
+func (n *Node) apply(e event) {
+	if e.name == n.cfg.Node.Name {
+		return
+	}
+	m := n.members[e.name]
+	if m == nil {
+		if e.kind == evMsg {
+			// A direct message from a node we do not know as a member
+			// yet: wait for memberlist to introduce it.
+			return
+		}
+		m = &member{name: e.name}
+		n.members[e.name] = m
+	}
+	switch e.kind {
+	case evSuspect:
+		if m.state == MemberAlive {
+			m.state = MemberSuspect
+			n.log.Info("member suspect", "peer", e.name, "addr", m.addr)
+		}
+		return
+	case evPingOK:
+		if m.state == MemberSuspect {
+			m.state = MemberAlive
+			n.log.Info("member alive again", "peer", e.name, "addr", m.addr)
+		}
+		return
+	case evMsg:
+		if m.state == MemberSuspect {
+			m.state = MemberAlive
+		}
+	case evJoin, evUpdate:
+		if m.state != MemberAlive {
+			m.since = time.Now()
+			if e.kind == evJoin {
+				n.log.Info("member alive", "peer", e.name, "addr", e.addr)
+			}
+		}
+		m.state = MemberAlive
+		m.addr = e.addr
+	case evLeave:
+		st := MemberDead
+		if m.hasMeta && m.meta.Leaving {
+			st = MemberLeft
+		}
+		if m.state != st {
+			m.since = time.Now()
+			n.log.Info("member "+string(st), "peer", e.name, "addr", m.addr)
+		}
+		m.state = st
+		return
+	}
+	if len(e.meta) == 0 {
+		return
+	}
+	var meta Meta
+	if err := meta.UnmarshalBinary(e.meta); err != nil {
+		n.log.Warn("ignoring node metadata", "peer", e.name, "err", err)
+		return
+	}
+	if !m.hasMeta || meta.newer(m.meta) {
+		m.meta = meta
+		m.hasMeta = true
+	}
+}
+
+// rejoin joins the configured peers that are not alive members, in the
+// background, so a healed partition or a restarted peer is found again
+// without waiting for memberlist's own gossip to the dead.
+func (n *Node) rejoin(done chan<- map[string]string) {
+	if n.joinBusy || len(n.cfg.Cluster.Peers) == 0 {
+		return
+	}
+	alive := map[string]bool{}
+	for _, m := range n.members {
+		if m.state.member() {
+			alive[m.addr] = true
+		}
+	}
+	var missing []string
+	for _, p := range n.cfg.Cluster.Peers {
+		if !alive[resolvePeer(p)] {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	n.joinBusy = true
+	go func() {
+		errs := map[string]string{}
+		for _, p := range missing {
+			if _, err := n.ml.Join([]string{p}); err != nil {
+				errs[p] = err.Error()
+			} else {
+				errs[p] = ""
+			}
+		}
+		done <- errs
+	}()
+}
+
+// noteJoinErrors logs a peer's join error when it changes, so a peer with
+// a wrong key or cluster name is reported once, not every second.
+func (n *Node) noteJoinErrors(errs map[string]string) {
+	for p, e := range errs {
+		if n.joinErrs[p] == e {
+			continue
+		}
+		n.joinErrs[p] = e
+		if e == "" {
+			n.log.Info("re-joined configured peer", "peer", p)
+		} else {
+			n.log.Warn("cannot join configured peer", "peer", p, "err", e)
+		}
+	}
+}
+
+// resolvePeer turns "host:port" into "ip:port" when host is an address or
+// resolves; otherwise it returns p unchanged.
+func resolvePeer(p string) string {
+	if ap, err := netip.ParseAddrPort(p); err == nil {
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).String()
+	}
+	host, port, err := net.SplitHostPort(p)
+	if err != nil {
+		return p
+	}
+	ips, err := net.LookupIP(host)
+	if err != nil || len(ips) == 0 {
+		return p
+	}
+	a, _ := netip.AddrFromSlice(ips[0])
+	return net.JoinHostPort(a.Unmap().String(), port)
+}
+
+// quorum returns how many members this node sees (itself included) and
+// how many it needs (0: quorum off).
+func (n *Node) quorum() (seen, needed int) {
+	seen = 1
+	for _, m := range n.members {
+		if m.state.member() {
+			seen++
+		}
+	}
+	return seen, n.cfg.Cluster.QuorumNeeded()
+}
+
+// evaluate decides every instance, acts on the holders and publishes the
+// result. It returns when it next needs to run without new input.
+func (n *Node) evaluate(ctx context.Context) time.Time {
+	now := time.Now()
+	if !n.settled && !n.settleBy.IsZero() && !now.Before(n.settleBy) {
+		n.settled = true
+	}
+	if !n.settled && n.joinFailed {
+		// Nobody answered our join, but someone joined us: its
+		// push/pull brought the cluster's state.
+		for _, m := range n.members {
+			if m.state.member() && m.hasMeta {
+				n.settled = true
+			}
+		}
+	}
+	seen, needed := n.quorum()
+	haveQuorum := needed == 0 || seen >= needed
+
+	n.mu.Lock()
+	faults := make(map[string]string, len(n.faults))
+	for k, v := range n.faults {
+		faults[k] = v
+	}
+	n.mu.Unlock()
+
+	var next time.Time
+	changed := false
+	for _, in := range n.insts {
+		fault := faults[in.cfg.Name]
+		if fault == "" && now.Before(in.retryAt) {
+			fault = in.fault
+		}
+		var v verdict
+		if fault != "" {
+			v = verdict{reason: fault}
+		} else {
+			v = decide(situation{
+				now:          now,
+				self:         Candidate{Node: n.cfg.Node.Name, Priority: int(n.effectivePriority(in, "")), Holding: in.holding},
+				peers:        n.peersFor(in.cfg.Name),
+				quorum:       haveQuorum,
+				settled:      n.settled,
+				preempt:      in.cfg.Preempt,
+				preemptDelay: in.cfg.PreemptDelay,
+				higherSince:  in.higherSince,
+			})
+			if !haveQuorum {
+				v.reason = fmt.Sprintf("no quorum: sees %d of %d needed", seen, needed)
+			}
+		}
+		in.higherSince = v.higherSince
+		in.master = v.master
+
+		switch {
+		case v.hold && !in.holding:
+			if err := in.holder.Acquire(ctx); err != nil {
+				n.log.Error("acquiring VIPs failed", "instance", in.cfg.Name, "err", err)
+				if rerr := in.holder.Release(ctx); rerr != nil {
+					n.log.Error("cleaning up after failed acquire", "instance", in.cfg.Name, "err", rerr)
+				}
+				in.fault = "acquire failed: " + err.Error()
+				in.retryAt = now.Add(2 * time.Second)
+				v = verdict{reason: in.fault}
+				fault = in.fault
+			} else {
+				in.holding = true
+				changed = true
+			}
+		case !v.hold && in.holding:
+			if err := in.holder.Release(ctx); err != nil {
+				n.log.Error("releasing VIPs failed", "instance", in.cfg.Name, "err", err)
+			}
+			in.holding = false
+			changed = true
+		}
+
+		to := StateBackup
+		switch {
+		case in.holding:
+			to = StateMaster
+		case fault != "":
+			to = StateFault
+		}
+		if to == StateMaster {
+			in.master = n.cfg.Node.Name
+		} else if in.master == n.cfg.Node.Name {
+			in.master = ""
+		}
+		n.transition(in, to, v.reason, now)
+		for _, t := range []time.Time{v.recheck, in.retryAt} {
+			if t.After(now) && (next.IsZero() || t.Before(next)) {
+				next = t
+			}
+		}
+		if p := n.effectivePriority(in, fault); n.lastPubPrios[in.cfg.Name] != p {
+			n.lastPubPrios[in.cfg.Name] = p
+			changed = true
+		}
+	}
+	if !n.settled && !n.settleBy.IsZero() && (next.IsZero() || n.settleBy.Before(next)) {
+		next = n.settleBy
+	}
+	if changed {
+		n.publish()
+	}
+	n.updateSnapshot()
+	if !n.readyFired && n.ready != nil && n.allOutOfInit() {
+		n.readyFired = true
+		n.ready()
+	}
+	return next
+}
+
+func (n *Node) allOutOfInit() bool {
+	for _, in := range n.insts {
+		if in.state == StateInit {
+			return false
+		}
+	}
+	return true
+}
+
+// effectivePriority is the priority published for an instance: the
+// configured one, or 0 while the node is in maintenance or the instance
+// has a fault.
+func (n *Node) effectivePriority(in *instance, fault string) uint8 {
+	if n.maintenance || fault != "" {
+		return 0
+	}
+	return uint8(in.cfg.Priority)
+}
+
+func (n *Node) peersFor(name string) []Candidate {
+	var out []Candidate
+	for _, m := range n.members {
+		if !m.state.member() || !m.hasMeta {
+			continue
+		}
+		im, ok := m.meta.instance(name)
+		if !ok {
+			continue
+		}
+		out = append(out, Candidate{Node: m.name, Priority: int(im.Priority), Holding: im.Holding})
+	}
+	slices.SortFunc(out, func(a, b Candidate) int { return compareStrings(a.Node, b.Node) })
+	return out
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (n *Node) transition(in *instance, to State, reason string, now time.Time) {
+	if in.state == to {
+		in.reason = reason
+		return
+	}
+	from := in.state
+	in.state = to
+	in.since = now
+	in.reason = reason
+	n.log.Info("transition", "instance", in.cfg.Name, "from", from.String(), "state", to.String(),
+		"reason", reason, "master", in.master, "vip", prefixesString(in.cfg.VIPs))
+	if n.onTrans != nil {
+		n.onTrans(Transition{Instance: in.cfg.Name, From: from, To: to, Reason: reason, Master: in.master, At: now})
+	}
+}
+
+func prefixesString(ps []netip.Prefix) string {
+	s := ""
+	for i, p := range ps {
+		if i > 0 {
+			s += ","
+		}
+		s += p.String()
+	}
+	return s
+}
+
+// buildMeta returns this node's metadata with the given sequence number.
+func (n *Node) buildMeta(seq uint64) Meta {
+	m := Meta{Epoch: n.epoch, Seq: seq, Maintenance: n.maintenance, Leaving: n.leaving}
+	for _, in := range n.insts {
+		m.Instances = append(m.Instances, InstanceMeta{
+			Name:     in.cfg.Name,
+			Priority: n.lastPubPrios[in.cfg.Name],
+			Holding:  in.holding,
+		})
+	}
+	return m
+}
+
+func (n *Node) storeMeta(m Meta) {
+	b, err := m.MarshalBinary()
+	if err != nil {
+		// New checked the size with the same instances; this cannot
+		// grow, so keep the last good metadata.
+		n.log.Error("encoding node metadata", "err", err)
+		return
+	}
+	n.mu.Lock()
+	n.metaBuf = b
+	n.mu.Unlock()
+}
+
+// publish records the new local state, tells every alive member at once
+// with a direct message (the fast path for a release) and asks the
+// publisher to gossip it (the reliable path).
+func (n *Node) publish() {
+	n.seq++
+	n.storeMeta(n.buildMeta(n.seq))
+	n.sendDirect()
+	select {
+	case n.pubCh <- struct{}{}:
+	default:
+	}
+}
+
+// sendDirect sends the current metadata to every alive member over
+// memberlist's packet transport (encrypted and labelled like gossip).
+func (n *Node) sendDirect() {
+	if n.ml == nil || n.mlStopped.Load() {
+		return
+	}
+	msg := n.directMessage()
+	name := n.cfg.Node.Name
+	for _, node := range n.ml.Members() {
+		if node.Name == name {
+			continue
+		}
+		if err := n.ml.SendBestEffort(node, msg); err != nil {
+			n.log.Debug("direct state message failed", "peer", node.Name, "err", err)
+		}
+	}
+}
+
+// directMessage encodes this node's name and current metadata.
+func (n *Node) directMessage() []byte {
+	n.mu.Lock()
+	meta := n.metaBuf
+	n.mu.Unlock()
+	name := n.cfg.Node.Name
+	msg := make([]byte, 0, 2+len(name)+len(meta))
+	msg = append(msg, msgMeta, byte(len(name)))
+	msg = append(msg, name...)
+	return append(msg, meta...)
+}
+
+// publisher gossips metadata changes; UpdateNode blocks until the update
+// went out, so it runs beside the election goroutine, coalescing changes.
+func (n *Node) publisher(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.pubCh:
+			if err := n.ml.UpdateNode(n.cfg.Cluster.Timing.TCPTimeout); err != nil {
+				n.log.Debug("gossiping node metadata", "err", err)
+			}
+		}
+	}
+}
+
+// shutdown releases every VIP, publishes that directly and by gossip,
+// leaves the cluster and stops memberlist.
+func (n *Node) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	now := time.Now()
+	for _, in := range n.insts {
+		if in.holding {
+			if err := in.holder.Release(ctx); err != nil {
+				n.log.Error("releasing VIPs at shutdown", "instance", in.cfg.Name, "err", err)
+			}
+			in.holding = false
+		}
+		n.lastPubPrios[in.cfg.Name] = 0
+		in.master = ""
+		n.transition(in, StateBackup, "shutting down", now)
+	}
+	n.maintenance = true
+	n.leaving = true
+	n.publish()
+	n.updateSnapshot()
+	if n.mlStopped.Load() {
+		return
+	}
+	if err := n.ml.UpdateNode(n.cfg.Cluster.Timing.GossipInterval * 4); err != nil {
+		n.log.Debug("gossiping release at shutdown", "err", err)
+	}
+	if err := n.ml.Leave(time.Second); err != nil {
+		n.log.Warn("leaving cluster", "err", err)
+	}
+	if err := n.ml.Shutdown(); err != nil {
+		n.log.Warn("stopping memberlist", "err", err)
+	}
+	n.log.Info("left cluster")
+}
+
+// delegate serves memberlist's Delegate; it never blocks.
+type delegate struct{ n *Node }
+
+func (d *delegate) NodeMeta(limit int) []byte {
+	d.n.mu.Lock()
+	defer d.n.mu.Unlock()
+	if len(d.n.metaBuf) > limit {
+		return nil
+	}
+	return slices.Clone(d.n.metaBuf)
+}
+
+func (d *delegate) NotifyMsg(b []byte) {
+	if len(b) < 2 || b[0] != msgMeta {
+		return
+	}
+	l := int(b[1])
+	if len(b) < 2+l {
+		return
+	}
+	d.n.enqueue(event{kind: evMsg, name: string(b[2 : 2+l]), meta: slices.Clone(b[2+l:])})
+}
+
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+
+// LocalState sends this node's current metadata with every push/pull.
+// memberlist's own copy of it is only refreshed by UpdateNode, which runs
+// a moment after a takeover; a node joining in that moment must still
+// learn that this node holds.
+func (d *delegate) LocalState(join bool) []byte { return d.n.directMessage() }
+
+func (d *delegate) MergeRemoteState(buf []byte, join bool) { d.NotifyMsg(buf) }
+
+func (n *Node) enqueue(e event) {
+	select {
+	case n.events <- e:
+	default:
+		n.log.Warn("event queue full, dropping member event", "peer", e.name)
+	}
+}
+
+type eventDelegate struct{ n *Node }
+
+func nodeAddr(nd *memberlist.Node) string {
+	a, ok := netip.AddrFromSlice(nd.Addr)
+	if !ok {
+		return ""
+	}
+	return netip.AddrPortFrom(a.Unmap(), nd.Port).String()
+}
+
+func (d *eventDelegate) NotifyJoin(nd *memberlist.Node) {
+	d.n.enqueue(event{kind: evJoin, name: nd.Name, addr: nodeAddr(nd), meta: slices.Clone(nd.Meta)})
+}
+
+func (d *eventDelegate) NotifyLeave(nd *memberlist.Node) {
+	// nd.State is not kept up to date by memberlist; whether the member
+	// left or died comes from its last metadata (Meta.Leaving).
+	d.n.enqueue(event{kind: evLeave, name: nd.Name, addr: nodeAddr(nd)})
+}
+
+func (d *eventDelegate) NotifyUpdate(nd *memberlist.Node) {
+	d.n.enqueue(event{kind: evUpdate, name: nd.Name, addr: nodeAddr(nd), meta: slices.Clone(nd.Meta)})
+}
+
+// pingDelegate learns of successful probes, which end a suspicion.
+type pingDelegate struct{ n *Node }
+
+func (p *pingDelegate) AckPayload() []byte { return nil }
+
+func (p *pingDelegate) NotifyPingComplete(other *memberlist.Node, _ time.Duration, _ []byte) {
+	p.n.enqueue(event{kind: evPingOK, name: other.Name})
+}
+
+type conflictDelegate struct{ n *Node }
+
+func (c *conflictDelegate) NotifyConflict(existing, other *memberlist.Node) {
+	c.n.log.Error("another member uses this node name; node names must be unique",
+		"peer", existing.Name, "addr", nodeAddr(existing), "other_addr", nodeAddr(other))
+}

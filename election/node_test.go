@@ -1,0 +1,437 @@
+package election
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/havip/havip/config"
+)
+
+// tracker records which fake holders hold each instance, and the most
+// that ever held one at the same time.
+type tracker struct {
+	mu      sync.Mutex
+	holders map[string]map[string]bool // instance -> node -> holding
+	maxHeld map[string]int
+}
+
+func newTracker() *tracker {
+	return &tracker{holders: map[string]map[string]bool{}, maxHeld: map[string]int{}}
+}
+
+func (t *tracker) set(inst, node string, holding bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.holders[inst] == nil {
+		t.holders[inst] = map[string]bool{}
+	}
+	t.holders[inst][node] = holding
+	n := 0
+	for _, h := range t.holders[inst] {
+		if h {
+			n++
+		}
+	}
+	t.maxHeld[inst] = max(t.maxHeld[inst], n)
+}
+
+func (t *tracker) held(inst string) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []string
+	for n, h := range t.holders[inst] {
+		if h {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (t *tracker) max(inst string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.maxHeld[inst]
+}
+
+type fakeHolder struct {
+	tr         *tracker
+	node, inst string
+}
+
+func (f *fakeHolder) Acquire(context.Context) error { f.tr.set(f.inst, f.node, true); return nil }
+func (f *fakeHolder) Release(context.Context) error { f.tr.set(f.inst, f.node, false); return nil }
+
+var (
+	netSeq  atomic.Int32
+	basePrt = 20000 + os.Getpid()%20000
+)
+
+// testTiming is the fast profile, shortened further for loopback.
+func testTiming() config.Timing {
+	return config.Timing{
+		Profile:                 "test",
+		ProbeInterval:           100 * time.Millisecond,
+		ProbeTimeout:            50 * time.Millisecond,
+		SuspicionMult:           2,
+		SuspicionMaxTimeoutMult: 2,
+		IndirectChecks:          2,
+		AwarenessMaxMultiplier:  1,
+		GossipInterval:          20 * time.Millisecond,
+		GossipNodes:             3,
+		RetransmitMult:          4,
+		PushPullInterval:        5 * time.Second,
+		TCPTimeout:              500 * time.Millisecond,
+		RejoinInterval:          300 * time.Millisecond,
+		StartupGrace:            500 * time.Millisecond,
+	}
+}
+
+type testCluster struct {
+	t     *testing.T
+	tr    *tracker
+	net   int
+	nodes []*testNode
+}
+
+type testNode struct {
+	cfg    *config.Config
+	node   *Node
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// nodeSpec describes one node of a test cluster.
+type nodeSpec struct {
+	priority int
+	preempt  bool
+	key      []byte
+	label    string
+	noInst   bool
+	quorum   config.Quorum
+}
+
+func newTestCluster(t *testing.T, specs ...nodeSpec) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, tr: newTracker(), net: int(netSeq.Add(1))}
+	for i := range specs {
+		c.nodes = append(c.nodes, &testNode{cfg: c.config(i, specs)})
+	}
+	t.Cleanup(func() {
+		for i := range c.nodes {
+			c.stop(i)
+		}
+	})
+	return c
+}
+
+func (c *testCluster) addr(i int) netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, byte(100 + c.net%100), 0, byte(10 + i)}), uint16(basePrt))
+}
+
+func (c *testCluster) config(i int, specs []nodeSpec) *config.Config {
+	s := specs[i]
+	var peers []string
+	for j := range specs {
+		if j != i {
+			peers = append(peers, c.addr(j).String())
+		}
+	}
+	q := s.quorum
+	if q == "" {
+		q = config.QuorumAuto
+	}
+	label := s.label
+	if label == "" {
+		label = "test"
+	}
+	cfg := &config.Config{
+		Node: config.Node{Name: fmt.Sprintf("node%d", i), Bind: c.addr(i)},
+		Cluster: config.Cluster{
+			Name: label, Peers: peers, SecretKey: s.key, Insecure: s.key == nil,
+			Quorum: q, Timing: testTiming(),
+		},
+	}
+	if !s.noInst {
+		cfg.Instances = []config.Instance{{
+			Name: "web", Interface: "eth0", Priority: s.priority, Preempt: s.preempt,
+			VIPs: []netip.Prefix{netip.MustParsePrefix("198.18.0.100/32")},
+		}}
+	}
+	return cfg
+}
+
+func (c *testCluster) start(i int) {
+	c.t.Helper()
+	tn := c.nodes[i]
+	holders := map[string]Holder{}
+	for _, in := range tn.cfg.Instances {
+		holders[in.Name] = &fakeHolder{tr: c.tr, node: tn.cfg.Node.Name, inst: in.Name}
+	}
+	var logger *slog.Logger
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", tn.cfg.Node.Name)
+	}
+	n, err := New(Options{Config: tn.cfg, Holders: holders, Logger: logger})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	tn.node, tn.cancel, tn.done = n, cancel, make(chan error, 1)
+	go func() { tn.done <- n.Run(ctx) }()
+}
+
+// stop stops node i gracefully and waits for Run to return.
+func (c *testCluster) stop(i int) {
+	tn := c.nodes[i]
+	if tn.cancel == nil {
+		return
+	}
+	tn.cancel()
+	select {
+	case err := <-tn.done:
+		if err != nil {
+			c.t.Errorf("node%d: Run: %v", i, err)
+		}
+	case <-time.After(10 * time.Second):
+		c.t.Errorf("node%d: Run did not return after cancel", i)
+	}
+	tn.cancel = nil
+}
+
+// crash stops node i's gossip without releasing or leaving, as kill -9
+// would, and stops its election loop without the graceful release.
+func (c *testCluster) crash(i int) {
+	tn := c.nodes[i]
+	for tn.node.ml == nil {
+		time.Sleep(time.Millisecond)
+	}
+	tn.node.mlStopped.Store(true)
+	if err := tn.node.ml.Shutdown(); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *testCluster) waitHolders(want string, within time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got := strings.Join(c.tr.held("web"), ",")
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("holders of web = %q, want %q", got, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (c *testCluster) holdFor(want string, d time.Duration) {
+	c.t.Helper()
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		if got := strings.Join(c.tr.held("web"), ","); got != want {
+			c.t.Fatalf("holders of web changed to %q, want %q throughout", got, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func instanceStatus(t *testing.T, n *Node, name string) InstanceStatus {
+	t.Helper()
+	for _, is := range n.Status().Instances {
+		if is.Name == name {
+			return is
+		}
+	}
+	t.Fatalf("no instance %q in status", name)
+	return InstanceStatus{}
+}
+
+func TestClusterElectsHighestAndHandsOverGracefully(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 50, preempt: true})
+	for i := range c.nodes {
+		c.start(i)
+	}
+	c.waitHolders("node0", 10*time.Second)
+	c.holdFor("node0", 500*time.Millisecond)
+	for i, tn := range c.nodes {
+		st := instanceStatus(t, tn.node, "web")
+		wantState := StateBackup
+		if i == 0 {
+			wantState = StateMaster
+		}
+		if st.State != wantState || st.Master != "node0" {
+			t.Errorf("node%d: state %v master %q, want %v node0", i, st.State, st.Master, wantState)
+		}
+	}
+	if s := c.nodes[1].node.Status(); len(s.Members) != 3 || s.QuorumSeen != 3 || s.QuorumNeeded != 2 {
+		t.Errorf("node1 status: %d members, quorum %d/%d; want 3 members, 3/2", len(s.Members), s.QuorumSeen, s.QuorumNeeded)
+	}
+
+	c.stop(0)
+	if got := c.tr.held("web"); len(got) > 1 {
+		t.Fatalf("holders right after graceful stop: %v", got)
+	}
+	c.waitHolders("node1", 5*time.Second)
+	if m := c.tr.max("web"); m != 1 {
+		t.Errorf("at most %d nodes held the VIP at once, want 1", m)
+	}
+	// The leaver is reported as left, not dead.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var st MemberState
+		for _, m := range c.nodes[1].node.Status().Members {
+			if m.Name == "node0" {
+				st = m.State
+			}
+		}
+		if st == MemberLeft {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node0 seen by node1 as %q, want left", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// The higher priority comes back and preempts.
+	c.nodes[0].cfg = c.config(0, []nodeSpec{{priority: 150, preempt: true}, {}, {}})
+	c.start(0)
+	c.waitHolders("node0", 10*time.Second)
+	if m := c.tr.max("web"); m != 1 {
+		t.Errorf("preemption overlapped: %d holders at once", m)
+	}
+}
+
+func TestCrashedMasterIsReplaced(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
+	c.start(0)
+	c.start(1)
+	c.waitHolders("node0", 10*time.Second)
+	c.crash(0)
+	// node0's fake holder still "holds" (its VIP would stay behind), node1
+	// must take over once it finds node0 dead.
+	c.waitHolders("node0,node1", 10*time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var st MemberState
+		for _, m := range c.nodes[1].node.Status().Members {
+			if m.Name == "node0" {
+				st = m.State
+			}
+		}
+		if st == MemberDead {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node0 seen by node1 as %q, want dead", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestNoPreemptKeepsHolder(t *testing.T) {
+	specs := []nodeSpec{{priority: 150}, {priority: 100}}
+	c := newTestCluster(t, specs...)
+	c.start(1)
+	c.waitHolders("node1", 10*time.Second)
+	c.start(0)
+	c.holdFor("node1", 2*time.Second)
+	st := instanceStatus(t, c.nodes[0].node, "web")
+	if st.State != StateBackup || st.Master != "node1" {
+		t.Errorf("node0: %v master %q, want BACKUP node1", st.State, st.Master)
+	}
+}
+
+func TestPreemptDelay(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
+	c.nodes[1].cfg.Instances[0].PreemptDelay = time.Second
+	c.start(1)
+	c.waitHolders("node1", 10*time.Second)
+	c.start(0)
+	// Until node0 is seen, then for the delay, node1 keeps it.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(c.nodes[1].node.Status().Members) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("node0 never became a member")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.holdFor("node1", 700*time.Millisecond)
+	c.waitHolders("node0", 5*time.Second)
+}
+
+func TestFaultMovesVIP(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
+	c.start(0)
+	c.start(1)
+	c.waitHolders("node0", 10*time.Second)
+	c.nodes[0].node.SetFault("web", "interface eth0 down")
+	c.waitHolders("node1", 5*time.Second)
+	st := instanceStatus(t, c.nodes[0].node, "web")
+	if st.State != StateFault || st.EffectivePriority != 0 || !strings.Contains(st.Reason, "eth0 down") {
+		t.Errorf("faulted node0: %+v", st)
+	}
+	c.nodes[0].node.SetFault("web", "")
+	c.waitHolders("node0", 5*time.Second)
+}
+
+func TestForeignNodesNeverJoin(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	other := []byte("fedcba9876543210fedcba9876543210")
+	off := config.QuorumOff
+	c := newTestCluster(t,
+		nodeSpec{priority: 150, preempt: true, key: key, quorum: off},
+		nodeSpec{priority: 100, preempt: true, key: key, quorum: off},
+		nodeSpec{priority: 200, preempt: true, key: other, quorum: off},
+		nodeSpec{priority: 200, preempt: true, key: key, label: "other-cluster", quorum: off},
+	)
+	for i := range c.nodes {
+		c.start(i)
+	}
+	// node2 (wrong key) and node3 (wrong cluster) only ever see
+	// themselves, so each holds its own copy; node0 and node1 form the
+	// real cluster, where node0 wins although both foreigners publish 200.
+	c.waitHolders("node0,node2,node3", 10*time.Second)
+	time.Sleep(time.Second)
+	for _, i := range []int{0, 1} {
+		s := c.nodes[i].node.Status()
+		var names []string
+		for _, m := range s.Members {
+			names = append(names, m.Name)
+		}
+		if strings.Join(names, ",") != fmt.Sprintf("node%d,node%d", i, 1-i) {
+			t.Errorf("node%d lists members %v, want only node0 and node1", i, names)
+		}
+	}
+	for _, i := range []int{2, 3} {
+		if s := c.nodes[i].node.Status(); len(s.Members) != 1 {
+			t.Errorf("node%d sees %d members, want only itself", i, len(s.Members))
+		}
+	}
+}
+
+func TestWitnessCountsForQuorum(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{noInst: true})
+	c.start(0)
+	c.start(2)
+	// Two of three seen (node0 and the witness): node0 may hold.
+	c.waitHolders("node0", 10*time.Second)
+	c.stop(2)
+	// Without the witness node0 sees 1 of 3 and must release.
+	c.waitHolders("", 10*time.Second)
+	if st := instanceStatus(t, c.nodes[0].node, "web"); !strings.Contains(st.Reason, "no quorum") {
+		t.Errorf("reason %q, want no quorum", st.Reason)
+	}
+}

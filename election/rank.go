@@ -1,0 +1,162 @@
+package election
+
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
+// Candidate is one alive member's published state for one instance.
+type Candidate struct {
+	Node     string
+	Priority int
+	Holding  bool
+}
+
+// outranks reports whether a ranks above b: higher priority first, then
+// the lower node name. Every node computes the same order from the same
+// member list.
+func outranks(a, b Candidate) bool {
+	if a.Priority != b.Priority {
+		return a.Priority > b.Priority
+	}
+	return a.Node < b.Node
+}
+
+// Rank returns the eligible candidates (priority > 0), best first.
+func Rank(cands []Candidate) []Candidate {
+	out := make([]Candidate, 0, len(cands))
+	for _, c := range cands {
+		if c.Priority > 0 {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b Candidate) int {
+		if outranks(a, b) {
+			return -1
+		}
+		if outranks(b, a) {
+			return 1
+		}
+		return cmp.Compare(a.Node, b.Node)
+	})
+	return out
+}
+
+// situation is everything one decision for one instance looks at.
+type situation struct {
+	now  time.Time
+	self Candidate // Priority is the effective priority, 0 when not eligible
+	// peers are the alive members other than this node that publish this
+	// instance.
+	peers        []Candidate
+	quorum       bool // this node sees enough members to hold a VIP
+	settled      bool // start-up is over: this node has joined or waited
+	preempt      bool
+	preemptDelay time.Duration
+	// higherSince is when a better-ranked, eligible peer that does not
+	// hold was first seen while this node held (zero: none).
+	higherSince time.Time
+}
+
+// verdict is the outcome of a decision.
+type verdict struct {
+	hold   bool
+	reason string
+	// higherSince is the new value of situation.higherSince.
+	higherSince time.Time
+	// recheck, if non-zero, is when the decision may change without any
+	// new input (a preemption delay running out).
+	recheck time.Time
+	// master is the node this node believes holds, or will hold, the
+	// instance ("" when nobody can).
+	master string
+}
+
+// decide is the election rule, a pure function of what this node sees.
+func decide(s situation) verdict {
+	all := append([]Candidate{s.self}, s.peers...)
+	ranked := Rank(all)
+	v := verdict{}
+	// The believed master: a holder if there is one (the best-ranked
+	// holder), else the best-ranked eligible candidate.
+	for _, c := range ranked {
+		if c.Holding {
+			v.master = c.Node
+			break
+		}
+	}
+	if v.master == "" && len(ranked) > 0 {
+		v.master = ranked[0].Node
+	}
+
+	switch {
+	case s.self.Priority <= 0:
+		v.reason = "not eligible"
+		return v
+	case !s.quorum:
+		v.reason = "no quorum"
+		if v.master == s.self.Node {
+			v.master = ""
+		}
+		return v
+	case !s.settled:
+		v.reason = "waiting for the cluster at start-up"
+		if v.master == s.self.Node {
+			v.master = ""
+		}
+		return v
+	}
+
+	var otherHolder *Candidate
+	for i := range s.peers {
+		p := s.peers[i]
+		if p.Holding && p.Priority > 0 && (otherHolder == nil || outranks(p, *otherHolder)) {
+			otherHolder = &s.peers[i]
+		}
+	}
+
+	if s.self.Holding {
+		if otherHolder != nil && outranks(*otherHolder, s.self) {
+			v.reason = "higher-ranked holder " + otherHolder.Node + " seen"
+			v.master = otherHolder.Node
+			return v
+		}
+		if s.preempt && ranked[0].Node != s.self.Node {
+			best := ranked[0]
+			since := s.higherSince
+			if since.IsZero() {
+				since = s.now
+			}
+			if !s.now.Before(since.Add(s.preemptDelay)) {
+				v.reason = "preempted by " + best.Node
+				v.master = best.Node
+				return v
+			}
+			v.hold = true
+			v.reason = "preemption by " + best.Node + " pending"
+			v.higherSince = since
+			v.recheck = since.Add(s.preemptDelay)
+			v.master = s.self.Node
+			return v
+		}
+		v.hold = true
+		v.reason = "holding"
+		v.master = s.self.Node
+		return v
+	}
+
+	if otherHolder != nil {
+		v.reason = otherHolder.Node + " holds"
+		v.master = otherHolder.Node
+		return v
+	}
+	if ranked[0].Node == s.self.Node {
+		v.hold = true
+		v.reason = "highest-ranked eligible member"
+		v.master = s.self.Node
+		return v
+	}
+	v.reason = ranked[0].Node + " ranks higher"
+	return v
+}

@@ -1,0 +1,123 @@
+package election
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Status is a snapshot of what this node knows, for `havip status`.
+type Status struct {
+	Node         string
+	Cluster      string
+	QuorumSeen   int
+	QuorumNeeded int
+	Maintenance  bool
+	Instances    []InstanceStatus
+	Members      []MemberStatus
+}
+
+// InstanceStatus is the local view of one instance.
+type InstanceStatus struct {
+	Name      string
+	Interface string
+	State     State
+	Master    string
+	VIPs      []netip.Prefix
+	Since     time.Time
+	Reason    string
+	Priority  int
+	// EffectivePriority is what this node publishes (0: not eligible).
+	EffectivePriority int
+	Preempt           bool
+}
+
+// MemberStatus is one member of the cluster, this node included.
+type MemberStatus struct {
+	Name  string
+	Addr  string
+	State MemberState
+	Self  bool
+	// Priority is the member's highest effective priority over its
+	// instances.
+	Priority    int
+	Maintenance bool
+	Instances   []InstanceMeta
+	Since       time.Time
+}
+
+// Status returns the latest snapshot; it is safe to call from any
+// goroutine.
+func (n *Node) Status() Status {
+	n.mu.Lock()
+	s := n.snapshot
+	n.mu.Unlock()
+	s.Instances = slices.Clone(s.Instances)
+	s.Members = slices.Clone(s.Members)
+	// memberlist has no event for suspicion; read it live.
+	if n.ml != nil {
+		suspect := map[string]bool{}
+		for _, nd := range n.ml.Members() {
+			if nd.State == memberlist.StateSuspect {
+				suspect[nd.Name] = true
+			}
+		}
+		for i := range s.Members {
+			if suspect[s.Members[i].Name] && s.Members[i].State == MemberAlive {
+				s.Members[i].State = MemberSuspect
+			}
+		}
+	}
+	return s
+}
+
+// updateSnapshot copies the election goroutine's state for Status.
+func (n *Node) updateSnapshot() {
+	seen, needed := n.quorum()
+	s := Status{
+		Node:         n.cfg.Node.Name,
+		Cluster:      n.cfg.Cluster.Name,
+		QuorumSeen:   seen,
+		QuorumNeeded: needed,
+		Maintenance:  n.maintenance,
+	}
+	self := MemberStatus{Name: n.cfg.Node.Name, State: MemberAlive, Self: true, Maintenance: n.maintenance, Since: n.start}
+	if n.ml != nil {
+		self.Addr = nodeAddr(n.ml.LocalNode())
+	}
+	for _, in := range n.insts {
+		p := int(n.lastPubPrios[in.cfg.Name])
+		s.Instances = append(s.Instances, InstanceStatus{
+			Name:              in.cfg.Name,
+			Interface:         in.cfg.Interface,
+			State:             in.state,
+			Master:            in.master,
+			VIPs:              slices.Clone(in.cfg.VIPs),
+			Since:             in.since,
+			Reason:            in.reason,
+			Priority:          in.cfg.Priority,
+			EffectivePriority: p,
+			Preempt:           in.cfg.Preempt,
+		})
+		self.Instances = append(self.Instances, InstanceMeta{Name: in.cfg.Name, Priority: uint8(p), Holding: in.holding})
+		self.Priority = max(self.Priority, p)
+	}
+	s.Members = append(s.Members, self)
+	for _, m := range n.members {
+		ms := MemberStatus{Name: m.name, Addr: m.addr, State: m.state, Since: m.since}
+		if m.hasMeta {
+			ms.Maintenance = m.meta.Maintenance
+			ms.Instances = slices.Clone(m.meta.Instances)
+			for _, im := range m.meta.Instances {
+				ms.Priority = max(ms.Priority, int(im.Priority))
+			}
+		}
+		s.Members = append(s.Members, ms)
+	}
+	slices.SortFunc(s.Members[1:], func(a, b MemberStatus) int { return compareStrings(a.Name, b.Name) })
+	n.mu.Lock()
+	n.snapshot = s
+	n.mu.Unlock()
+}

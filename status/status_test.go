@@ -1,0 +1,109 @@
+package status
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func sample() Document {
+	return Document{
+		Node: "ecs-a", Cluster: "web-ha",
+		Quorum: Quorum{Mode: "majority", Seen: 3, Needed: 2, OK: true},
+		Instances: []Instance{{
+			Name: "web", State: "MASTER", Master: "ecs-a", VIPs: []string{"192.168.0.22/32"},
+			Since: FormatTime(time.Unix(1700000000, 0)), Interface: "eth0", Priority: 150, EffectivePriority: 150,
+			Preempt: true, Reason: "holding",
+		}},
+		Members: []Member{
+			{Name: "ecs-a", Addr: "192.168.0.11:7946", State: "alive", Priority: 150, Self: true,
+				Instances: []MemberInstance{{Name: "web", Priority: 150, Holding: true}}},
+			{Name: "ecs-b", Addr: "192.168.0.12:7946", State: "alive", Priority: 100,
+				Instances: []MemberInstance{{Name: "web", Priority: 100}}},
+		},
+	}
+}
+
+func TestServeAndFetch(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "run", "havip.sock")
+	l, err := Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o660 {
+		t.Errorf("socket mode %v, want 0660", fi.Mode().Perm())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	srv := &Server{Socket: sock, Document: sample}
+	go func() { done <- srv.Serve(ctx, l) }()
+
+	got, err := Fetch(context.Background(), sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(sample(), *got); diff != "" {
+		t.Errorf("fetched document (-want +got):\n%s", diff)
+	}
+	if _, err := Listen(sock); !errors.Is(err, ErrInUse) {
+		t.Errorf("second Listen on a live socket: %v, want ErrInUse", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("socket file left after shutdown: %v", err)
+	}
+	if _, err := Fetch(context.Background(), sock); err == nil {
+		t.Error("Fetch from a stopped daemon succeeded")
+	}
+}
+
+func TestListenReplacesStaleSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "havip.sock")
+	// A socket file nobody listens on, as a kill -9 leaves it.
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
+	l2, err := Listen(sock)
+	if err != nil {
+		t.Fatalf("stale socket not replaced: %v", err)
+	}
+	l2.Close()
+
+	notSock := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(notSock, nil, 0o600)
+	if _, err := Listen(notSock); err == nil || !strings.Contains(err.Error(), "not a socket") {
+		t.Errorf("Listen on a regular file: %v", err)
+	}
+}
+
+func TestWriteTable(t *testing.T) {
+	d := sample()
+	var b bytes.Buffer
+	if err := d.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"node ecs-a", "quorum 3/2 seen", "web", "MASTER", "192.168.0.22/32", "eth0", "ecs-b", "192.168.0.12:7946", "alive", "ecs-a (this node)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
