@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const goodConfig = `
+[node]
+name = "a"
+bind = "127.0.0.1:7946"
+[cluster]
+name = "t"
+insecure = true
+[[instance]]
+name = "web"
+interface = "eth0"
+vips = ["198.18.0.100"]
+priority = 150
+`
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "havip.toml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestExitCodes(t *testing.T) {
+	good := write(t, goodConfig)
+	badPrio := write(t, strings.Replace(goodConfig, "priority = 150", "priority = 300", 1))
+	unknown := write(t, strings.Replace(goodConfig, "priority = 150", "prioirty = 150", 1))
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr []string
+	}{
+		{"no command", nil, 2, "", []string{"Usage"}},
+		{"unknown command", []string{"frobnicate"}, 2, "", []string{`unknown command "frobnicate"`}},
+		{"version", []string{"version"}, 0, "havip ", nil},
+		{"check good", []string{"check", "--config", good}, 0, "OK", nil},
+		{"check bad priority", []string{"check", "--config", badPrio}, 2, "", []string{badPrio, "priority", "255"}},
+		{"check unknown key", []string{"check", "--config", unknown}, 2, "", []string{unknown, "prioirty"}},
+		{"check missing file", []string{"check", "--config", "/nonexistent/havip.toml"}, 2, "", []string{"/nonexistent/havip.toml"}},
+		{"run bad config", []string{"run", "--config", badPrio}, 2, "", []string{badPrio, "priority"}},
+		{"bad flag", []string{"check", "--bogus"}, 2, "", []string{"bogus"}},
+		{"stray argument", []string{"check", "--config", good, "extra"}, 2, "", []string{"extra"}},
+		{"status without daemon", []string{"status", "--socket", filepath.Join(t.TempDir(), "none.sock")}, 1, "", []string{"no havip daemon answers"}},
+		{"status socket from config", []string{"status", "--config", good, "--json"}, 1, "", []string{"/run/havip/havip.sock"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(tt.args, &out, &errb)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out.String(), errb.String())
+			}
+			if !strings.Contains(out.String(), tt.stdout) {
+				t.Errorf("stdout %q lacks %q", out.String(), tt.stdout)
+			}
+			for _, s := range tt.stderr {
+				if !strings.Contains(errb.String(), s) {
+					t.Errorf("stderr %q lacks %q", errb.String(), s)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,234 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/havip/havip/announce"
+	"github.com/havip/havip/config"
+)
+
+// addrs is the part of vip.Manager a holder uses.
+type addrs interface {
+	Name() string
+	Add(netip.Prefix) error
+	Remove(netip.Prefix) error
+	List() ([]netip.Prefix, error)
+}
+
+// announcer is the part of announce.Announcer a holder uses.
+type announcer interface {
+	Announce(netip.Addr) error
+	Burst(ctx context.Context, addrs []netip.Addr, count int, interval time.Duration) (int, error)
+	Close() error
+}
+
+// openAnnouncer opens the real announcer on an interface.
+func openAnnouncer(ifname string, l *slog.Logger) (announcer, error) {
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return nil, fmt.Errorf("finding interface %s: %w", ifname, err)
+	}
+	return announce.Open(ifi, l)
+}
+
+// holder puts one instance's VIPs on the interface and announces them.
+// It implements election.Holder.
+type holder struct {
+	inst config.Instance
+	ip   addrs
+	open func(ifname string, l *slog.Logger) (announcer, error)
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	master bool
+	stop   context.CancelFunc // stops the announcement goroutine
+	done   chan struct{}
+	// sent counts announcements sent since start; atomic because the
+	// announcement goroutine must never take mu (stopAnnouncing waits
+	// for it with mu held).
+	sent atomic.Int64
+}
+
+func newHolder(inst config.Instance, ip addrs, l *slog.Logger) *holder {
+	return &holder{inst: inst, ip: ip, open: openAnnouncer, log: l.With("instance", inst.Name)}
+}
+
+func (h *holder) vips() []netip.Addr {
+	out := make([]netip.Addr, len(h.inst.VIPs))
+	for i, p := range h.inst.VIPs {
+		out[i] = p.Addr()
+	}
+	return out
+}
+
+// Acquire adds every VIP, then starts the announcement burst (and the
+// periodic refresh) in the background, so it returns in well under a
+// millisecond.
+func (h *holder) Acquire(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, p := range h.inst.VIPs {
+		if err := h.ip.Add(p); err != nil {
+			return err
+		}
+	}
+	h.master = true
+	h.startAnnouncing(h.inst.Announce.Count)
+	h.log.Info("VIPs added", "vip", joinPrefixes(h.inst.VIPs), "interface", h.ip.Name())
+	return nil
+}
+
+// startAnnouncing (h.mu held) replaces any running announcement goroutine
+// with a burst of count rounds followed by the periodic refresh.
+func (h *holder) startAnnouncing(count int) {
+	h.stopAnnouncing()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	h.stop, h.done = cancel, done
+	go func() {
+		defer close(done)
+		h.announce(ctx, count)
+	}()
+}
+
+// stopAnnouncing (h.mu held) stops the announcement goroutine and waits
+// for it, so no announcement of a released VIP goes out afterwards.
+func (h *holder) stopAnnouncing() {
+	if h.stop == nil {
+		return
+	}
+	h.stop()
+	<-h.done
+	h.stop, h.done = nil, nil
+}
+
+func (h *holder) announce(ctx context.Context, count int) {
+	a, err := h.open(h.ip.Name(), h.log)
+	if err != nil {
+		h.log.Error("cannot announce VIPs", "interface", h.ip.Name(), "err", err)
+		return
+	}
+	defer a.Close()
+	an := h.inst.Announce
+	n, err := a.Burst(ctx, h.vips(), count, an.Interval)
+	h.count(n)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		h.log.Warn("announcing VIPs", "interface", h.ip.Name(), "err", err)
+	} else if n > 0 {
+		h.log.Debug("announced VIPs", "vip", joinPrefixes(h.inst.VIPs), "rounds", count, "sent", n)
+	}
+	if an.Refresh <= 0 {
+		return
+	}
+	t := time.NewTicker(an.Refresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for _, v := range h.vips() {
+				if err := a.Announce(v); err != nil {
+					h.log.Warn("refreshing announcement", "vip", v.String(), "err", err)
+				} else {
+					h.count(1)
+				}
+			}
+		}
+	}
+}
+
+func (h *holder) count(n int) { h.sent.Add(int64(n)) }
+
+// Release stops announcing and removes every VIP; it tries all of them
+// even when one fails.
+func (h *holder) Release(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.master = false
+	h.stopAnnouncing()
+	var errs []error
+	for _, p := range h.inst.VIPs {
+		if err := h.ip.Remove(p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	h.log.Info("VIPs removed", "vip", joinPrefixes(h.inst.VIPs), "interface", h.ip.Name())
+	return errors.Join(errs...)
+}
+
+// removeStale removes the instance's VIPs at start-up, before the node
+// joins, so a node never starts out holding (after kill -9, say).
+func (h *holder) removeStale() error {
+	have, err := h.ip.List()
+	if err != nil {
+		return err
+	}
+	present := map[netip.Prefix]bool{}
+	for _, p := range have {
+		present[p] = true
+	}
+	var errs []error
+	for _, p := range h.inst.VIPs {
+		if !present[p] {
+			continue
+		}
+		if err := h.ip.Remove(p); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		h.log.Warn("removed VIP left on the interface by an earlier run", "vip", p.String(), "interface", h.ip.Name())
+	}
+	return errors.Join(errs...)
+}
+
+// ensure re-adds VIPs that someone else removed while this node is
+// master, and announces again. It reports what it re-added.
+func (h *holder) ensure(present map[netip.Prefix]bool) []netip.Prefix {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.master {
+		return nil
+	}
+	var added []netip.Prefix
+	for _, p := range h.inst.VIPs {
+		if present[p] {
+			continue
+		}
+		if err := h.ip.Add(p); err != nil {
+			h.log.Error("re-adding removed VIP", "vip", p.String(), "interface", h.ip.Name(), "err", err)
+			continue
+		}
+		added = append(added, p)
+	}
+	if len(added) > 0 {
+		h.log.Warn("VIP was removed from the interface while master; added it back", "vip", joinPrefixes(added), "interface", h.ip.Name())
+		h.startAnnouncing(h.inst.Announce.Count)
+	}
+	return added
+}
+
+func (h *holder) isMaster() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.master
+}
+
+func joinPrefixes(ps []netip.Prefix) string {
+	s := ""
+	for i, p := range ps {
+		if i > 0 {
+			s += ","
+		}
+		s += p.String()
+	}
+	return s
+}

@@ -1,0 +1,218 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/havip/havip/config"
+)
+
+type fakeAddrs struct {
+	mu    sync.Mutex
+	have  []netip.Prefix
+	calls []string
+	fail  error
+}
+
+func (f *fakeAddrs) Name() string { return "eth0" }
+
+func (f *fakeAddrs) Add(p netip.Prefix) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "add "+p.String())
+	if f.fail != nil {
+		return f.fail
+	}
+	if !slices.Contains(f.have, p) {
+		f.have = append(f.have, p)
+	}
+	return nil
+}
+
+func (f *fakeAddrs) Remove(p netip.Prefix) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "remove "+p.String())
+	f.have = slices.DeleteFunc(f.have, func(q netip.Prefix) bool { return q == p })
+	return nil
+}
+
+func (f *fakeAddrs) List() ([]netip.Prefix, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.have), nil
+}
+
+func (f *fakeAddrs) snapshot() ([]netip.Prefix, []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.have), slices.Clone(f.calls)
+}
+
+type fakeAnnouncer struct {
+	mu     sync.Mutex
+	rounds int
+	closed bool
+}
+
+func (a *fakeAnnouncer) Announce(netip.Addr) error {
+	a.mu.Lock()
+	a.rounds++
+	a.mu.Unlock()
+	return nil
+}
+
+func (a *fakeAnnouncer) Burst(ctx context.Context, addrs []netip.Addr, count int, interval time.Duration) (int, error) {
+	sent := 0
+	for i := 0; i < count; i++ {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return sent, ctx.Err()
+			case <-time.After(interval):
+			}
+		}
+		for _, v := range addrs {
+			a.Announce(v)
+			sent++
+		}
+	}
+	return sent, nil
+}
+
+func (a *fakeAnnouncer) Close() error {
+	a.mu.Lock()
+	a.closed = true
+	a.mu.Unlock()
+	return nil
+}
+
+func (a *fakeAnnouncer) get() (int, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.rounds, a.closed
+}
+
+func testHolder(refresh time.Duration) (*holder, *fakeAddrs, *fakeAnnouncer) {
+	inst := config.Instance{
+		Name: "web", Interface: "eth0",
+		VIPs:     []netip.Prefix{netip.MustParsePrefix("198.18.0.100/32"), netip.MustParsePrefix("fd00::100/128")},
+		Announce: config.Announce{Count: 3, Interval: 5 * time.Millisecond, Refresh: refresh},
+	}
+	ip := &fakeAddrs{}
+	ann := &fakeAnnouncer{}
+	h := newHolder(inst, ip, slog.New(slog.DiscardHandler))
+	h.open = func(string, *slog.Logger) (announcer, error) { return ann, nil }
+	return h, ip, ann
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestHolderAcquireRelease(t *testing.T) {
+	h, ip, ann := testHolder(0)
+	ctx := context.Background()
+	if err := h.Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	have, _ := ip.snapshot()
+	if diff := cmp.Diff(h.inst.VIPs, have, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("VIPs after Acquire (-want +got):\n%s", diff)
+	}
+	// 3 rounds of 2 VIPs.
+	eventually(t, "the burst", func() bool { n, closed := ann.get(); return n == 6 && closed })
+	if got := h.sent.Load(); got != 6 {
+		t.Errorf("sent = %d, want 6", got)
+	}
+	if err := h.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	have, calls := ip.snapshot()
+	if len(have) != 0 {
+		t.Errorf("VIPs left after Release: %v", have)
+	}
+	want := []string{"add 198.18.0.100/32", "add fd00::100/128", "remove 198.18.0.100/32", "remove fd00::100/128"}
+	if diff := cmp.Diff(want, calls); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+}
+
+func TestHolderRefreshStopsOnRelease(t *testing.T) {
+	h, _, ann := testHolder(10 * time.Millisecond)
+	if err := h.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "refresh announcements", func() bool { n, _ := ann.get(); return n >= 10 })
+	if err := h.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n1, closed := ann.get()
+	if !closed {
+		t.Error("announcer not closed after Release")
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n2, _ := ann.get(); n2 != n1 {
+		t.Errorf("announcements went on after Release: %d then %d", n1, n2)
+	}
+}
+
+func TestHolderAcquireError(t *testing.T) {
+	h, ip, _ := testHolder(0)
+	ip.fail = errors.New("boom")
+	if err := h.Acquire(context.Background()); err == nil {
+		t.Fatal("Acquire succeeded with a failing interface")
+	}
+	if h.isMaster() {
+		t.Error("holder claims master after a failed Acquire")
+	}
+}
+
+func TestHolderEnsureReaddsOnlyWhileMaster(t *testing.T) {
+	h, ip, ann := testHolder(0)
+	v4 := h.inst.VIPs[0]
+	if got := h.ensure(map[netip.Prefix]bool{}); len(got) != 0 {
+		t.Fatalf("backup re-added %v", got)
+	}
+	if err := h.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the first burst", func() bool { n, _ := ann.get(); return n == 6 })
+	ip.Remove(v4) // someone else deletes it
+	got := h.ensure(map[netip.Prefix]bool{h.inst.VIPs[1]: true})
+	if diff := cmp.Diff([]netip.Prefix{v4}, got, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("re-added (-want +got):\n%s", diff)
+	}
+	if have, _ := ip.snapshot(); !slices.Contains(have, v4) {
+		t.Error("VIP not back on the interface")
+	}
+	eventually(t, "a new burst", func() bool { n, _ := ann.get(); return n == 12 })
+}
+
+func TestHolderRemoveStale(t *testing.T) {
+	h, ip, _ := testHolder(0)
+	other := netip.MustParsePrefix("198.18.0.10/24")
+	ip.have = []netip.Prefix{other, h.inst.VIPs[1]}
+	if err := h.removeStale(); err != nil {
+		t.Fatal(err)
+	}
+	have, _ := ip.snapshot()
+	if len(have) != 1 || have[0] != other {
+		t.Errorf("after removeStale: %v, want only %v", have, other)
+	}
+}
