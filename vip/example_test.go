@@ -1,0 +1,39 @@
+package vip_test
+
+import (
+	"context"
+	"log"
+	"net/netip"
+
+	"github.com/havip/havip/vip"
+)
+
+// A holder keeps its VIP on the interface: it re-reads the state on each
+// Resync and puts the address back when someone removes it.
+func ExampleManager_Watch() {
+	ctx := context.Background()
+	want := netip.MustParsePrefix("192.0.2.22/32")
+	m := vip.New("eth0")
+	defer m.Close()
+
+	events := make(chan vip.Event, 16)
+	go func() {
+		if err := m.Watch(ctx, events); err != nil {
+			log.Print(err)
+		}
+	}()
+	for e := range events {
+		switch e.Kind {
+		case vip.Resync:
+			if has, err := m.Has(want); err == nil && !has {
+				_ = m.Add(want)
+			}
+		case vip.AddrRemoved:
+			if e.Prefix == want {
+				_ = m.Add(want)
+			}
+		case vip.LinkChanged:
+			log.Printf("eth0 up: %t", e.Up)
+		}
+	}
+}

@@ -1,0 +1,247 @@
+package vip
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Manager adds and removes the VIPs of one interface. It looks the
+// interface up by name on every call, so it keeps working when the
+// interface is deleted and created again. A Manager is safe for concurrent
+// use.
+type Manager struct {
+	ifname string
+	log    *slog.Logger
+
+	h    *netlink.Handle
+	ns   *netns.NsHandle // nil: the calling thread's namespace
+	herr error           // opening h failed; every call reports it
+
+	rcvbuf int // receive buffer of the subscriptions, 0 for the default; tests shrink it
+}
+
+// New returns a Manager for the interface ifname. The interface does not
+// need to exist yet.
+func New(ifname string, opts ...Option) *Manager {
+	o := buildOptions(opts)
+	m := &Manager{
+		ifname: ifname,
+		log:    o.logger.With("interface", ifname),
+	}
+	if !o.hasNS {
+		// The zero Handle opens a socket per request in the calling
+		// thread's namespace, like the package-level netlink functions.
+		m.h = new(netlink.Handle)
+		return m
+	}
+	ns := o.ns
+	m.ns = &ns
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	if err != nil {
+		m.herr = fmt.Errorf("opening netlink socket in namespace %s: %w", ns, err)
+		m.h = new(netlink.Handle)
+		return m
+	}
+	m.h = h
+	return m
+}
+
+// Close releases the netlink socket a Manager made with WithNamespace
+// holds. It does not touch the addresses.
+func (m *Manager) Close() error {
+	if m.ns != nil {
+		m.h.Close()
+	}
+	return nil
+}
+
+// Name returns the name of the managed interface.
+func (m *Manager) Name() string { return m.ifname }
+
+// link looks the interface up; a missing one is ErrNoLink.
+func (m *Manager) link() (netlink.Link, error) {
+	if m.herr != nil {
+		return nil, m.herr
+	}
+	l, err := m.h.LinkByName(m.ifname)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) || errors.Is(err, unix.ENODEV) {
+			return nil, ErrNoLink
+		}
+		return nil, err
+	}
+	return l, nil
+}
+
+// nlAddr is the netlink form of a VIP: IPv4 addresses get global scope,
+// IPv6 addresses skip duplicate address detection so they are usable (and
+// announceable) at once instead of tentative for a second or more.
+func nlAddr(p netip.Prefix) *netlink.Addr {
+	a := &netlink.Addr{
+		IPNet: &net.IPNet{
+			IP:   p.Addr().AsSlice(),
+			Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen()),
+		},
+		Scope: unix.RT_SCOPE_UNIVERSE,
+	}
+	if p.Addr().Is6() {
+		a.Flags = unix.IFA_F_NODAD
+	}
+	return a
+}
+
+// Add puts the address p on the interface. Adding an address that is
+// already there is not an error. The prefix length is kept as given: use
+// /32 and /128 for a VIP that must not bring a prefix route with it.
+func (m *Manager) Add(p netip.Prefix) error {
+	if err := checkPrefix(p); err != nil {
+		return fmt.Errorf("adding %s to %s: %w", p, m.ifname, err)
+	}
+	l, err := m.link()
+	if err != nil {
+		return fmt.Errorf("adding %s to %s: %w", p, m.ifname, err)
+	}
+	if err := m.h.AddrReplace(l, nlAddr(p)); err != nil {
+		return fmt.Errorf("adding %s to %s: %w", p, m.ifname, err)
+	}
+	m.log.Debug("address added", "vip", p)
+	return nil
+}
+
+// Remove takes the address p off the interface. An address that is not
+// there, or an interface that does not exist, is not an error.
+func (m *Manager) Remove(p netip.Prefix) error {
+	if err := checkPrefix(p); err != nil {
+		return fmt.Errorf("removing %s from %s: %w", p, m.ifname, err)
+	}
+	l, err := m.link()
+	if errors.Is(err, ErrNoLink) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("removing %s from %s: %w", p, m.ifname, err)
+	}
+	err = m.h.AddrDel(l, nlAddr(p))
+	if errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENODEV) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("removing %s from %s: %w", p, m.ifname, err)
+	}
+	m.log.Debug("address removed", "vip", p)
+	return nil
+}
+
+// List returns every address on the interface (VIPs and others), sorted.
+func (m *Manager) List() ([]netip.Prefix, error) {
+	l, err := m.link()
+	if err != nil {
+		return nil, fmt.Errorf("listing addresses of %s: %w", m.ifname, err)
+	}
+	addrs, err := m.addrList(l)
+	if err != nil {
+		return nil, fmt.Errorf("listing addresses of %s: %w", m.ifname, err)
+	}
+	ps := make([]netip.Prefix, 0, len(addrs))
+	for _, a := range addrs {
+		if p, ok := ipNetPrefix(a.IPNet); ok {
+			ps = append(ps, p)
+		}
+	}
+	slices.SortFunc(ps, comparePrefix)
+	return slices.Compact(ps), nil
+}
+
+// addrList lists the link's addresses, retrying a dump the kernel
+// interrupted because the addresses changed meanwhile.
+func (m *Manager) addrList(l netlink.Link) ([]netlink.Addr, error) {
+	var (
+		addrs []netlink.Addr
+		err   error
+	)
+	for range 5 {
+		addrs, err = m.h.AddrList(l, netlink.FAMILY_ALL)
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	return addrs, err
+}
+
+// Has reports whether the interface holds p (same address and prefix
+// length).
+func (m *Manager) Has(p netip.Prefix) (bool, error) {
+	ps, err := m.List()
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(ps, p), nil
+}
+
+// LinkUp reports whether the interface is operationally up: set up by the
+// administrator and with a carrier. A missing interface is reported as
+// false with an error wrapping ErrNoLink.
+func (m *Manager) LinkUp() (bool, error) {
+	l, err := m.link()
+	if err != nil {
+		return false, fmt.Errorf("reading link state of %s: %w", m.ifname, err)
+	}
+	return linkUp(l.Attrs()), nil
+}
+
+// linkUp: admin up, and oper state up (or unknown, which drivers without
+// oper state reporting leave, with IFF_RUNNING meaning carrier).
+func linkUp(a *netlink.LinkAttrs) bool {
+	if a.RawFlags&unix.IFF_UP == 0 {
+		return false
+	}
+	switch a.OperState {
+	case netlink.OperUp:
+		return true
+	case netlink.OperUnknown:
+		return a.RawFlags&unix.IFF_RUNNING != 0
+	default:
+		return false
+	}
+}
+
+// HardwareAddr returns the interface's hardware address.
+func (m *Manager) HardwareAddr() (net.HardwareAddr, error) {
+	l, err := m.link()
+	if err != nil {
+		return nil, fmt.Errorf("reading hardware address of %s: %w", m.ifname, err)
+	}
+	return l.Attrs().HardwareAddr, nil
+}
+
+func ipNetPrefix(n *net.IPNet) (netip.Prefix, bool) {
+	if n == nil {
+		return netip.Prefix{}, false
+	}
+	a, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	a = a.Unmap()
+	ones, bits := n.Mask.Size()
+	if bits == 0 || bits != a.BitLen() {
+		return netip.Prefix{}, false
+	}
+	return netip.PrefixFrom(a, ones), true
+}
+
+func comparePrefix(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return a.Bits() - b.Bits()
+}
