@@ -1,0 +1,55 @@
+package testbed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// ModuleRoot returns the directory of the go.mod of the module the caller
+// runs in (go env GOMOD), or, failing that, the first directory holding a
+// go.mod walking up from the working directory.
+func ModuleRoot(ctx context.Context) (string, error) {
+	if out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output(); err == nil {
+		if gomod := strings.TrimSpace(string(out)); gomod != "" && gomod != os.DevNull {
+			return filepath.Dir(gomod), nil
+		}
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// BuildHavip builds ./cmd/havip of the module into dir and returns the
+// binary's path.
+func BuildHavip(ctx context.Context, dir string) (string, error) {
+	root, err := ModuleRoot(ctx)
+	if err != nil {
+		return "", fmt.Errorf("building havip: %w", err)
+	}
+	bin, err := filepath.Abs(filepath.Join(dir, "havip"))
+	if err != nil {
+		return "", fmt.Errorf("building havip: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/havip")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building havip: go build ./cmd/havip: %w\n%s", err, out)
+	}
+	return bin, nil
+}

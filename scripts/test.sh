@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every check and test of havip. As root the privileged tests build
+# their own network namespaces and run; as another user they skip, saying
+# why. Usage: sudo ./scripts/test.sh [go test flags]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+	echo "gofmt needed on:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+go vet ./...
+GOOS=darwin go vet ./... >/dev/null
+# -p 1: the integration tests and the namespace tests each start several
+# daemons; running packages one at a time keeps a 2-core machine honest.
+go test -count=1 -p 1 -timeout 20m "$@" ./...
