@@ -72,6 +72,9 @@ type Net struct {
 	namespaces []string // in creation order
 	procs      []*Proc
 	closed     bool
+
+	faultMu sync.Mutex // serializes fault changes
+	faults  faults
 }
 
 // opTimeout bounds every single ip or ping command the package runs on its
