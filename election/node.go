@@ -89,6 +89,9 @@ type Node struct {
 	// mlStopped is set by tests that stop memberlist under the node to
 	// simulate a crash.
 	mlStopped atomic.Bool
+	// mlLive is ml for readers outside the election goroutine.
+	mlLive   atomic.Pointer[memberlist.Memberlist]
+	selfAddr string
 
 	mu       sync.Mutex // guards the fields below, read by other goroutines
 	metaBuf  []byte
@@ -270,6 +273,8 @@ func (n *Node) Run(ctx context.Context) error {
 	n.ml = ml
 	n.runCtx = ctx
 	local := ml.LocalNode()
+	n.selfAddr = nodeAddr(local)
+	n.mlLive.Store(ml)
 	n.log.Info("memberlist started", "peer", n.cfg.Node.Name, "addr", net.JoinHostPort(local.Addr.String(), strconv.Itoa(int(local.Port))),
 		"cluster", n.cfg.Cluster.Name, "encrypted", len(n.cfg.Cluster.SecretKey) > 0, "timing", n.cfg.Cluster.Timing.Profile)
 
@@ -759,14 +764,19 @@ func (n *Node) sendDirect() {
 	if n.ml == nil || n.mlStopped.Load() {
 		return
 	}
-	msg := n.directMessage()
-	name := n.cfg.Node.Name
-	for _, node := range n.ml.Members() {
-		if node.Name == name {
+	n.sendAll(n.directMessage())
+}
+
+// sendAll sends msg to every alive or suspect member, by the addresses
+// this goroutine recorded (memberlist's own Node structs may change under
+// a reader).
+func (n *Node) sendAll(msg []byte) {
+	for _, m := range n.members {
+		if !m.state.member() || m.addr == "" {
 			continue
 		}
-		if err := n.ml.SendBestEffort(node, msg); err != nil {
-			n.log.Debug("direct state message failed", "peer", node.Name, "err", err)
+		if err := n.ml.SendToAddress(memberlist.Address{Addr: m.addr, Name: m.name}, msg); err != nil {
+			n.log.Debug("direct message failed", "peer", m.name, "err", err)
 		}
 	}
 }
