@@ -1,0 +1,285 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/havip/havip/internal/testbed"
+)
+
+const (
+	// pingEvery is the client's echo interval; an echo whose reply takes
+	// longer than pingLate counts as lost.
+	pingEvery = 10 * time.Millisecond
+	pingLate  = 50 * time.Millisecond
+	// eventWait bounds the wait for a failover (keepalived at advert 1
+	// and havip's conservative profile take a few seconds).
+	eventWait = 20 * time.Second
+	// steadyWait bounds the return to node 0 holding between rounds.
+	steadyWait = 60 * time.Second
+	// restartDelay is how long a supervisor waits before restarting a
+	// crashed daemon: systemd's default RestartSec.
+	restartDelay = 100 * time.Millisecond
+)
+
+// observer bundles the outside views of one cluster: gratuitous ARPs and
+// the client's pings.
+type observer struct {
+	garp *testbed.ARPWatch
+	ping *testbed.Pinger
+}
+
+func (c *cluster) observe(maxDur time.Duration) (*observer, error) {
+	w, err := c.net.WatchGARP(vip)
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.net.StartPinger(vip, pingEvery, maxDur)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	return &observer{garp: w, ping: p}, nil
+}
+
+func (o *observer) close() {
+	o.ping.Stop()
+	o.garp.Close()
+}
+
+// steady waits until node 0 alone holds the VIP, every daemon runs, and
+// the observer reaches the VIP at node 0: the state every round starts
+// from. The observer's neighbour entry is flushed first, as a client that
+// has not talked to the VIP for a while would have none.
+func (c *cluster) steady(ctx context.Context) error {
+	for i, p := range c.procs {
+		if p == nil || p.Exited() {
+			return fmt.Errorf("node %d: daemon not running", i)
+		}
+	}
+	probe, err := c.net.OpenHolderProbe()
+	if err != nil {
+		return err
+	}
+	defer probe.Close()
+	err = testbed.WaitUntil(ctx, steadyWait, func() error {
+		h, err := probe.Holders(vip)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(h, []int{0}) {
+			return fmt.Errorf("holders %v, want [0]", h)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Give the last announcements and the backups' state time to settle.
+	err = testbed.Consistently(ctx, 500*time.Millisecond, func() error {
+		h, err := probe.Holders(vip)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(h, []int{0}) {
+			return fmt.Errorf("holders %v, want [0]", h)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	flushCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := c.net.Exec(flushCtx, c.net.Observer.NS, "ip", "neigh", "flush", "dev", "eth0"); err != nil {
+		return err
+	}
+	return testbed.WaitUntil(ctx, 10*time.Second, func() error { return c.net.ObserverReaches(vip, 0) })
+}
+
+// waitRecovered waits until the pinger has answers again after t0 and
+// none lost for 300 ms, and returns the ping statistics since t0.
+func waitRecovered(o *observer, t0 time.Time) (testbed.PingStats, error) {
+	deadline := time.Now().Add(eventWait)
+	for {
+		time.Sleep(100 * time.Millisecond)
+		now := time.Now().Add(-pingLate)
+		st := o.ping.Stats(t0, now, pingLate)
+		recent := o.ping.Stats(now.Add(-300*time.Millisecond), now, pingLate)
+		if recent.Sent > 0 && recent.Lost == 0 {
+			return st, nil
+		}
+		if time.Now().After(deadline) {
+			return st, fmt.Errorf("pings not answered again within %v", eventWait)
+		}
+	}
+}
+
+// result of one round; zero durations are not measured.
+type result map[string]time.Duration
+
+// hardRound cuts node 0's link at the bridge (nftables, both directions,
+// observer included) and measures the time to the first gratuitous ARP
+// from another node and the client's outage; then heals.
+func (c *cluster) hardRound(ctx context.Context, o *observer) (result, error) {
+	if err := c.net.Isolate(0); err != nil {
+		return nil, err
+	}
+	// The nft transaction is committed just before the command returns.
+	t0 := time.Now()
+	defer c.net.Heal()
+	g, err := o.garp.First(t0, 0, eventWait)
+	if err != nil {
+		return nil, err
+	}
+	st, err := waitRecovered(o, t0)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.net.Heal(); err != nil {
+		return nil, err
+	}
+	return result{"failover (cut → GARP)": g.At.Sub(t0), "client outage": st.Outage(pingEvery)}, nil
+}
+
+// crashRound kills node 0's daemon with SIGKILL (its VIP stays on eth0)
+// and restarts it restartDelay later, as systemd would. It measures how
+// long two nodes held the VIP (clients split), how long until exactly one
+// holder was left for good, the first GARP from another node (if the VIP
+// moved) and the client's outage.
+func (c *cluster) crashRound(ctx context.Context, o *observer) (result, error) {
+	s, err := c.net.SampleHolders(vip, 5*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Stop()
+	t0 := time.Now()
+	if err := c.kill9(0); err != nil {
+		return nil, err
+	}
+	time.Sleep(restartDelay)
+	if err := c.start(0); err != nil {
+		return nil, err
+	}
+	// Wait for one holder, stable for 2 s.
+	settled := func() bool {
+		r := s.Report()
+		return len(r.Last.Holders) == 1 && len(r.Changes) > 0 && time.Since(r.Changes[len(r.Changes)-1].At) > 2*time.Second
+	}
+	deadline := time.Now().Add(steadyWait)
+	for !settled() {
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("no single stable holder %v after the crash", steadyWait)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	r := s.Stop()
+	if r.Err != nil {
+		return nil, r.Err
+	}
+	var split time.Duration
+	for _, ov := range r.Overlaps {
+		split += ov.Max()
+	}
+	last := r.Changes[len(r.Changes)-1]
+	one := last.At.Sub(t0)
+	if len(r.Changes) == 1 {
+		one = 0
+	}
+	res := result{"clients split (two holders)": split, "until one holder": one}
+	st, err := waitRecovered(o, t0)
+	if err != nil {
+		return nil, err
+	}
+	res["client outage"] = st.Outage(pingEvery)
+	return res, nil
+}
+
+// gracefulRound stops node 0's daemon with SIGTERM and measures the time
+// to the first GARP from another node and the client's outage; then
+// starts node 0 again.
+func (c *cluster) gracefulRound(ctx context.Context, o *observer) (result, error) {
+	t0 := time.Now()
+	if err := c.terminate(0); err != nil {
+		return nil, err
+	}
+	g, gerr := o.garp.First(t0, 0, eventWait)
+	if err := c.waitExit(0, 15*time.Second); err != nil {
+		c.kill9(0)
+		return nil, err
+	}
+	if gerr != nil {
+		c.start(0)
+		return nil, gerr
+	}
+	st, err := waitRecovered(o, t0)
+	if err != nil {
+		c.start(0)
+		return nil, err
+	}
+	if err := c.start(0); err != nil {
+		return nil, err
+	}
+	return result{"handover (SIGTERM → GARP)": g.At.Sub(t0), "client outage": st.Outage(pingEvery)}, nil
+}
+
+// falseFailovers runs the steady cluster for d with loss percent of the
+// frames dropped on every port and every CPU saturated by busy loops, and
+// counts the changes of the VIP's holders.
+func (c *cluster) falseFailovers(ctx context.Context, loss int, d time.Duration) (changes int, err error) {
+	s, err := c.net.SampleHolders(vip, 20*time.Millisecond)
+	if err != nil {
+		return 0, err
+	}
+	defer s.Stop()
+	if err := c.net.Loss(loss); err != nil {
+		return 0, err
+	}
+	defer c.net.Heal()
+	load, err := testbed.StartLoad(runtime.NumCPU(), d+5*time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer load.Stop()
+	select {
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-time.After(d):
+	}
+	load.Stop()
+	r := s.Stop()
+	if r.Err != nil {
+		return 0, r.Err
+	}
+	return len(r.Changes) - 1, c.net.Heal()
+}
+
+// usage measures every daemon's CPU time and RSS over d of idle running.
+func (c *cluster) usage(ctx context.Context, d time.Duration) (cpuPct []float64, rssKiB []uint64, err error) {
+	before := make([]procUsage, c.nodes())
+	for i, p := range c.procs {
+		if before[i], err = treeUsage(p.PID); err != nil {
+			return nil, nil, err
+		}
+	}
+	start := time.Now()
+	select {
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	case <-time.After(d):
+	}
+	wall := time.Since(start)
+	for i, p := range c.procs {
+		after, err := treeUsage(p.PID)
+		if err != nil {
+			return nil, nil, err
+		}
+		cpu := float64(after.CPUTicks-before[i].CPUTicks) / clockTicks
+		cpuPct = append(cpuPct, 100*cpu/wall.Seconds())
+		rssKiB = append(rssKiB, after.RSSKiB)
+	}
+	return cpuPct, rssKiB, nil
+}
