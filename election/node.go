@@ -751,7 +751,7 @@ func (n *Node) allOutOfInit() bool {
 // configured one, or 0 while the node is in maintenance or the instance
 // has a fault.
 func (n *Node) effectivePriority(in *instance, fault string) uint8 {
-	if n.maintenance || fault != "" {
+	if n.maintenance || n.leaving || fault != "" {
 		return 0
 	}
 	p := in.cfg.Priority
@@ -921,7 +921,6 @@ func (n *Node) shutdown() {
 		in.master = ""
 		n.transition(in, StateBackup, "shutting down", now)
 	}
-	n.maintenance = true
 	n.leaving = true
 	n.publish()
 	n.updateSnapshot()

@@ -102,7 +102,15 @@ func (n *Node) updateSnapshot() {
 		if m.hasMeta {
 			ms.Maintenance = m.meta.Maintenance
 			ms.Instances = slices.Clone(m.meta.Instances)
-			for _, im := range m.meta.Instances {
+			if !m.state.member() {
+				// What a dead member last published is history: it
+				// holds nothing the cluster counts on.
+				for i := range ms.Instances {
+					ms.Instances[i].Holding = false
+					ms.Instances[i].Priority = 0
+				}
+			}
+			for _, im := range ms.Instances {
 				ms.Priority = max(ms.Priority, int(im.Priority))
 			}
 		}
