@@ -47,7 +47,7 @@ var profiles = []Timing{
 		StartupGrace:            time.Second,
 		HeartbeatInterval:       50 * time.Millisecond,
 		Lease:                   250 * time.Millisecond,
-		LeaseMargin:             100 * time.Millisecond,
+		LeaseMargin:             150 * time.Millisecond,
 	},
 	{
 		// memberlist's LAN defaults: about 6 s to detect a dead node, more
