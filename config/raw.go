@@ -55,6 +55,7 @@ type rawTuning struct {
 	HeartbeatInterval       optDuration `toml:"heartbeat_interval"`
 	Lease                   optDuration `toml:"lease"`
 	LeaseMargin             optDuration `toml:"lease_margin"`
+	HeartbeatTimeout        optDuration `toml:"heartbeat_timeout"`
 }
 
 type rawInstance struct {
