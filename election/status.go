@@ -99,10 +99,23 @@ func (n *Node) updateSnapshot() {
 	s.Members = append(s.Members, self)
 	for _, m := range n.members {
 		ms := MemberStatus{Name: m.name, Addr: m.addr, State: m.state, Since: m.since}
+		if m.state == MemberAlive && !n.present(m, time.Now()) {
+			// Silent beyond heartbeat_timeout: the election already
+			// counts it out; memberlist has not caught up.
+			ms.State = MemberSuspect
+		}
 		if m.hasMeta {
 			ms.Maintenance = m.meta.Maintenance
 			ms.Instances = slices.Clone(m.meta.Instances)
-			for _, im := range m.meta.Instances {
+			if !m.state.member() {
+				// What a dead member last published is history: it
+				// holds nothing the cluster counts on.
+				for i := range ms.Instances {
+					ms.Instances[i].Holding = false
+					ms.Instances[i].Priority = 0
+				}
+			}
+			for _, im := range ms.Instances {
 				ms.Priority = max(ms.Priority, int(im.Priority))
 			}
 		}
