@@ -234,7 +234,10 @@ func (p *Pinger) send(max time.Duration) {
 			p.sent = append(p.sent, time.Now())
 			p.mu.Unlock()
 			// A send error (no route, neighbour unresolved) is a lost
-			// echo like any other.
+			// echo like any other. Echoes queued behind an unresolved
+			// neighbour fill the socket's send buffer, and a blocked
+			// send would stop the count of lost echoes: never wait.
+			_ = p.conn.SetWriteDeadline(time.Now().Add(p.interval / 2))
 			_, _ = p.conn.WriteTo(b, dst)
 		}
 		select {
@@ -300,9 +303,19 @@ type PingStats struct {
 	FirstLost, Recovered time.Time
 }
 
-// Outage is Lost × interval: how long a client pinging at that interval
-// went without answers.
+// Outage is how long a client pinging every interval went without
+// answers: lost echoes × interval, taken as the time from the first lost
+// echo to the first answered one after the last lost one. The two agree
+// while the sender keeps pace; the span stays right when a busy machine
+// delays or drops some of the sends. Without a recovery in the window it
+// is Lost × interval.
 func (s PingStats) Outage(interval time.Duration) time.Duration {
+	if s.Lost == 0 {
+		return 0
+	}
+	if !s.FirstLost.IsZero() && !s.Recovered.IsZero() {
+		return s.Recovered.Sub(s.FirstLost)
+	}
 	return time.Duration(s.Lost) * interval
 }
 

@@ -42,8 +42,19 @@ type PingStats struct {
 	FirstLost, Recovered   time.Time
 }
 
-// Outage is Lost × interval.
+// Outage is how long a client pinging every interval went without
+// answers: lost echoes × interval, taken as the time from the first lost
+// echo to the first answered one after the last lost one. The two agree
+// while the sender keeps pace; the span stays right when a busy machine
+// delays or drops some of the sends. Without a recovery in the window it
+// is Lost × interval.
 func (s PingStats) Outage(interval time.Duration) time.Duration {
+	if s.Lost == 0 {
+		return 0
+	}
+	if !s.FirstLost.IsZero() && !s.Recovered.IsZero() {
+		return s.Recovered.Sub(s.FirstLost)
+	}
 	return time.Duration(s.Lost) * interval
 }
 

@@ -326,8 +326,25 @@ func (b *bench) round(ctx context.Context, c *cluster, f func(context.Context, *
 		return nil, err
 	}
 	defer o.close()
-	// Let the pinger establish its baseline.
-	time.Sleep(100 * time.Millisecond)
+	// Let the pinger establish its baseline, then check that the round
+	// starts from the steady state: a false failover in between would
+	// spoil it.
+	time.Sleep(150 * time.Millisecond)
+	probe, err := c.net.OpenHolderProbe()
+	if err != nil {
+		return nil, err
+	}
+	h, err := probe.Holders(vip)
+	probe.Close()
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Equal(h, []int{0}) {
+		return nil, fmt.Errorf("holders %v at the start of the round, want [0]", h)
+	}
+	if st := o.ping.Stats(time.Now().Add(-150*time.Millisecond), time.Now().Add(-pingLate), pingLate); st.Sent == 0 || st.Lost > 0 {
+		return nil, fmt.Errorf("pings not all answered at the start of the round: %d of %d lost", st.Lost, st.Sent)
+	}
 	return f(ctx, o)
 }
 

@@ -122,9 +122,15 @@ func waitRecovered(o *observer, t0 time.Time) (testbed.PingStats, error) {
 type result map[string]time.Duration
 
 // hardRound cuts node 0's link at the bridge (nftables, both directions,
-// observer included) and measures the time to the first gratuitous ARP
-// from another node and the client's outage; then heals.
+// observer included) and measures the time until another node holds the
+// VIP (netlink sampler), to the first gratuitous ARP from another node,
+// and the client's outage; then heals.
 func (c *cluster) hardRound(ctx context.Context, o *observer) (result, error) {
+	s, err := c.net.SampleHolders(vip, 2*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Stop()
 	if err := c.net.Isolate(0); err != nil {
 		return nil, err
 	}
@@ -139,10 +145,18 @@ func (c *cluster) hardRound(ctx context.Context, o *observer) (result, error) {
 	if err != nil {
 		return nil, err
 	}
+	r := s.Stop()
 	if err := c.net.Heal(); err != nil {
 		return nil, err
 	}
-	return result{"failover (cut → GARP)": g.At.Sub(t0), "client outage": st.Outage(pingEvery)}, nil
+	res := result{"failover (cut → GARP)": g.At.Sub(t0), "client outage": st.Outage(pingEvery)}
+	for _, ch := range r.Changes {
+		if !ch.At.Before(t0) && slices.ContainsFunc(ch.Holders, func(i int) bool { return i != 0 }) {
+			res["cut → new master holds"] = ch.At.Sub(t0)
+			break
+		}
+	}
+	return res, nil
 }
 
 // crashRound kills node 0's daemon with SIGKILL (its VIP stays on eth0)
