@@ -58,6 +58,7 @@ func TestParseMinimal(t *testing.T) {
 			Name: host,
 			Bind: netip.MustParseAddrPort("0.0.0.0:7946"),
 			// Bound to every address: memberlist chooses what to advertise.
+			StateDir: "/var/lib/havip",
 		},
 		Cluster: config.Cluster{
 			Name:          "web-ha",
@@ -73,6 +74,7 @@ func TestParseMinimal(t *testing.T) {
 			Priority:  100,
 			Preempt:   true,
 			Announce:  config.Announce{Count: 5, Interval: 200 * time.Millisecond},
+			Notify:    config.Notify{Timeout: 30 * time.Second},
 		}},
 		Status: config.Status{Socket: "/run/havip/havip.sock"},
 	}
@@ -86,8 +88,9 @@ func TestParseReference(t *testing.T) {
 	want := &config.Config{
 		Path: filepath.Join("..", "examples", "reference.toml"),
 		Node: config.Node{
-			Name: "ecs-a",
-			Bind: netip.MustParseAddrPort("0.0.0.0:7946"),
+			Name:     "ecs-a",
+			Bind:     netip.MustParseAddrPort("0.0.0.0:7946"),
+			StateDir: "/var/lib/havip",
 		},
 		Cluster: config.Cluster{
 			Name:          "web-ha",
@@ -118,6 +121,7 @@ func TestParseReference(t *testing.T) {
 			Priority:  100,
 			Preempt:   true,
 			Announce:  config.Announce{Count: 5, Interval: 200 * time.Millisecond},
+			Notify:    config.Notify{Timeout: 30 * time.Second},
 		}},
 		Status: config.Status{Socket: "/run/havip/havip.sock"},
 	}
@@ -757,6 +761,7 @@ func TestNodeAddresses(t *testing.T) {
 			}
 			var want config.Node
 			want.Name = "n"
+			want.StateDir = config.DefaultStateDir
 			if tt.bind != "" {
 				want.Bind = netip.MustParseAddrPort(tt.bind)
 			}
