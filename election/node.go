@@ -2,6 +2,7 @@ package election
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +50,8 @@ type Options struct {
 	OnTransition func(Transition)
 	// Ready, if set, is called once, when every instance has left INIT.
 	Ready func()
+	// Maintenance starts the node drained (a persisted maintenance).
+	Maintenance bool
 }
 
 // Node is this member of the cluster: it gossips with the others and
@@ -60,7 +63,9 @@ type Node struct {
 	ready   func()
 
 	ml     *memberlist.Memberlist
+	runCtx context.Context
 	events chan event
+	ctl    chan controlReq
 	kick   chan struct{}
 	pubCh  chan struct{}
 	epoch  uint64
@@ -79,6 +84,8 @@ type Node struct {
 	seq          uint64
 	leaving      bool
 	joinFailed   bool
+	directives   map[string]directive
+	forcePublish bool
 	// mlStopped is set by tests that stop memberlist under the node to
 	// simulate a crash.
 	mlStopped atomic.Bool
@@ -87,6 +94,8 @@ type Node struct {
 	metaBuf  []byte
 	faults   map[string]string
 	snapshot Status
+	// pubDirectives is a copy of directives for push/pull.
+	pubDirectives []directive
 }
 
 type instance struct {
@@ -101,6 +110,9 @@ type instance struct {
 	retryAt     time.Time // after a failed acquire, no new attempt before this
 	higherSince time.Time
 	recheck     time.Time
+	// penalties lower the effective priority, by source (track scripts).
+	penalties map[string]int
+	lastFrom  State
 }
 
 type member struct {
@@ -121,6 +133,7 @@ const (
 	evMsg
 	evSuspect
 	evPingOK
+	evDirective
 )
 
 type event struct {
@@ -128,6 +141,7 @@ type event struct {
 	name string
 	addr string
 	meta []byte
+	dirs []directive
 }
 
 // msgMeta is the first byte of a direct message carrying a node's Meta.
@@ -149,6 +163,9 @@ func New(o Options) (*Node, error) {
 		onTrans:      o.OnTransition,
 		ready:        o.Ready,
 		events:       make(chan event, 1024),
+		ctl:          make(chan controlReq),
+		runCtx:       context.Background(),
+		directives:   map[string]directive{},
 		kick:         make(chan struct{}, 1),
 		pubCh:        make(chan struct{}, 1),
 		epoch:        uint64(start.UnixNano()),
@@ -157,13 +174,19 @@ func New(o Options) (*Node, error) {
 		joinErrs:     map[string]string{},
 		faults:       map[string]string{},
 		lastPubPrios: map[string]uint8{},
+		maintenance:  o.Maintenance,
 	}
 	for _, ic := range o.Config.Instances {
 		h, ok := o.Holders[ic.Name]
 		if !ok {
 			return nil, fmt.Errorf("election: no holder for instance %q", ic.Name)
 		}
-		n.insts = append(n.insts, &instance{cfg: ic, holder: h, state: StateInit, since: start, reason: "starting"})
+		n.insts = append(n.insts, &instance{cfg: ic, holder: h, state: StateInit, since: start, reason: "starting", penalties: map[string]int{}})
+	}
+	// Publish the configured priorities from the start, so peers know
+	// this node's rank before its first decision.
+	for _, in := range n.insts {
+		n.lastPubPrios[in.cfg.Name] = n.effectivePriority(in, "")
 	}
 	if _, err := n.buildMeta(0).MarshalBinary(); err != nil {
 		return nil, fmt.Errorf("election: %w", err)
@@ -245,6 +268,7 @@ func (n *Node) Run(ctx context.Context) error {
 		return fmt.Errorf("starting memberlist on %s: %w", n.cfg.Node.Bind, err)
 	}
 	n.ml = ml
+	n.runCtx = ctx
 	local := ml.LocalNode()
 	n.log.Info("memberlist started", "peer", n.cfg.Node.Name, "addr", net.JoinHostPort(local.Addr.String(), strconv.Itoa(int(local.Port))),
 		"cluster", n.cfg.Cluster.Name, "encrypted", len(n.cfg.Cluster.SecretKey) > 0, "timing", n.cfg.Cluster.Timing.Profile)
@@ -293,6 +317,7 @@ func (n *Node) loop(ctx context.Context) {
 	joinDone := make(chan map[string]string, 1)
 
 	for {
+		var req *controlReq
 		select {
 		case <-ctx.Done():
 			return
@@ -300,6 +325,9 @@ func (n *Node) loop(ctx context.Context) {
 			n.apply(e)
 			n.drain()
 		case <-n.kick:
+		case r := <-n.ctl:
+			r.f()
+			req = &r
 		case <-timer.C:
 		case <-safety.C:
 		case <-rejoin.C:
@@ -311,6 +339,9 @@ func (n *Node) loop(ctx context.Context) {
 			continue
 		}
 		next := n.evaluate(ctx)
+		if req != nil {
+			close(req.done)
+		}
 		if !next.IsZero() {
 			timer.Reset(max(time.Until(next), time.Millisecond))
 		}
@@ -331,6 +362,12 @@ func (n *Node) drain() {
 }
 
 func (n *Node) apply(e event) {
+	if e.kind == evDirective {
+		for _, d := range e.dirs {
+			n.mergeDirective(d)
+		}
+		return
+	}
 	if e.name == n.cfg.Node.Name {
 		return
 	}
@@ -524,6 +561,7 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 				preempt:      in.cfg.Preempt,
 				preemptDelay: in.cfg.PreemptDelay,
 				higherSince:  in.higherSince,
+				preferred:    n.preferred(in.cfg.Name),
 			})
 			if !haveQuorum {
 				v.reason = fmt.Sprintf("no quorum: sees %d of %d needed", seen, needed)
@@ -581,9 +619,16 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 	if !n.settled && !n.settleBy.IsZero() && (next.IsZero() || n.settleBy.Before(next)) {
 		next = n.settleBy
 	}
-	if changed {
+	if changed || n.forcePublish {
+		n.forcePublish = false
 		n.publish()
 	}
+	n.mu.Lock()
+	n.pubDirectives = n.pubDirectives[:0]
+	for _, d := range n.directives {
+		n.pubDirectives = append(n.pubDirectives, d)
+	}
+	n.mu.Unlock()
 	n.updateSnapshot()
 	if !n.readyFired && n.ready != nil && n.allOutOfInit() {
 		n.readyFired = true
@@ -608,7 +653,11 @@ func (n *Node) effectivePriority(in *instance, fault string) uint8 {
 	if n.maintenance || fault != "" {
 		return 0
 	}
-	return uint8(in.cfg.Priority)
+	p := in.cfg.Priority
+	for _, w := range in.penalties {
+		p -= w
+	}
+	return uint8(max(p, 1))
 }
 
 func (n *Node) peersFor(name string) []Candidate {
@@ -643,6 +692,7 @@ func (n *Node) transition(in *instance, to State, reason string, now time.Time) 
 		return
 	}
 	from := in.state
+	in.lastFrom = from
 	in.state = to
 	in.since = now
 	in.reason = reason
@@ -797,6 +847,13 @@ func (d *delegate) NodeMeta(limit int) []byte {
 }
 
 func (d *delegate) NotifyMsg(b []byte) {
+	if len(b) > 1 && b[0] == msgDirective {
+		var ds []directive
+		if err := json.Unmarshal(b[1:], &ds); err == nil {
+			d.n.enqueue(event{kind: evDirective, dirs: ds})
+		}
+		return
+	}
 	if len(b) < 2 || b[0] != msgMeta {
 		return
 	}
@@ -813,9 +870,18 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 // memberlist's own copy of it is only refreshed by UpdateNode, which runs
 // a moment after a takeover; a node joining in that moment must still
 // learn that this node holds.
-func (d *delegate) LocalState(join bool) []byte { return d.n.directMessage() }
+func (d *delegate) LocalState(join bool) []byte { return d.n.localState() }
 
-func (d *delegate) MergeRemoteState(buf []byte, join bool) { d.NotifyMsg(buf) }
+func (d *delegate) MergeRemoteState(buf []byte, join bool) {
+	var ps pushState
+	if err := json.Unmarshal(buf, &ps); err != nil || ps.Name == "" {
+		return
+	}
+	d.n.enqueue(event{kind: evMsg, name: ps.Name, meta: ps.Meta})
+	if len(ps.Directives) > 0 {
+		d.n.enqueue(event{kind: evDirective, dirs: ps.Directives})
+	}
+}
 
 func (n *Node) enqueue(e event) {
 	select {

@@ -32,6 +32,13 @@ type InstanceStatus struct {
 	// EffectivePriority is what this node publishes (0: not eligible).
 	EffectivePriority int
 	Preempt           bool
+	// Penalty is the sum of the active track-script weights.
+	Penalty int
+	// Switchover is the target of the switchover in force, if any.
+	Switchover string
+	// LastFrom is the state before the last transition (at Since, for
+	// Reason).
+	LastFrom State
 }
 
 // MemberStatus is one member of the cluster, this node included.
@@ -100,6 +107,9 @@ func (n *Node) updateSnapshot() {
 			Priority:          in.cfg.Priority,
 			EffectivePriority: p,
 			Preempt:           in.cfg.Preempt,
+			Penalty:           sumPenalties(in.penalties),
+			Switchover:        n.activeDirective(in.cfg.Name),
+			LastFrom:          in.lastFrom,
 		})
 		self.Instances = append(self.Instances, InstanceMeta{Name: in.cfg.Name, Priority: uint8(p), Holding: in.holding})
 		self.Priority = max(self.Priority, p)
@@ -120,4 +130,21 @@ func (n *Node) updateSnapshot() {
 	n.mu.Lock()
 	n.snapshot = s
 	n.mu.Unlock()
+}
+
+func sumPenalties(p map[string]int) int {
+	t := 0
+	for _, w := range p {
+		t += w
+	}
+	return t
+}
+
+// activeDirective returns the target of the switchover in force, without
+// side effects (unlike preferred).
+func (n *Node) activeDirective(instance string) string {
+	if d, ok := n.directives[instance]; ok && !d.Cleared {
+		return d.Target
+	}
+	return ""
 }
