@@ -97,6 +97,7 @@ func (d *Daemon) checkLink(ifname string) {
 func (d *Daemon) startScripts(in config.Instance) {
 	for _, sc := range in.TrackScripts {
 		s := health.NewScript(in.Name, sc, d.log)
+		s.Node = d.name
 		ctx, cancel := context.WithCancel(d.runCtx)
 		c := &checker{script: s, cancel: cancel, done: make(chan struct{})}
 		name, source, weight := in.Name, srcScript+sc.Name, sc.Weight

@@ -33,6 +33,8 @@ type Runner func(ctx context.Context, argv, env []string, timeout time.Duration)
 
 // Script is one track script of one instance.
 type Script struct {
+	// Node is this node's name, given to the command as HAVIP_NODE.
+	Node     string
 	Instance string
 	Config   config.TrackScript
 	// Run runs the command; proc.Run when nil.
@@ -75,7 +77,7 @@ func (s *Script) Run(ctx context.Context) error {
 	if run == nil {
 		run = proc.Run
 	}
-	env := append(os.Environ(), "HAVIP_INSTANCE="+s.Instance, "HAVIP_CHECK="+s.Config.Name)
+	env := append(os.Environ(), "HAVIP_NODE="+s.Node, "HAVIP_INSTANCE="+s.Instance, "HAVIP_CHECK="+s.Config.Name)
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
