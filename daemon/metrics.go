@@ -45,7 +45,7 @@ func newMetrics(d *Daemon) *metrics {
 		}, []string{"instance", "from", "to"}),
 		failover: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "havip_failover_duration_seconds",
-			Help:    "Time from seeing the previous master go (left, dead or released) to this node becoming MASTER.",
+			Help:    "Time from seeing the previous master go (left, dead or released) to this node holding the VIPs as MASTER.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"instance"}),
 		scriptRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -71,7 +71,9 @@ func newMetrics(d *Daemon) *metrics {
 func (m *metrics) transition(t election.Transition) {
 	m.transitions.WithLabelValues(t.Instance, t.From.String(), t.To.String()).Inc()
 	if t.To == election.StateMaster && !t.MasterLost.IsZero() {
-		m.failover.WithLabelValues(t.Instance).Observe(t.At.Sub(t.MasterLost).Seconds())
+		// Now, not t.At: the transition is reported once the VIPs are on
+		// the interface, and that is what the takeover is waiting for.
+		m.failover.WithLabelValues(t.Instance).Observe(time.Since(t.MasterLost).Seconds())
 	}
 }
 
