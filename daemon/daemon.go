@@ -143,6 +143,20 @@ func (d *Daemon) linkFor(ifname string) *link {
 // port taken, the metrics address taken) are returned at once.
 func (d *Daemon) Run(ctx context.Context) error {
 	cfg := d.cfg
+	// Holders close their announcers at the end; the links are closed by
+	// stopAll (or here when Run fails before starting them).
+	defer func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		for _, h := range d.holders {
+			h.close()
+		}
+		for _, l := range d.links {
+			if l.cancel == nil {
+				l.mgr.Close()
+			}
+		}
+	}()
 	sock, err := status.Listen(cfg.Status.Socket)
 	if err != nil {
 		return err
@@ -171,6 +185,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 
+	for _, h := range d.holders {
+		h.prepare()
+	}
 	st, err := loadState(cfg.Node.StateDir)
 	if err != nil {
 		// An unreadable state file must not keep the node down; it is

@@ -51,6 +51,8 @@ type holder struct {
 	master bool
 	stop   context.CancelFunc // stops the announcement goroutine
 	done   chan struct{}
+	annMu  sync.Mutex
+	ann    announcer
 	// sent counts announcements sent since start; atomic because the
 	// announcement goroutine must never take mu (stopAnnouncing waits
 	// for it with mu held).
@@ -113,18 +115,67 @@ func (h *holder) stopAnnouncing() {
 	h.stop, h.done = nil, nil
 }
 
-func (h *holder) announce(ctx context.Context, ifname string, an config.Announce, all, burst []netip.Addr, count int) {
+// announcer returns the open announcer on ifname, opening it if needed.
+// It is kept open between takeovers so the first gratuitous ARP of a
+// takeover does not wait for sockets to be set up; only the announcement
+// goroutine (one at a time) and prepare/close use it. update drops it
+// when the interface changes.
+func (h *holder) announcer(ifname string) (announcer, error) {
+	h.annMu.Lock()
+	defer h.annMu.Unlock()
+	if h.ann != nil {
+		return h.ann, nil
+	}
 	a, err := h.open(ifname, h.log)
+	if err != nil {
+		return nil, err
+	}
+	h.ann = a
+	return a, nil
+}
+
+// dropAnnouncer closes the announcer after an error (the interface may
+// have been recreated); the next announcement opens a new one.
+func (h *holder) dropAnnouncer() {
+	h.annMu.Lock()
+	defer h.annMu.Unlock()
+	if h.ann != nil {
+		h.ann.Close()
+		h.ann = nil
+	}
+}
+
+// prepare opens the announcer ahead of the first takeover; failing is
+// fine (the interface may not exist yet).
+func (h *holder) prepare() {
+	h.mu.Lock()
+	ifname := h.ip.Name()
+	h.mu.Unlock()
+	if _, err := h.announcer(ifname); err != nil {
+		h.log.Debug("announcer not ready yet", "interface", ifname, "err", err)
+	}
+}
+
+// close stops announcing and closes the announcer.
+func (h *holder) close() {
+	h.mu.Lock()
+	h.stopAnnouncing()
+	h.mu.Unlock()
+	h.dropAnnouncer()
+}
+
+func (h *holder) announce(ctx context.Context, ifname string, an config.Announce, all, burst []netip.Addr, count int) {
+	a, err := h.announcer(ifname)
 	if err != nil {
 		h.log.Error("cannot announce VIPs", "interface", ifname, "err", err)
 		return
 	}
-	defer a.Close()
 	if count > 0 && len(burst) > 0 {
 		n, err := a.Burst(ctx, burst, count, an.Interval)
 		h.count(n)
 		if err != nil && !errors.Is(err, context.Canceled) {
 			h.log.Warn("announcing VIPs", "interface", ifname, "err", err)
+			h.dropAnnouncer()
 		} else if n > 0 {
 			h.log.Debug("announced VIPs", "vip", joinAddrs(burst), "rounds", count, "sent", n)
 		}
@@ -142,6 +193,8 @@ func (h *holder) announce(ctx context.Context, ifname string, an config.Announce
 			for _, v := range all {
 				if err := a.Announce(v); err != nil {
 					h.log.Warn("refreshing announcement", "vip", v.String(), "err", err)
+					h.dropAnnouncer()
+					return
 				} else {
 					h.count(1)
 				}
@@ -231,10 +284,15 @@ func (h *holder) update(inst config.Instance, ip addrs) error {
 	defer h.mu.Unlock()
 	old, oldIP := h.inst, h.ip
 	h.inst, h.ip = inst, ip
+	moved := oldIP.Name() != ip.Name()
+	if moved {
+		// The kept announcer belongs to the old interface.
+		h.stopAnnouncing()
+		h.dropAnnouncer()
+	}
 	if !h.master {
 		return nil
 	}
-	moved := oldIP.Name() != ip.Name()
 	keep := map[netip.Prefix]bool{}
 	for _, p := range inst.VIPs {
 		keep[p] = true
@@ -266,6 +324,16 @@ func (h *holder) update(inst config.Instance, ip addrs) error {
 		h.startAnnouncing(inst.Announce.Count, burst)
 	}
 	return errors.Join(errs...)
+}
+
+// Reannounce starts a fresh announcement burst while master (after a
+// split brain healed, say), without touching the addresses.
+func (h *holder) Reannounce() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.master {
+		h.startAnnouncing(h.inst.Announce.Count, h.vips())
+	}
 }
 
 func (h *holder) isMaster() bool {

@@ -141,6 +141,7 @@ func (d *Daemon) Reload(next *config.Config) (status.ReloadReply, error) {
 		switch {
 		case !existed:
 			h = newHolder(in, d.links[in.Interface].mgr, d.log)
+			h.prepare()
 			if err := h.removeStale(); err != nil {
 				d.log.Warn("removing stale VIPs of an added instance", "instance", in.Name, "err", err)
 			}
@@ -153,6 +154,7 @@ func (d *Daemon) Reload(next *config.Config) (status.ReloadReply, error) {
 		d.setHooks(in)
 	}
 	d.cfg = cfg
+	oldHolders := d.holders
 	d.holders = holders
 
 	// Health sources of changed and added instances.
@@ -185,6 +187,9 @@ func (d *Daemon) Reload(next *config.Config) (status.ReloadReply, error) {
 	}
 
 	for _, name := range diff.Removed {
+		if h := oldHolders[name]; h != nil {
+			h.close()
+		}
 		d.stopScripts(name)
 		d.clearSources(name, "")
 		d.dropHooks(name)

@@ -251,15 +251,7 @@ func (n *Node) sendDirectives(ds []directive) {
 	if err != nil {
 		return
 	}
-	msg := append([]byte{msgDirective}, b...)
-	for _, node := range n.ml.Members() {
-		if node.Name == n.cfg.Node.Name {
-			continue
-		}
-		if err := n.ml.SendBestEffort(node, msg); err != nil {
-			n.log.Debug("sending switchover", "peer", node.Name, "err", err)
-		}
-	}
+	n.sendAll(append([]byte{msgDirective}, b...))
 }
 
 // localState encodes the push/pull state; it runs on memberlist's

@@ -30,6 +30,12 @@ type Holder interface {
 	Release(ctx context.Context) error
 }
 
+// Reannouncer is an optional part of a Holder: announce the VIPs again
+// (a fresh burst) without re-adding them.
+type Reannouncer interface {
+	Reannounce()
+}
+
 // Transition describes one change of an instance's state.
 type Transition struct {
 	Instance string
@@ -93,6 +99,9 @@ type Node struct {
 	// mlStopped is set by tests that stop memberlist under the node to
 	// simulate a crash.
 	mlStopped atomic.Bool
+	// mlLive is ml for readers outside the election goroutine.
+	mlLive   atomic.Pointer[memberlist.Memberlist]
+	selfAddr string
 
 	mu       sync.Mutex // guards the fields below, read by other goroutines
 	metaBuf  []byte
@@ -100,6 +109,9 @@ type Node struct {
 	snapshot Status
 	// pubDirectives is a copy of directives for push/pull.
 	pubDirectives []directive
+	// lastHeard is when any message (heartbeat, state, probe ack) last
+	// came from each member.
+	lastHeard map[string]time.Time
 }
 
 type instance struct {
@@ -116,7 +128,10 @@ type instance struct {
 	recheck     time.Time
 	// penalties lower the effective priority, by source (track scripts).
 	penalties map[string]int
-	lastFrom  State
+	// conflict is set while another holder is seen and this node keeps
+	// the VIPs.
+	conflict bool
+	lastFrom State
 	// masterLost is when the master this node knew went away.
 	masterLost time.Time
 }
@@ -153,6 +168,83 @@ type event struct {
 // msgMeta is the first byte of a direct message carrying a node's Meta.
 const msgMeta byte = 1
 
+// msgHeartbeat is the first byte of a heartbeat: the sender's name only.
+const msgHeartbeat byte = 3
+
+// heard records that a message from node arrived now.
+func (n *Node) heard(node string) {
+	now := time.Now()
+	n.mu.Lock()
+	n.lastHeard[node] = now
+	n.mu.Unlock()
+}
+
+// present reports whether a member counts for the election now: memberlist
+// has it alive (or suspect) and, with heartbeat_timeout set, it was heard
+// from within that timeout (a member that just joined gets that long to
+// send its first heartbeat).
+func (n *Node) present(m *member, now time.Time) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.presentLocked(m, now)
+}
+
+// presentLocked is present with n.mu held.
+func (n *Node) presentLocked(m *member, now time.Time) bool {
+	if !m.state.member() {
+		return false
+	}
+	to := n.cfg.Cluster.Timing.HeartbeatTimeout
+	if to <= 0 {
+		return true
+	}
+	t, ok := n.lastHeard[m.name]
+	if !ok || t.Before(m.since) {
+		return now.Sub(m.since) <= to
+	}
+	return now.Sub(t) <= to
+}
+
+// heardWithin counts the members (this node included) heard from within d.
+func (n *Node) heardWithin(now time.Time, d time.Duration) int {
+	c := 1
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for name, m := range n.members {
+		if t, ok := n.lastHeard[name]; ok && m.state.member() && now.Sub(t) <= d {
+			c++
+		}
+	}
+	return c
+}
+
+// leaseGuard returns a member that held the instance and is gone (dead to
+// memberlist) but was heard from less than Lease + LeaseMargin ago, and
+// when that time is up; zero when there is none.
+func (n *Node) leaseGuard(instance string, now time.Time) (string, time.Time) {
+	t := n.cfg.Cluster.Timing
+	who, until := "", time.Time{}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for name, m := range n.members {
+		if n.presentLocked(m, now) || !m.hasMeta {
+			continue
+		}
+		im, ok := m.meta.instance(instance)
+		if !ok || !im.Holding {
+			continue
+		}
+		last, ok := n.lastHeard[name]
+		if !ok {
+			continue
+		}
+		if end := last.Add(t.Lease + t.LeaseMargin); end.After(now) && end.After(until) {
+			who, until = name, end
+		}
+	}
+	return who, until
+}
+
 // New checks the options and prepares a Node; Run starts it.
 func New(o Options) (*Node, error) {
 	if o.Config == nil {
@@ -179,6 +271,7 @@ func New(o Options) (*Node, error) {
 		members:      map[string]*member{},
 		joinErrs:     map[string]string{},
 		faults:       map[string]string{},
+		lastHeard:    map[string]time.Time{},
 		lastPubPrios: map[string]uint8{},
 		maintenance:  o.Maintenance,
 	}
@@ -276,6 +369,8 @@ func (n *Node) Run(ctx context.Context) error {
 	n.ml = ml
 	n.runCtx = ctx
 	local := ml.LocalNode()
+	n.selfAddr = nodeAddr(local)
+	n.mlLive.Store(ml)
 	n.log.Info("memberlist started", "peer", n.cfg.Node.Name, "addr", net.JoinHostPort(local.Addr.String(), strconv.Itoa(int(local.Port))),
 		"cluster", n.cfg.Cluster.Name, "encrypted", len(n.cfg.Cluster.SecretKey) > 0, "timing", n.cfg.Cluster.Timing.Profile)
 
@@ -321,6 +416,9 @@ func (n *Node) loop(ctx context.Context) {
 	safety := time.NewTicker(time.Second)
 	defer safety.Stop()
 	joinDone := make(chan map[string]string, 1)
+	heartbeat := time.NewTicker(n.cfg.Cluster.Timing.HeartbeatInterval)
+	defer heartbeat.Stop()
+	hb := append([]byte{msgHeartbeat, byte(len(n.cfg.Node.Name))}, n.cfg.Node.Name...)
 
 	for {
 		var req *controlReq
@@ -336,6 +434,13 @@ func (n *Node) loop(ctx context.Context) {
 			req = &r
 		case <-timer.C:
 		case <-safety.C:
+		case <-heartbeat.C:
+			n.sendAll(hb)
+			if n.cfg.Cluster.QuorumNeeded() == 0 && n.cfg.Cluster.Timing.HeartbeatTimeout <= 0 {
+				continue
+			}
+			// Under quorum the lease, with heartbeat_timeout the
+			// members' presence, is re-checked every beat.
 		case <-rejoin.C:
 			n.rejoin(joinDone)
 			continue
@@ -513,8 +618,9 @@ func resolvePeer(p string) string {
 // how many it needs (0: quorum off).
 func (n *Node) quorum() (seen, needed int) {
 	seen = 1
+	now := time.Now()
 	for _, m := range n.members {
-		if m.state.member() {
+		if n.present(m, now) {
 			seen++
 		}
 	}
@@ -538,7 +644,8 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 		}
 	}
 	seen, needed := n.quorum()
-	haveQuorum := needed == 0 || seen >= needed
+	heard := n.heardWithin(now, n.cfg.Cluster.Timing.Lease)
+	haveQuorum := needed == 0 || (seen >= needed && heard >= needed)
 
 	n.mu.Lock()
 	faults := make(map[string]string, len(n.faults))
@@ -570,7 +677,17 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 				preferred:    n.preferred(in.cfg.Name),
 			})
 			if !haveQuorum {
-				v.reason = fmt.Sprintf("no quorum: sees %d of %d needed", seen, needed)
+				v.reason = fmt.Sprintf("no quorum: sees %d of %d needed", min(seen, heard), needed)
+			}
+			if v.hold && !in.holding && needed > 0 {
+				// A holder that vanished may only be cut off: it
+				// releases once its lease runs out; take over only
+				// after that and a margin.
+				if who, until := n.leaseGuard(in.cfg.Name, now); !until.IsZero() {
+					v.hold = false
+					v.reason = "waiting for the lease of " + who + " to run out"
+					v.recheck = until
+				}
 			}
 		}
 		in.higherSince = v.higherSince
@@ -592,6 +709,16 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 				in.holding = true
 				changed = true
 			}
+		case v.hold && in.holding && v.conflict:
+			// Another holder was seen and this node won: the loser
+			// releases; announce again so neighbours that followed
+			// the loser come back.
+			if !in.conflict {
+				if r, ok := in.holder.(Reannouncer); ok {
+					n.log.Info("other holder seen, announcing again", "instance", in.cfg.Name)
+					r.Reannounce()
+				}
+			}
 		case !v.hold && in.holding:
 			if err := in.holder.Release(ctx); err != nil {
 				n.log.Error("releasing VIPs failed", "instance", in.cfg.Name, "err", err)
@@ -599,6 +726,8 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 			in.holding = false
 			changed = true
 		}
+
+		in.conflict = v.conflict && v.hold
 
 		to := StateBackup
 		switch {
@@ -657,7 +786,7 @@ func (n *Node) allOutOfInit() bool {
 // configured one, or 0 while the node is in maintenance or the instance
 // has a fault.
 func (n *Node) effectivePriority(in *instance, fault string) uint8 {
-	if n.maintenance || fault != "" {
+	if n.maintenance || n.leaving || fault != "" {
 		return 0
 	}
 	p := in.cfg.Priority
@@ -669,8 +798,9 @@ func (n *Node) effectivePriority(in *instance, fault string) uint8 {
 
 func (n *Node) peersFor(name string) []Candidate {
 	var out []Candidate
+	now := time.Now()
 	for _, m := range n.members {
-		if !m.state.member() || !m.hasMeta {
+		if !m.hasMeta || !n.present(m, now) {
 			continue
 		}
 		im, ok := m.meta.instance(name)
@@ -771,14 +901,19 @@ func (n *Node) sendDirect() {
 	if n.ml == nil || n.mlStopped.Load() {
 		return
 	}
-	msg := n.directMessage()
-	name := n.cfg.Node.Name
-	for _, node := range n.ml.Members() {
-		if node.Name == name {
+	n.sendAll(n.directMessage())
+}
+
+// sendAll sends msg to every alive or suspect member, by the addresses
+// this goroutine recorded (memberlist's own Node structs may change under
+// a reader).
+func (n *Node) sendAll(msg []byte) {
+	for _, m := range n.members {
+		if !m.state.member() || m.addr == "" {
 			continue
 		}
-		if err := n.ml.SendBestEffort(node, msg); err != nil {
-			n.log.Debug("direct state message failed", "peer", node.Name, "err", err)
+		if err := n.ml.SendToAddress(memberlist.Address{Addr: m.addr, Name: m.name}, msg); err != nil {
+			n.log.Debug("direct message failed", "peer", m.name, "err", err)
 		}
 	}
 }
@@ -827,7 +962,6 @@ func (n *Node) shutdown() {
 		in.master = ""
 		n.transition(in, StateBackup, "shutting down", now)
 	}
-	n.maintenance = true
 	n.leaving = true
 	n.publish()
 	n.updateSnapshot()
@@ -859,6 +993,12 @@ func (d *delegate) NodeMeta(limit int) []byte {
 }
 
 func (d *delegate) NotifyMsg(b []byte) {
+	if len(b) > 1 && b[0] == msgHeartbeat {
+		if l := int(b[1]); len(b) >= 2+l {
+			d.n.heard(string(b[2 : 2+l]))
+		}
+		return
+	}
 	if len(b) > 1 && b[0] == msgDirective {
 		var ds []directive
 		if err := json.Unmarshal(b[1:], &ds); err == nil {
@@ -873,6 +1013,7 @@ func (d *delegate) NotifyMsg(b []byte) {
 	if len(b) < 2+l {
 		return
 	}
+	d.n.heard(string(b[2 : 2+l]))
 	d.n.enqueue(event{kind: evMsg, name: string(b[2 : 2+l]), meta: slices.Clone(b[2+l:])})
 }
 
@@ -933,6 +1074,7 @@ type pingDelegate struct{ n *Node }
 func (p *pingDelegate) AckPayload() []byte { return nil }
 
 func (p *pingDelegate) NotifyPingComplete(other *memberlist.Node, _ time.Duration, _ []byte) {
+	p.n.heard(other.Name)
 	p.n.enqueue(event{kind: evPingOK, name: other.Name})
 }
 

@@ -75,6 +75,9 @@ type verdict struct {
 	// master is the node this node believes holds, or will hold, the
 	// instance ("" when nobody can).
 	master string
+	// conflict: this node holds, keeps holding, and sees another holder
+	// (which must release).
+	conflict bool
 }
 
 // order ranks the eligible candidates, best first, with the switchover
@@ -161,6 +164,7 @@ func decide(s situation) verdict {
 				return v
 			}
 			v.hold = true
+			v.conflict = otherHolder != nil
 			v.reason = "preemption by " + best.Node + " pending"
 			v.higherSince = since
 			v.recheck = since.Add(s.preemptDelay)
@@ -169,6 +173,10 @@ func decide(s situation) verdict {
 		}
 		v.hold = true
 		v.reason = "holding"
+		v.conflict = otherHolder != nil
+		if v.conflict {
+			v.reason = "holding; lower-ranked holder " + otherHolder.Node + " must release"
+		}
 		if s.preferred == s.self.Node {
 			v.reason = "holding (switchover target)"
 		}

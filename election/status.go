@@ -4,8 +4,6 @@ import (
 	"net/netip"
 	"slices"
 	"time"
-
-	"github.com/hashicorp/memberlist"
 )
 
 // Status is a snapshot of what this node knows, for `havip status`.
@@ -63,20 +61,6 @@ func (n *Node) Status() Status {
 	n.mu.Unlock()
 	s.Instances = slices.Clone(s.Instances)
 	s.Members = slices.Clone(s.Members)
-	// memberlist has no event for suspicion; read it live.
-	if n.ml != nil {
-		suspect := map[string]bool{}
-		for _, nd := range n.ml.Members() {
-			if nd.State == memberlist.StateSuspect {
-				suspect[nd.Name] = true
-			}
-		}
-		for i := range s.Members {
-			if suspect[s.Members[i].Name] && s.Members[i].State == MemberAlive {
-				s.Members[i].State = MemberSuspect
-			}
-		}
-	}
 	return s
 }
 
@@ -91,9 +75,7 @@ func (n *Node) updateSnapshot() {
 		Maintenance:  n.maintenance,
 	}
 	self := MemberStatus{Name: n.cfg.Node.Name, State: MemberAlive, Self: true, Maintenance: n.maintenance, Since: n.start}
-	if n.ml != nil {
-		self.Addr = nodeAddr(n.ml.LocalNode())
-	}
+	self.Addr = n.selfAddr
 	for _, in := range n.insts {
 		p := int(n.lastPubPrios[in.cfg.Name])
 		s.Instances = append(s.Instances, InstanceStatus{
@@ -117,10 +99,23 @@ func (n *Node) updateSnapshot() {
 	s.Members = append(s.Members, self)
 	for _, m := range n.members {
 		ms := MemberStatus{Name: m.name, Addr: m.addr, State: m.state, Since: m.since}
+		if m.state == MemberAlive && !n.present(m, time.Now()) {
+			// Silent beyond heartbeat_timeout: the election already
+			// counts it out; memberlist has not caught up.
+			ms.State = MemberSuspect
+		}
 		if m.hasMeta {
 			ms.Maintenance = m.meta.Maintenance
 			ms.Instances = slices.Clone(m.meta.Instances)
-			for _, im := range m.meta.Instances {
+			if !m.state.member() {
+				// What a dead member last published is history: it
+				// holds nothing the cluster counts on.
+				for i := range ms.Instances {
+					ms.Instances[i].Holding = false
+					ms.Instances[i].Priority = 0
+				}
+			}
+			for _, im := range ms.Instances {
 				ms.Priority = max(ms.Priority, int(im.Priority))
 			}
 		}
