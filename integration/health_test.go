@@ -356,8 +356,9 @@ func (c *cluster) takeoverTime(start time.Time, from int, cause string, to int) 
 
 // maxTakeover is the bound the control tests put on a maintenance or
 // switchover handover: well under the fast profile's failure detection
-// (about 0.4 s), so it cannot have come from detecting a failure.
-const maxTakeover = 250 * time.Millisecond
+// (about 0.4 s), so it cannot have come from detecting a failure; the
+// figures logged are what the handover took.
+const maxTakeover = 300 * time.Millisecond
 
 func TestMaintenance(t *testing.T) {
 	c := newCluster(t, 2, false)
@@ -711,5 +712,62 @@ func wantGauge(t *testing.T, fams map[string]*dto.MetricFamily, name string, lab
 	}
 	if got := m.GetGauge().GetValue(); got != want {
 		t.Errorf("%s%v = %v, want %v", name, labels, got, want)
+	}
+}
+
+// TestReloadChecksAndHooks adds a failing track script and a notify hook
+// to a running master by SIGHUP, then takes the script away again.
+func TestReloadChecksAndHooks(t *testing.T) {
+	c := newCluster(t, 2, false)
+	vip := testbed.VIP4(0)
+	c.configure(c.opts(web(true, 150, 100)))
+	c.startAll()
+	c.waitHolders(vip, 0)
+	pid := c.running(0).PID
+
+	c.setFlag(0, true)
+	hook := fmt.Sprintf(`['/bin/sh', '-c', 'echo "$2" >> "$0/$HAVIP_NODE.notify"', '%s']`, c.dir)
+	inst := web(true, 150, 100)
+	inst.Extra = flagScript(c.dir, 0, 1, 1) + fmt.Sprintf("[instance.notify]\nfault = %s\nbackup = %s\nmaster = %s\n", hook, hook, hook)
+	c.configureNode(0, c.opts(inst))
+	if err := c.running(0).Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	c.waitHolders(vip, 1)
+	c.waitStatus([]int{0}, expectState("web", "FAULT"))
+
+	// The script goes with the next reload; the hook stays and sees the
+	// way back.
+	inst.Extra = fmt.Sprintf("[instance.notify]\nfault = %s\nbackup = %s\nmaster = %s\n", hook, hook, hook)
+	c.configureNode(0, c.opts(inst))
+	if err := c.running(0).Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	c.waitHolders(vip, 0)
+	c.waitStatus(allNodes(2), expectRole("web", 0))
+	if p := c.running(0); p.PID != pid {
+		t.Errorf("node 0 PID %d after reloads, was %d", p.PID, pid)
+	}
+	s, err := c.fullStatus(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range s.Instances[0].Checks {
+		if ch.Type == "track_script" {
+			t.Errorf("track script still listed after it was removed: %+v", ch)
+		}
+	}
+	err = waitFor(func() error {
+		data, err := os.ReadFile(filepath.Join(c.dir, "node0.notify"))
+		if err != nil {
+			return err
+		}
+		if got := strings.Fields(string(data)); !slices.Equal(got, []string{"FAULT", "BACKUP", "MASTER"}) {
+			return fmt.Errorf("hooks ran for %v, want FAULT BACKUP MASTER", got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
 	}
 }
