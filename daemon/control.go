@@ -86,8 +86,12 @@ func (d *Daemon) maintenance(_ context.Context, req status.MaintenanceRequest) (
 			Msg: "maintenance not changed: " + err.Error()}
 	}
 	node.SetMaintenance(req.On)
+	if node.Status().Maintenance != req.On {
+		return status.MaintenanceReply{}, &status.RequestError{Code: http.StatusServiceUnavailable,
+			Msg: fmt.Sprintf("maintenance saved in %s but not applied: the election does not answer; it applies at the next start", statePath(dir))}
+	}
 	d.log.Info("maintenance set by control request", "on", req.On, "file", statePath(dir))
-	return status.MaintenanceReply{Maintenance: node.Status().Maintenance, StateFile: statePath(dir)}, nil
+	return status.MaintenanceReply{Maintenance: req.On, StateFile: statePath(dir)}, nil
 }
 
 // switchover serves POST /v1/switchover.

@@ -169,9 +169,13 @@ func (d *Daemon) Reload(next *config.Config) (status.ReloadReply, error) {
 				d.startScripts(in)
 			}
 		}
-		if existed && (p.Interface != in.Interface || !slices.Equal(p.TrackInterfaces, in.TrackInterfaces)) {
-			d.clearSources(in.Name, srcTrackIf)
-			d.clearSources(in.Name, srcInterface)
+		// Links no longer tracked stop counting; the others are read
+		// again below, without clearing them first (which could end a
+		// FAULT for a moment).
+		for _, t := range p.TrackInterfaces {
+			if existed && !slices.Contains(in.TrackInterfaces, t) {
+				d.setSource(in.Name, srcTrackIf+t, "")
+			}
 		}
 	}
 	for ifname := range d.links {
