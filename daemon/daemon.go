@@ -228,9 +228,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	// Health before the first decision, so an instance on a down
 	// interface starts in FAULT rather than flapping through MASTER.
+	d.mu.Lock()
 	for ifname := range d.links {
-		d.checkLink(ifname)
+		d.recheckLocked(ifname)
 	}
+	d.mu.Unlock()
 
 	// The election stops last: watchers, checks and servers end with
 	// ctx, the election then releases and leaves.

@@ -15,7 +15,7 @@ import (
 
 // ReloadFile reads the configuration file again and applies it (see
 // Reload). A file that does not load changes nothing: its errors are
-// logged and returned.
+// logged and returned. Everything it returns has been logged.
 func (d *Daemon) ReloadFile() (status.ReloadReply, error) {
 	d.mu.Lock()
 	path := d.cfg.Path
@@ -111,6 +111,11 @@ func keepRestartOnly(old, next *config.Config) *config.Config {
 func (d *Daemon) Reload(next *config.Config) (status.ReloadReply, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.runCtx == nil || d.runCtx.Err() != nil {
+		d.log.Warn("reload ignored: the daemon is starting or stopping")
+		return status.ReloadReply{}, &status.RequestError{Code: http.StatusServiceUnavailable,
+			Msg: "the daemon is starting or stopping; reload again once it runs"}
+	}
 	old := d.cfg
 	diff := Compare(old, next)
 	for _, key := range diff.NeedRestart {
@@ -127,10 +132,7 @@ func (d *Daemon) Reload(next *config.Config) (status.ReloadReply, error) {
 	need := neededLinks(cfg)
 	for ifname := range need {
 		if d.links[ifname] == nil {
-			d.linkFor(ifname)
-			if d.runCtx != nil {
-				d.startWatch(ifname)
-			}
+			d.startWatch(ifname)
 		}
 	}
 	holders := map[string]*holder{}
@@ -165,9 +167,7 @@ func (d *Daemon) Reload(next *config.Config) (status.ReloadReply, error) {
 		}
 		if !existed || !reflect.DeepEqual(p.TrackScripts, in.TrackScripts) {
 			d.stopScripts(in.Name)
-			if d.runCtx != nil {
-				d.startScripts(in)
-			}
+			d.startScripts(in)
 		}
 		// Links no longer tracked stop counting; the others are read
 		// again below, without clearing them first (which could end a
@@ -184,10 +184,8 @@ func (d *Daemon) Reload(next *config.Config) (status.ReloadReply, error) {
 		}
 	}
 
-	if d.node != nil {
-		if err := d.node.Reload(cfg, d.electionHolders()); err != nil {
-			errs = append(errs, err.Error())
-		}
+	if err := d.node.Reload(cfg, d.electionHolders()); err != nil {
+		errs = append(errs, err.Error())
 	}
 
 	for _, name := range diff.Removed {
@@ -208,7 +206,9 @@ func (d *Daemon) Reload(next *config.Config) (status.ReloadReply, error) {
 		"removed", strings.Join(diff.Removed, ","), "need_restart", strings.Join(diff.NeedRestart, ","))
 	reply := status.ReloadReply{Changed: nonNil(diff.Changed), Added: nonNil(diff.Added), Removed: nonNil(diff.Removed), NeedRestart: nonNil(diff.NeedRestart)}
 	if len(errs) > 0 {
-		return reply, errors.New(strings.Join(errs, "; "))
+		err := errors.New(strings.Join(errs, "; "))
+		d.log.Error("reload applied with errors", "err", err)
+		return reply, err
 	}
 	return reply, nil
 }

@@ -195,9 +195,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 				return
 			case <-hup:
 				logger.Info("SIGHUP: reloading the configuration", "config", *path)
-				if _, err := d.ReloadFile(); err != nil {
-					logger.Error("reload", "err", err)
-				}
+				// ReloadFile logs what went wrong.
+				_, _ = d.ReloadFile()
 			}
 		}
 	}()
