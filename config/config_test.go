@@ -873,6 +873,21 @@ timing default: probe every 200ms (timeout 100ms), suspicion ×3, a dead member 
 instance web on eth0: 192.168.0.22/32, priority 150, preempt after 10s
 `,
 		},
+		{
+			file: "health-checks.toml",
+			want: `node web-a: bind 192.168.0.11:7946, advertise 192.168.0.11:7946
+cluster web-ha: 3 members (2 peers: 192.168.0.12:7946, 192.168.0.13:7946)
+encryption: key from /etc/havip/secret.key (not read)
+quorum auto: 2 of 3 members needed to hold a VIP
+timing default: probe every 200ms (timeout 100ms), suspicion ×3, a dead member is found in about 900ms
+instance web on eth0: 192.168.0.22/32, priority 150, preempt
+  tracks eth1: FAULT while any is down
+  track script app: every 2s (timeout 1.5s), 2 failures -> FAULT, 2 successes -> healthy
+  track script disk: every 30s (timeout 5s), 1 failures -> priority -60, 1 successes -> healthy
+  notify on MASTER, BACKUP, FAULT (timeout 10s)
+metrics on http://127.0.0.1:9650/metrics
+`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
