@@ -243,7 +243,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.startWatch(ifname)
 	}
 	for _, in := range cfg.Instances {
-		d.startScripts(in)
+		d.startScripts(in, nil, true)
 	}
 	d.mu.Unlock()
 	defer d.stopAll()
@@ -262,9 +262,43 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return err
 		}
 	})
+	d.awaitFirstRuns(gctx)
 	g.Go(func() error { d.syncPenalties(gctx); return nil })
 	g.Go(func() error { return node.Run(gctx) })
 	return g.Wait()
+}
+
+// awaitFirstRuns waits until every track script has run once (each run
+// is bounded by its timeout), so the election starts from the real
+// health of every instance: no FAULT at start-up for a check that has
+// simply not answered yet, no VIP taken for one run and given back.
+func (d *Daemon) awaitFirstRuns(ctx context.Context) {
+	d.mu.Lock()
+	var waits []<-chan struct{}
+	longest := time.Duration(0)
+	for _, cs := range d.scripts {
+		for _, c := range cs {
+			waits = append(waits, c.script.Ran())
+			longest = max(longest, c.script.Config.Timeout)
+		}
+	}
+	d.mu.Unlock()
+	if len(waits) == 0 {
+		return
+	}
+	// The timeout kills a run; the extra second covers reaping it.
+	deadline := time.NewTimer(longest + time.Second)
+	defer deadline.Stop()
+	for _, w := range waits {
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			d.log.Warn("starting before every track script has run once")
+			return
+		}
+	}
 }
 
 // electionHolders returns the holders as the election wants them. d.mu
@@ -326,7 +360,7 @@ func (d *Daemon) stopWatch(ifname string) <-chan struct{} {
 func (d *Daemon) stopAll() {
 	d.mu.Lock()
 	for name := range d.scripts {
-		d.stopScripts(name)
+		d.stopScripts(name, nil)
 	}
 	var done []<-chan struct{}
 	for ifname := range d.links {

@@ -94,31 +94,48 @@ func (d *Daemon) checkLink(ifname string) {
 }
 
 // startScripts starts the track scripts of an instance. d.mu held.
-func (d *Daemon) startScripts(in config.Instance) {
+//
+// Before its first run (which comes at once) a check keeps the verdict in
+// prev, by name: a reload that restarts a check does not lift or impose a
+// FAULT for a moment. A check not in prev starts failed at start-up
+// (pending), so that a node whose application is down never takes a VIP
+// for the length of one run and gives it back; a check added by a reload
+// starts healthy, so that adding a passing check moves nothing.
+func (d *Daemon) startScripts(in config.Instance, prev map[string]bool, pending bool) {
 	for _, sc := range in.TrackScripts {
 		s := health.NewScript(in.Name, sc, d.log)
 		s.Node = d.name
 		ctx, cancel := context.WithCancel(d.runCtx)
 		c := &checker{script: s, cancel: cancel, done: make(chan struct{})}
 		name, source, weight := in.Name, srcScript+sc.Name, sc.Weight
+		report := func(healthy bool, reason string) {
+			switch {
+			case healthy:
+				d.setSource(name, source, "")
+				d.setPenalty(name, source, 0)
+			case weight == 0:
+				d.setSource(name, source, reason)
+				d.setPenalty(name, source, 0)
+			default:
+				d.setSource(name, source, "")
+				d.setPenalty(name, source, weight)
+			}
+		}
+		healthy, known := prev[sc.Name]
+		switch {
+		case known:
+			s.SetHealthy(healthy)
+			report(healthy, "track script "+sc.Name+" failed (before the reload)")
+		case pending:
+			s.SetHealthy(false)
+			report(false, "track script "+sc.Name+" has not run yet")
+		}
 		s.OnResult = func(st health.Status) { d.metrics.scriptResult(name, st) }
 		s.OnChange = func(st health.Status) {
 			if ctx.Err() != nil {
 				return
 			}
-			reason := ""
-			if !st.Healthy {
-				reason = fmt.Sprintf("track script %s failed: %s", sc.Name, st.Last.Summary())
-			}
-			if weight == 0 {
-				d.setSource(name, source, reason)
-				return
-			}
-			w := 0
-			if !st.Healthy {
-				w = weight
-			}
-			d.setPenalty(name, source, w)
+			report(st.Healthy, fmt.Sprintf("track script %s failed: %s", sc.Name, st.Last.Summary()))
 		}
 		d.scripts[in.Name] = append(d.scripts[in.Name], c)
 		go func() {
@@ -129,20 +146,34 @@ func (d *Daemon) startScripts(in config.Instance) {
 }
 
 // stopScripts stops the track scripts of an instance and withdraws what
-// they had reported. d.mu held.
-func (d *Daemon) stopScripts(instance string) {
+// the ones not named in keep had reported; it returns the verdicts of
+// all of them by name. d.mu held.
+func (d *Daemon) stopScripts(instance string, keep map[string]bool) map[string]bool {
+	verdicts := map[string]bool{}
 	for _, c := range d.scripts[instance] {
 		c.cancel()
 		<-c.done
+		verdicts[c.script.Config.Name] = c.script.Status().Healthy
 	}
 	delete(d.scripts, instance)
-	d.clearSources(instance, srcScript)
 	d.fmu.Lock()
+	var drop []string
+	for src := range d.faults[instance] {
+		if strings.HasPrefix(src, srcScript) && !keep[strings.TrimPrefix(src, srcScript)] {
+			drop = append(drop, src)
+		}
+	}
 	for src := range d.penalties[instance] {
-		d.penalties[instance][src] = 0
+		if !keep[strings.TrimPrefix(src, srcScript)] {
+			d.penalties[instance][src] = 0
+		}
 	}
 	d.fmu.Unlock()
+	for _, src := range drop {
+		d.setSource(instance, src, "")
+	}
 	d.kickPenalties()
+	return verdicts
 }
 
 // setPenalty records a script's penalty; syncPenalties hands it to the

@@ -166,8 +166,12 @@ func (d *Daemon) Reload(next *config.Config) (status.ReloadReply, error) {
 			continue
 		}
 		if !existed || !reflect.DeepEqual(p.TrackScripts, in.TrackScripts) {
-			d.stopScripts(in.Name)
-			d.startScripts(in)
+			keep := map[string]bool{}
+			for _, sc := range in.TrackScripts {
+				keep[sc.Name] = true
+			}
+			prev := d.stopScripts(in.Name, keep)
+			d.startScripts(in, prev, false)
 		}
 		// Links no longer tracked stop counting; the others are read
 		// again below, without clearing them first (which could end a
@@ -192,7 +196,7 @@ func (d *Daemon) Reload(next *config.Config) (status.ReloadReply, error) {
 		if h := oldHolders[name]; h != nil {
 			h.close()
 		}
-		d.stopScripts(name)
+		d.stopScripts(name, nil)
 		d.clearSources(name, "")
 		d.dropHooks(name)
 	}

@@ -14,8 +14,8 @@ import (
 // Status is what is known about one check.
 type Status struct {
 	Name string
-	// Healthy is the verdict after rise and fall; true until the first
-	// run says otherwise.
+	// Healthy is the verdict after rise and fall; before the first run,
+	// what SetHealthy said (true by default).
 	Healthy bool
 	// Runs counts the runs so far.
 	Runs int
@@ -48,6 +48,9 @@ type Script struct {
 
 	mu sync.Mutex
 	st Status
+	// ran is closed once the first run has been recorded.
+	ran     chan struct{}
+	ranOnce sync.Once
 }
 
 // NewScript returns a check that has not run yet.
@@ -60,7 +63,20 @@ func NewScript(instance string, cfg config.TrackScript, l *slog.Logger) *Script 
 		Config:   cfg,
 		Logger:   l.With("instance", instance, "check", cfg.Name),
 		st:       Status{Name: cfg.Name, Healthy: true, Since: time.Now()},
+		ran:      make(chan struct{}),
 	}
+}
+
+// Ran returns a channel closed once the first run's result is known and
+// reported (OnChange has returned).
+func (s *Script) Ran() <-chan struct{} { return s.ran }
+
+// SetHealthy sets the verdict before the first run (NewScript starts
+// healthy). The first run decides anyway.
+func (s *Script) SetHealthy(healthy bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.Healthy = healthy
 }
 
 // Status returns the check's current status; safe from any goroutine.
@@ -104,6 +120,7 @@ func (s *Script) Run(ctx context.Context) error {
 			if s.OnChange != nil {
 				s.OnChange(st)
 			}
+			s.ranOnce.Do(func() { close(s.ran) })
 		} else if !r.OK() {
 			s.Logger.Debug("check run failed", "result", r.Summary(), "stderr", r.Stderr, "failures", st.Failures)
 		}

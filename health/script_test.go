@@ -114,3 +114,28 @@ func TestRealTimeout(t *testing.T) {
 		t.Fatal("no verdict 5s after a 100ms timeout")
 	}
 }
+
+func TestRanAndSetHealthy(t *testing.T) {
+	s := NewScript("web", config.TrackScript{Name: "app", Command: []string{"x"}, Interval: time.Hour, Timeout: time.Second, Rise: 1, Fall: 1}, nil)
+	s.SetHealthy(false)
+	if s.Status().Healthy {
+		t.Fatal("SetHealthy(false) ignored")
+	}
+	s.Runner = func(context.Context, []string, []string, time.Duration) proc.Result { return ok }
+	select {
+	case <-s.Ran():
+		t.Fatal("Ran closed before any run")
+	default:
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	select {
+	case <-s.Ran():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Ran not closed after the first run")
+	}
+	if !s.Status().Healthy {
+		t.Error("first successful run did not make the check healthy")
+	}
+}

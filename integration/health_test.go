@@ -771,3 +771,27 @@ func TestReloadChecksAndHooks(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestTrackScriptAtStart: a node whose check fails when it starts never
+// takes the VIP, not even for the length of one run.
+func TestTrackScriptAtStart(t *testing.T) {
+	c := newCluster(t, 2, false)
+	vip := testbed.VIP4(0)
+	inst := web(true, 150, 100)
+	inst.Extra = flagScript(c.dir, 0, 2, 2)
+	c.configure(c.opts(inst))
+	c.start(1)
+	c.waitHolders(vip, 1)
+	c.setFlag(0, true)
+	c.start(0)
+	c.waitStatus([]int{0}, expectState("web", "FAULT"))
+	c.keepHolders(time.Second, vip, 1)
+	if _, err := c.logTime(0, time.Time{}, regexp.MustCompile(`msg="VIPs added"`)); err == nil {
+		t.Error("node 0 added the VIP while its check failed")
+	}
+	if _, err := c.logTime(0, time.Time{}, regexp.MustCompile(`msg=transition .*from=INIT state=FAULT`)); err != nil {
+		t.Errorf("node 0 did not go from INIT straight to FAULT: %v", err)
+	}
+	c.setFlag(0, false)
+	c.waitHolders(vip, 0)
+}
