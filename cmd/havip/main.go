@@ -45,6 +45,9 @@ Usage:
   havip run [--config PATH]                   run the daemon
   havip status [--config PATH | --socket PATH] [--json]
   havip check [--config PATH] [--no-host]     validate the configuration and this host
+  havip init [--config PATH] [--secret-key-file PATH] [--force] [...]
+                                              write a starting configuration and key
+  havip completion bash|zsh|fish              print a shell completion script
   havip version
 
 --config defaults to ` + config.DefaultPath + `.
@@ -64,6 +67,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdStatus(rest, stdout, stderr)
 	case "check":
 		return cmdCheck(rest, stdout, stderr)
+	case "init":
+		return cmdInit(rest, stdout, stderr)
+	case "completion":
+		return cmdCompletion(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "havip %s (%s %s/%s)\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return exitOK
