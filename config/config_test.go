@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -109,6 +110,10 @@ func TestParseReference(t *testing.T) {
 				TCPTimeout:              time.Second,
 				RejoinInterval:          time.Second,
 				StartupGrace:            2 * time.Second,
+				HeartbeatInterval:       100 * time.Millisecond,
+				Lease:                   600 * time.Millisecond,
+				LeaseMargin:             250 * time.Millisecond,
+				HeartbeatTimeout:        800 * time.Millisecond,
 			},
 		},
 		Instances: []config.Instance{{
@@ -148,8 +153,9 @@ func TestReferenceCommentedKnobs(t *testing.T) {
 		}
 		out = append(out, line)
 	}
-	if n != 13 {
-		t.Fatalf("uncommented %d tuning keys in reference.toml, want 13", n)
+	// Every Timing field but Profile is a knob.
+	if want := reflect.TypeOf(config.Timing{}).NumField() - 1; n != want {
+		t.Fatalf("uncommented %d tuning keys in reference.toml, want %d", n, want)
 	}
 	cfg, err := config.ParseWithOptions([]byte(strings.Join(out, "\n")), "reference.toml", config.ParseOptions{SkipKeyFile: true})
 	if err != nil {
@@ -577,7 +583,7 @@ func TestParseErrors(t *testing.T) {
 			name:   "unknown timing profile",
 			conf:   strings.Replace(insecure, "insecure", "timing = \"turbo\"\ninsecure", 1),
 			errKey: "cluster.timing",
-			reason: `unknown timing profile "turbo" (want "default", "fast" or "conservative")`,
+			reason: `unknown timing profile "turbo" (want "default", "fast", "instant" or "conservative")`,
 		},
 		{
 			name:   "probe_timeout equal to probe_interval",
@@ -804,12 +810,13 @@ indirect_checks = 0
 }
 
 func TestProfiles(t *testing.T) {
-	if diff := cmp.Diff([]string{"default", "fast", "conservative"}, config.ProfileNames()); diff != "" {
+	if diff := cmp.Diff([]string{"default", "fast", "instant", "conservative"}, config.ProfileNames()); diff != "" {
 		t.Errorf("ProfileNames (-want +got):\n%s", diff)
 	}
 	for name, want := range map[string]time.Duration{
-		"default":      time.Second,
-		"fast":         400 * time.Millisecond,
+		"default":      900 * time.Millisecond,
+		"fast":         220 * time.Millisecond,
+		"instant":      35 * time.Millisecond,
 		"conservative": 6 * time.Second,
 	} {
 		p := mustProfile(t, name)
@@ -859,7 +866,7 @@ func TestSummary(t *testing.T) {
 cluster db-ha: 3 members (2 peers: 10.0.1.12:7946, 10.0.1.13:7946)
 encryption: key from /etc/havip/secret.key (not read)
 quorum majority: 2 of 3 members needed to hold a VIP
-timing default: probe every 200ms (timeout 100ms), suspicion ×3, a dead member is found in about 1s
+timing default: probe every 200ms (timeout 100ms), suspicion ×3, a dead member is found in about 900ms
 instance primary on eth0: 10.0.1.100/32, priority 200, no preempt
 instance replica on eth0: 10.0.1.101/32, priority 150, preempt after 30s
 `,
@@ -870,7 +877,7 @@ instance replica on eth0: 10.0.1.101/32, priority 150, preempt after 30s
 cluster web-ha: 2 members (1 peer: 192.168.0.12:7946)
 encryption: key from /etc/havip/secret.key (not read)
 quorum auto: off, a member holds VIPs whichever members it sees
-timing default: probe every 200ms (timeout 100ms), suspicion ×3, a dead member is found in about 1s
+timing default: probe every 200ms (timeout 100ms), suspicion ×3, a dead member is found in about 900ms
 instance web on eth0: 192.168.0.22/32, priority 150, preempt after 10s
 `,
 		},

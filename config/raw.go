@@ -52,6 +52,10 @@ type rawTuning struct {
 	TCPTimeout              optDuration `toml:"tcp_timeout"`
 	RejoinInterval          optDuration `toml:"rejoin_interval"`
 	StartupGrace            optDuration `toml:"startup_grace"`
+	HeartbeatInterval       optDuration `toml:"heartbeat_interval"`
+	Lease                   optDuration `toml:"lease"`
+	LeaseMargin             optDuration `toml:"lease_margin"`
+	HeartbeatTimeout        optDuration `toml:"heartbeat_timeout"`
 }
 
 type rawInstance struct {
