@@ -133,6 +133,7 @@ func TestConfigDocs(t *testing.T) {
 			t.Errorf("docs/config.md:%d: %s: default column is %s, want %s", i+1, key, def, want)
 		}
 	}
+	checkProfileBrackets(t, string(data))
 	var missing []string
 	for k := range defaults {
 		if !seen[k] {
@@ -146,5 +147,44 @@ func TestConfigDocs(t *testing.T) {
 			d = s
 		}
 		t.Errorf("docs/config.md does not document %s (default %s)", k, d)
+	}
+}
+
+// profileBracket is the "[fast, instant, conservative]" list that ends the
+// meaning of a [cluster.tuning] row.
+var profileBracket = regexp.MustCompile(`\[([^\[\]]+)\] \|$`)
+
+// checkProfileBrackets checks that every [cluster.tuning] row lists the
+// values of the profiles other than "default", in ProfileNames order.
+func checkProfileBrackets(t *testing.T, doc string) {
+	t.Helper()
+	want := map[string][]string{}
+	for _, name := range ProfileNames() {
+		if name == DefaultProfile {
+			continue
+		}
+		p, _ := Profile(name)
+		durs, ints := knobs(&rawTuning{}, &p)
+		for _, k := range durs {
+			want[k.name] = append(want[k.name], k.val.String())
+		}
+		for _, k := range ints {
+			want[k.name] = append(want[k.name], fmt.Sprint(*k.val))
+		}
+	}
+	for i, line := range strings.Split(doc, "\n") {
+		m := docRow.FindStringSubmatch(line)
+		if m == nil || !strings.HasPrefix(m[1], "cluster.tuning.") {
+			continue
+		}
+		knob := strings.TrimPrefix(m[1], "cluster.tuning.")
+		b := profileBracket.FindStringSubmatch(line)
+		if b == nil {
+			t.Errorf("docs/config.md:%d: %s has no [%s] values", i+1, m[1], strings.Join(want[knob], ", "))
+			continue
+		}
+		if got, w := b[1], strings.Join(want[knob], ", "); got != w {
+			t.Errorf("docs/config.md:%d: %s: profile values [%s], want [%s]", i+1, m[1], got, w)
+		}
 	}
 }
