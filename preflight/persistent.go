@@ -44,7 +44,13 @@ func (c *checker) glob(dir, pattern string) [][2]string {
 	return out
 }
 
-const persistentWhy = "every server that boots with it answers ARP for it, whichever is master"
+// persistentWhy says why a VIP in the OS configuration is wrong.
+func persistentWhy(a netip.Addr) string {
+	if a.Is4() {
+		return "every server that boots with it answers ARP for it, whichever is master"
+	}
+	return "every server that boots with it answers neighbour solicitations for it, whichever is master"
+}
 
 // parseAddrField parses "192.168.0.22/32", "192.168.0.22" or
 // "192.168.0.22/32,192.168.0.1" (a keyfile address with its gateway).
@@ -115,7 +121,7 @@ func (c *checker) nmKeyfiles(vips map[netip.Addr]string) {
 			c.add(Error, "persistent-vip",
 				fmt.Sprintf("nmcli connection modify %q -%s.addresses %s && nmcli connection up %q", id, h.family, h.p, id),
 				"VIP %s is a permanent address of NetworkManager profile %q (%s line %d): %s",
-				h.p.Addr(), id, f[0], h.line, persistentWhy)
+				h.p.Addr(), id, f[0], h.line, persistentWhy(h.p.Addr()))
 		}
 	}
 }
@@ -184,7 +190,7 @@ func (c *checker) ifcfgFiles(vips map[netip.Addr]string) {
 				fix = fmt.Sprintf("rm %s && ip address del %s dev %s", f[0], p, dev)
 			}
 			c.add(Error, "persistent-vip", fix, "VIP %s is a permanent address in %s (%s, line %d): %s",
-				p.Addr(), f[0], key, lines[key], persistentWhy)
+				p.Addr(), f[0], key, lines[key], persistentWhy(p.Addr()))
 		}
 		keys := make([]string, 0, len(vars))
 		for k := range vars {
@@ -249,7 +255,8 @@ func (c *checker) netplanFiles(vips map[netip.Addr]string) {
 			key    string
 		}
 		var stack []frame
-		for i, raw := range strings.Split(string(data), "\n") {
+		all := strings.Split(string(data), "\n")
+		for i, raw := range all {
 			text := raw
 			if j := strings.Index(text, "#"); j >= 0 {
 				text = text[:j]
@@ -314,12 +321,18 @@ func (c *checker) netplanFiles(vips map[netip.Addr]string) {
 					}
 				}
 				fix := fmt.Sprintf("delete line %d of %s (%s), then run: netplan apply", i+1, f[0], strings.TrimSpace(raw))
+				// An address written as a mapping ("- 10.0.0.5/32:" with
+				// lifetime or label below) takes its deeper lines along.
+				if last := blockEnd(all, i, indent); last > i {
+					fix = fmt.Sprintf("delete lines %d-%d of %s (%s and what is under it), then run: netplan apply",
+						i+1, last+1, f[0], strings.TrimSpace(raw))
+				}
 				if flow {
 					fix = fmt.Sprintf("remove %s from the addresses list on line %d of %s, then run: netplan apply", field, i+1, f[0])
 				}
 				c.add(Error, "persistent-vip", fix,
 					"VIP %s is a permanent address of %s in netplan (%s line %d): %s",
-					p.Addr(), dev, f[0], i+1, persistentWhy)
+					p.Addr(), dev, f[0], i+1, persistentWhy(p.Addr()))
 			}
 		}
 	}
@@ -332,4 +345,21 @@ func cutKey(s string) (string, string, bool) {
 		return "", "", false
 	}
 	return k, strings.TrimSpace(v), true
+}
+
+// blockEnd returns the last line after line i that is indented deeper
+// than indent (skipping blank and comment lines inside), or i.
+func blockEnd(lines []string, i, indent int) int {
+	last := i
+	for j := i + 1; j < len(lines); j++ {
+		t := strings.TrimSpace(lines[j])
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		if len(lines[j])-len(strings.TrimLeft(lines[j], " ")) <= indent {
+			break
+		}
+		last = j
+	}
+	return last
 }

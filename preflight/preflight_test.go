@@ -143,8 +143,8 @@ func TestUbuntu2204(t *testing.T) {
 	match(t, got, []want{
 		{preflight.Error, "persistent-vip", "VIP 192.168.0.22 is a permanent address of eth0 in netplan (/etc/netplan/50-cloud-init.yaml line 9)",
 			"delete line 9 of /etc/netplan/50-cloud-init.yaml (- 192.168.0.22/32   # added by hand for the VIP), then run: netplan apply"},
-		{preflight.Error, "persistent-vip", "VIP 2001:db8:10::80 is a permanent address of eth0 in netplan (/etc/netplan/50-cloud-init.yaml line 10)",
-			"delete line 10 of /etc/netplan/50-cloud-init.yaml"},
+		{preflight.Error, "persistent-vip", "VIP 2001:db8:10::80 is a permanent address of eth0 in netplan (/etc/netplan/50-cloud-init.yaml line 10): every server that boots with it answers neighbour solicitations",
+			`delete lines 10-11 of /etc/netplan/50-cloud-init.yaml (- "2001:db8:10::80/128": and what is under it), then run: netplan apply`},
 		{preflight.Error, "persistent-vip", "VIP 192.168.0.24 is a permanent address of eth0 in netplan (/etc/netplan/60-vip.yaml line 5)",
 			"remove 192.168.0.24/32 from the addresses list on line 5 of /etc/netplan/60-vip.yaml, then run: netplan apply"},
 		{preflight.Error, "sysctl", "net.ipv6.conf.eth0.disable_ipv6 = 1", "sysctl -w net.ipv6.conf.eth0.disable_ipv6=0"},
