@@ -22,6 +22,7 @@ import (
 
 	"github.com/havip/havip/config"
 	"github.com/havip/havip/daemon"
+	"github.com/havip/havip/preflight"
 	"github.com/havip/havip/status"
 )
 
@@ -44,12 +45,15 @@ const usage = `havip owns shared virtual IP addresses for a group of servers.
 Usage:
   havip run [--config PATH]                   run the daemon
   havip status [--config PATH | --socket PATH] [--json]
-  havip check [--config PATH]                 validate the configuration
+  havip check [--config PATH] [--no-host]     validate the configuration and this host
   havip maintenance on|off [--config PATH | --socket PATH]
                                               drain this node (kept across restarts) or undrain it
   havip switchover [--to NODE] [--instance NAME] [--config PATH | --socket PATH]
                                               move an instance to NODE (default: the best other node)
   havip reload [--config PATH | --socket PATH] re-read the daemon's configuration (like SIGHUP)
+  havip init [--config PATH] [--secret-key-file PATH] [--force] [...]
+                                              write a starting configuration and key
+  havip completion bash|zsh|fish              print a shell completion script
   havip version
 
 --config defaults to ` + config.DefaultPath + `.
@@ -75,6 +79,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdSwitchover(rest, stdout, stderr)
 	case "reload":
 		return cmdReload(rest, stdout, stderr)
+	case "init":
+		return cmdInit(rest, stdout, stderr)
+	case "completion":
+		return cmdCompletion(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "havip %s (%s %s/%s)\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return exitOK
@@ -132,9 +140,18 @@ func printConfigError(stderr io.Writer, err error) {
 	fmt.Fprintln(stderr, err)
 }
 
+// Host lookups of `havip check`, replaced in tests.
+var (
+	hostLinks preflight.Links    = preflight.SystemLinks{}
+	peerDial  preflight.DialFunc = preflight.SystemDial
+)
+
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flags("check", stderr)
 	path := fs.String("config", config.DefaultPath, "configuration file")
+	noHost := fs.Bool("no-host", false, "check the configuration only, not this host")
+	root := fs.String("root", "/", "read the host's files (/etc, /proc/sys) under this directory")
+	timeout := fs.Duration("peer-timeout", time.Second, "how long to wait for each peer's memberlist port")
 	if !parse(fs, args, 0, stderr) {
 		return exitUsage
 	}
@@ -144,6 +161,23 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	fmt.Fprintf(stdout, "%s: OK\n%s", *path, cfg.Summary())
+	if *noHost {
+		return exitOK
+	}
+	findings := preflight.Run(context.Background(), cfg, preflight.Options{
+		Root:        *root,
+		Links:       hostLinks,
+		Dial:        peerDial,
+		DialTimeout: *timeout,
+	})
+	fmt.Fprintln(stdout)
+	if err := preflight.Write(stdout, findings); err != nil {
+		return exitRuntime
+	}
+	if preflight.Worst(findings) == preflight.Error {
+		fmt.Fprintf(stderr, "havip check: this host is not ready for %s (see the errors above)\n", *path)
+		return exitUsage
+	}
 	return exitOK
 }
 
@@ -167,8 +201,6 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	logger = logger.With("node", cfg.Node.Name)
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	// HAVIP_CPUPROFILE=FILE writes a CPU profile of the whole run, for
 	// `go tool pprof` (a debugging aid, not a contract).
 	if f := os.Getenv("HAVIP_CPUPROFILE"); f != "" {
@@ -178,35 +210,74 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	d, err := daemon.New(daemon.Options{Config: cfg, Logger: logger, Version: versionString()})
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	return serve(cfg, logger, sigs)
+}
+
+// serve runs the daemon for cfg until SIGTERM or SIGINT arrives on sigs,
+// keeping systemd informed: READY once the cluster is joined and every
+// instance is in its first state, STOPPING when asked to stop, watchdog
+// pings while it runs. SIGHUP checks the configuration file again.
+func serve(cfg *config.Config, logger *slog.Logger, sigs <-chan os.Signal) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sd := notifier{log: logger}
+
+	ready := func() {
+		logger.Info("ready", "instances", len(cfg.Instances))
+		sd.send(fmt.Sprintf("READY=1\nSTATUS=serving %d instances in cluster %s", len(cfg.Instances), cfg.Cluster.Name))
+	}
+	d, err := daemon.New(daemon.Options{Config: cfg, Logger: logger, Version: versionString(), Ready: ready})
 	if err != nil {
 		logger.Error("starting", "err", err)
 		return exitRuntime
 	}
-	// SIGHUP re-reads the file; a broken one is logged and changes
-	// nothing.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	go sd.watchdog(ctx)
 	go func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-hup:
-				logger.Info("SIGHUP: reloading the configuration", "config", *path)
-				// ReloadFile logs what went wrong.
-				_, _ = d.ReloadFile()
+			case sig := <-sigs:
+				if sig == syscall.SIGHUP {
+					reload(d, cfg.Path, logger, sd)
+					continue
+				}
+				logger.Info("stopping", "signal", sig.String())
+				sd.send("STOPPING=1")
+				cancel()
+				return
 			}
 		}
 	}()
-	logger.Info("starting havip", "version", versionString(), "config", *path, "instances", len(cfg.Instances))
+
+	logger.Info("starting havip", "version", versionString(), "config", cfg.Path, "instances", len(cfg.Instances))
 	if err := d.Run(ctx); err != nil {
 		logger.Error("havip stopped", "err", err)
 		return exitRuntime
 	}
 	logger.Info("havip stopped")
 	return exitOK
+}
+
+// reload applies the configuration file again (SIGHUP): what changed is
+// applied in place, what needs a restart is logged, and a broken file
+// changes nothing. The daemon logs the details; systemd gets a status
+// line.
+func reload(d *daemon.Daemon, path string, logger *slog.Logger, sd notifier) {
+	logger.Info("SIGHUP: reloading the configuration", "config", path)
+	reply, err := d.ReloadFile()
+	switch {
+	case err != nil:
+		sd.send("STATUS=" + path + " not applied: see the log")
+	case len(reply.NeedRestart) > 0:
+		sd.send("STATUS=" + path + " applied; restart to apply " + strings.Join(reply.NeedRestart, ", "))
+	default:
+		sd.send("STATUS=" + path + " applied")
+	}
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
