@@ -795,3 +795,42 @@ func TestTrackScriptAtStart(t *testing.T) {
 	c.setFlag(0, false)
 	c.waitHolders(vip, 0)
 }
+
+// TestReloadAddRemove adds an instance to a running node and removes
+// another one from it.
+func TestReloadAddRemove(t *testing.T) {
+	c := newCluster(t, 2, false)
+	vip, dbVIP := testbed.VIP4(0), testbed.VIP4(1)
+	db := testbed.InstanceOpts{Name: "db", VIPs: []netip.Addr{dbVIP}, Priority: []int{150, 100}, Preempt: true}
+	c.configureNode(0, c.opts(web(true, 150, 100)))
+	c.configureNode(1, c.opts(web(true, 150, 100), db))
+	c.startAll()
+	c.waitHolders(vip, 0)
+	c.waitHolders(dbVIP, 1)
+
+	// node0 gains db (and ranks first for it), keeps web.
+	c.configureNode(0, c.opts(web(true, 150, 100), db))
+	out, stderr, err := c.havip(0, "reload", "--socket", c.nodes[0].socket)
+	if err != nil || !strings.Contains(string(out), "added db") {
+		t.Fatalf("havip reload: %v: %s%s", err, out, stderr)
+	}
+	c.waitHolders(dbVIP, 0)
+	c.waitStatus(allNodes(2), expectRole("db", 0))
+	c.keepHolders(300*time.Millisecond, vip, 0)
+
+	// node0 drops web: it releases, node1 takes it.
+	c.configureNode(0, c.opts(db))
+	out, stderr, err = c.havip(0, "reload", "--socket", c.nodes[0].socket)
+	if err != nil || !strings.Contains(string(out), "removed web") {
+		t.Fatalf("havip reload: %v: %s%s", err, out, stderr)
+	}
+	c.waitHolders(vip, 1)
+	c.keepHolders(300*time.Millisecond, dbVIP, 0)
+	s, err := c.fullStatus(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Instances) != 1 || s.Instances[0].Name != "db" {
+		t.Errorf("node 0 lists %+v, want db alone", s.Instances)
+	}
+}
