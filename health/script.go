@@ -3,7 +3,6 @@ package health
 import (
 	"context"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
@@ -93,7 +92,7 @@ func (s *Script) Run(ctx context.Context) error {
 	if run == nil {
 		run = proc.Run
 	}
-	env := append(os.Environ(), "HAVIP_NODE="+s.Node, "HAVIP_INSTANCE="+s.Instance, "HAVIP_CHECK="+s.Config.Name)
+	env := proc.Environ("HAVIP_NODE="+s.Node, "HAVIP_INSTANCE="+s.Instance, "HAVIP_CHECK="+s.Config.Name)
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {

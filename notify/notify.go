@@ -3,7 +3,6 @@ package notify
 import (
 	"context"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -31,10 +30,10 @@ func (e Event) Argv() []string {
 	return append(argv, e.Instance, e.State, strings.Join(e.VIPs, ","))
 }
 
-// Env is the environment the command gets: the daemon's, plus the
-// HAVIP_* variables.
+// Env is the environment the command gets: the daemon's (see
+// proc.Environ), plus the HAVIP_* variables.
 func (e Event) Env() []string {
-	return append(os.Environ(),
+	return proc.Environ(
 		"HAVIP_NODE="+e.Node,
 		"HAVIP_INSTANCE="+e.Instance,
 		"HAVIP_STATE="+e.State,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -91,3 +92,19 @@ func (b *limitBuffer) Write(p []byte) (int, error) {
 }
 
 func (b *limitBuffer) String() string { return b.buf.String() }
+
+// Environ returns the daemon's environment for a command, without what
+// belongs to the daemon alone (systemd's notification socket and
+// watchdog, inherited sockets), followed by extra ("KEY=value").
+func Environ(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		key, _, _ := strings.Cut(kv, "=")
+		switch {
+		case key == "NOTIFY_SOCKET", strings.HasPrefix(key, "WATCHDOG_"), strings.HasPrefix(key, "LISTEN_"):
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, extra...)
+}

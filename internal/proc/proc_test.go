@@ -78,3 +78,16 @@ func alive(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
+
+func TestEnviron(t *testing.T) {
+	t.Setenv("NOTIFY_SOCKET", "/run/systemd/notify")
+	t.Setenv("WATCHDOG_USEC", "30000000")
+	t.Setenv("HAVIP_KEEP", "1")
+	env := strings.Join(Environ("HAVIP_X=2"), "\n")
+	if strings.Contains(env, "NOTIFY_SOCKET") || strings.Contains(env, "WATCHDOG_USEC") {
+		t.Errorf("daemon-only variables passed on:\n%s", env)
+	}
+	if !strings.Contains(env, "HAVIP_KEEP=1") || !strings.HasSuffix(env, "HAVIP_X=2") {
+		t.Errorf("environment lacks the inherited or the extra variables:\n%s", env)
+	}
+}
