@@ -88,7 +88,7 @@ func TestTableShowsHealth(t *testing.T) {
 	}
 	out := b.String()
 	for _, want := range []string{"switchover to ecs-b", "BACKUP -> MASTER", "highest-ranked eligible member",
-		"track_script app", "FAILED", "interface eth0", "-60", "2 failed in a row"} {
+		"track_script app", "FAILED", "interface eth0", "priority -60", "2 failed in a row"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

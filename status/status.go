@@ -197,21 +197,22 @@ func writeHealth(tw io.Writer, instances []Instance) {
 		}
 	}
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "INSTANCE\tCHECK\tRESULT\tWEIGHT\tDETAIL")
+	fmt.Fprintln(tw, "INSTANCE\tCHECK\tRESULT\tON FAILURE\tDETAIL")
 	for _, in := range instances {
 		for _, c := range in.Checks {
 			res := "ok"
 			if !c.Healthy {
 				res = "FAILED"
 			}
-			weight := "fault"
+			effect := "FAULT"
 			if c.Weight > 0 {
-				weight = fmt.Sprintf("-%d", c.Weight)
+				effect = fmt.Sprintf("priority -%d", c.Weight)
 			}
 			detail := c.Detail
 			if c.Type == "track_script" && c.Runs > 0 {
-				detail = fmt.Sprintf("%s (%d ok / %d failed in a row, last %.3fs)", detail, c.Successes, c.Failures, c.LastDuration)
+				detail = strings.TrimSpace(fmt.Sprintf("%s (%d ok / %d failed in a row, last run %.3fs)", detail, c.Successes, c.Failures, c.LastDuration))
 			}
+			weight := effect
 			fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\t%s\n", in.Name, c.Type, c.Name, res, weight, detail)
 		}
 	}
