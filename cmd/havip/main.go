@@ -44,6 +44,7 @@ Usage:
   havip run [--config PATH]                   run the daemon
   havip status [--config PATH | --socket PATH] [--json]
   havip check [--config PATH]                 validate the configuration
+  havip service install|uninstall|start|stop  the Windows service (Windows only)
   havip version
 
 --config defaults to ` + config.DefaultPath + `.
@@ -63,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdStatus(rest, stdout, stderr)
 	case "check":
 		return cmdCheck(rest, stdout, stderr)
+	case "service":
+		return cmdService(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "havip %s (%s %s/%s)\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return exitOK
@@ -136,6 +139,17 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
+	if runningAsService() {
+		return runService(args)
+	}
+	return runDaemon(context.Background(), args, stderr, nil)
+}
+
+// runDaemon is `havip run`: it runs the daemon until parent ends or
+// SIGTERM or SIGINT comes. Logs go to stderr, or to the handler that
+// newHandler makes from the --log-level and --log-format flags (the
+// Windows service's event log).
+func runDaemon(parent context.Context, args []string, stderr io.Writer, newHandler func(level slog.Level, format string) (slog.Handler, error)) int {
 	fs := flags("run", stderr)
 	path := fs.String("config", config.DefaultPath, "configuration file")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -143,7 +157,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if !parse(fs, args, 0, stderr) {
 		return exitUsage
 	}
-	logger, err := newLogger(stderr, *level, *format)
+	logger, err := newLogger(stderr, *level, *format, newHandler)
 	if err != nil {
 		fmt.Fprintf(stderr, "havip run: %v\n", err)
 		return exitUsage
@@ -155,7 +169,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	logger = logger.With("node", cfg.Node.Name)
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	ctx, stop := signal.NotifyContext(parent, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	// HAVIP_CPUPROFILE=FILE writes a CPU profile of the whole run, for
 	// `go tool pprof` (a debugging aid, not a contract).
@@ -180,10 +194,20 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+func newLogger(w io.Writer, level, format string, newHandler func(slog.Level, string) (slog.Handler, error)) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", level)
+	}
+	if format != "text" && format != "json" {
+		return nil, fmt.Errorf("--log-format: %q is not text or json", format)
+	}
+	if newHandler != nil {
+		h, err := newHandler(l, format)
+		if err != nil {
+			return nil, err
+		}
+		return slog.New(h), nil
 	}
 	opts := &slog.HandlerOptions{Level: l}
 	switch format {
