@@ -17,23 +17,11 @@ const DefaultSocket = "/run/havip/havip.sock"
 // keygenHint tells how to make a key.
 const keygenHint = "head -c 32 /dev/urandom | base64"
 
-// ifNameRule says what validIfName accepts.
-const ifNameRule = "1 to 15 bytes, no '/', ':', spaces or control characters"
-
-// validIfName follows the kernel's dev_valid_name: shorter than IFNAMSIZ
-// (16 bytes), not "." or "..", no '/', ':' or white space; control
-// characters are refused too.
-func validIfName(s string) bool {
-	if s == "" || len(s) > 15 || s == "." || s == ".." {
-		return false
-	}
-	for _, r := range s {
-		if r == '/' || r == ':' || r <= ' ' || r == 0x7f {
-			return false
-		}
-	}
-	return true
-}
+// The interface names of this platform.
+var (
+	validIfName = validLinuxIfName
+	ifNameRule  = linuxIfNameRule
+)
 
 // keyAccessProblems refuses a key file other users may read or write,
 // from its mode bits.

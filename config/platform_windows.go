@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"os"
-	"unicode/utf8"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
@@ -20,22 +19,11 @@ const DefaultSocket = `C:\ProgramData\havip\havip.sock`
 // keygenHint tells how to make a key, in Windows PowerShell.
 const keygenHint = `$b = New-Object byte[] 32; [Security.Cryptography.RandomNumberGenerator]::Create().GetBytes($b); [Convert]::ToBase64String($b)`
 
-// ifNameRule says what validIfName accepts.
-const ifNameRule = "the name ipconfig shows, 1 to 256 characters, no control characters"
-
-// validIfName accepts an interface alias: at most IF_MAX_STRING_SIZE (256)
-// characters, spaces allowed ("Ethernet 2"), no control characters.
-func validIfName(s string) bool {
-	if s == "" || utf8.RuneCountInString(s) > 256 || !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if r < ' ' || r == 0x7f {
-			return false
-		}
-	}
-	return true
-}
+// The interface names of this platform.
+var (
+	validIfName = validAliasName
+	ifNameRule  = aliasNameRule
+)
 
 // keyAccessProblems refuses a key file that other users may read or
 // change, from its access control list: Windows mode bits only say
