@@ -124,9 +124,14 @@ func (m *helperManager) Name() string { return m.ifname }
 
 // Add puts the address p on the interface as a skip-as-source address, so
 // that the host does not pick the VIP as the source of its own
-// connections. Adding an address that is already there is not an error;
-// one that is there with another prefix length is replaced. The address
-// lives in the active store only: it is gone after a reboot.
+// connections. Adding an address that is already there is not an error.
+// The address lives in the active store only: it is gone after a reboot.
+//
+// Windows keys addresses by address alone, where Linux keys IPv4 ones by
+// address and prefix length: the address of p on the interface with
+// another prefix length (most likely the interface's own address given as
+// a VIP by mistake) is an error wrapping ErrAddrConflict, and is left
+// alone.
 func (m *helperManager) Add(p netip.Prefix) error {
 	if err := checkPrefix(p); err != nil {
 		return fmt.Errorf("adding %s to %s: %w", p, m.ifname, err)
@@ -137,7 +142,7 @@ func (m *helperManager) Add(p netip.Prefix) error {
 	}
 	err = m.h.CreateUnicast(ifi.Index, p)
 	if errors.Is(err, errAddrExists) {
-		err = m.replace(ifi.Index, p)
+		err = m.checkExisting(ifi.Index, p)
 	}
 	if err != nil {
 		return fmt.Errorf("adding %s to %s: %w", p, m.ifname, err)
@@ -146,26 +151,27 @@ func (m *helperManager) Add(p netip.Prefix) error {
 	return nil
 }
 
-// replace makes sure the address of p, which exists, has p's prefix
-// length: Windows keys addresses by address alone, where Linux keys IPv4
-// ones by address and prefix length.
-func (m *helperManager) replace(index uint32, p netip.Prefix) error {
+// ErrAddrConflict is returned, wrapped, by the Windows Manager's Add when
+// the interface has the address with another prefix length.
+var ErrAddrConflict = errors.New("the interface has the address with another prefix length")
+
+// checkExisting accepts an existing address with p's prefix length.
+func (m *helperManager) checkExisting(index uint32, p netip.Prefix) error {
 	have, err := m.h.Addresses(index)
 	if err != nil {
 		return err
 	}
-	if slices.Contains(have, p) {
-		return nil
+	for _, h := range have {
+		if h.Addr() == p.Addr() && h != p {
+			return fmt.Errorf("%w (%s)", ErrAddrConflict, h)
+		}
 	}
-	if err := m.h.DeleteUnicast(index, p); err != nil && !errors.Is(err, errAddrNotFound) {
-		return err
-	}
-	m.log.Info("replacing address with another prefix length", "vip", p)
-	return m.h.CreateUnicast(index, p)
+	return nil
 }
 
 // Remove takes the address p off the interface. An address that is not
-// there, or an interface that does not exist, is not an error.
+// there (or there with another prefix length, which is left alone), or an
+// interface that does not exist, is not an error.
 func (m *helperManager) Remove(p netip.Prefix) error {
 	if err := checkPrefix(p); err != nil {
 		return fmt.Errorf("removing %s from %s: %w", p, m.ifname, err)
@@ -176,6 +182,19 @@ func (m *helperManager) Remove(p netip.Prefix) error {
 	}
 	if err != nil {
 		return fmt.Errorf("removing %s from %s: %w", p, m.ifname, err)
+	}
+	// Deleting goes by address alone: make sure the address is there with
+	// p's prefix length, so that an interface's own address is never
+	// taken away for a VIP that looks like it.
+	have, err := m.h.Addresses(ifi.Index)
+	if errors.Is(err, ErrNoLink) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("removing %s from %s: %w", p, m.ifname, err)
+	}
+	if !slices.Contains(have, p) {
+		return nil
 	}
 	err = m.h.DeleteUnicast(ifi.Index, p)
 	if errors.Is(err, errAddrNotFound) || errors.Is(err, ErrNoLink) {

@@ -212,21 +212,28 @@ func TestHelperAddIdempotent(t *testing.T) {
 	}
 }
 
-func TestHelperAddReplacesPrefixLength(t *testing.T) {
+// An address the interface has with another prefix length (its own
+// address given as a VIP) is neither replaced by Add nor removed by
+// Remove: Windows would delete it by address alone.
+func TestHelperOtherPrefixLength(t *testing.T) {
 	f := newFakeHelper()
 	f.addIface("Ethernet 2", 7, true)
-	f.ifaces["Ethernet 2"].addrs[vip4.Addr()] = 24
+	f.ifaces["Ethernet 2"].addrs[own4.Addr()] = 24
 	m := newTestHelperManager(f)
+	vip := netip.PrefixFrom(own4.Addr(), 32)
 
-	if err := m.Add(vip4); err != nil {
-		t.Fatal(err)
+	err := m.Add(vip)
+	if !errors.Is(err, ErrAddrConflict) {
+		t.Errorf("Add(%s): %v, want ErrAddrConflict", vip, err)
 	}
-	if has, err := m.Has(vip4); err != nil || !has {
-		t.Errorf("Has(%s) = %t, %v; want true", vip4, has, err)
+	if err := m.Remove(vip); err != nil {
+		t.Errorf("Remove(%s): %v", vip, err)
 	}
-	want := []string{"create 192.0.2.22/32", "delete 192.0.2.22", "create 192.0.2.22/32"}
-	if diff := cmp.Diff(want, f.takeCalls()); diff != "" {
+	if diff := cmp.Diff([]string{"create 192.0.2.11/32"}, f.takeCalls()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	if has, err := m.Has(own4); err != nil || !has {
+		t.Errorf("Has(%s) = %t, %v; the interface's own address must stay", own4, has, err)
 	}
 }
 

@@ -142,7 +142,13 @@ func (winServices) Install(exe string, args []string) error {
 	// Restart after a failure, as Restart=on-failure does in the systemd
 	// unit; the counter resets after a day.
 	restart := mgr.RecoveryAction{Type: mgr.ServiceRestart, Delay: 5 * time.Second}
-	if err := s.SetRecoveryActions([]mgr.RecoveryAction{restart, restart, restart}, 24*60*60); err != nil {
+	if err := s.SetRecoveryActions([]mgr.RecoveryAction{restart}, 24*60*60); err != nil {
+		s.Delete()
+		return fmt.Errorf("setting recovery actions of %s: %w", serviceName, err)
+	}
+	// Also when the daemon stops with an error code rather than crashing
+	// (the port taken, the interface missing at start).
+	if err := s.SetRecoveryActionsOnNonCrashFailures(true); err != nil {
 		s.Delete()
 		return fmt.Errorf("setting recovery actions of %s: %w", serviceName, err)
 	}
