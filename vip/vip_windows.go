@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
 	"unsafe"
 
@@ -48,15 +47,16 @@ type iphlpapi struct{}
 
 // Interface finds the interface by its alias with the standard library,
 // which lists adapters with GetAdaptersAddresses and names them by their
-// friendly name; aliases are compared without regard to case, as Windows
-// does.
+// friendly name. The name must match exactly, as net.InterfaceByName
+// (which the daemon's announcer uses) wants it. A disabled adapter is not
+// listed: it is reported missing.
 func (iphlpapi) Interface(name string) (ifaceInfo, error) {
 	ifs, err := net.Interfaces()
 	if err != nil {
 		return ifaceInfo{}, err
 	}
 	for _, ifi := range ifs {
-		if strings.EqualFold(ifi.Name, name) {
+		if ifi.Name == name {
 			return ifaceInfo{
 				Index:        uint32(ifi.Index),
 				Up:           ifi.Flags&net.FlagRunning != 0,
