@@ -45,7 +45,7 @@ type ipHelper interface {
 	Interface(name string) (ifaceInfo, error)
 	// Addresses lists the unicast addresses of an interface, with their
 	// on-link prefix lengths (GetUnicastIpAddressTable).
-	Addresses(index uint32) ([]netip.Prefix, error)
+	Addresses(index uint32) ([]addrInfo, error)
 	// CreateUnicast adds p as a skip-as-source address
 	// (CreateUnicastIpAddressEntry); errAddrExists when the address is
 	// there already, whatever its prefix length.
@@ -70,6 +70,23 @@ const (
 	changeAddrDeleted                       // MibDeleteInstance of an address
 	changeInterface                         // any notification of an IP interface: link state, added, deleted
 )
+
+// addrInfo is one address of an interface.
+type addrInfo struct {
+	Prefix netip.Prefix
+	// Duplicate: duplicate address detection found another machine
+	// using the address (IpDadStateDuplicate); Windows does not use it.
+	Duplicate bool
+}
+
+// prefixes returns the prefixes of as.
+func prefixes(as []addrInfo) []netip.Prefix {
+	ps := make([]netip.Prefix, len(as))
+	for i, a := range as {
+		ps[i] = a.Prefix
+	}
+	return ps
+}
 
 // ipChange is one notification. The rows Windows passes to the callbacks
 // hold only the keys (address and interface), so the prefix length of an
@@ -161,7 +178,7 @@ func (m *helperManager) checkExisting(index uint32, p netip.Prefix) error {
 	if err != nil {
 		return err
 	}
-	for _, h := range have {
+	for _, h := range prefixes(have) {
 		if h.Addr() == p.Addr() && h != p {
 			return fmt.Errorf("%w (%s)", ErrAddrConflict, h)
 		}
@@ -193,7 +210,7 @@ func (m *helperManager) Remove(p netip.Prefix) error {
 	if err != nil {
 		return fmt.Errorf("removing %s from %s: %w", p, m.ifname, err)
 	}
-	if !slices.Contains(have, p) {
+	if !slices.Contains(prefixes(have), p) {
 		return nil
 	}
 	err = m.h.DeleteUnicast(ifi.Index, p)
@@ -214,11 +231,11 @@ func (m *helperManager) List() ([]netip.Prefix, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing addresses of %s: %w", m.ifname, err)
 	}
-	ps, err := m.h.Addresses(ifi.Index)
+	have, err := m.h.Addresses(ifi.Index)
 	if err != nil {
 		return nil, fmt.Errorf("listing addresses of %s: %w", m.ifname, err)
 	}
-	ps = slices.Clone(ps)
+	ps := prefixes(have)
 	slices.SortFunc(ps, comparePrefix)
 	return slices.Compact(ps), nil
 }
@@ -349,10 +366,16 @@ func (w *helperWatcher) change(c ipChange) bool {
 		if err != nil {
 			return true
 		}
-		for _, p := range have {
-			if p.Addr() == c.Addr {
-				return w.send(Event{Kind: AddrAdded, Prefix: p})
+		for _, a := range have {
+			if a.Prefix.Addr() != c.Addr {
+				continue
 			}
+			if a.Duplicate {
+				// The daemon keeps the VIP (adding it again would
+				// fail the same way) but says why it does not work.
+				w.m.log.Warn("Windows found another machine using this address and does not use it (duplicate address detection)", "vip", a.Prefix)
+			}
+			return w.send(Event{Kind: AddrAdded, Prefix: a.Prefix})
 		}
 		return true
 	default:

@@ -1,11 +1,13 @@
 package vip
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,6 +30,7 @@ type fakeHelper struct {
 type fakeIface struct {
 	info  ifaceInfo
 	addrs map[netip.Addr]int // address → prefix length
+	dup   map[netip.Addr]bool
 }
 
 func newFakeHelper() *fakeHelper {
@@ -44,6 +47,7 @@ func (f *fakeHelper) addIface(name string, index uint32, up bool) {
 			HardwareAddr: net.HardwareAddr{0x02, 0, 0, 0, 0, byte(index)},
 		},
 		addrs: map[netip.Addr]int{},
+		dup:   map[netip.Addr]bool{},
 	}
 }
 
@@ -66,18 +70,29 @@ func (f *fakeHelper) Interface(name string) (ifaceInfo, error) {
 	return i.info, nil
 }
 
-func (f *fakeHelper) Addresses(index uint32) ([]netip.Prefix, error) {
+func (f *fakeHelper) Addresses(index uint32) ([]addrInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	i := f.byIndex(index)
 	if i == nil {
 		return nil, ErrNoLink
 	}
-	var out []netip.Prefix
+	var out []addrInfo
 	for a, bits := range i.addrs {
-		out = append(out, netip.PrefixFrom(a, bits))
+		out = append(out, addrInfo{Prefix: netip.PrefixFrom(a, bits), Duplicate: i.dup[a]})
 	}
 	return out, nil
+}
+
+// markDuplicate makes an address fail duplicate address detection, as
+// when another machine answers for it, and notifies.
+func (f *fakeHelper) markDuplicate(name string, a netip.Addr) {
+	f.mu.Lock()
+	i := f.ifaces[name]
+	i.dup[a] = true
+	q := f.q
+	f.mu.Unlock()
+	q.put(ipChange{Kind: changeAddrChanged, Index: i.info.Index, Addr: a})
 }
 
 func (f *fakeHelper) CreateUnicast(index uint32, p netip.Prefix) error {
@@ -396,6 +411,28 @@ func TestHelperWatchExternalRemoval(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, events, Event{Kind: AddrRemoved, Prefix: vip4})
+}
+
+// An address that fails duplicate address detection is reported as
+// changed (AddrAdded) with a warning in the log.
+func TestHelperWatchDuplicate(t *testing.T) {
+	f := newFakeHelper()
+	f.addIface("Ethernet 2", 7, true)
+	var logs bytes.Buffer
+	m := newHelperManager("Ethernet 2", f, slog.New(slog.NewTextHandler(&logs, nil)))
+	events, stop := watch(t, &m, f)
+
+	expect(t, events, Event{Kind: Resync})
+	if err := m.Add(vip4); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, events, Event{Kind: AddrAdded, Prefix: vip4})
+	f.markDuplicate("Ethernet 2", vip4.Addr())
+	expect(t, events, Event{Kind: AddrAdded, Prefix: vip4})
+	stop()
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "duplicate address detection") {
+		t.Errorf("no warning about the duplicate in the log:\n%s", logs.String())
+	}
 }
 
 func TestHelperWatchLink(t *testing.T) {

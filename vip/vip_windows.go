@@ -67,14 +67,18 @@ func (iphlpapi) Interface(name string) (ifaceInfo, error) {
 	return ifaceInfo{}, ErrNoLink
 }
 
-func (iphlpapi) Addresses(index uint32) ([]netip.Prefix, error) {
+// ipDadStateDuplicate is the NL_DAD_STATE of an address another machine
+// uses.
+const ipDadStateDuplicate = 2
+
+func (iphlpapi) Addresses(index uint32) ([]addrInfo, error) {
 	var table *windows.MibUnicastIpAddressTable
 	if err := windows.GetUnicastIpAddressTable(windows.AF_UNSPEC, &table); err != nil {
 		return nil, fmt.Errorf("GetUnicastIpAddressTable: %w", err)
 	}
 	defer windows.FreeMibTable(unsafe.Pointer(table))
 	rows := unsafe.Slice(&table.Table[0], table.NumEntries)
-	var out []netip.Prefix
+	var out []addrInfo
 	for i := range rows {
 		r := &rows[i]
 		if r.InterfaceIndex != index {
@@ -84,7 +88,10 @@ func (iphlpapi) Addresses(index uint32) ([]netip.Prefix, error) {
 		if !ok || int(r.OnLinkPrefixLength) > a.BitLen() {
 			continue
 		}
-		out = append(out, netip.PrefixFrom(a, int(r.OnLinkPrefixLength)))
+		out = append(out, addrInfo{
+			Prefix:    netip.PrefixFrom(a, int(r.OnLinkPrefixLength)),
+			Duplicate: r.DadState == ipDadStateDuplicate,
+		})
 	}
 	return out, nil
 }
