@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync/atomic"
+	"time"
 )
 
 // The sentinel errors of an ipHelper, which a helperManager decides on.
@@ -126,6 +127,22 @@ type helperManager struct {
 	ifname string
 	h      ipHelper
 	log    *slog.Logger
+	// poll is how often Watch reads the link state besides the
+	// notifications; 0 means linkPoll. Tests shorten it.
+	poll time.Duration
+}
+
+// linkPoll is how often Watch reads the interface's state on its own, as
+// a safety net: which interface notifications Windows sends for a pulled
+// cable or a disconnected virtual NIC has not been checked on a real
+// host, and reading the state is cheap.
+const linkPoll = 2 * time.Second
+
+func (m *helperManager) pollInterval() time.Duration {
+	if m.poll > 0 {
+		return m.poll
+	}
+	return linkPoll
 }
 
 func newHelperManager(ifname string, h ipHelper, l *slog.Logger) helperManager {
@@ -274,6 +291,9 @@ func (m *helperManager) HardwareAddr() (net.HardwareAddr, error) {
 // events until ctx ends, then returns nil. It returns an error only when it
 // cannot register for notifications at the start.
 //
+// Besides the notifications, Watch reads the interface every 2 seconds,
+// so a link change is seen even if Windows sends no notification for it.
+//
 // The Events are those of the Linux Manager: Resync first, and again when
 // notifications were lost or the interface went away or came (back);
 // AddrAdded (also for a changed address, such as one leaving the
@@ -297,10 +317,16 @@ func (m *helperManager) Watch(ctx context.Context, events chan<- Event) error {
 	if !w.send(Event{Kind: Resync}) {
 		return nil
 	}
+	poll := time.NewTicker(m.pollInterval())
+	defer poll.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-poll.C:
+			if !w.iface() {
+				return nil
+			}
 		case c := <-q.c:
 			ok := true
 			if q.lost.Swap(false) {

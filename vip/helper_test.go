@@ -413,6 +413,22 @@ func TestHelperWatchExternalRemoval(t *testing.T) {
 	expect(t, events, Event{Kind: AddrRemoved, Prefix: vip4})
 }
 
+// A link change that Windows does not notify is found by the poll.
+func TestHelperWatchPollsLink(t *testing.T) {
+	f := newFakeHelper()
+	f.addIface("Ethernet 2", 7, true)
+	m := newTestHelperManager(f)
+	m.poll = 10 * time.Millisecond
+	events, stop := watch(t, m, f)
+	defer stop()
+
+	expect(t, events, Event{Kind: Resync})
+	f.mu.Lock()
+	f.ifaces["Ethernet 2"].info.Up = false // no notification
+	f.mu.Unlock()
+	expect(t, events, Event{Kind: LinkChanged, Up: false})
+}
+
 // An address that fails duplicate address detection is reported as
 // changed (AddrAdded) with a warning in the log.
 func TestHelperWatchDuplicate(t *testing.T) {

@@ -249,6 +249,10 @@ func serveContext(parent context.Context, cfg *config.Config, logger *slog.Logge
 		for {
 			select {
 			case <-ctx.Done():
+				if parent.Err() != nil {
+					// The Windows service was asked to stop.
+					logger.Info("stopping", "reason", "service stop")
+				}
 				return
 			case sig := <-sigs:
 				if sig == syscall.SIGHUP {
