@@ -5,9 +5,6 @@ import (
 	"time"
 )
 
-// DefaultPath is where havip looks for its configuration file.
-const DefaultPath = "/etc/havip.toml"
-
 // DefaultPort is the memberlist port used when an address has none.
 const DefaultPort = 7946
 
@@ -35,9 +32,6 @@ type Node struct {
 	// maintenance flag, in StateFile).
 	StateDir string
 }
-
-// DefaultStateDir is node.state_dir when the file does not set it.
-const DefaultStateDir = "/var/lib/havip"
 
 // StateFile is the file in Node.StateDir that keeps the node's persistent
 // state.
