@@ -59,6 +59,7 @@ func TestParseMinimal(t *testing.T) {
 			Name: host,
 			Bind: netip.MustParseAddrPort("0.0.0.0:7946"),
 			// Bound to every address: memberlist chooses what to advertise.
+			StateDir: "/var/lib/havip",
 		},
 		Cluster: config.Cluster{
 			Name:          "web-ha",
@@ -74,6 +75,7 @@ func TestParseMinimal(t *testing.T) {
 			Priority:  100,
 			Preempt:   true,
 			Announce:  config.Announce{Count: 5, Interval: 200 * time.Millisecond},
+			Notify:    config.Notify{Timeout: 30 * time.Second},
 		}},
 		Status: config.Status{Socket: "/run/havip/havip.sock"},
 	}
@@ -87,8 +89,9 @@ func TestParseReference(t *testing.T) {
 	want := &config.Config{
 		Path: filepath.Join("..", "examples", "reference.toml"),
 		Node: config.Node{
-			Name: "ecs-a",
-			Bind: netip.MustParseAddrPort("0.0.0.0:7946"),
+			Name:     "ecs-a",
+			Bind:     netip.MustParseAddrPort("0.0.0.0:7946"),
+			StateDir: "/var/lib/havip",
 		},
 		Cluster: config.Cluster{
 			Name:          "web-ha",
@@ -103,10 +106,10 @@ func TestParseReference(t *testing.T) {
 				SuspicionMaxTimeoutMult: 2,
 				IndirectChecks:          3,
 				AwarenessMaxMultiplier:  1,
-				GossipInterval:          50 * time.Millisecond,
+				GossipInterval:          100 * time.Millisecond,
 				GossipNodes:             3,
 				RetransmitMult:          4,
-				PushPullInterval:        15 * time.Second,
+				PushPullInterval:        30 * time.Second,
 				TCPTimeout:              time.Second,
 				RejoinInterval:          time.Second,
 				StartupGrace:            2 * time.Second,
@@ -123,6 +126,7 @@ func TestParseReference(t *testing.T) {
 			Priority:  100,
 			Preempt:   true,
 			Announce:  config.Announce{Count: 5, Interval: 200 * time.Millisecond},
+			Notify:    config.Notify{Timeout: 30 * time.Second},
 		}},
 		Status: config.Status{Socket: "/run/havip/havip.sock"},
 	}
@@ -171,10 +175,20 @@ func TestParseExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Clusters with one file per member live in a directory each.
+	perNode, err := filepath.Glob(filepath.Join("..", "examples", "*", "*.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths = append(paths, perNode...)
 	found := map[string]bool{}
 	for _, p := range paths {
-		name := filepath.Base(p)
+		name, _ := filepath.Rel(filepath.Join("..", "examples"), p)
+		name = filepath.ToSlash(name)
 		found[name] = true
+		if strings.HasPrefix(name, "windows/") {
+			continue // the Windows interface-name rule: TestParseWindowsExample
+		}
 		t.Run(name, func(t *testing.T) {
 			cfg := parseExample(t, name)
 			if cfg.Cluster.Name == "" || cfg.Node.Name == "" {
@@ -186,7 +200,9 @@ func TestParseExamples(t *testing.T) {
 		})
 	}
 	for _, name := range []string{"minimal.toml", "reference.toml", "two-node.toml",
-		"three-node-quorum.toml", "ipv6.toml", "bare-metal.toml"} {
+		"three-node-quorum.toml", "ipv6.toml", "bare-metal.toml", "active-active.toml",
+		"huaweicloud-pair-with-witness/ecs-a.toml", "huaweicloud-pair-with-witness/ecs-b.toml",
+		"huaweicloud-pair-with-witness/witness.toml"} {
 		if !found[name] {
 			t.Errorf("examples/%s is missing", name)
 		}
@@ -209,6 +225,10 @@ func TestParseExampleValues(t *testing.T) {
 		{"ipv6.toml", func(c *config.Config) any { return c.Node.Bind }, netip.MustParseAddrPort("[2001:db8:10::11]:7946")},
 		{"ipv6.toml", func(c *config.Config) any { return c.Instances[0].VIPs }, []netip.Prefix{
 			netip.MustParsePrefix("2001:db8:10::80/128"), netip.MustParsePrefix("192.0.2.80/32")}},
+		{"active-active.toml", func(c *config.Config) any { return []int{c.Instances[0].Priority, c.Instances[1].Priority} }, []int{150, 100}},
+		{"huaweicloud-pair-with-witness/ecs-a.toml", func(c *config.Config) any { return c.Cluster.QuorumNeeded() }, 2},
+		{"huaweicloud-pair-with-witness/ecs-b.toml", func(c *config.Config) any { return c.Instances[0].Priority }, 100},
+		{"huaweicloud-pair-with-witness/witness.toml", func(c *config.Config) any { return len(c.Instances) }, 0},
 		{"bare-metal.toml", func(c *config.Config) any { return c.Cluster.Timing }, fast},
 		{"bare-metal.toml", func(c *config.Config) any { return c.Node.Bind }, netip.MustParseAddrPort("10.20.0.1:7946")},
 		{"bare-metal.toml", func(c *config.Config) any { return c.Instances[0].Announce }, config.Announce{
@@ -763,6 +783,7 @@ func TestNodeAddresses(t *testing.T) {
 			}
 			var want config.Node
 			want.Name = "n"
+			want.StateDir = config.DefaultStateDir
 			if tt.bind != "" {
 				want.Bind = netip.MustParseAddrPort(tt.bind)
 			}
@@ -868,11 +889,84 @@ timing default: probe every 200ms (timeout 100ms), suspicion ×3, a dead member 
 instance web on eth0: 192.168.0.22/32, priority 150, preempt after 10s
 `,
 		},
+		{
+			file: "health-checks.toml",
+			want: `node web-a: bind 192.168.0.11:7946, advertise 192.168.0.11:7946
+cluster web-ha: 3 members (2 peers: 192.168.0.12:7946, 192.168.0.13:7946)
+encryption: key from /etc/havip/secret.key (not read)
+quorum auto: 2 of 3 members needed to hold a VIP
+timing default: probe every 200ms (timeout 100ms), suspicion ×3, a dead member is found in about 900ms
+instance web on eth0: 192.168.0.22/32, priority 150, preempt
+  tracks eth1: FAULT while any is down
+  track script app: every 2s (timeout 1.5s), 2 failures -> FAULT, 2 successes -> healthy
+  track script disk: every 30s (timeout 5s), 1 failures -> priority -60, 1 successes -> healthy
+  notify on MASTER, BACKUP, FAULT (timeout 10s)
+metrics on http://127.0.0.1:9650/metrics
+`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			if diff := cmp.Diff(tt.want, parseExample(t, tt.file).Summary()); diff != "" {
 				t.Errorf("Summary (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestPerNodeExamplesAgree checks the clusters written as one file per
+// member: one cluster name, each member's peers are exactly the others,
+// and an instance has the same VIPs and interface everywhere.
+func TestPerNodeExamplesAgree(t *testing.T) {
+	dirs, err := filepath.Glob(filepath.Join("..", "examples", "*", "*.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDir := map[string][]string{}
+	for _, p := range dirs {
+		byDir[filepath.Base(filepath.Dir(p))] = append(byDir[filepath.Base(filepath.Dir(p))], filepath.Base(p))
+	}
+	// examples/windows holds one Windows file whose interface name only
+	// the Windows rule accepts: TestParseWindowsExample parses it.
+	delete(byDir, "windows")
+	for dir, files := range byDir {
+		t.Run(dir, func(t *testing.T) {
+			var cfgs []*config.Config
+			binds := map[string]bool{}
+			for _, f := range files {
+				c := parseExample(t, filepath.Join(dir, f))
+				cfgs = append(cfgs, c)
+				binds[c.Node.Bind.String()] = true
+			}
+			type inst struct {
+				iface string
+				vips  string
+			}
+			insts := map[string]inst{}
+			for i, c := range cfgs {
+				if c.Cluster.Name != cfgs[0].Cluster.Name {
+					t.Errorf("%s: cluster %q, %s has %q", files[i], c.Cluster.Name, files[0], cfgs[0].Cluster.Name)
+				}
+				want := map[string]bool{}
+				for b := range binds {
+					if b != c.Node.Bind.String() {
+						want[b] = true
+					}
+				}
+				got := map[string]bool{}
+				for _, p := range c.Cluster.Peers {
+					got[p] = true
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("%s: peers are not the other members (-want +got):\n%s", files[i], diff)
+				}
+				for _, in := range c.Instances {
+					now := inst{in.Interface, fmt.Sprint(in.VIPs)}
+					if prev, ok := insts[in.Name]; ok && prev != now {
+						t.Errorf("%s: instance %s is %v, elsewhere %v", files[i], in.Name, now, prev)
+					}
+					insts[in.Name] = now
+				}
 			}
 		})
 	}

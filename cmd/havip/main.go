@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 
 	"github.com/havip/havip/config"
 	"github.com/havip/havip/daemon"
+	"github.com/havip/havip/preflight"
 	"github.com/havip/havip/status"
 )
 
@@ -42,7 +45,16 @@ const usage = `havip owns shared virtual IP addresses for a group of servers.
 Usage:
   havip run [--config PATH]                   run the daemon
   havip status [--config PATH | --socket PATH] [--json]
-  havip check [--config PATH]                 validate the configuration
+  havip check [--config PATH] [--no-host]     validate the configuration and this host
+  havip maintenance on|off [--config PATH | --socket PATH]
+                                              drain this node (kept across restarts) or undrain it
+  havip switchover [--to NODE] [--instance NAME] [--config PATH | --socket PATH]
+                                              move an instance to NODE (default: the best other node)
+  havip reload [--config PATH | --socket PATH] re-read the daemon's configuration (like SIGHUP)
+  havip init [--config PATH] [--secret-key-file PATH] [--force] [...]
+                                              write a starting configuration and key
+  havip completion bash|zsh|fish              print a shell completion script
+  havip service install|uninstall|start|stop  the Windows service (Windows only)
   havip version
 
 --config defaults to ` + config.DefaultPath + `.
@@ -62,6 +74,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdStatus(rest, stdout, stderr)
 	case "check":
 		return cmdCheck(rest, stdout, stderr)
+	case "maintenance":
+		return cmdMaintenance(rest, stdout, stderr)
+	case "switchover":
+		return cmdSwitchover(rest, stdout, stderr)
+	case "reload":
+		return cmdReload(rest, stdout, stderr)
+	case "init":
+		return cmdInit(rest, stdout, stderr)
+	case "completion":
+		return cmdCompletion(rest, stdout, stderr)
+	case "service":
+		return cmdService(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "havip %s (%s %s/%s)\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return exitOK
@@ -119,9 +143,18 @@ func printConfigError(stderr io.Writer, err error) {
 	fmt.Fprintln(stderr, err)
 }
 
+// Host lookups of `havip check`, replaced in tests.
+var (
+	hostLinks preflight.Links    = preflight.SystemLinks{}
+	peerDial  preflight.DialFunc = preflight.SystemDial
+)
+
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flags("check", stderr)
 	path := fs.String("config", config.DefaultPath, "configuration file")
+	noHost := fs.Bool("no-host", false, "check the configuration only, not this host")
+	root := fs.String("root", "/", "read the host's files (/etc, /proc/sys) under this directory")
+	timeout := fs.Duration("peer-timeout", time.Second, "how long to wait for each peer's memberlist port")
 	if !parse(fs, args, 0, stderr) {
 		return exitUsage
 	}
@@ -131,10 +164,38 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	fmt.Fprintf(stdout, "%s: OK\n%s", *path, cfg.Summary())
+	if *noHost {
+		return exitOK
+	}
+	findings := preflight.Run(context.Background(), cfg, preflight.Options{
+		Root:        *root,
+		Links:       hostLinks,
+		Dial:        peerDial,
+		DialTimeout: *timeout,
+	})
+	fmt.Fprintln(stdout)
+	if err := preflight.Write(stdout, findings); err != nil {
+		return exitRuntime
+	}
+	if preflight.Worst(findings) == preflight.Error {
+		fmt.Fprintf(stderr, "havip check: this host is not ready for %s (see the errors above)\n", *path)
+		return exitUsage
+	}
 	return exitOK
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
+	if runningAsService() {
+		return runService(args)
+	}
+	return runDaemon(context.Background(), args, stderr, nil)
+}
+
+// runDaemon is `havip run`: it runs the daemon until parent ends or
+// SIGTERM or SIGINT comes. Logs go to stderr, or to the handler that
+// newHandler makes from the --log-level and --log-format flags (the
+// Windows service's event log).
+func runDaemon(parent context.Context, args []string, stderr io.Writer, newHandler func(level slog.Level, format string) (slog.Handler, error)) int {
 	fs := flags("run", stderr)
 	path := fs.String("config", config.DefaultPath, "configuration file")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -142,7 +203,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if !parse(fs, args, 0, stderr) {
 		return exitUsage
 	}
-	logger, err := newLogger(stderr, *level, *format)
+	logger, err := newLogger(stderr, *level, *format, newHandler)
 	if err != nil {
 		fmt.Fprintf(stderr, "havip run: %v\n", err)
 		return exitUsage
@@ -154,14 +215,70 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	logger = logger.With("node", cfg.Node.Name)
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	d, err := daemon.New(daemon.Options{Config: cfg, Logger: logger, Version: versionString()})
+	// HAVIP_CPUPROFILE=FILE writes a CPU profile of the whole run, for
+	// `go tool pprof` (a debugging aid, not a contract).
+	if f := os.Getenv("HAVIP_CPUPROFILE"); f != "" {
+		if out, err := os.Create(f); err == nil {
+			if err := pprof.StartCPUProfile(out); err == nil {
+				defer func() { pprof.StopCPUProfile(); out.Close() }()
+			}
+		}
+	}
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	return serveContext(parent, cfg, logger, sigs)
+}
+
+// serve runs the daemon for cfg until SIGTERM or SIGINT arrives on sigs,
+// keeping systemd informed: READY once the cluster is joined and every
+// instance is in its first state, STOPPING when asked to stop, watchdog
+// pings while it runs. SIGHUP checks the configuration file again.
+func serve(cfg *config.Config, logger *slog.Logger, sigs <-chan os.Signal) int {
+	return serveContext(context.Background(), cfg, logger, sigs)
+}
+
+// serveContext is serve that also stops when parent ends: the Windows
+// service cancels parent on a stop request, as SIGTERM does on Linux.
+func serveContext(parent context.Context, cfg *config.Config, logger *slog.Logger, sigs <-chan os.Signal) int {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	sd := notifier{log: logger}
+
+	ready := func() {
+		logger.Info("ready", "instances", len(cfg.Instances))
+		sd.send(fmt.Sprintf("READY=1\nSTATUS=serving %d instances in cluster %s", len(cfg.Instances), cfg.Cluster.Name))
+	}
+	d, err := daemon.New(daemon.Options{Config: cfg, Logger: logger, Version: versionString(), Ready: ready})
 	if err != nil {
 		logger.Error("starting", "err", err)
 		return exitRuntime
 	}
-	logger.Info("starting havip", "version", versionString(), "config", *path, "instances", len(cfg.Instances))
+	go sd.watchdog(ctx)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				if parent.Err() != nil {
+					// The Windows service was asked to stop.
+					logger.Info("stopping", "reason", "service stop")
+				}
+				return
+			case sig := <-sigs:
+				if sig == syscall.SIGHUP {
+					reload(d, cfg.Path, logger, sd)
+					continue
+				}
+				logger.Info("stopping", "signal", sig.String())
+				sd.send("STOPPING=1")
+				cancel()
+				return
+			}
+		}
+	}()
+
+	logger.Info("starting havip", "version", versionString(), "config", cfg.Path, "instances", len(cfg.Instances))
 	if err := d.Run(ctx); err != nil {
 		logger.Error("havip stopped", "err", err)
 		return exitRuntime
@@ -170,10 +287,37 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+// reload applies the configuration file again (SIGHUP): what changed is
+// applied in place, what needs a restart is logged, and a broken file
+// changes nothing. The daemon logs the details; systemd gets a status
+// line.
+func reload(d *daemon.Daemon, path string, logger *slog.Logger, sd notifier) {
+	logger.Info("SIGHUP: reloading the configuration", "config", path)
+	reply, err := d.ReloadFile()
+	switch {
+	case err != nil:
+		sd.send("STATUS=" + path + " not applied: see the log")
+	case len(reply.NeedRestart) > 0:
+		sd.send("STATUS=" + path + " applied; restart to apply " + strings.Join(reply.NeedRestart, ", "))
+	default:
+		sd.send("STATUS=" + path + " applied")
+	}
+}
+
+func newLogger(w io.Writer, level, format string, newHandler func(slog.Level, string) (slog.Handler, error)) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", level)
+	}
+	if format != "text" && format != "json" {
+		return nil, fmt.Errorf("--log-format: %q is not text or json", format)
+	}
+	if newHandler != nil {
+		h, err := newHandler(l, format)
+		if err != nil {
+			return nil, err
+		}
+		return slog.New(h), nil
 	}
 	opts := &slog.HandlerOptions{Level: l}
 	switch format {
@@ -244,6 +388,122 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := doc.WriteTable(stdout); err != nil {
 		return exitRuntime
+	}
+	return exitOK
+}
+
+// socketFlags adds --config and --socket to a control subcommand.
+func socketFlags(fs *pflag.FlagSet) (path, sock *string) {
+	path = fs.String("config", config.DefaultPath, "configuration file (for status.socket)")
+	sock = fs.String("socket", "", "daemon socket (default: status.socket of the config)")
+	return path, sock
+}
+
+// resolveSocket picks the socket from --socket or the configuration.
+func resolveSocket(path, sock string, stderr io.Writer) (string, bool) {
+	if sock != "" {
+		return sock, true
+	}
+	s, err := socketFromConfig(path)
+	if err != nil {
+		printConfigError(stderr, err)
+		return "", false
+	}
+	return s, true
+}
+
+// post sends a control request and maps a refusal to an exit code: 2
+// for a request the daemon could not understand (a usage error), 1 for
+// everything else.
+func post(name, socket, path string, req, reply any, stderr io.Writer) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	err := status.Post(ctx, socket, path, req, reply)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "havip %s: %v\n", name, err)
+	var re *status.RequestError
+	if errors.As(err, &re) && re.Code == 400 && name != "reload" {
+		return exitUsage
+	}
+	return exitRuntime
+}
+
+func cmdMaintenance(args []string, stdout, stderr io.Writer) int {
+	fs := flags("maintenance", stderr)
+	path, sock := socketFlags(fs)
+	if !parse(fs, args, 1, stderr) {
+		return exitUsage
+	}
+	var on bool
+	switch fs.Arg(0) {
+	case "on":
+		on = true
+	case "off":
+	default:
+		fmt.Fprintf(stderr, "havip maintenance: say on or off\n")
+		return exitUsage
+	}
+	socket, ok := resolveSocket(*path, *sock, stderr)
+	if !ok {
+		return exitUsage
+	}
+	var reply status.MaintenanceReply
+	if code := post("maintenance", socket, status.MaintenancePath, status.MaintenanceRequest{On: on}, &reply, stderr); code != exitOK {
+		return code
+	}
+	if reply.Maintenance {
+		fmt.Fprintf(stdout, "maintenance on: this node holds no VIP and is not eligible until `havip maintenance off` (kept in %s)\n", reply.StateFile)
+	} else {
+		fmt.Fprintln(stdout, "maintenance off: this node is eligible again")
+	}
+	return exitOK
+}
+
+func cmdSwitchover(args []string, stdout, stderr io.Writer) int {
+	fs := flags("switchover", stderr)
+	to := fs.String("to", "", "node to move the instance to (default: the best eligible node other than the master)")
+	inst := fs.String("instance", "", "instance to move (default: the only one)")
+	path, sock := socketFlags(fs)
+	if !parse(fs, args, 0, stderr) {
+		return exitUsage
+	}
+	socket, ok := resolveSocket(*path, *sock, stderr)
+	if !ok {
+		return exitUsage
+	}
+	var reply status.SwitchoverReply
+	if code := post("switchover", socket, status.SwitchoverPath, status.SwitchoverRequest{Instance: *inst, To: *to}, &reply, stderr); code != exitOK {
+		return code
+	}
+	fmt.Fprintf(stdout, "instance %s: switching over to %s\n", reply.Instance, reply.To)
+	return exitOK
+}
+
+func cmdReload(args []string, stdout, stderr io.Writer) int {
+	fs := flags("reload", stderr)
+	path, sock := socketFlags(fs)
+	if !parse(fs, args, 0, stderr) {
+		return exitUsage
+	}
+	socket, ok := resolveSocket(*path, *sock, stderr)
+	if !ok {
+		return exitUsage
+	}
+	var reply status.ReloadReply
+	if code := post("reload", socket, status.ReloadPath, struct{}{}, &reply, stderr); code != exitOK {
+		return code
+	}
+	list := func(s []string) string {
+		if len(s) == 0 {
+			return "none"
+		}
+		return strings.Join(s, ", ")
+	}
+	fmt.Fprintf(stdout, "reloaded: changed %s; added %s; removed %s\n", list(reply.Changed), list(reply.Added), list(reply.Removed))
+	if len(reply.NeedRestart) > 0 {
+		fmt.Fprintf(stdout, "needs a restart to take effect (running values kept): %s\n", strings.Join(reply.NeedRestart, ", "))
 	}
 	return exitOK
 }
