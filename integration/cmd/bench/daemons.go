@@ -165,7 +165,9 @@ func (c *cluster) kill9(i int) error {
 	}
 	for _, k := range kids {
 		// By PID, only children of our own daemon.
-		_ = syscall.Kill(k, syscall.SIGKILL)
+		if kp, err := os.FindProcess(k); err == nil {
+			_ = kp.Kill()
+		}
 	}
 	if _, err := p.Wait(10 * time.Second); err != nil {
 		return err
