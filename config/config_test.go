@@ -75,6 +75,7 @@ func TestParseMinimal(t *testing.T) {
 			Announce:  config.Announce{Count: 5, Interval: 200 * time.Millisecond},
 		}},
 		Status: config.Status{Socket: "/run/havip/havip.sock"},
+		Cloud:  config.DefaultCloud(),
 	}
 	if diff := cmp.Diff(want, got, netipCmp); diff != "" {
 		t.Errorf("minimal.toml (-want +got):\n%s", diff)
@@ -120,6 +121,7 @@ func TestParseReference(t *testing.T) {
 			Announce:  config.Announce{Count: 5, Interval: 200 * time.Millisecond},
 		}},
 		Status: config.Status{Socket: "/run/havip/havip.sock"},
+		Cloud:  config.DefaultCloud(),
 	}
 	if diff := cmp.Diff(want, got, netipCmp); diff != "" {
 		t.Errorf("reference.toml (-want +got):\n%s", diff)
@@ -526,9 +528,9 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name:   "unknown table",
-			conf:   insecure + "[cloud]\nprovider = \"none\"\n",
+			conf:   insecure + "[clouds]\nprovider = \"none\"\n",
 			errKey: "",
-			reason: `unknown key "cloud"`,
+			reason: `unknown key "clouds"`,
 		},
 		{
 			name:   "table given as a value",
