@@ -107,6 +107,17 @@ func New(c config.Cloud, o Options) (Provider, error) {
 	return nil, fmt.Errorf("unknown cloud provider %q", c.Provider)
 }
 
+// Reconciles reports whether the provider can re-read its binding, so
+// that a master re-asserts it periodically; the exec provider runs its
+// command once per takeover.
+func Reconciles(p Provider) bool {
+	switch p.Name() {
+	case config.ProviderHuaweiCloud, config.ProviderOpenStack:
+		return true
+	}
+	return false
+}
+
 // none binds nothing: the L2 announcement is all there is.
 type none struct{}
 

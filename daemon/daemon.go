@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/havip/havip/cloudbind"
 	"github.com/havip/havip/config"
 	"github.com/havip/havip/election"
 	"github.com/havip/havip/status"
@@ -35,6 +36,7 @@ type Daemon struct {
 	links   map[string]*vip.Manager // by interface name
 	holders map[string]*holder      // by instance name
 	node    *election.Node
+	cloud   cloudbind.Provider
 }
 
 // New prepares a daemon; nothing is changed on the host until Run.
@@ -51,13 +53,22 @@ func New(o Options) (*Daemon, error) {
 		links:   map[string]*vip.Manager{},
 		holders: map[string]*holder{},
 	}
+	prov, err := cloudbind.New(o.Config.Cloud, cloudbind.Options{Logger: l})
+	if err != nil {
+		return nil, fmt.Errorf("cloud binding: %w", err)
+	}
+	d.cloud = prov
 	for _, in := range o.Config.Instances {
 		m := d.links[in.Interface]
 		if m == nil {
 			m = vip.New(in.Interface, vip.WithLogger(l))
 			d.links[in.Interface] = m
 		}
-		d.holders[in.Name] = newHolder(in, m, l)
+		h := newHolder(in, m, l)
+		if o.Config.Cloud.Enabled() {
+			h.cloud = newCloudRunner(prov, prov.Binder(in), o.Config.Cloud.ReconcileInterval, h.log, h.reannounce)
+		}
+		d.holders[in.Name] = h
 	}
 	return d, nil
 }
@@ -71,6 +82,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 			m.Close()
 		}
 	}()
+	for _, w := range d.cfg.Warnings {
+		d.log.Warn("configuration: " + w)
+	}
 	sock, err := status.Listen(d.cfg.Status.Socket)
 	if err != nil {
 		return err
@@ -115,7 +129,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		g.Go(func() error { return d.watch(gctx, ifname, m) })
 	}
 	g.Go(func() error { return node.Run(gctx) })
-	return g.Wait()
+	err = g.Wait()
+	// Let the cloud releases started by the last step-downs finish (each
+	// is bounded by its own timeout).
+	for _, h := range d.holders {
+		if h.cloud != nil && !h.cloud.wait(cloudReleaseTimeout) {
+			d.log.Warn("cloud release still running at exit", "instance", h.inst.Name)
+		}
+	}
+	return err
 }
 
 // instancesOn returns the holders of the instances on an interface.
@@ -228,6 +250,7 @@ func (d *Daemon) Document() status.Document {
 			EffectivePriority: in.EffectivePriority,
 			Preempt:           in.Preempt,
 			Reason:            in.Reason,
+			Cloud:             d.cloudStatus(in.Name),
 		})
 	}
 	for _, m := range s.Members {
@@ -241,4 +264,12 @@ func (d *Daemon) Document() status.Document {
 		doc.Members = append(doc.Members, sm)
 	}
 	return doc
+}
+
+func (d *Daemon) cloudStatus(instance string) *status.Cloud {
+	h := d.holders[instance]
+	if h == nil || h.cloud == nil {
+		return nil
+	}
+	return h.cloud.status()
 }

@@ -46,6 +46,8 @@ type holder struct {
 	ip   addrs
 	open func(ifname string, l *slog.Logger) (announcer, error)
 	log  *slog.Logger
+	// cloud binds the VIPs through the cloud API; nil with provider none.
+	cloud *cloudRunner
 
 	mu     sync.Mutex
 	master bool
@@ -83,7 +85,20 @@ func (h *holder) Acquire(ctx context.Context) error {
 	h.master = true
 	h.startAnnouncing(h.inst.Announce.Count)
 	h.log.Info("VIPs added", "vip", joinPrefixes(h.inst.VIPs), "interface", h.ip.Name())
+	if h.cloud != nil {
+		h.cloud.start()
+	}
 	return nil
+}
+
+// reannounce sends a new burst while master, after the cloud moved the
+// VIPs here.
+func (h *holder) reannounce() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.master {
+		h.startAnnouncing(h.inst.Announce.Count)
+	}
 }
 
 // startAnnouncing (h.mu held) replaces any running announcement goroutine
@@ -162,6 +177,9 @@ func (h *holder) Release(ctx context.Context) error {
 		}
 	}
 	h.log.Info("VIPs removed", "vip", joinPrefixes(h.inst.VIPs), "interface", h.ip.Name())
+	if h.cloud != nil {
+		h.cloud.stop()
+	}
 	return errors.Join(errs...)
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/spf13/pflag"
 
+	"github.com/havip/havip/cloudbind"
 	"github.com/havip/havip/config"
 	"github.com/havip/havip/daemon"
 	"github.com/havip/havip/status"
@@ -42,7 +43,8 @@ const usage = `havip owns shared virtual IP addresses for a group of servers.
 Usage:
   havip run [--config PATH]                   run the daemon
   havip status [--config PATH | --socket PATH] [--json]
-  havip check [--config PATH]                 validate the configuration
+  havip check [--config PATH] [--cloud]       validate the configuration
+                                              (--cloud: test credentials and ports)
   havip version
 
 --config defaults to ` + config.DefaultPath + `.
@@ -122,6 +124,7 @@ func printConfigError(stderr io.Writer, err error) {
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flags("check", stderr)
 	path := fs.String("config", config.DefaultPath, "configuration file")
+	cloud := fs.Bool("cloud", false, "also test the cloud credentials and ports with read-only calls")
 	if !parse(fs, args, 0, stderr) {
 		return exitUsage
 	}
@@ -131,7 +134,45 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	fmt.Fprintf(stdout, "%s: OK\n%s", *path, cfg.Summary())
+	if *cloud {
+		return checkCloud(cfg, stdout, stderr)
+	}
 	return exitOK
+}
+
+// checkCloud reads each instance's binding through the cloud API without
+// changing it.
+func checkCloud(cfg *config.Config, stdout, stderr io.Writer) int {
+	if !cfg.Cloud.Enabled() {
+		fmt.Fprintln(stdout, "cloud: provider none, nothing to check")
+		return exitOK
+	}
+	p, err := cloudbind.New(cfg.Cloud, cloudbind.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "havip check: cloud: %v\n", err)
+		return exitRuntime
+	}
+	code := exitOK
+	for _, in := range cfg.Instances {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		bound, err := p.Binder(in).Check(ctx)
+		cancel()
+		switch {
+		case errors.Is(err, cloudbind.ErrNoCheck):
+			fmt.Fprintf(stdout, "cloud: instance %s: provider %s cannot be checked read-only\n", in.Name, p.Name())
+		case err != nil:
+			fmt.Fprintf(stderr, "havip check: cloud: instance %s: %v\n", in.Name, err)
+			code = exitRuntime
+		default:
+			yes := "no"
+			if bound {
+				yes = "yes"
+			}
+			fmt.Fprintf(stdout, "cloud: instance %s: credentials and ports OK; bound to this server: %s\n", in.Name, yes)
+		}
+	}
+	fmt.Fprintf(stdout, "cloud: %d read-only API calls\n", p.Calls())
+	return code
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
