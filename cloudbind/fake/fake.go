@@ -67,6 +67,9 @@ type State struct {
 	// Rejected counts requests refused for bad signatures, tokens,
 	// fields or filters.
 	Rejected int `json:"rejected"`
+	// Secrets are the temporary credentials and tokens it handed out,
+	// so that tests can look for them where they must not be.
+	Secrets []string `json:"secrets"`
 }
 
 // Config sets a fake up.
@@ -106,6 +109,7 @@ type Server struct {
 	notBefore map[string]time.Time // caller -> end of its Retry-After
 	early     int
 	rejected  int
+	secrets   []string
 }
 
 type tempCred struct {
@@ -184,7 +188,8 @@ func (s *Server) Inject(f Fault) {
 func (s *Server) State() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := State{Ports: map[string]Port{}, Calls: slices.Clone(s.calls), Early: s.early, Rejected: s.rejected}
+	st := State{Ports: map[string]Port{}, Calls: slices.Clone(s.calls), Early: s.early, Rejected: s.rejected,
+		Secrets: slices.Clone(s.secrets)}
 	for id, p := range s.ports {
 		c := *p
 		c.Pairs = slices.Clone(p.Pairs)
@@ -331,6 +336,7 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request, from string) {
 		ak := "TMP" + strings.ToUpper(randHex(8))
 		s.mu.Lock()
 		s.temp[ak] = cred
+		s.secrets = append(s.secrets, cred.secret, cred.token)
 		s.mu.Unlock()
 		writeJSON(w, 200, map[string]any{"credential": map[string]any{
 			"access": ak, "secret": cred.secret, "securitytoken": cred.token,

@@ -1,0 +1,387 @@
+package integration
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/havip/havip/cloudbind/fake"
+	"github.com/havip/havip/internal/testbed"
+)
+
+// The fake cloud runs in the observer's namespace: the nodes reach it
+// over the bridge like a cloud endpoint, and the test never sends a
+// packet from the root namespace (it drives the fake through a unix
+// socket).
+
+const (
+	fakePort    = 8080
+	fakeProject = "proj-test"
+	fakeAK      = "AKTESTHAVIP"
+	vipPortID   = "vip-port-0"
+)
+
+var (
+	fakeOnce sync.Once
+	fakeBin  string
+	fakeErr  error
+)
+
+// buildFake builds the fakecloud command once per run.
+func buildFake(t *testing.T) string {
+	t.Helper()
+	fakeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		root, err := testbed.ModuleRoot(ctx)
+		if err != nil {
+			fakeErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "havip-fakecloud-")
+		if err != nil {
+			fakeErr = err
+			return
+		}
+		fakeBin = filepath.Join(dir, "fakecloud")
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", fakeBin, "./cloudbind/fake/cmd/fakecloud")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fakeErr = fmt.Errorf("building fakecloud: %w\n%s", err, out)
+		}
+	})
+	if fakeErr != nil {
+		t.Fatal(fakeErr)
+	}
+	return fakeBin
+}
+
+func portID(i int) string { return fmt.Sprintf("port-node%d", i) }
+
+// cloudCluster is a cluster whose nodes bind the VIP through a fake
+// Huawei Cloud in the observer's namespace.
+type cloudCluster struct {
+	*cluster
+	ctl    fake.Control
+	secret string
+}
+
+// newCloudCluster starts the fake and writes every node's configuration;
+// auth is "aksk" or "agency".
+func newCloudCluster(t *testing.T, n int, auth string, vip netip.Addr, prio ...int) *cloudCluster {
+	c := newCluster(t, n, false)
+	bin := buildFake(t)
+	secret := make([]byte, 16)
+	_, _ = rand.Read(secret)
+	cc := &cloudCluster{cluster: c, secret: "SK" + hex.EncodeToString(secret)}
+
+	cfg := fake.Config{
+		ProjectID: fakeProject,
+		Keys:      map[string]string{fakeAK: cc.secret},
+		Callers:   map[string]fake.Caller{},
+	}
+	var all []string
+	for i, h := range c.net.Nodes {
+		cfg.Ports = append(cfg.Ports, fake.Port{ID: portID(i), NetworkID: "net0", MAC: h.MAC.String(), FixedIPs: []string{h.Addr.String()}})
+		cfg.Callers[h.Addr.String()] = fake.Caller{MAC: h.MAC.String(), PortID: portID(i)}
+		all = append(all, h.Addr.String())
+	}
+	// As the console leaves it: bound to every member.
+	cfg.Ports = append(cfg.Ports, fake.Port{ID: vipPortID, NetworkID: "net0", DeviceOwner: "neutron:VIP_PORT",
+		FixedIPs: []string{vip.String()}, Pairs: all})
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	confPath := filepath.Join(c.dir, "fakecloud.json")
+	if err := os.WriteFile(confPath, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(c.dir, "fakecloud.sock")
+	logf, err := os.Create(filepath.Join(c.dir, "fakecloud.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	listen := netip.AddrPortFrom(c.net.Observer.Addr, fakePort).String()
+	p, err := c.net.Start(c.net.Observer.NS, []string{bin, "--listen", listen, "--config", confPath, "--control", sock}, logf, logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _, _ = p.Stop(stopGrace) })
+	cc.ctl = fake.Control{Socket: sock}
+	if err := waitFor(func() error { _, err := cc.ctl.State(); return err }); err != nil {
+		t.Fatalf("the fake cloud does not answer: %v", err)
+	}
+
+	skPath := filepath.Join(c.dir, "cloud.sk")
+	if err := os.WriteFile(skPath, []byte(cc.secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + listen
+	extra := fmt.Sprintf("[cloud]\nprovider = \"huaweicloud\"\nmode = \"exclusive\"\nendpoint = %q\nmetadata_url = %q\n"+
+		"project_id = %q\nreconcile_interval = \"1s\"\ncall_timeout = \"1s\"\nauth = %q\n", url, url, fakeProject, auth)
+	if auth == "aksk" {
+		extra += fmt.Sprintf("access_key = %q\nsecret_key_file = %q\n", fakeAK, skPath)
+	}
+	o := c.opts(web(true, prio...))
+	o.Extra = extra
+	c.configure(o)
+	return cc
+}
+
+// pairs returns the VIP port's allowed_address_pairs.
+func (cc *cloudCluster) pairs() ([]string, error) {
+	st, err := cc.ctl.State()
+	if err != nil {
+		return nil, err
+	}
+	return st.Ports[vipPortID].Pairs, nil
+}
+
+// waitBoundTo waits until the VIP port lists only node i and returns
+// how long that took.
+func (cc *cloudCluster) waitBoundTo(i int) time.Duration {
+	cc.t.Helper()
+	start := time.Now()
+	want := []string{cc.net.Nodes[i].Addr.String()}
+	err := waitFor(func() error {
+		got, err := cc.pairs()
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("VIP port pairs %v, want %v (node %d only)", got, want, i)
+		}
+		return nil
+	})
+	if err != nil {
+		cc.t.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+// checkClean fails the test when a client retried before Retry-After,
+// the fake refused a request, or a secret reached a node's log.
+func (cc *cloudCluster) checkClean() {
+	cc.t.Helper()
+	st, err := cc.ctl.State()
+	if err != nil {
+		cc.t.Fatal(err)
+	}
+	if st.Early != 0 {
+		cc.t.Errorf("%d requests came before the Retry-After of a 429", st.Early)
+	}
+	if st.Rejected != 0 {
+		cc.t.Errorf("the fake cloud refused %d requests (signatures, fields or filters)", st.Rejected)
+	}
+	secrets := append([]string{cc.secret}, st.Secrets...)
+	for i, d := range cc.nodes {
+		data, err := os.ReadFile(d.logPath)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			cc.t.Fatal(err)
+		}
+		for _, s := range secrets {
+			if strings.Contains(string(data), s) {
+				cc.t.Errorf("node %d's log contains a secret", i)
+			}
+		}
+		for _, s := range secrets {
+			out, _, _ := cc.havip(i, "status", "--json", "--socket", d.socket)
+			if strings.Contains(string(out), s) {
+				cc.t.Errorf("node %d's status contains a secret", i)
+			}
+		}
+	}
+}
+
+// cloudOf returns the cloud object of instance web in node i's status.
+func (cc *cloudCluster) cloudOf(i int) (map[string]any, error) {
+	out, _, err := cc.havip(i, "status", "--json", "--socket", cc.nodes[i].socket)
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Instances []struct {
+			Name  string         `json:"name"`
+			Cloud map[string]any `json:"cloud"`
+		} `json:"instances"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		return nil, err
+	}
+	for _, in := range doc.Instances {
+		if in.Name == "web" && in.Cloud != nil {
+			return in.Cloud, nil
+		}
+	}
+	return nil, fmt.Errorf("node %d: no cloud object for web in %s", i, out)
+}
+
+func TestCloudBindingFollowsMaster(t *testing.T) {
+	vip := testbed.VIP4(0)
+	cc := newCloudCluster(t, 3, "aksk", vip, 150, 100, 50)
+	cc.startAll()
+
+	cc.waitHolders(vip, 0)
+	t.Logf("bound to node 0 %v after it held the VIP", cc.waitBoundTo(0))
+	err := waitFor(func() error {
+		cl, err := cc.cloudOf(0)
+		if err != nil {
+			return err
+		}
+		if cl["provider"] != "huaweicloud" || cl["mode"] != "exclusive" || cl["result"] != "bound" || cl["agrees"] != true {
+			return fmt.Errorf("node 0 cloud status %v", cl)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := cc.havip(0, "status", "--socket", cc.nodes[0].socket)
+	if err != nil || !strings.Contains(string(out), "cloud web: huaweicloud exclusive, bound, cloud agrees") {
+		t.Errorf("status table (err %v):\n%s", err, out)
+	}
+
+	// Link cut: the majority side moves the VIP and the binding.
+	if err := cc.net.Cut(0); err != nil {
+		t.Fatal(err)
+	}
+	cc.waitHolders(vip, 1)
+	t.Logf("link cut: bound to node 1 %v after it held the VIP", cc.waitBoundTo(1))
+
+	// Heal: node 0 preempts and takes the binding back.
+	if err := cc.net.Restore(0); err != nil {
+		t.Fatal(err)
+	}
+	cc.waitHolders(vip, 0)
+	t.Logf("heal: bound to node 0 %v after it held the VIP", cc.waitBoundTo(0))
+
+	// SIGTERM: node 1 takes over.
+	if code := cc.stop(0); code != 0 {
+		t.Fatalf("havip on node 0 exited %d after SIGTERM", code)
+	}
+	cc.waitHolders(vip, 1)
+	t.Logf("SIGTERM: bound to node 1 %v after it held the VIP", cc.waitBoundTo(1))
+	// And it stays so: the backups never write.
+	time.Sleep(3 * time.Second)
+	if got, err := cc.pairs(); err != nil || !slices.Equal(got, []string{cc.net.Nodes[1].Addr.String()}) {
+		t.Errorf("pairs %v (err %v), want node 1 only", got, err)
+	}
+	cc.checkClean()
+}
+
+func TestCloudReassertsChangedBinding(t *testing.T) {
+	vip := testbed.VIP4(0)
+	cc := newCloudCluster(t, 3, "aksk", vip, 150, 100, 50)
+	cc.startAll()
+	cc.waitHolders(vip, 0)
+	cc.waitBoundTo(0)
+
+	// Someone binds the VIP to node 2 behind the master's back.
+	if err := cc.ctl.SetPairs(vipPortID, cc.net.Nodes[2].Addr.String()); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("re-asserted %v after the change (reconcile_interval 1s)", cc.waitBoundTo(0))
+	cc.keepHolders(time.Second, vip, 0)
+	cl, err := cc.cloudOf(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := cl["moves"].(float64); m < 2 {
+		t.Errorf("node 0 made %v moves, want at least 2 (bind and re-assert)", cl["moves"])
+	}
+	// A steady master costs one read per interval, nothing more.
+	st1, _ := cc.ctl.State()
+	time.Sleep(5 * time.Second)
+	st2, _ := cc.ctl.State()
+	writes, reads := 0, 0
+	for _, c := range st2.Calls[len(st1.Calls):] {
+		switch {
+		case c.Method == "PUT":
+			writes++
+		case strings.HasPrefix(c.Path, "/v1/"):
+			reads++
+		}
+	}
+	t.Logf("steady master over 5s: %d reads, %d writes", reads, writes)
+	if writes != 0 || reads > 7 {
+		t.Errorf("steady master over 5s: %d reads, %d writes; want about 5 reads and no write", reads, writes)
+	}
+	cc.checkClean()
+}
+
+func TestCloudThrottledAgency(t *testing.T) {
+	vip := testbed.VIP4(0)
+	cc := newCloudCluster(t, 3, "agency", vip, 150, 100, 50)
+	// The first calls are throttled for 2s each.
+	if err := cc.ctl.Inject(fake.Fault{Status: 429, RetryAfter: 2 * time.Second, Count: 3}); err != nil {
+		t.Fatal(err)
+	}
+	cc.startAll()
+	cc.waitHolders(vip, 0)
+	// Throttling never touches the L2 side.
+	cc.waitObserverReaches(vip, 0)
+	t.Logf("bound through throttling %v after node 0 held the VIP", cc.waitBoundTo(0))
+	st, err := cc.ctl.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n429 := 0
+	for _, c := range st.Calls {
+		if c.Status == 429 {
+			n429++
+		}
+	}
+	if n429 != 3 {
+		t.Errorf("%d throttled answers, want 3", n429)
+	}
+	if len(st.Secrets) == 0 {
+		t.Error("no agency credentials were fetched")
+	}
+	cc.checkClean()
+}
+
+func TestCloudCheckCommand(t *testing.T) {
+	vip := testbed.VIP4(0)
+	cc := newCloudCluster(t, 2, "aksk", vip, 150, 100)
+	out, stderr, err := cc.havip(0, "check", "--cloud", "--config", cc.nodes[0].config)
+	if err != nil {
+		t.Fatalf("havip check --cloud: %v\n%s%s", err, out, stderr)
+	}
+	if !strings.Contains(string(out), "cloud: instance web: credentials and ports OK; bound to this server: no") {
+		t.Errorf("havip check --cloud:\n%s", out)
+	}
+	// Read-only: nothing changed.
+	if got, _ := cc.pairs(); len(got) != 2 {
+		t.Errorf("pairs %v after check, want both members still", got)
+	}
+	// A credential file others can read is refused.
+	sk := filepath.Join(cc.dir, "cloud.sk")
+	if err := os.Chmod(sk, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err = cc.havip(0, "check", "--config", cc.nodes[0].config)
+	if testbed.ExitCode(err) != 2 || !strings.Contains(string(stderr), "cloud.secret_key_file") {
+		t.Errorf("check with a world-readable key: exit %d, stderr %s", testbed.ExitCode(err), stderr)
+	}
+	if strings.Contains(string(stderr), cc.secret) {
+		t.Error("the error shows the secret")
+	}
+	cc.checkClean()
+}
