@@ -106,6 +106,17 @@ type Timing struct {
 	// StartupGrace is how long a node that could join no peer waits
 	// before it may take a VIP on its own.
 	StartupGrace time.Duration
+	// HeartbeatInterval is how often every member sends a small direct
+	// message to every other one; with quorum on they are the evidence a
+	// holder's lease rests on.
+	HeartbeatInterval time.Duration
+	// Lease: with quorum on, a holder releases once it has not heard from
+	// enough members to make a majority for this long.
+	Lease time.Duration
+	// LeaseMargin: a member takes over from a holder that vanished only
+	// when it has not heard from it for Lease + LeaseMargin, so the old
+	// holder (if merely cut off) has released first.
+	LeaseMargin time.Duration
 }
 
 // Instance is one set of VIPs that moves as a unit.

@@ -225,6 +225,9 @@ func knobs(r *rawTuning, t *Timing) ([]durKnob, []intKnob) {
 		{"rejoin_interval", &r.RejoinInterval, &t.RejoinInterval, positive},
 		// 0 lets a node that reached no peer take its VIPs at once.
 		{"startup_grace", &r.StartupGrace, &t.StartupGrace, 0},
+		{"heartbeat_interval", &r.HeartbeatInterval, &t.HeartbeatInterval, positive},
+		{"lease", &r.Lease, &t.Lease, positive},
+		{"lease_margin", &r.LeaseMargin, &t.LeaseMargin, 0},
 	}
 	ints := []intKnob{
 		{"suspicion_mult", &r.SuspicionMult, &t.SuspicionMult, 1},
@@ -448,6 +451,16 @@ func buildTiming(r *rawCluster, t *Timing, c *collector) {
 			c.add(key, "must be at least %d, not %d", k.min, k.raw.val)
 		}
 		*k.val = k.raw.val
+	}
+
+	hb, ls := &r.Tuning.HeartbeatInterval, &r.Tuning.Lease
+	if !bad["heartbeat_interval"] && !bad["lease"] && ls.val < 2*hb.val {
+		key := "cluster.tuning.heartbeat_interval"
+		if ls.set {
+			key = "cluster.tuning.lease"
+		}
+		c.add(key, "lease %s%s must be at least twice heartbeat_interval %s%s",
+			ls.val, from(ls.set), hb.val, from(hb.set))
 	}
 
 	pi, pt := &r.Tuning.ProbeInterval, &r.Tuning.ProbeTimeout

@@ -53,6 +53,9 @@ type rawTuning struct {
 	TCPTimeout              optDuration `toml:"tcp_timeout"`
 	RejoinInterval          optDuration `toml:"rejoin_interval"`
 	StartupGrace            optDuration `toml:"startup_grace"`
+	HeartbeatInterval       optDuration `toml:"heartbeat_interval"`
+	Lease                   optDuration `toml:"lease"`
+	LeaseMargin             optDuration `toml:"lease_margin"`
 }
 
 type rawInstance struct {

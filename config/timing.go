@@ -25,6 +25,9 @@ var profiles = []Timing{
 		TCPTimeout:              time.Second,
 		RejoinInterval:          time.Second,
 		StartupGrace:            2 * time.Second,
+		HeartbeatInterval:       100 * time.Millisecond,
+		Lease:                   600 * time.Millisecond,
+		LeaseMargin:             250 * time.Millisecond,
 	},
 	{
 		// About 0.4 s to detect a dead node; for a quiet, fast network.
@@ -42,6 +45,9 @@ var profiles = []Timing{
 		TCPTimeout:              500 * time.Millisecond,
 		RejoinInterval:          500 * time.Millisecond,
 		StartupGrace:            time.Second,
+		HeartbeatInterval:       50 * time.Millisecond,
+		Lease:                   250 * time.Millisecond,
+		LeaseMargin:             150 * time.Millisecond,
 	},
 	{
 		// memberlist's LAN defaults: about 6 s to detect a dead node, more
@@ -60,6 +66,9 @@ var profiles = []Timing{
 		TCPTimeout:              10 * time.Second,
 		RejoinInterval:          2 * time.Second,
 		StartupGrace:            5 * time.Second,
+		HeartbeatInterval:       250 * time.Millisecond,
+		Lease:                   2 * time.Second,
+		LeaseMargin:             time.Second,
 	},
 }
 

@@ -234,6 +234,16 @@ func (h *holder) ensure(present map[netip.Prefix]bool) []netip.Prefix {
 	return added
 }
 
+// Reannounce starts a fresh announcement burst while master (after a
+// split brain healed, say), without touching the addresses.
+func (h *holder) Reannounce() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.master {
+		h.startAnnouncing(h.inst.Announce.Count)
+	}
+}
+
 func (h *holder) isMaster() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -2,6 +2,7 @@ package election
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +30,12 @@ type Holder interface {
 	Release(ctx context.Context) error
 }
 
+// Reannouncer is an optional part of a Holder: announce the VIPs again
+// (a fresh burst) without re-adding them.
+type Reannouncer interface {
+	Reannounce()
+}
+
 // Transition describes one change of an instance's state.
 type Transition struct {
 	Instance string
@@ -49,6 +56,8 @@ type Options struct {
 	OnTransition func(Transition)
 	// Ready, if set, is called once, when every instance has left INIT.
 	Ready func()
+	// Maintenance starts the node drained (a persisted maintenance).
+	Maintenance bool
 }
 
 // Node is this member of the cluster: it gossips with the others and
@@ -60,7 +69,9 @@ type Node struct {
 	ready   func()
 
 	ml     *memberlist.Memberlist
+	runCtx context.Context
 	events chan event
+	ctl    chan controlReq
 	kick   chan struct{}
 	pubCh  chan struct{}
 	epoch  uint64
@@ -79,14 +90,24 @@ type Node struct {
 	seq          uint64
 	leaving      bool
 	joinFailed   bool
+	directives   map[string]directive
+	forcePublish bool
 	// mlStopped is set by tests that stop memberlist under the node to
 	// simulate a crash.
 	mlStopped atomic.Bool
+	// mlLive is ml for readers outside the election goroutine.
+	mlLive   atomic.Pointer[memberlist.Memberlist]
+	selfAddr string
 
 	mu       sync.Mutex // guards the fields below, read by other goroutines
 	metaBuf  []byte
 	faults   map[string]string
 	snapshot Status
+	// pubDirectives is a copy of directives for push/pull.
+	pubDirectives []directive
+	// lastHeard is when any message (heartbeat, state, probe ack) last
+	// came from each member.
+	lastHeard map[string]time.Time
 }
 
 type instance struct {
@@ -101,6 +122,12 @@ type instance struct {
 	retryAt     time.Time // after a failed acquire, no new attempt before this
 	higherSince time.Time
 	recheck     time.Time
+	// penalties lower the effective priority, by source (track scripts).
+	penalties map[string]int
+	// conflict is set while another holder is seen and this node keeps
+	// the VIPs.
+	conflict bool
+	lastFrom State
 }
 
 type member struct {
@@ -121,6 +148,7 @@ const (
 	evMsg
 	evSuspect
 	evPingOK
+	evDirective
 )
 
 type event struct {
@@ -128,10 +156,62 @@ type event struct {
 	name string
 	addr string
 	meta []byte
+	dirs []directive
 }
 
 // msgMeta is the first byte of a direct message carrying a node's Meta.
 const msgMeta byte = 1
+
+// msgHeartbeat is the first byte of a heartbeat: the sender's name only.
+const msgHeartbeat byte = 3
+
+// heard records that a message from node arrived now.
+func (n *Node) heard(node string) {
+	now := time.Now()
+	n.mu.Lock()
+	n.lastHeard[node] = now
+	n.mu.Unlock()
+}
+
+// heardWithin counts the members (this node included) heard from within d.
+func (n *Node) heardWithin(now time.Time, d time.Duration) int {
+	c := 1
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for name, m := range n.members {
+		if t, ok := n.lastHeard[name]; ok && m.state.member() && now.Sub(t) <= d {
+			c++
+		}
+	}
+	return c
+}
+
+// leaseGuard returns a member that held the instance and is gone (dead to
+// memberlist) but was heard from less than Lease + LeaseMargin ago, and
+// when that time is up; zero when there is none.
+func (n *Node) leaseGuard(instance string, now time.Time) (string, time.Time) {
+	t := n.cfg.Cluster.Timing
+	who, until := "", time.Time{}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for name, m := range n.members {
+		if m.state.member() || !m.hasMeta {
+			continue
+		}
+		im, ok := m.meta.instance(instance)
+		if !ok || !im.Holding {
+			continue
+		}
+		last, ok := n.lastHeard[name]
+		if !ok {
+			continue
+		}
+		if end := last.Add(t.Lease + t.LeaseMargin); end.After(now) && end.After(until) {
+			who, until = name, end
+		}
+	}
+	return who, until
+}
 
 // New checks the options and prepares a Node; Run starts it.
 func New(o Options) (*Node, error) {
@@ -149,6 +229,9 @@ func New(o Options) (*Node, error) {
 		onTrans:      o.OnTransition,
 		ready:        o.Ready,
 		events:       make(chan event, 1024),
+		ctl:          make(chan controlReq),
+		runCtx:       context.Background(),
+		directives:   map[string]directive{},
 		kick:         make(chan struct{}, 1),
 		pubCh:        make(chan struct{}, 1),
 		epoch:        uint64(start.UnixNano()),
@@ -156,14 +239,21 @@ func New(o Options) (*Node, error) {
 		members:      map[string]*member{},
 		joinErrs:     map[string]string{},
 		faults:       map[string]string{},
+		lastHeard:    map[string]time.Time{},
 		lastPubPrios: map[string]uint8{},
+		maintenance:  o.Maintenance,
 	}
 	for _, ic := range o.Config.Instances {
 		h, ok := o.Holders[ic.Name]
 		if !ok {
 			return nil, fmt.Errorf("election: no holder for instance %q", ic.Name)
 		}
-		n.insts = append(n.insts, &instance{cfg: ic, holder: h, state: StateInit, since: start, reason: "starting"})
+		n.insts = append(n.insts, &instance{cfg: ic, holder: h, state: StateInit, since: start, reason: "starting", penalties: map[string]int{}})
+	}
+	// Publish the configured priorities from the start, so peers know
+	// this node's rank before its first decision.
+	for _, in := range n.insts {
+		n.lastPubPrios[in.cfg.Name] = n.effectivePriority(in, "")
 	}
 	if _, err := n.buildMeta(0).MarshalBinary(); err != nil {
 		return nil, fmt.Errorf("election: %w", err)
@@ -245,7 +335,10 @@ func (n *Node) Run(ctx context.Context) error {
 		return fmt.Errorf("starting memberlist on %s: %w", n.cfg.Node.Bind, err)
 	}
 	n.ml = ml
+	n.runCtx = ctx
 	local := ml.LocalNode()
+	n.selfAddr = nodeAddr(local)
+	n.mlLive.Store(ml)
 	n.log.Info("memberlist started", "peer", n.cfg.Node.Name, "addr", net.JoinHostPort(local.Addr.String(), strconv.Itoa(int(local.Port))),
 		"cluster", n.cfg.Cluster.Name, "encrypted", len(n.cfg.Cluster.SecretKey) > 0, "timing", n.cfg.Cluster.Timing.Profile)
 
@@ -291,8 +384,12 @@ func (n *Node) loop(ctx context.Context) {
 	safety := time.NewTicker(time.Second)
 	defer safety.Stop()
 	joinDone := make(chan map[string]string, 1)
+	heartbeat := time.NewTicker(n.cfg.Cluster.Timing.HeartbeatInterval)
+	defer heartbeat.Stop()
+	hb := append([]byte{msgHeartbeat, byte(len(n.cfg.Node.Name))}, n.cfg.Node.Name...)
 
 	for {
+		var req *controlReq
 		select {
 		case <-ctx.Done():
 			return
@@ -300,8 +397,17 @@ func (n *Node) loop(ctx context.Context) {
 			n.apply(e)
 			n.drain()
 		case <-n.kick:
+		case r := <-n.ctl:
+			r.f()
+			req = &r
 		case <-timer.C:
 		case <-safety.C:
+		case <-heartbeat.C:
+			n.sendAll(hb)
+			if n.cfg.Cluster.QuorumNeeded() == 0 {
+				continue
+			}
+			// Under quorum the lease is re-checked every beat.
 		case <-rejoin.C:
 			n.rejoin(joinDone)
 			continue
@@ -311,6 +417,9 @@ func (n *Node) loop(ctx context.Context) {
 			continue
 		}
 		next := n.evaluate(ctx)
+		if req != nil {
+			close(req.done)
+		}
 		if !next.IsZero() {
 			timer.Reset(max(time.Until(next), time.Millisecond))
 		}
@@ -331,6 +440,12 @@ func (n *Node) drain() {
 }
 
 func (n *Node) apply(e event) {
+	if e.kind == evDirective {
+		for _, d := range e.dirs {
+			n.mergeDirective(d)
+		}
+		return
+	}
 	if e.name == n.cfg.Node.Name {
 		return
 	}
@@ -495,7 +610,8 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 		}
 	}
 	seen, needed := n.quorum()
-	haveQuorum := needed == 0 || seen >= needed
+	heard := n.heardWithin(now, n.cfg.Cluster.Timing.Lease)
+	haveQuorum := needed == 0 || (seen >= needed && heard >= needed)
 
 	n.mu.Lock()
 	faults := make(map[string]string, len(n.faults))
@@ -524,9 +640,20 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 				preempt:      in.cfg.Preempt,
 				preemptDelay: in.cfg.PreemptDelay,
 				higherSince:  in.higherSince,
+				preferred:    n.preferred(in.cfg.Name),
 			})
 			if !haveQuorum {
-				v.reason = fmt.Sprintf("no quorum: sees %d of %d needed", seen, needed)
+				v.reason = fmt.Sprintf("no quorum: sees %d of %d needed", min(seen, heard), needed)
+			}
+			if v.hold && !in.holding && needed > 0 {
+				// A holder that vanished may only be cut off: it
+				// releases once its lease runs out; take over only
+				// after that and a margin.
+				if who, until := n.leaseGuard(in.cfg.Name, now); !until.IsZero() {
+					v.hold = false
+					v.reason = "waiting for the lease of " + who + " to run out"
+					v.recheck = until
+				}
 			}
 		}
 		in.higherSince = v.higherSince
@@ -547,6 +674,16 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 				in.holding = true
 				changed = true
 			}
+		case v.hold && in.holding && v.conflict:
+			// Another holder was seen and this node won: the loser
+			// releases; announce again so neighbours that followed
+			// the loser come back.
+			if !in.conflict {
+				if r, ok := in.holder.(Reannouncer); ok {
+					n.log.Info("other holder seen, announcing again", "instance", in.cfg.Name)
+					r.Reannounce()
+				}
+			}
 		case !v.hold && in.holding:
 			if err := in.holder.Release(ctx); err != nil {
 				n.log.Error("releasing VIPs failed", "instance", in.cfg.Name, "err", err)
@@ -554,6 +691,8 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 			in.holding = false
 			changed = true
 		}
+
+		in.conflict = v.conflict && v.hold
 
 		to := StateBackup
 		switch {
@@ -581,9 +720,16 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 	if !n.settled && !n.settleBy.IsZero() && (next.IsZero() || n.settleBy.Before(next)) {
 		next = n.settleBy
 	}
-	if changed {
+	if changed || n.forcePublish {
+		n.forcePublish = false
 		n.publish()
 	}
+	n.mu.Lock()
+	n.pubDirectives = n.pubDirectives[:0]
+	for _, d := range n.directives {
+		n.pubDirectives = append(n.pubDirectives, d)
+	}
+	n.mu.Unlock()
 	n.updateSnapshot()
 	if !n.readyFired && n.ready != nil && n.allOutOfInit() {
 		n.readyFired = true
@@ -605,10 +751,14 @@ func (n *Node) allOutOfInit() bool {
 // configured one, or 0 while the node is in maintenance or the instance
 // has a fault.
 func (n *Node) effectivePriority(in *instance, fault string) uint8 {
-	if n.maintenance || fault != "" {
+	if n.maintenance || n.leaving || fault != "" {
 		return 0
 	}
-	return uint8(in.cfg.Priority)
+	p := in.cfg.Priority
+	for _, w := range in.penalties {
+		p -= w
+	}
+	return uint8(max(p, 1))
 }
 
 func (n *Node) peersFor(name string) []Candidate {
@@ -643,6 +793,7 @@ func (n *Node) transition(in *instance, to State, reason string, now time.Time) 
 		return
 	}
 	from := in.state
+	in.lastFrom = from
 	in.state = to
 	in.since = now
 	in.reason = reason
@@ -709,14 +860,19 @@ func (n *Node) sendDirect() {
 	if n.ml == nil || n.mlStopped.Load() {
 		return
 	}
-	msg := n.directMessage()
-	name := n.cfg.Node.Name
-	for _, node := range n.ml.Members() {
-		if node.Name == name {
+	n.sendAll(n.directMessage())
+}
+
+// sendAll sends msg to every alive or suspect member, by the addresses
+// this goroutine recorded (memberlist's own Node structs may change under
+// a reader).
+func (n *Node) sendAll(msg []byte) {
+	for _, m := range n.members {
+		if !m.state.member() || m.addr == "" {
 			continue
 		}
-		if err := n.ml.SendBestEffort(node, msg); err != nil {
-			n.log.Debug("direct state message failed", "peer", node.Name, "err", err)
+		if err := n.ml.SendToAddress(memberlist.Address{Addr: m.addr, Name: m.name}, msg); err != nil {
+			n.log.Debug("direct message failed", "peer", m.name, "err", err)
 		}
 	}
 }
@@ -765,7 +921,6 @@ func (n *Node) shutdown() {
 		in.master = ""
 		n.transition(in, StateBackup, "shutting down", now)
 	}
-	n.maintenance = true
 	n.leaving = true
 	n.publish()
 	n.updateSnapshot()
@@ -797,6 +952,19 @@ func (d *delegate) NodeMeta(limit int) []byte {
 }
 
 func (d *delegate) NotifyMsg(b []byte) {
+	if len(b) > 1 && b[0] == msgHeartbeat {
+		if l := int(b[1]); len(b) >= 2+l {
+			d.n.heard(string(b[2 : 2+l]))
+		}
+		return
+	}
+	if len(b) > 1 && b[0] == msgDirective {
+		var ds []directive
+		if err := json.Unmarshal(b[1:], &ds); err == nil {
+			d.n.enqueue(event{kind: evDirective, dirs: ds})
+		}
+		return
+	}
 	if len(b) < 2 || b[0] != msgMeta {
 		return
 	}
@@ -804,6 +972,7 @@ func (d *delegate) NotifyMsg(b []byte) {
 	if len(b) < 2+l {
 		return
 	}
+	d.n.heard(string(b[2 : 2+l]))
 	d.n.enqueue(event{kind: evMsg, name: string(b[2 : 2+l]), meta: slices.Clone(b[2+l:])})
 }
 
@@ -813,9 +982,18 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 // memberlist's own copy of it is only refreshed by UpdateNode, which runs
 // a moment after a takeover; a node joining in that moment must still
 // learn that this node holds.
-func (d *delegate) LocalState(join bool) []byte { return d.n.directMessage() }
+func (d *delegate) LocalState(join bool) []byte { return d.n.localState() }
 
-func (d *delegate) MergeRemoteState(buf []byte, join bool) { d.NotifyMsg(buf) }
+func (d *delegate) MergeRemoteState(buf []byte, join bool) {
+	var ps pushState
+	if err := json.Unmarshal(buf, &ps); err != nil || ps.Name == "" {
+		return
+	}
+	d.n.enqueue(event{kind: evMsg, name: ps.Name, meta: ps.Meta})
+	if len(ps.Directives) > 0 {
+		d.n.enqueue(event{kind: evDirective, dirs: ps.Directives})
+	}
+}
 
 func (n *Node) enqueue(e event) {
 	select {
@@ -855,6 +1033,7 @@ type pingDelegate struct{ n *Node }
 func (p *pingDelegate) AckPayload() []byte { return nil }
 
 func (p *pingDelegate) NotifyPingComplete(other *memberlist.Node, _ time.Duration, _ []byte) {
+	p.n.heard(other.Name)
 	p.n.enqueue(event{kind: evPingOK, name: other.Name})
 }
 

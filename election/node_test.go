@@ -93,6 +93,9 @@ func testTiming() config.Timing {
 		TCPTimeout:              500 * time.Millisecond,
 		RejoinInterval:          300 * time.Millisecond,
 		StartupGrace:            500 * time.Millisecond,
+		HeartbeatInterval:       50 * time.Millisecond,
+		Lease:                   250 * time.Millisecond,
+		LeaseMargin:             100 * time.Millisecond,
 	}
 }
 

@@ -57,6 +57,10 @@ type situation struct {
 	// higherSince is when a better-ranked, eligible peer that does not
 	// hold was first seen while this node held (zero: none).
 	higherSince time.Time
+	// preferred is the target of an active switchover: while eligible it
+	// ranks first, and a holder yields to it at once, whatever preempt
+	// says.
+	preferred string
 }
 
 // verdict is the outcome of a decision.
@@ -71,19 +75,48 @@ type verdict struct {
 	// master is the node this node believes holds, or will hold, the
 	// instance ("" when nobody can).
 	master string
+	// conflict: this node holds, keeps holding, and sees another holder
+	// (which must release).
+	conflict bool
+}
+
+// order ranks the eligible candidates, best first, with the switchover
+// target (if eligible) in front.
+func order(cands []Candidate, preferred string) []Candidate {
+	ranked := Rank(cands)
+	if preferred == "" {
+		return ranked
+	}
+	for i, c := range ranked {
+		if c.Node == preferred {
+			copy(ranked[1:i+1], ranked[:i])
+			ranked[0] = c
+			break
+		}
+	}
+	return ranked
 }
 
 // decide is the election rule, a pure function of what this node sees.
 func decide(s situation) verdict {
-	all := append([]Candidate{s.self}, s.peers...)
-	ranked := Rank(all)
+	ranked := order(append([]Candidate{s.self}, s.peers...), s.preferred)
+	pos := make(map[string]int, len(ranked))
+	for i, c := range ranked {
+		pos[c.Node] = i
+	}
 	v := verdict{}
 	// The believed master: a holder if there is one (the best-ranked
 	// holder), else the best-ranked eligible candidate.
-	for _, c := range ranked {
-		if c.Holding {
+	var otherHolder *Candidate
+	for i, c := range ranked {
+		if !c.Holding {
+			continue
+		}
+		if v.master == "" {
 			v.master = c.Node
-			break
+		}
+		if c.Node != s.self.Node && otherHolder == nil {
+			otherHolder = &ranked[i]
 		}
 	}
 	if v.master == "" && len(ranked) > 0 {
@@ -108,22 +141,19 @@ func decide(s situation) verdict {
 		return v
 	}
 
-	var otherHolder *Candidate
-	for i := range s.peers {
-		p := s.peers[i]
-		if p.Holding && p.Priority > 0 && (otherHolder == nil || outranks(p, *otherHolder)) {
-			otherHolder = &s.peers[i]
-		}
-	}
-
 	if s.self.Holding {
-		if otherHolder != nil && outranks(*otherHolder, s.self) {
+		if otherHolder != nil && pos[otherHolder.Node] < pos[s.self.Node] {
 			v.reason = "higher-ranked holder " + otherHolder.Node + " seen"
 			v.master = otherHolder.Node
 			return v
 		}
-		if s.preempt && ranked[0].Node != s.self.Node {
-			best := ranked[0]
+		best := ranked[0]
+		if best.Node != s.self.Node && best.Node == s.preferred {
+			v.reason = "switchover to " + best.Node
+			v.master = best.Node
+			return v
+		}
+		if s.preempt && best.Node != s.self.Node {
 			since := s.higherSince
 			if since.IsZero() {
 				since = s.now
@@ -134,6 +164,7 @@ func decide(s situation) verdict {
 				return v
 			}
 			v.hold = true
+			v.conflict = otherHolder != nil
 			v.reason = "preemption by " + best.Node + " pending"
 			v.higherSince = since
 			v.recheck = since.Add(s.preemptDelay)
@@ -142,6 +173,13 @@ func decide(s situation) verdict {
 		}
 		v.hold = true
 		v.reason = "holding"
+		v.conflict = otherHolder != nil
+		if v.conflict {
+			v.reason = "holding; lower-ranked holder " + otherHolder.Node + " must release"
+		}
+		if s.preferred == s.self.Node {
+			v.reason = "holding (switchover target)"
+		}
 		v.master = s.self.Node
 		return v
 	}
@@ -154,6 +192,9 @@ func decide(s situation) verdict {
 	if ranked[0].Node == s.self.Node {
 		v.hold = true
 		v.reason = "highest-ranked eligible member"
+		if s.preferred == s.self.Node {
+			v.reason = "switchover target"
+		}
 		v.master = s.self.Node
 		return v
 	}

@@ -4,8 +4,6 @@ import (
 	"net/netip"
 	"slices"
 	"time"
-
-	"github.com/hashicorp/memberlist"
 )
 
 // Status is a snapshot of what this node knows, for `havip status`.
@@ -32,6 +30,13 @@ type InstanceStatus struct {
 	// EffectivePriority is what this node publishes (0: not eligible).
 	EffectivePriority int
 	Preempt           bool
+	// Penalty is the sum of the active track-script weights.
+	Penalty int
+	// Switchover is the target of the switchover in force, if any.
+	Switchover string
+	// LastFrom is the state before the last transition (at Since, for
+	// Reason).
+	LastFrom State
 }
 
 // MemberStatus is one member of the cluster, this node included.
@@ -56,20 +61,6 @@ func (n *Node) Status() Status {
 	n.mu.Unlock()
 	s.Instances = slices.Clone(s.Instances)
 	s.Members = slices.Clone(s.Members)
-	// memberlist has no event for suspicion; read it live.
-	if n.ml != nil {
-		suspect := map[string]bool{}
-		for _, nd := range n.ml.Members() {
-			if nd.State == memberlist.StateSuspect {
-				suspect[nd.Name] = true
-			}
-		}
-		for i := range s.Members {
-			if suspect[s.Members[i].Name] && s.Members[i].State == MemberAlive {
-				s.Members[i].State = MemberSuspect
-			}
-		}
-	}
 	return s
 }
 
@@ -84,9 +75,7 @@ func (n *Node) updateSnapshot() {
 		Maintenance:  n.maintenance,
 	}
 	self := MemberStatus{Name: n.cfg.Node.Name, State: MemberAlive, Self: true, Maintenance: n.maintenance, Since: n.start}
-	if n.ml != nil {
-		self.Addr = nodeAddr(n.ml.LocalNode())
-	}
+	self.Addr = n.selfAddr
 	for _, in := range n.insts {
 		p := int(n.lastPubPrios[in.cfg.Name])
 		s.Instances = append(s.Instances, InstanceStatus{
@@ -100,6 +89,9 @@ func (n *Node) updateSnapshot() {
 			Priority:          in.cfg.Priority,
 			EffectivePriority: p,
 			Preempt:           in.cfg.Preempt,
+			Penalty:           sumPenalties(in.penalties),
+			Switchover:        n.activeDirective(in.cfg.Name),
+			LastFrom:          in.lastFrom,
 		})
 		self.Instances = append(self.Instances, InstanceMeta{Name: in.cfg.Name, Priority: uint8(p), Holding: in.holding})
 		self.Priority = max(self.Priority, p)
@@ -110,7 +102,15 @@ func (n *Node) updateSnapshot() {
 		if m.hasMeta {
 			ms.Maintenance = m.meta.Maintenance
 			ms.Instances = slices.Clone(m.meta.Instances)
-			for _, im := range m.meta.Instances {
+			if !m.state.member() {
+				// What a dead member last published is history: it
+				// holds nothing the cluster counts on.
+				for i := range ms.Instances {
+					ms.Instances[i].Holding = false
+					ms.Instances[i].Priority = 0
+				}
+			}
+			for _, im := range ms.Instances {
 				ms.Priority = max(ms.Priority, int(im.Priority))
 			}
 		}
@@ -120,4 +120,21 @@ func (n *Node) updateSnapshot() {
 	n.mu.Lock()
 	n.snapshot = s
 	n.mu.Unlock()
+}
+
+func sumPenalties(p map[string]int) int {
+	t := 0
+	for _, w := range p {
+		t += w
+	}
+	return t
+}
+
+// activeDirective returns the target of the switchover in force, without
+// side effects (unlike preferred).
+func (n *Node) activeDirective(instance string) string {
+	if d, ok := n.directives[instance]; ok && !d.Cleared {
+		return d.Target
+	}
+	return ""
 }

@@ -1,0 +1,171 @@
+package election
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/havip/havip/config"
+)
+
+func TestMaintenanceDrainsWithoutOverlap(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
+	c.start(0)
+	c.start(1)
+	c.waitHolders("node0", 10*time.Second)
+	c.nodes[0].node.SetMaintenance(true)
+	c.waitHolders("node1", 2*time.Second)
+	if m := c.tr.max("web"); m != 1 {
+		t.Errorf("%d holders at once during drain", m)
+	}
+	s := c.nodes[0].node.Status()
+	if !s.Maintenance || s.Instances[0].EffectivePriority != 0 {
+		t.Errorf("drained node: maintenance %v, effective priority %d", s.Maintenance, s.Instances[0].EffectivePriority)
+	}
+	c.holdFor("node1", 300*time.Millisecond)
+	c.nodes[0].node.SetMaintenance(false)
+	c.waitHolders("node0", 5*time.Second)
+}
+
+func TestSwitchover(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 50, preempt: true})
+	for i := range c.nodes {
+		c.start(i)
+	}
+	c.waitHolders("node0", 10*time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for memberPriority(c.nodes[1].node, "node2") != 50 {
+		if time.Now().After(deadline) {
+			t.Fatal("node1 never saw node2's priority")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Asked on a backup, to the lowest priority: it moves and stays
+	// against preemption.
+	got, err := c.nodes[1].node.Switchover("web", "node2")
+	if err != nil || got != "node2" {
+		t.Fatalf("Switchover: %q, %v", got, err)
+	}
+	c.waitHolders("node2", 2*time.Second)
+	c.holdFor("node2", 500*time.Millisecond)
+	if m := c.tr.max("web"); m != 1 {
+		t.Errorf("%d holders at once during switchover", m)
+	}
+	for i, tn := range c.nodes {
+		if st := instanceStatus(t, tn.node, "web"); st.Switchover != "node2" {
+			t.Errorf("node%d: switchover %q, want node2", i, st.Switchover)
+		}
+	}
+
+	// Refused targets.
+	if _, err := c.nodes[0].node.Switchover("web", "nobody"); !errors.Is(err, ErrNoTarget) || !strings.Contains(err.Error(), "not a member") {
+		t.Errorf("switchover to an unknown node: %v", err)
+	}
+	if _, err := c.nodes[0].node.Switchover("db", ""); !errors.Is(err, ErrUnknownInstance) {
+		t.Errorf("switchover of an unknown instance: %v", err)
+	}
+	c.nodes[1].node.SetMaintenance(true)
+	deadline = time.Now().Add(5 * time.Second)
+	for memberPriority(c.nodes[0].node, "node1") != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("node0 never saw node1 drained")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := c.nodes[0].node.Switchover("web", "node1"); !errors.Is(err, ErrNoTarget) || !strings.Contains(err.Error(), "not eligible") {
+		t.Errorf("switchover to a drained node: %v", err)
+	}
+	c.nodes[1].node.SetMaintenance(false)
+	for memberPriority(c.nodes[2].node, "node1") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("node2 never saw node1 back")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	// Without --to: the best other than the master.
+	if got, err := c.nodes[2].node.Switchover("web", ""); err != nil || got != "node0" {
+		t.Fatalf("Switchover to the best: %q, %v", got, err)
+	}
+	c.waitHolders("node0", 2*time.Second)
+
+	// The target fails: the choice ends and the ranking decides again.
+	if _, err := c.nodes[0].node.Switchover("web", "node1"); err != nil {
+		t.Fatal(err)
+	}
+	c.waitHolders("node1", 2*time.Second)
+	c.stop(1)
+	c.waitHolders("node0", 5*time.Second)
+	for _, i := range []int{0, 2} {
+		if st := instanceStatus(t, c.nodes[i].node, "web"); st.Switchover != "" {
+			t.Errorf("node%d: switchover %q still in force after its target left", i, st.Switchover)
+		}
+	}
+}
+
+func TestPenaltyLowersRank(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
+	c.start(0)
+	c.start(1)
+	c.waitHolders("node0", 10*time.Second)
+	c.nodes[0].node.SetPenalty("web", "app", 60)
+	c.waitHolders("node1", 2*time.Second)
+	if st := instanceStatus(t, c.nodes[0].node, "web"); st.EffectivePriority != 90 || st.Penalty != 60 {
+		t.Errorf("effective priority %d penalty %d, want 90 and 60", st.EffectivePriority, st.Penalty)
+	}
+	c.nodes[0].node.SetPenalty("web", "app", 200)
+	if st := instanceStatus(t, c.nodes[0].node, "web"); st.EffectivePriority != 1 {
+		t.Errorf("a penalty above the priority gives %d, want 1 (still eligible)", st.EffectivePriority)
+	}
+	c.nodes[0].node.SetPenalty("web", "app", 0)
+	c.waitHolders("node0", 2*time.Second)
+}
+
+func TestReload(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
+	c.start(0)
+	c.start(1)
+	c.waitHolders("node0", 10*time.Second)
+	n1 := c.nodes[1].node
+	holders := map[string]Holder{"web": n1.insts[0].holder}
+
+	// Raise node1's priority above node0's: it preempts.
+	cfg := *c.nodes[1].cfg
+	cfg.Instances = []config.Instance{cfg.Instances[0]}
+	cfg.Instances[0].Priority = 200
+	if err := n1.Reload(&cfg, holders); err != nil {
+		t.Fatal(err)
+	}
+	c.waitHolders("node1", 2*time.Second)
+
+	// An added instance starts; a removed one is released.
+	db := cfg.Instances[0]
+	db.Name = "db"
+	cfg2 := cfg
+	cfg2.Instances = []config.Instance{db}
+	dbHolder := &fakeHolder{tr: c.tr, node: "node1", inst: "db"}
+	if err := n1.Reload(&cfg2, map[string]Holder{"db": dbHolder}); err != nil {
+		t.Fatal(err)
+	}
+	c.waitHolders("node0", 2*time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Join(c.tr.held("db"), ",") != "node1" {
+		if time.Now().After(deadline) {
+			t.Fatalf("db holders %v, want node1", c.tr.held("db"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := n1.Reload(&cfg2, map[string]Holder{}); err == nil {
+		t.Error("Reload without a holder for an instance succeeded")
+	}
+}
+
+func memberPriority(n *Node, name string) int {
+	for _, m := range n.Status().Members {
+		if m.Name == name {
+			return m.Priority
+		}
+	}
+	return -1
+}
