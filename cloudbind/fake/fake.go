@@ -110,6 +110,7 @@ type Server struct {
 	early     int
 	rejected  int
 	secrets   []string
+	race      map[string]string // port -> address a concurrent writer adds
 }
 
 type tempCred struct {
@@ -128,6 +129,7 @@ func New(cfg Config) *Server {
 		temp:      map[string]tempCred{},
 		tokens:    map[string]time.Time{},
 		notBefore: map[string]time.Time{},
+		race:      map[string]string{},
 	}
 	for _, p := range cfg.Ports {
 		p := p
@@ -158,6 +160,15 @@ func (s *Server) SetPairs(id string, ips ...string) error {
 	p.Pairs = slices.Clone(ips)
 	p.Revision++
 	return nil
+}
+
+// RaceNextUpdate makes another writer add ip to a port's pairs just
+// before the next update of that port arrives, as if it had won a race:
+// an update guarded by the old revision then fails with 412.
+func (s *Server) RaceNextUpdate(id, ip string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.race[id] = ip
 }
 
 // Pairs returns a port's allowed_address_pairs.
@@ -418,4 +429,8 @@ func decodeStrict(body []byte, v any) error {
 		return fmt.Errorf("trailing data")
 	}
 	return nil
+}
+
+func readAll(r *http.Request) ([]byte, error) {
+	return io.ReadAll(io.LimitReader(r.Body, 1<<20))
 }
