@@ -198,3 +198,35 @@ floating_ip_id = "fip1"
 		t.Errorf("cloud %+v", c)
 	}
 }
+
+// TestReferenceCloudKeys checks that every [cloud] key commented out in
+// reference.toml is a key the schema knows, with a value of the right
+// type, so the reference cannot drift from the code.
+func TestReferenceCloudKeys(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "examples", "reference.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, n := false, 0
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "[") {
+			in = line == "[cloud]"
+		}
+		if !in || !commentedKey.MatchString(line) {
+			continue
+		}
+		n++
+		kv := strings.TrimPrefix(line, "# ")
+		conf := cloudBase + "\n[cloud]\nprovider = \"none\"\n" + kv + "\n"
+		_, err := config.ParseWithOptions([]byte(conf), "havip.toml", config.ParseOptions{SkipKeyFile: true})
+		if err == nil && (strings.HasPrefix(kv, "reconcile_interval") || strings.HasPrefix(kv, "call_timeout")) {
+			continue // taken whatever the provider
+		}
+		if err == nil || !strings.Contains(err.Error(), "is not used with provider") || strings.Count(err.Error(), "\n") > 0 {
+			t.Errorf("%s: %v, want only \"is not used with provider\"", kv, err)
+		}
+	}
+	if n < 20 {
+		t.Errorf("found %d commented [cloud] keys in reference.toml, want every key", n)
+	}
+}

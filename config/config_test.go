@@ -187,7 +187,7 @@ func TestParseExamples(t *testing.T) {
 		})
 	}
 	for _, name := range []string{"minimal.toml", "reference.toml", "two-node.toml",
-		"three-node-quorum.toml", "ipv6.toml", "bare-metal.toml"} {
+		"three-node-quorum.toml", "ipv6.toml", "bare-metal.toml", "huaweicloud-pair.toml"} {
 		if !found[name] {
 			t.Errorf("examples/%s is missing", name)
 		}
@@ -212,6 +212,9 @@ func TestParseExampleValues(t *testing.T) {
 			netip.MustParsePrefix("2001:db8:10::80/128"), netip.MustParsePrefix("192.0.2.80/32")}},
 		{"bare-metal.toml", func(c *config.Config) any { return c.Cluster.Timing }, fast},
 		{"bare-metal.toml", func(c *config.Config) any { return c.Node.Bind }, netip.MustParseAddrPort("10.20.0.1:7946")},
+		{"huaweicloud-pair.toml", func(c *config.Config) any {
+			return []string{c.Cloud.Provider, c.Cloud.Mode, c.Cloud.Auth, c.Cloud.Endpoint}
+		}, []string{"huaweicloud", "exclusive", "agency", "https://vpc.cn-north-4.myhuaweicloud.com"}},
 		{"bare-metal.toml", func(c *config.Config) any { return c.Instances[0].Announce }, config.Announce{
 			Count: 10, Interval: 100 * time.Millisecond, Refresh: 30 * time.Second}},
 	}
