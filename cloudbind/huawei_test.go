@@ -297,3 +297,31 @@ func TestHuaweiNoVIPPort(t *testing.T) {
 		t.Fatalf("Bind: %v", err)
 	}
 }
+
+func TestHuaweiVIPPortPerAddress(t *testing.T) {
+	f, url := newFake(t, func(c *fake.Config) {
+		c.Ports = append(c.Ports, fake.Port{ID: "vip-port-2", NetworkID: "net1", DeviceOwner: "neutron:VIP_PORT",
+			FixedIPs: []string{"192.168.0.101"}, Pairs: []string{ipB}})
+	})
+	var logs bytes.Buffer
+	p := mustProvider(t, huaweiCfg(url), opts(&logs))
+	web := inst
+	db := config.Instance{Name: "db", Interface: "eth0", VIPs: []netip.Prefix{
+		netip.MustParsePrefix("192.168.0.101/32"), netip.MustParsePrefix("2001:db8::101/128")}}
+	for _, in := range []config.Instance{web, db} {
+		if _, err := p.Binder(in).Bind(ctx(t)); err != nil {
+			t.Fatalf("%s: %v", in.Name, err)
+		}
+	}
+	if got := f.Pairs("vip-port"); !slices.Equal(got, []string{ipA}) {
+		t.Errorf("web's VIP port %v", got)
+	}
+	if got := f.Pairs("vip-port-2"); !slices.Equal(got, []string{ipA}) {
+		t.Errorf("db's VIP port %v", got)
+	}
+	// This server's port has no IPv6 address: the IPv6 VIP is skipped
+	// with one warning.
+	if n := strings.Count(logs.String(), "no fixed IP of the VIP's family"); n != 1 {
+		t.Errorf("%d warnings about the IPv6 VIP, want 1:\n%s", n, logs.String())
+	}
+}

@@ -28,6 +28,9 @@ type cloudRunner struct {
 	// moved is called after each successful cloud move (announce again).
 	moved func()
 
+	// kicks asks the bind loop for a check now.
+	kicks chan struct{}
+
 	mu     sync.Mutex
 	cancel context.CancelFunc // of the running bind loop
 	last   chan struct{}      // closed when the latest goroutine ends
@@ -46,7 +49,16 @@ type cloudStatus struct {
 
 func newCloudRunner(p cloudbind.Provider, b cloudbind.Binder, interval time.Duration, l *slog.Logger, moved func()) *cloudRunner {
 	return &cloudRunner{prov: p, b: b, interval: interval, log: l.With("provider", p.Name()), moved: moved,
-		st: cloudStatus{result: "idle"}}
+		kicks: make(chan struct{}, 1), st: cloudStatus{result: "idle"}}
+}
+
+// kick makes a running bind loop check the binding now rather than at
+// the end of its interval.
+func (r *cloudRunner) kick() {
+	select {
+	case r.kicks <- struct{}{}:
+	default:
+	}
 }
 
 // start begins binding in the background; it returns at once.
@@ -157,20 +169,16 @@ func (r *cloudRunner) loop(ctx context.Context, gen uint64) {
 				return
 			}
 		}
-		if sleepCtx(ctx, wait) != nil {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
 			return
+		case <-r.kicks:
+			t.Stop()
+			r.log.Debug("checking the cloud binding now")
+		case <-t.C:
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

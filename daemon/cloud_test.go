@@ -156,3 +156,19 @@ func TestCloudMoveAnnouncesAgain(t *testing.T) {
 		t.Errorf("bind calls went on after Release: %d then %d", n1, n2)
 	}
 }
+
+func TestCloudCheckedAtOnceWhenSplitBrainHeals(t *testing.T) {
+	b := &fakeBinder{}
+	h, _, _ := cloudHolder(t, b, time.Hour)
+	if err := h.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the first bind", func() bool { n, _ := b.counts(); return n == 1 })
+	// The election saw another holder and won: the binding is checked
+	// now, not an hour later.
+	h.Reannounce()
+	eventually(t, "a check at once", func() bool { n, _ := b.counts(); return n == 2 })
+	if err := h.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

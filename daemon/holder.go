@@ -91,16 +91,6 @@ func (h *holder) Acquire(ctx context.Context) error {
 	return nil
 }
 
-// reannounce sends a new burst while master, after the cloud moved the
-// VIPs here.
-func (h *holder) reannounce() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.master {
-		h.startAnnouncing(h.inst.Announce.Count)
-	}
-}
-
 // startAnnouncing (h.mu held) replaces any running announcement goroutine
 // with a burst of count rounds followed by the periodic refresh.
 func (h *holder) startAnnouncing(count int) {
@@ -235,8 +225,19 @@ func (h *holder) ensure(present map[netip.Prefix]bool) []netip.Prefix {
 }
 
 // Reannounce starts a fresh announcement burst while master (after a
-// split brain healed, say), without touching the addresses.
+// split brain healed, say), without touching the addresses. The cloud
+// binding is checked at once too: the loser may have moved it while it
+// believed it was master.
 func (h *holder) Reannounce() {
+	h.reannounce()
+	if h.cloud != nil {
+		h.cloud.kick()
+	}
+}
+
+// reannounce starts a fresh burst while master; the cloud binding calls
+// it after each move.
+func (h *holder) reannounce() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.master {
