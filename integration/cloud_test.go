@@ -74,33 +74,46 @@ func portID(i int) string { return fmt.Sprintf("port-node%d", i) }
 // Huawei Cloud in the observer's namespace.
 type cloudCluster struct {
 	*cluster
-	ctl    fake.Control
-	secret string
+	ctl      fake.Control
+	secret   string
+	provider string
 }
 
-// newCloudCluster starts the fake and writes every node's configuration;
-// auth is "aksk" or "agency".
-func newCloudCluster(t *testing.T, n int, auth string, vip netip.Addr, prio ...int) *cloudCluster {
+// newCloudCluster starts the fake and writes every node's configuration
+// for provider huaweicloud (auth "aksk" or "agency") or openstack (auth
+// "appcred", with a floating IP).
+func newCloudCluster(t *testing.T, n int, provider, auth string, vip netip.Addr, prio ...int) *cloudCluster {
 	c := newCluster(t, n, false)
 	bin := buildFake(t)
 	secret := make([]byte, 16)
 	_, _ = rand.Read(secret)
-	cc := &cloudCluster{cluster: c, secret: "SK" + hex.EncodeToString(secret)}
+	cc := &cloudCluster{cluster: c, secret: "SK" + hex.EncodeToString(secret), provider: provider}
 
 	cfg := fake.Config{
-		ProjectID: fakeProject,
-		Keys:      map[string]string{fakeAK: cc.secret},
-		Callers:   map[string]fake.Caller{},
+		ProjectID:   fakeProject,
+		Keys:        map[string]string{fakeAK: cc.secret},
+		Users:       map[string]string{"ac-test": cc.secret},
+		Callers:     map[string]fake.Caller{},
+		FloatingIPs: map[string]string{"fip0": portID(n - 1)},
 	}
 	var all []string
 	for i, h := range c.net.Nodes {
-		cfg.Ports = append(cfg.Ports, fake.Port{ID: portID(i), NetworkID: "net0", MAC: h.MAC.String(), FixedIPs: []string{h.Addr.String()}})
+		port := fake.Port{ID: portID(i), NetworkID: "net0", MAC: h.MAC.String(), FixedIPs: []string{h.Addr.String()}}
+		if provider == "openstack" {
+			// Neutron: every member port allows the VIP to start with.
+			port.Pairs = []string{vip.String()}
+		}
+		cfg.Ports = append(cfg.Ports, port)
 		cfg.Callers[h.Addr.String()] = fake.Caller{MAC: h.MAC.String(), PortID: portID(i)}
 		all = append(all, h.Addr.String())
 	}
-	// As the console leaves it: bound to every member.
-	cfg.Ports = append(cfg.Ports, fake.Port{ID: vipPortID, NetworkID: "net0", DeviceOwner: "neutron:VIP_PORT",
-		FixedIPs: []string{vip.String()}, Pairs: all})
+	// Huawei: as the console leaves it, bound to every member. OpenStack:
+	// the port that reserves the address, bound to nothing.
+	vipPort := fake.Port{ID: vipPortID, NetworkID: "net0", DeviceOwner: "neutron:VIP_PORT", FixedIPs: []string{vip.String()}, Pairs: all}
+	if provider == "openstack" {
+		vipPort.DeviceOwner, vipPort.Pairs = "", nil
+	}
+	cfg.Ports = append(cfg.Ports, vipPort)
 	data, err := json.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -131,10 +144,17 @@ func newCloudCluster(t *testing.T, n int, auth string, vip netip.Addr, prio ...i
 		t.Fatal(err)
 	}
 	url := "http://" + listen
-	extra := fmt.Sprintf("[cloud]\nprovider = \"huaweicloud\"\nmode = \"exclusive\"\nendpoint = %q\nmetadata_url = %q\n"+
-		"project_id = %q\nreconcile_interval = \"1s\"\ncall_timeout = \"1s\"\nauth = %q\n", url, url, fakeProject, auth)
-	if auth == "aksk" {
-		extra += fmt.Sprintf("access_key = %q\nsecret_key_file = %q\n", fakeAK, skPath)
+	extra := fmt.Sprintf("[cloud]\nprovider = %q\nmode = \"exclusive\"\nmetadata_url = %q\n"+
+		"reconcile_interval = \"1s\"\ncall_timeout = \"1s\"\n", provider, url)
+	switch {
+	case provider == "openstack":
+		extra += fmt.Sprintf("auth_url = %q\napplication_credential_id = \"ac-test\"\n"+
+			"application_credential_secret_file = %q\nfloating_ip_id = \"fip0\"\n", url+"/v3", skPath)
+	case auth == "aksk":
+		extra += fmt.Sprintf("endpoint = %q\nproject_id = %q\nauth = %q\naccess_key = %q\nsecret_key_file = %q\n",
+			url, fakeProject, auth, fakeAK, skPath)
+	default:
+		extra += fmt.Sprintf("endpoint = %q\nproject_id = %q\nauth = %q\n", url, fakeProject, auth)
 	}
 	o := c.opts(web(true, prio...))
 	o.Extra = extra
@@ -151,26 +171,73 @@ func (cc *cloudCluster) pairs() ([]string, error) {
 	return st.Ports[vipPortID].Pairs, nil
 }
 
-// waitBoundTo waits until the VIP port lists only node i and returns
-// how long that took.
-func (cc *cloudCluster) waitBoundTo(i int) time.Duration {
-	cc.t.Helper()
-	start := time.Now()
-	want := []string{cc.net.Nodes[i].Addr.String()}
-	err := waitFor(func() error {
+// boundTo says whether the cloud forwards the VIP to node i alone:
+// huaweicloud, the VIP port lists only node i's address; openstack, only
+// node i's port lists the VIP, and the floating IP is on it.
+func (cc *cloudCluster) boundTo(i int) error {
+	if cc.provider != "openstack" {
 		got, err := cc.pairs()
 		if err != nil {
 			return err
 		}
-		if !slices.Equal(got, want) {
+		if want := []string{cc.net.Nodes[i].Addr.String()}; !slices.Equal(got, want) {
 			return fmt.Errorf("VIP port pairs %v, want %v (node %d only)", got, want, i)
 		}
 		return nil
-	})
+	}
+	st, err := cc.ctl.State()
+	if err != nil {
+		return err
+	}
+	var listing []string
+	for id, p := range st.Ports {
+		if len(p.Pairs) > 0 {
+			listing = append(listing, id)
+		}
+	}
+	slices.Sort(listing)
+	if want := []string{portID(i)}; !slices.Equal(listing, want) {
+		return fmt.Errorf("ports allowing the VIP: %v, want %v", listing, want)
+	}
+	if fip := st.FloatingIPs["fip0"]; fip != portID(i) {
+		return fmt.Errorf("floating IP on %q, want %q", fip, portID(i))
+	}
+	return nil
+}
+
+// waitBoundTo waits until the cloud forwards the VIP to node i alone and
+// returns how long that took.
+func (cc *cloudCluster) waitBoundTo(i int) time.Duration {
+	cc.t.Helper()
+	start := time.Now()
+	err := waitFor(func() error { return cc.boundTo(i) })
 	if err != nil {
 		cc.t.Fatal(err)
 	}
 	return time.Since(start)
+}
+
+// follow waits until node i alone holds vip and the cloud forwards it to
+// node i alone, and logs when each happened after start.
+func (cc *cloudCluster) follow(event string, vip netip.Addr, i int, start time.Time) {
+	cc.t.Helper()
+	var held, bound time.Duration
+	deadline := start.Add(settle)
+	for held == 0 || bound == 0 {
+		if time.Now().After(deadline) {
+			cc.t.Fatalf("%s: after %v: VIP on node %d: %v, bound to it: %v (%v)", event, settle, i, held > 0, bound > 0, cc.boundTo(i))
+		}
+		if held == 0 {
+			if got, err := cc.net.HoldersOf(vip); err == nil && slices.Equal(got, []int{i}) {
+				held = time.Since(start)
+			}
+		}
+		if bound == 0 && cc.boundTo(i) == nil {
+			bound = time.Since(start)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cc.t.Logf("%s: VIP on node %d after %v, cloud bound to it after %v", event, i, held.Round(time.Millisecond), bound.Round(time.Millisecond))
 }
 
 // checkClean fails the test when a client retried before Retry-After,
@@ -234,18 +301,25 @@ func (cc *cloudCluster) cloudOf(i int) (map[string]any, error) {
 }
 
 func TestCloudBindingFollowsMaster(t *testing.T) {
+	testBindingFollowsMaster(t, "huaweicloud", "aksk")
+}
+
+func TestCloudOpenStackFollowsMaster(t *testing.T) {
+	testBindingFollowsMaster(t, "openstack", "appcred")
+}
+
+func testBindingFollowsMaster(t *testing.T, provider, auth string) {
 	vip := testbed.VIP4(0)
-	cc := newCloudCluster(t, 3, "aksk", vip, 150, 100, 50)
+	cc := newCloudCluster(t, 3, provider, auth, vip, 150, 100, 50)
 	cc.startAll()
 
-	cc.waitHolders(vip, 0)
-	t.Logf("bound to node 0 %v after it held the VIP", cc.waitBoundTo(0))
+	cc.follow("start", vip, 0, time.Now())
 	err := waitFor(func() error {
 		cl, err := cc.cloudOf(0)
 		if err != nil {
 			return err
 		}
-		if cl["provider"] != "huaweicloud" || cl["mode"] != "exclusive" || cl["result"] != "bound" || cl["agrees"] != true {
+		if cl["provider"] != provider || cl["mode"] != "exclusive" || cl["result"] != "bound" || cl["agrees"] != true {
 			return fmt.Errorf("node 0 cloud status %v", cl)
 		}
 		return nil
@@ -254,41 +328,41 @@ func TestCloudBindingFollowsMaster(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, _, err := cc.havip(0, "status", "--socket", cc.nodes[0].socket)
-	if err != nil || !strings.Contains(string(out), "cloud web: huaweicloud exclusive, bound, cloud agrees") {
+	if err != nil || !strings.Contains(string(out), "cloud web: "+provider+" exclusive, bound, cloud agrees") {
 		t.Errorf("status table (err %v):\n%s", err, out)
 	}
 
 	// Link cut: the majority side moves the VIP and the binding.
+	start := time.Now()
 	if err := cc.net.Cut(0); err != nil {
 		t.Fatal(err)
 	}
-	cc.waitHolders(vip, 1)
-	t.Logf("link cut: bound to node 1 %v after it held the VIP", cc.waitBoundTo(1))
+	cc.follow("link cut", vip, 1, start)
 
 	// Heal: node 0 preempts and takes the binding back.
+	start = time.Now()
 	if err := cc.net.Restore(0); err != nil {
 		t.Fatal(err)
 	}
-	cc.waitHolders(vip, 0)
-	t.Logf("heal: bound to node 0 %v after it held the VIP", cc.waitBoundTo(0))
+	cc.follow("heal", vip, 0, start)
 
 	// SIGTERM: node 1 takes over.
+	start = time.Now()
 	if code := cc.stop(0); code != 0 {
 		t.Fatalf("havip on node 0 exited %d after SIGTERM", code)
 	}
-	cc.waitHolders(vip, 1)
-	t.Logf("SIGTERM: bound to node 1 %v after it held the VIP", cc.waitBoundTo(1))
+	cc.follow("SIGTERM", vip, 1, start)
 	// And it stays so: the backups never write.
 	time.Sleep(3 * time.Second)
-	if got, err := cc.pairs(); err != nil || !slices.Equal(got, []string{cc.net.Nodes[1].Addr.String()}) {
-		t.Errorf("pairs %v (err %v), want node 1 only", got, err)
+	if err := cc.boundTo(1); err != nil {
+		t.Error(err)
 	}
 	cc.checkClean()
 }
 
 func TestCloudReassertsChangedBinding(t *testing.T) {
 	vip := testbed.VIP4(0)
-	cc := newCloudCluster(t, 3, "aksk", vip, 150, 100, 50)
+	cc := newCloudCluster(t, 3, "huaweicloud", "aksk", vip, 150, 100, 50)
 	cc.startAll()
 	cc.waitHolders(vip, 0)
 	cc.waitBoundTo(0)
@@ -328,7 +402,7 @@ func TestCloudReassertsChangedBinding(t *testing.T) {
 
 func TestCloudThrottledAgency(t *testing.T) {
 	vip := testbed.VIP4(0)
-	cc := newCloudCluster(t, 3, "agency", vip, 150, 100, 50)
+	cc := newCloudCluster(t, 3, "huaweicloud", "agency", vip, 150, 100, 50)
 	// The first calls are throttled for 2s each.
 	if err := cc.ctl.Inject(fake.Fault{Status: 429, RetryAfter: 2 * time.Second, Count: 3}); err != nil {
 		t.Fatal(err)
@@ -359,7 +433,7 @@ func TestCloudThrottledAgency(t *testing.T) {
 
 func TestCloudCheckCommand(t *testing.T) {
 	vip := testbed.VIP4(0)
-	cc := newCloudCluster(t, 2, "aksk", vip, 150, 100)
+	cc := newCloudCluster(t, 2, "huaweicloud", "aksk", vip, 150, 100)
 	out, stderr, err := cc.havip(0, "check", "--cloud", "--config", cc.nodes[0].config)
 	if err != nil {
 		t.Fatalf("havip check --cloud: %v\n%s%s", err, out, stderr)

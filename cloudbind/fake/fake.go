@@ -67,6 +67,8 @@ type State struct {
 	// Rejected counts requests refused for bad signatures, tokens,
 	// fields or filters.
 	Rejected int `json:"rejected"`
+	// FloatingIPs maps floating IPs to the port they are on.
+	FloatingIPs map[string]string `json:"floating_ips"`
 	// Secrets are the temporary credentials and tokens it handed out,
 	// so that tests can look for them where they must not be.
 	Secrets []string `json:"secrets"`
@@ -201,6 +203,10 @@ func (s *Server) State() State {
 	defer s.mu.Unlock()
 	st := State{Ports: map[string]Port{}, Calls: slices.Clone(s.calls), Early: s.early, Rejected: s.rejected,
 		Secrets: slices.Clone(s.secrets)}
+	st.FloatingIPs = map[string]string{}
+	for k, v := range s.fips {
+		st.FloatingIPs[k] = v
+	}
 	for id, p := range s.ports {
 		c := *p
 		c.Pairs = slices.Clone(p.Pairs)
