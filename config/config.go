@@ -117,6 +117,11 @@ type Timing struct {
 	// when it has not heard from it for Lease + LeaseMargin, so the old
 	// holder (if merely cut off) has released first.
 	LeaseMargin time.Duration
+	// HeartbeatTimeout: a member not heard from for this long no longer
+	// counts for the election, before memberlist declares it dead (which
+	// takes about ProbeInterval × (2 + SuspicionMult)); 0 leaves failure
+	// detection to memberlist alone.
+	HeartbeatTimeout time.Duration
 }
 
 // Instance is one set of VIPs that moves as a unit.

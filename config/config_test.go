@@ -114,6 +114,7 @@ func TestParseReference(t *testing.T) {
 				HeartbeatInterval:       100 * time.Millisecond,
 				Lease:                   600 * time.Millisecond,
 				LeaseMargin:             250 * time.Millisecond,
+				HeartbeatTimeout:        800 * time.Millisecond,
 			},
 		},
 		Instances: []config.Instance{{
@@ -574,7 +575,7 @@ func TestParseErrors(t *testing.T) {
 			name:   "unknown timing profile",
 			conf:   strings.Replace(insecure, "insecure", "timing = \"turbo\"\ninsecure", 1),
 			errKey: "cluster.timing",
-			reason: `unknown timing profile "turbo" (want "default", "fast" or "conservative")`,
+			reason: `unknown timing profile "turbo" (want "default", "fast", "instant" or "conservative")`,
 		},
 		{
 			name:   "probe_timeout equal to probe_interval",
@@ -801,12 +802,13 @@ indirect_checks = 0
 }
 
 func TestProfiles(t *testing.T) {
-	if diff := cmp.Diff([]string{"default", "fast", "conservative"}, config.ProfileNames()); diff != "" {
+	if diff := cmp.Diff([]string{"default", "fast", "instant", "conservative"}, config.ProfileNames()); diff != "" {
 		t.Errorf("ProfileNames (-want +got):\n%s", diff)
 	}
 	for name, want := range map[string]time.Duration{
-		"default":      time.Second,
-		"fast":         400 * time.Millisecond,
+		"default":      900 * time.Millisecond,
+		"fast":         220 * time.Millisecond,
+		"instant":      35 * time.Millisecond,
 		"conservative": 6 * time.Second,
 	} {
 		p := mustProfile(t, name)
@@ -856,7 +858,7 @@ func TestSummary(t *testing.T) {
 cluster db-ha: 3 members (2 peers: 10.0.1.12:7946, 10.0.1.13:7946)
 encryption: key from /etc/havip/secret.key (not read)
 quorum majority: 2 of 3 members needed to hold a VIP
-timing default: probe every 200ms (timeout 100ms), suspicion ×3, a dead member is found in about 1s
+timing default: probe every 200ms (timeout 100ms), suspicion ×3, a dead member is found in about 900ms
 instance primary on eth0: 10.0.1.100/32, priority 200, no preempt
 instance replica on eth0: 10.0.1.101/32, priority 150, preempt after 30s
 `,
@@ -867,7 +869,7 @@ instance replica on eth0: 10.0.1.101/32, priority 150, preempt after 30s
 cluster web-ha: 2 members (1 peer: 192.168.0.12:7946)
 encryption: key from /etc/havip/secret.key (not read)
 quorum auto: off, a member holds VIPs whichever members it sees
-timing default: probe every 200ms (timeout 100ms), suspicion ×3, a dead member is found in about 1s
+timing default: probe every 200ms (timeout 100ms), suspicion ×3, a dead member is found in about 900ms
 instance web on eth0: 192.168.0.22/32, priority 150, preempt after 10s
 `,
 		},

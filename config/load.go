@@ -228,6 +228,8 @@ func knobs(r *rawTuning, t *Timing) ([]durKnob, []intKnob) {
 		{"heartbeat_interval", &r.HeartbeatInterval, &t.HeartbeatInterval, positive},
 		{"lease", &r.Lease, &t.Lease, positive},
 		{"lease_margin", &r.LeaseMargin, &t.LeaseMargin, 0},
+		// 0 leaves failure detection to memberlist.
+		{"heartbeat_timeout", &r.HeartbeatTimeout, &t.HeartbeatTimeout, 0},
 	}
 	ints := []intKnob{
 		{"suspicion_mult", &r.SuspicionMult, &t.SuspicionMult, 1},
@@ -461,6 +463,15 @@ func buildTiming(r *rawCluster, t *Timing, c *collector) {
 		}
 		c.add(key, "lease %s%s must be at least twice heartbeat_interval %s%s",
 			ls.val, from(ls.set), hb.val, from(hb.set))
+	}
+
+	if ht := &r.Tuning.HeartbeatTimeout; !bad["heartbeat_interval"] && !bad["heartbeat_timeout"] && ht.val > 0 && ht.val < 2*hb.val {
+		key := "cluster.tuning.heartbeat_interval"
+		if ht.set {
+			key = "cluster.tuning.heartbeat_timeout"
+		}
+		c.add(key, "heartbeat_timeout %s%s must be 0 (off) or at least twice heartbeat_interval %s%s",
+			ht.val, from(ht.set), hb.val, from(hb.set))
 	}
 
 	pi, pt := &r.Tuning.ProbeInterval, &r.Tuning.ProbeTimeout

@@ -56,6 +56,7 @@ type rawTuning struct {
 	HeartbeatInterval       optDuration `toml:"heartbeat_interval"`
 	Lease                   optDuration `toml:"lease"`
 	LeaseMargin             optDuration `toml:"lease_margin"`
+	HeartbeatTimeout        optDuration `toml:"heartbeat_timeout"`
 }
 
 type rawInstance struct {

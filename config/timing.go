@@ -28,6 +28,7 @@ var profiles = []Timing{
 		HeartbeatInterval:       100 * time.Millisecond,
 		Lease:                   600 * time.Millisecond,
 		LeaseMargin:             250 * time.Millisecond,
+		HeartbeatTimeout:        800 * time.Millisecond,
 	},
 	{
 		// About 0.4 s to detect a dead node; for a quiet, fast network.
@@ -45,9 +46,33 @@ var profiles = []Timing{
 		TCPTimeout:              500 * time.Millisecond,
 		RejoinInterval:          500 * time.Millisecond,
 		StartupGrace:            time.Second,
-		HeartbeatInterval:       50 * time.Millisecond,
-		Lease:                   250 * time.Millisecond,
-		LeaseMargin:             150 * time.Millisecond,
+		HeartbeatInterval:       20 * time.Millisecond,
+		Lease:                   150 * time.Millisecond,
+		LeaseMargin:             60 * time.Millisecond,
+		HeartbeatTimeout:        200 * time.Millisecond,
+	},
+	{
+		// Heartbeats every 5 ms: a silent member is gone after 30 ms.
+		// For a dedicated, quiet segment; costs some CPU and is the
+		// first to fail over falsely under loss or load.
+		Profile:                 "instant",
+		ProbeInterval:           100 * time.Millisecond,
+		ProbeTimeout:            50 * time.Millisecond,
+		SuspicionMult:           2,
+		SuspicionMaxTimeoutMult: 2,
+		IndirectChecks:          3,
+		AwarenessMaxMultiplier:  1,
+		GossipInterval:          20 * time.Millisecond,
+		GossipNodes:             3,
+		RetransmitMult:          4,
+		PushPullInterval:        10 * time.Second,
+		TCPTimeout:              500 * time.Millisecond,
+		RejoinInterval:          500 * time.Millisecond,
+		StartupGrace:            time.Second,
+		HeartbeatInterval:       5 * time.Millisecond,
+		Lease:                   20 * time.Millisecond,
+		LeaseMargin:             12 * time.Millisecond,
+		HeartbeatTimeout:        30 * time.Millisecond,
 	},
 	{
 		// memberlist's LAN defaults: about 6 s to detect a dead node, more
@@ -69,6 +94,7 @@ var profiles = []Timing{
 		HeartbeatInterval:       250 * time.Millisecond,
 		Lease:                   2 * time.Second,
 		LeaseMargin:             time.Second,
+		HeartbeatTimeout:        0,
 	},
 }
 
@@ -94,12 +120,17 @@ func ProfileNames() []string {
 }
 
 // FailureDetection estimates how long the other members take to declare
-// a crashed node dead with these timings: the time until it is probed,
+// a crashed node dead with these timings: with heartbeat_timeout set,
+// about that timeout plus one heartbeat; otherwise memberlist's the time until it is probed,
 // the failed probe, then the suspicion timeout. With 2 to 10 members
 // memberlist's suspicion timeout is SuspicionMult × ProbeInterval and no
 // confirmations are awaited, so the total is about
 // ProbeInterval × (2 + SuspicionMult). Lifeguard awareness
 // (AwarenessMaxMultiplier > 1) can stretch it.
 func (t Timing) FailureDetection() time.Duration {
-	return t.ProbeInterval * time.Duration(2+t.SuspicionMult)
+	d := t.ProbeInterval * time.Duration(2+t.SuspicionMult)
+	if t.HeartbeatTimeout > 0 && t.HeartbeatTimeout+t.HeartbeatInterval < d {
+		d = t.HeartbeatTimeout + t.HeartbeatInterval
+	}
+	return d
 }

@@ -78,6 +78,9 @@ func New(o Options) (*Daemon, error) {
 // port taken) are returned at once.
 func (d *Daemon) Run(ctx context.Context) error {
 	defer func() {
+		for _, h := range d.holders {
+			h.close()
+		}
 		for _, m := range d.links {
 			m.Close()
 		}
@@ -101,6 +104,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	holders := map[string]election.Holder{}
 	for name, h := range d.holders {
+		h.prepare()
 		holders[name] = h
 	}
 	node, err := election.New(election.Options{

@@ -53,6 +53,8 @@ type holder struct {
 	master bool
 	stop   context.CancelFunc // stops the announcement goroutine
 	done   chan struct{}
+	annMu  sync.Mutex
+	ann    announcer
 	// sent counts announcements sent since start; atomic because the
 	// announcement goroutine must never take mu (stopAnnouncing waits
 	// for it with mu held).
@@ -115,18 +117,63 @@ func (h *holder) stopAnnouncing() {
 	h.stop, h.done = nil, nil
 }
 
-func (h *holder) announce(ctx context.Context, count int) {
+// announcer returns the open announcer, opening it if needed. It is kept
+// open between takeovers so the first gratuitous ARP of a takeover does
+// not wait for sockets to be set up; only the announcement goroutine
+// (one at a time) and prepare/close use it.
+func (h *holder) announcer() (announcer, error) {
+	h.annMu.Lock()
+	defer h.annMu.Unlock()
+	if h.ann != nil {
+		return h.ann, nil
+	}
 	a, err := h.open(h.ip.Name(), h.log)
+	if err != nil {
+		return nil, err
+	}
+	h.ann = a
+	return a, nil
+}
+
+// dropAnnouncer closes the announcer after an error (the interface may
+// have been recreated); the next announcement opens a new one.
+func (h *holder) dropAnnouncer() {
+	h.annMu.Lock()
+	defer h.annMu.Unlock()
+	if h.ann != nil {
+		h.ann.Close()
+		h.ann = nil
+	}
+}
+
+// prepare opens the announcer ahead of the first takeover; failing is
+// fine (the interface may not exist yet).
+func (h *holder) prepare() {
+	if _, err := h.announcer(); err != nil {
+		h.log.Debug("announcer not ready yet", "interface", h.ip.Name(), "err", err)
+	}
+}
+
+// close stops announcing and closes the announcer.
+func (h *holder) close() {
+	h.mu.Lock()
+	h.stopAnnouncing()
+	h.mu.Unlock()
+	h.dropAnnouncer()
+}
+
+func (h *holder) announce(ctx context.Context, count int) {
+	a, err := h.announcer()
 	if err != nil {
 		h.log.Error("cannot announce VIPs", "interface", h.ip.Name(), "err", err)
 		return
 	}
-	defer a.Close()
 	an := h.inst.Announce
 	n, err := a.Burst(ctx, h.vips(), count, an.Interval)
 	h.count(n)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		h.log.Warn("announcing VIPs", "interface", h.ip.Name(), "err", err)
+		h.dropAnnouncer()
 	} else if n > 0 {
 		h.log.Debug("announced VIPs", "vip", joinPrefixes(h.inst.VIPs), "rounds", count, "sent", n)
 	}
@@ -143,6 +190,8 @@ func (h *holder) announce(ctx context.Context, count int) {
 			for _, v := range h.vips() {
 				if err := a.Announce(v); err != nil {
 					h.log.Warn("refreshing announcement", "vip", v.String(), "err", err)
+					h.dropAnnouncer()
+					return
 				} else {
 					h.count(1)
 				}

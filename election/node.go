@@ -173,6 +173,32 @@ func (n *Node) heard(node string) {
 	n.mu.Unlock()
 }
 
+// present reports whether a member counts for the election now: memberlist
+// has it alive (or suspect) and, with heartbeat_timeout set, it was heard
+// from within that timeout (a member that just joined gets that long to
+// send its first heartbeat).
+func (n *Node) present(m *member, now time.Time) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.presentLocked(m, now)
+}
+
+// presentLocked is present with n.mu held.
+func (n *Node) presentLocked(m *member, now time.Time) bool {
+	if !m.state.member() {
+		return false
+	}
+	to := n.cfg.Cluster.Timing.HeartbeatTimeout
+	if to <= 0 {
+		return true
+	}
+	t, ok := n.lastHeard[m.name]
+	if !ok || t.Before(m.since) {
+		return now.Sub(m.since) <= to
+	}
+	return now.Sub(t) <= to
+}
+
 // heardWithin counts the members (this node included) heard from within d.
 func (n *Node) heardWithin(now time.Time, d time.Duration) int {
 	c := 1
@@ -195,7 +221,7 @@ func (n *Node) leaseGuard(instance string, now time.Time) (string, time.Time) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for name, m := range n.members {
-		if m.state.member() || !m.hasMeta {
+		if n.presentLocked(m, now) || !m.hasMeta {
 			continue
 		}
 		im, ok := m.meta.instance(instance)
@@ -404,10 +430,11 @@ func (n *Node) loop(ctx context.Context) {
 		case <-safety.C:
 		case <-heartbeat.C:
 			n.sendAll(hb)
-			if n.cfg.Cluster.QuorumNeeded() == 0 {
+			if n.cfg.Cluster.QuorumNeeded() == 0 && n.cfg.Cluster.Timing.HeartbeatTimeout <= 0 {
 				continue
 			}
-			// Under quorum the lease is re-checked every beat.
+			// Under quorum the lease, with heartbeat_timeout the
+			// members' presence, is re-checked every beat.
 		case <-rejoin.C:
 			n.rejoin(joinDone)
 			continue
@@ -585,8 +612,9 @@ func resolvePeer(p string) string {
 // how many it needs (0: quorum off).
 func (n *Node) quorum() (seen, needed int) {
 	seen = 1
+	now := time.Now()
 	for _, m := range n.members {
-		if m.state.member() {
+		if n.present(m, now) {
 			seen++
 		}
 	}
@@ -763,8 +791,9 @@ func (n *Node) effectivePriority(in *instance, fault string) uint8 {
 
 func (n *Node) peersFor(name string) []Candidate {
 	var out []Candidate
+	now := time.Now()
 	for _, m := range n.members {
-		if !m.state.member() || !m.hasMeta {
+		if !m.hasMeta || !n.present(m, now) {
 			continue
 		}
 		im, ok := m.meta.instance(name)

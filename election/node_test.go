@@ -318,29 +318,36 @@ func TestClusterElectsHighestAndHandsOverGracefully(t *testing.T) {
 }
 
 func TestCrashedMasterIsReplaced(t *testing.T) {
-	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
-	c.start(0)
-	c.start(1)
-	c.waitHolders("node0", 10*time.Second)
-	c.crash(0)
-	// node0's fake holder still "holds" (its VIP would stay behind), node1
-	// must take over once it finds node0 dead.
-	c.waitHolders("node0,node1", 10*time.Second)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var st MemberState
-		for _, m := range c.nodes[1].node.Status().Members {
-			if m.Name == "node0" {
-				st = m.State
+	for _, hbTimeout := range []time.Duration{0, 150 * time.Millisecond} {
+		t.Run(fmt.Sprintf("heartbeat_timeout=%s", hbTimeout), func(t *testing.T) {
+			c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
+			for _, tn := range c.nodes {
+				tn.cfg.Cluster.Timing.HeartbeatTimeout = hbTimeout
 			}
-		}
-		if st == MemberDead {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("node0 seen by node1 as %q, want dead", st)
-		}
-		time.Sleep(20 * time.Millisecond)
+			c.start(0)
+			c.start(1)
+			c.waitHolders("node0", 10*time.Second)
+			c.crash(0)
+			// node0's fake holder still "holds" (its VIP would stay
+			// behind); node1 must take over once it finds node0 gone.
+			c.waitHolders("node0,node1", 10*time.Second)
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				var st MemberState
+				for _, m := range c.nodes[1].node.Status().Members {
+					if m.Name == "node0" {
+						st = m.State
+					}
+				}
+				if st == MemberDead {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("node0 seen by node1 as %q, want dead", st)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
 	}
 }
 

@@ -99,6 +99,11 @@ func (n *Node) updateSnapshot() {
 	s.Members = append(s.Members, self)
 	for _, m := range n.members {
 		ms := MemberStatus{Name: m.name, Addr: m.addr, State: m.state, Since: m.since}
+		if m.state == MemberAlive && !n.present(m, time.Now()) {
+			// Silent beyond heartbeat_timeout: the election already
+			// counts it out; memberlist has not caught up.
+			ms.State = MemberSuspect
+		}
 		if m.hasMeta {
 			ms.Maintenance = m.meta.Maintenance
 			ms.Instances = slices.Clone(m.meta.Instances)

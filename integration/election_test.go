@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -278,4 +279,52 @@ func TestStatusMatchesInterfaces(t *testing.T) {
 	}
 	c.waitHolders(testbed.VIP4(0), 1)
 	wait([]int{1, 2})
+}
+
+func TestDeletedVIPIsRestored(t *testing.T) {
+	c := newCluster(t, 2, false)
+	vip := testbed.VIP4(0)
+	c.configure(c.opts(web(true, 150, 100)))
+	c.startAll()
+	c.waitHolders(vip, 0)
+	c.waitObserverReaches(vip, 0)
+
+	// Someone (an operator, a network script) deletes the VIP on the
+	// master: it is added back, and node 1 never takes it.
+	if _, err := c.net.Exec(context.Background(), c.net.Node(0).NS, "ip", "addr", "del", testbed.HostPrefix(vip).String(), "dev", "eth0"); err != nil {
+		t.Fatal(err)
+	}
+	c.waitHolders(vip, 0)
+	c.keepHolders(2*time.Second, vip, 0)
+	c.waitStatus([]int{0, 1}, expectRole("web", 0))
+}
+
+func TestInterfaceDownFaults(t *testing.T) {
+	c := newCluster(t, 3, false)
+	vip := testbed.VIP4(0)
+	c.configure(c.opts(web(true, 150, 100, 50)))
+	c.startAll()
+	c.waitHolders(vip, 0)
+
+	// The switch port goes down: node 0 loses carrier, its instance goes
+	// to FAULT and releases, node 1 takes over.
+	if err := c.net.LinkDown(0); err != nil {
+		t.Fatal(err)
+	}
+	c.waitHolders(vip, 1)
+	c.waitStatus([]int{0}, func(i int, s *status) error {
+		in, err := s.instance("web")
+		if err != nil {
+			return err
+		}
+		if in.State != "FAULT" {
+			return fmt.Errorf("node %d: web is %s, want FAULT", i, in.State)
+		}
+		return nil
+	})
+	if err := c.net.LinkUp(0); err != nil {
+		t.Fatal(err)
+	}
+	c.waitHolders(vip, 0)
+	c.waitObserverReaches(vip, 0)
 }
