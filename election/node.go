@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -90,6 +91,7 @@ type Node struct {
 	seq          uint64
 	leaving      bool
 	joinFailed   bool
+	lastSig      uint64
 	directives   map[string]directive
 	forcePublish bool
 	// mlStopped is set by tests that stop memberlist under the node to
@@ -197,6 +199,28 @@ func (n *Node) presentLocked(m *member, now time.Time) bool {
 		return now.Sub(m.since) <= to
 	}
 	return now.Sub(t) <= to
+}
+
+// presenceSignature summarises what the heartbeat tick can change: which
+// members are present and which were heard within the lease.
+func (n *Node) presenceSignature(now time.Time) uint64 {
+	var sig uint64
+	lease := n.cfg.Cluster.Timing.Lease
+	quorum := n.cfg.Cluster.QuorumNeeded() > 0
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for name, m := range n.members {
+		h := fnv.New64a()
+		h.Write([]byte(name))
+		v := h.Sum64()
+		if n.presentLocked(m, now) {
+			sig ^= v
+		}
+		if t, ok := n.lastHeard[name]; quorum && ok && now.Sub(t) <= lease {
+			sig ^= v*31 + 7
+		}
+	}
+	return sig
 }
 
 // heardWithin counts the members (this node included) heard from within d.
@@ -342,6 +366,9 @@ func (n *Node) memberlistConfig() *memberlist.Config {
 	c.RetransmitMult = t.RetransmitMult
 	c.PushPullInterval = t.PushPullInterval
 	c.TCPTimeout = t.TCPTimeout
+	// Messages are a few dozen bytes: LZW costs more CPU (a fresh
+	// compressor per packet) than it saves.
+	c.EnableCompression = false
 	// A restarted member may come back at once; do not hold its name.
 	c.DeadNodeReclaimTime = time.Second
 	c.Delegate = &delegate{n: n}
@@ -356,8 +383,15 @@ func (n *Node) memberlistConfig() *memberlist.Config {
 // Run joins the cluster and runs the election until ctx is done, then
 // releases every VIP, publishes that, leaves the cluster and returns nil.
 func (n *Node) Run(ctx context.Context) error {
-	ml, err := memberlist.Create(n.memberlistConfig())
+	tr, err := newTransport(n.cfg.Node.Bind, n.log)
 	if err != nil {
+		return fmt.Errorf("starting memberlist: %w", err)
+	}
+	mc := n.memberlistConfig()
+	mc.Transport = tr
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		tr.Shutdown()
 		return fmt.Errorf("starting memberlist on %s: %w", n.cfg.Node.Bind, err)
 	}
 	n.ml = ml
@@ -430,11 +464,14 @@ func (n *Node) loop(ctx context.Context) {
 		case <-safety.C:
 		case <-heartbeat.C:
 			n.sendAll(hb)
-			if n.cfg.Cluster.QuorumNeeded() == 0 && n.cfg.Cluster.Timing.HeartbeatTimeout <= 0 {
+			// Under quorum the lease, with heartbeat_timeout the
+			// members' presence, is re-checked every beat; the full
+			// evaluation runs only when either changed.
+			if sig := n.presenceSignature(time.Now()); sig != n.lastSig {
+				n.lastSig = sig
+			} else {
 				continue
 			}
-			// Under quorum the lease, with heartbeat_timeout the
-			// members' presence, is re-checked every beat.
 		case <-rejoin.C:
 			n.rejoin(joinDone)
 			continue

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -197,6 +198,15 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// HAVIP_CPUPROFILE=FILE writes a CPU profile of the whole run, for
+	// `go tool pprof` (a debugging aid, not a contract).
+	if f := os.Getenv("HAVIP_CPUPROFILE"); f != "" {
+		if out, err := os.Create(f); err == nil {
+			if err := pprof.StartCPUProfile(out); err == nil {
+				defer func() { pprof.StopCPUProfile(); out.Close() }()
+			}
+		}
+	}
 	d, err := daemon.New(daemon.Options{Config: cfg, Logger: logger, Version: versionString()})
 	if err != nil {
 		logger.Error("starting", "err", err)

@@ -1,0 +1,255 @@
+package election
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// transport is memberlist's UDP+TCP transport, written for havip's
+// traffic: many tiny packets (heartbeats every few milliseconds with the
+// fast profiles). memberlist's own NetTransport allocates a fresh 64 KiB
+// buffer for every packet it receives, which at 400 packets a second is
+// 25 MB/s of garbage; this one reads into one scratch buffer and hands
+// memberlist a copy of exactly the packet's size.
+type transport struct {
+	log     *slog.Logger
+	bind    netip.AddrPort
+	udp     *net.UDPConn
+	tcp     *net.TCPListener
+	packets chan *memberlist.Packet
+	streams chan net.Conn
+
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	shutdown bool
+}
+
+// maxPacket is the largest UDP payload.
+const maxPacket = 65536
+
+// udpReadBuffer is the socket receive buffer asked for, so bursts of
+// gossip are not dropped while the daemon is descheduled.
+const udpReadBuffer = 2 << 20
+
+var _ memberlist.NodeAwareTransport = (*transport)(nil)
+
+// newTransport listens on bind (UDP and TCP, same port).
+func newTransport(bind netip.AddrPort, l *slog.Logger) (*transport, error) {
+	tl, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(bind))
+	if err != nil {
+		return nil, fmt.Errorf("listening on TCP %s: %w", bind, err)
+	}
+	// With port 0 the kernel chose one: use it for UDP too.
+	port := uint16(tl.Addr().(*net.TCPAddr).Port)
+	bind = netip.AddrPortFrom(bind.Addr(), port)
+	ul, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(bind))
+	if err != nil {
+		tl.Close()
+		return nil, fmt.Errorf("listening on UDP %s: %w", bind, err)
+	}
+	if err := ul.SetReadBuffer(udpReadBuffer); err != nil {
+		l.Debug("cannot enlarge the UDP receive buffer", "err", err)
+	}
+	t := &transport{
+		log:     l,
+		bind:    bind,
+		udp:     ul,
+		tcp:     tl,
+		packets: make(chan *memberlist.Packet),
+		streams: make(chan net.Conn),
+	}
+	t.wg.Add(2)
+	go t.readPackets()
+	go t.acceptStreams()
+	return t, nil
+}
+
+func (t *transport) closing() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.shutdown
+}
+
+func (t *transport) readPackets() {
+	defer t.wg.Done()
+	scratch := make([]byte, maxPacket)
+	for {
+		n, from, err := t.udp.ReadFromUDPAddrPort(scratch)
+		ts := time.Now()
+		if err != nil {
+			if t.closing() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			t.log.Debug("reading gossip packet", "err", err)
+			continue
+		}
+		if n < 1 {
+			continue
+		}
+		buf := make([]byte, n)
+		copy(buf, scratch[:n])
+		t.packets <- &memberlist.Packet{Buf: buf, From: net.UDPAddrFromAddrPort(from), Timestamp: ts}
+	}
+}
+
+func (t *transport) acceptStreams() {
+	defer t.wg.Done()
+	delay := 5 * time.Millisecond
+	for {
+		c, err := t.tcp.AcceptTCP()
+		if err != nil {
+			if t.closing() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			t.log.Debug("accepting gossip stream", "err", err)
+			time.Sleep(delay)
+			delay = min(2*delay, time.Second)
+			continue
+		}
+		delay = 5 * time.Millisecond
+		t.streams <- c
+	}
+}
+
+// FinalAdvertiseAddr returns the address peers reach this node on.
+func (t *transport) FinalAdvertiseAddr(ip string, port int) (net.IP, int, error) {
+	if ip != "" {
+		a := net.ParseIP(ip)
+		if a == nil {
+			return nil, 0, fmt.Errorf("advertise address %q is not an IP address", ip)
+		}
+		if a4 := a.To4(); a4 != nil {
+			a = a4
+		}
+		if port == 0 {
+			port = int(t.bind.Port())
+		}
+		return a, port, nil
+	}
+	if !t.bind.Addr().IsUnspecified() {
+		return net.IP(t.bind.Addr().Unmap().AsSlice()), int(t.bind.Port()), nil
+	}
+	a, err := privateAddr()
+	if err != nil {
+		return nil, 0, err
+	}
+	return net.IP(a.AsSlice()), int(t.bind.Port()), nil
+}
+
+// privateAddr picks the address to advertise when bound to 0.0.0.0: the
+// first private IPv4 address of an interface that is up, else the first
+// global unicast one.
+func privateAddr() (netip.Addr, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	var fallback netip.Addr
+	for _, ifi := range ifs {
+		if ifi.Flags&net.FlagUp == 0 || ifi.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, _ := ifi.Addrs()
+		for _, a := range addrs {
+			n, ok := a.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			ip, ok := netip.AddrFromSlice(n.IP)
+			if !ok {
+				continue
+			}
+			ip = ip.Unmap()
+			if !ip.Is4() || !ip.IsGlobalUnicast() {
+				continue
+			}
+			if ip.IsPrivate() {
+				return ip, nil
+			}
+			if !fallback.IsValid() {
+				fallback = ip
+			}
+		}
+	}
+	if fallback.IsValid() {
+		return fallback, nil
+	}
+	return netip.Addr{}, errors.New("no address to advertise: set node.bind or node.advertise to this node's address")
+}
+
+// WriteTo sends one packet.
+func (t *transport) WriteTo(b []byte, addr string) (time.Time, error) {
+	ap, err := resolveUDP(addr)
+	if err != nil {
+		return time.Time{}, err
+	}
+	_, err = t.udp.WriteToUDPAddrPort(b, ap)
+	return time.Now(), err
+}
+
+func (t *transport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
+	return t.WriteTo(b, a.Addr)
+}
+
+// resolveUDP parses "ip:port", resolving a host name if needed.
+func resolveUDP(addr string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(addr); err == nil {
+		return ap, nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("bad port in %q", addr)
+	}
+	ips, err := net.LookupIP(host)
+	if err != nil || len(ips) == 0 {
+		return netip.AddrPort{}, fmt.Errorf("resolving %q: %w", host, err)
+	}
+	ip, _ := netip.AddrFromSlice(ips[0])
+	return netip.AddrPortFrom(ip.Unmap(), uint16(p)), nil
+}
+
+func (t *transport) PacketCh() <-chan *memberlist.Packet { return t.packets }
+func (t *transport) StreamCh() <-chan net.Conn           { return t.streams }
+
+func (t *transport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
+	d := net.Dialer{Timeout: timeout}
+	return d.Dial("tcp", addr)
+}
+
+func (t *transport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
+	return t.DialTimeout(a.Addr, timeout)
+}
+
+// Shutdown closes the sockets and waits for the readers. memberlist stops
+// reading PacketCh and StreamCh before it calls Shutdown, so a reader
+// blocked on a send is released by draining here.
+func (t *transport) Shutdown() error {
+	t.mu.Lock()
+	t.shutdown = true
+	t.mu.Unlock()
+	t.udp.Close()
+	t.tcp.Close()
+	done := make(chan struct{})
+	go func() { t.wg.Wait(); close(done) }()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-t.packets:
+		case c := <-t.streams:
+			c.Close()
+		}
+	}
+}
