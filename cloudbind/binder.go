@@ -30,6 +30,14 @@ type Binder interface {
 	Unbind(ctx context.Context) error
 }
 
+// Preparer is an optional part of a Binder: resolve and cache what a
+// takeover needs (credentials, this server's port, the VIP ports) ahead
+// of time, with read-only calls, so that a takeover costs one or two
+// calls.
+type Preparer interface {
+	Prepare(ctx context.Context) error
+}
+
 // ErrNoCheck means the provider cannot read the binding back.
 var ErrNoCheck = errors.New("the provider cannot read the binding")
 

@@ -252,6 +252,23 @@ func (b *huaweiBinder) want(have []hwPair, me netip.Addr) ([]hwPair, bool) {
 	return []hwPair{{IPAddress: me.String()}}, true
 }
 
+// Prepare finds this server's port and the VIP ports, and caches them.
+func (b *huaweiBinder) Prepare(ctx context.Context) error {
+	own, err := b.h.own(ctx, b.inst.Interface)
+	if err != nil {
+		return err
+	}
+	for _, vip := range b.vips {
+		if _, ok := b.target(own, vip); !ok {
+			continue
+		}
+		if _, _, err := b.h.vipPort(ctx, vip); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (b *huaweiBinder) Bind(ctx context.Context) (bool, error) {
 	own, err := b.h.own(ctx, b.inst.Interface)
 	if err != nil {

@@ -325,3 +325,22 @@ func TestHuaweiVIPPortPerAddress(t *testing.T) {
 		t.Errorf("%d warnings about the IPv6 VIP, want 1:\n%s", n, logs.String())
 	}
 }
+
+func TestHuaweiPreparedTakeoverCostsTwoCalls(t *testing.T) {
+	f, url := newFake(t, func(c *fake.Config) { c.Ports[2].Pairs = []string{ipB} })
+	p := mustProvider(t, huaweiCfg(url), opts(nil))
+	b := p.Binder(inst)
+	if err := b.(cloudbind.Preparer).Prepare(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Pairs("vip-port"); !slices.Equal(got, []string{ipB}) {
+		t.Fatalf("Prepare changed the binding: %v", got)
+	}
+	calls := p.Calls()
+	if moved, err := b.Bind(ctx(t)); err != nil || !moved {
+		t.Fatalf("Bind: %v %v", moved, err)
+	}
+	if n := p.Calls() - calls; n != 2 {
+		t.Errorf("a prepared takeover made %d calls, want 2 (read and write the VIP port)", n)
+	}
+}

@@ -377,6 +377,16 @@ func (b *osBinder) state(ctx context.Context, nc *gophercloud.ServiceClient) (*p
 	return port, others, nil
 }
 
+// Prepare authenticates and finds this server's port.
+func (b *osBinder) Prepare(ctx context.Context) error {
+	nc, err := b.p.client(ctx)
+	if err != nil {
+		return err
+	}
+	_, _, err = b.p.own(ctx, nc, b.inst.Interface)
+	return err
+}
+
 func (b *osBinder) Bind(ctx context.Context) (bool, error) {
 	nc, err := b.p.client(ctx)
 	if err != nil {

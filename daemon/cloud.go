@@ -39,7 +39,7 @@ type cloudRunner struct {
 }
 
 type cloudStatus struct {
-	result string // idle, binding, bound, error, releasing, released
+	result string // idle, ready, binding, bound, error, releasing, released
 	err    string
 	at     time.Time
 	bound  bool
@@ -59,6 +59,33 @@ func (r *cloudRunner) kick() {
 	case r.kicks <- struct{}{}:
 	default:
 	}
+}
+
+// prepare resolves, in the background, what a takeover needs (the
+// provider caches it), so that the first takeover costs no lookup. A
+// failure is logged and shown; takeovers try again anyway.
+func (r *cloudRunner) prepare() {
+	p, ok := r.b.(cloudbind.Preparer)
+	if !ok {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cloudReleaseTimeout)
+		defer cancel()
+		err := p.Prepare(ctx)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.gen != 0 {
+			return // a takeover already reports its own result
+		}
+		if err != nil {
+			r.log.Warn("cloud binding not ready: takeovers will try again", "err", err)
+			r.setLocked(0, "error", err, false, nil)
+			return
+		}
+		r.log.Debug("cloud binding ready")
+		r.setLocked(0, "ready", nil, false, nil)
+	}()
 }
 
 // start begins binding in the background; it returns at once.

@@ -102,6 +102,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 
+	// Resolve the cloud IDs in the background while the node joins.
+	for _, h := range d.holders {
+		if h.cloud != nil {
+			h.cloud.prepare()
+		}
+	}
+
 	holders := map[string]election.Holder{}
 	for name, h := range d.holders {
 		h.prepare()

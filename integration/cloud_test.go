@@ -237,7 +237,17 @@ func (cc *cloudCluster) follow(event string, vip netip.Addr, i int, start time.T
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	cc.t.Logf("%s: VIP on node %d after %v, cloud bound to it after %v", event, i, held.Round(time.Millisecond), bound.Round(time.Millisecond))
+	calls := 0
+	if st, err := cc.ctl.State(); err == nil {
+		for _, c := range st.Calls {
+			if c.From == cc.net.Nodes[i].Addr.String() && !c.At.Before(start) && !c.At.After(start.Add(bound)) &&
+				!strings.HasPrefix(c.Path, "/openstack/") {
+				calls++
+			}
+		}
+	}
+	cc.t.Logf("%s: VIP on node %d after %v, cloud bound to it after %v, %d API calls", event, i,
+		held.Round(time.Millisecond), bound.Round(time.Millisecond), calls)
 }
 
 // checkClean fails the test when a client retried before Retry-After,
@@ -321,6 +331,13 @@ func testBindingFollowsMaster(t *testing.T, provider, auth string) {
 		}
 		if cl["provider"] != provider || cl["mode"] != "exclusive" || cl["result"] != "bound" || cl["agrees"] != true {
 			return fmt.Errorf("node 0 cloud status %v", cl)
+		}
+		// A backup resolved its IDs at start and has not written.
+		if cl, err = cc.cloudOf(2); err != nil {
+			return err
+		}
+		if cl["result"] != "ready" || cl["moves"] != 0.0 {
+			return fmt.Errorf("node 2 cloud status %v, want ready with no move", cl)
 		}
 		return nil
 	})
@@ -409,8 +426,12 @@ func TestCloudThrottledAgency(t *testing.T) {
 	}
 	cc.startAll()
 	cc.waitHolders(vip, 0)
-	// Throttling never touches the L2 side.
+	// Throttling never touches the L2 side: clients reach the master
+	// while the cloud still makes it wait.
 	cc.waitObserverReaches(vip, 0)
+	if cc.boundTo(0) == nil {
+		t.Error("bound already: the throttling did not happen before the VIP was reachable")
+	}
 	t.Logf("bound through throttling %v after node 0 held the VIP", cc.waitBoundTo(0))
 	st, err := cc.ctl.State()
 	if err != nil {

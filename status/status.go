@@ -63,8 +63,8 @@ type Cloud struct {
 	Provider string `json:"provider"`
 	// Mode is exclusive or shared; empty where it does not apply.
 	Mode string `json:"mode,omitempty"`
-	// Result of the last step: idle, binding, bound, error, releasing,
-	// released.
+	// Result of the last step: idle, ready (IDs resolved at start),
+	// binding, bound, error, releasing, released.
 	Result string `json:"result"`
 	// Error is the last failure, when Result is error.
 	Error string `json:"error,omitempty"`
