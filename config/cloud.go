@@ -426,6 +426,13 @@ func buildCloud(f *rawFile, cfg *Config, dir string, opts ParseOptions, c *colle
 			perNIC[in.Interface] = 0
 		}
 	}
+	if provider == ProviderHuaweiCloud && out.ReconcileInterval > 0 {
+		// Each master instance reads its binding once per interval.
+		per5m := int(5*time.Minute/out.ReconcileInterval) * max(len(cfg.Instances), 1)
+		if per5m > 100 {
+			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("cloud.reconcile_interval %s: up to %d calls per 5 minutes from this server; Huawei Cloud throttles around 200 per account", out.ReconcileInterval, per5m))
+		}
+	}
 	if total > WarnVIPsPerServer {
 		cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("%d VIPs on this server: the cloud advises at most %d", total, WarnVIPsPerServer))
 	}

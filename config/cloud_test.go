@@ -230,3 +230,14 @@ func TestReferenceCloudKeys(t *testing.T) {
 		t.Errorf("found %d commented [cloud] keys in reference.toml, want every key", n)
 	}
 }
+
+func TestCloudWarnsAboutThrottling(t *testing.T) {
+	conf := cloudBase + "\n[cloud]\nprovider = \"huaweicloud\"\nregion = \"r\"\nproject_id = \"p\"\nauth = \"agency\"\nreconcile_interval = \"1s\"\n"
+	cfg, err := config.Parse([]byte(conf), "havip.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0], "300 calls per 5 minutes") {
+		t.Errorf("warnings %q", cfg.Warnings)
+	}
+}
