@@ -70,7 +70,8 @@ func newHuawei(c config.Cloud, o Options) (*huawei, error) {
 		warned:   map[netip.Addr]bool{},
 	}
 	h.meta = &caller{client: o.HTTPClient, timeout: c.CallTimeout, retry: o.Retry}
-	h.api = &caller{client: o.HTTPClient, timeout: c.CallTimeout, retry: o.Retry, calls: &h.counter, prepare: h.sign}
+	h.api = &caller{client: o.HTTPClient, timeout: c.CallTimeout, retry: o.Retry, calls: &h.counter, prepare: h.sign,
+		throttle: &throttle{}}
 	switch c.Auth {
 	case config.AuthAgency:
 		h.agency = &agencyCreds{c: h.meta, base: c.MetadataURL, now: o.Now}

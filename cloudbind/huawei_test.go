@@ -344,3 +344,36 @@ func TestHuaweiPreparedTakeoverCostsTwoCalls(t *testing.T) {
 		t.Errorf("a prepared takeover made %d calls, want 2 (read and write the VIP port)", n)
 	}
 }
+
+// A 429 holds back every binder of the provider, not only the one that
+// received it.
+func TestHuaweiRetryAfterSharedByBinders(t *testing.T) {
+	f, url := newFake(t, func(c *fake.Config) {
+		c.Ports = append(c.Ports, fake.Port{ID: "vip-port-2", NetworkID: "net1", DeviceOwner: "neutron:VIP_PORT",
+			FixedIPs: []string{"192.168.0.101"}})
+	})
+	p := mustProvider(t, huaweiCfg(url), opts(nil))
+	db := config.Instance{Name: "db", Interface: "eth0", VIPs: []netip.Prefix{netip.MustParsePrefix("192.168.0.101/32")}}
+	// Resolve this server's port first, so both binders start with VIP
+	// port calls.
+	if err := p.Binder(inst).(cloudbind.Preparer).Prepare(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	f.Inject(fake.Fault{Status: 429, RetryAfter: time.Second, Count: 1})
+	errs := make(chan error, 2)
+	for _, in := range []config.Instance{inst, db} {
+		go func() {
+			_, err := p.Binder(in).Bind(ctx(t))
+			errs <- err
+		}()
+		time.Sleep(100 * time.Millisecond)
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := f.State(); st.Early != 0 {
+		t.Errorf("%d requests came before Retry-After", st.Early)
+	}
+}

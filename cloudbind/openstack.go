@@ -30,6 +30,8 @@ type osProvider struct {
 	opts Options
 	log  *slog.Logger
 	meta *caller
+	// throttle holds every Neutron call back after a 429.
+	throttle throttle
 
 	mu       sync.Mutex // guards the clients and the caches
 	pc       *gophercloud.ProviderClient
@@ -176,6 +178,12 @@ func scrub(err error) error {
 func (p *osProvider) call(ctx context.Context, op func(ctx context.Context) error) error {
 	var last error
 	for n := 1; ; n++ {
+		if err := p.throttle.wait(ctx); err != nil {
+			if last == nil {
+				last = fmt.Errorf("waiting for the API's Retry-After: %w", err)
+			}
+			return last
+		}
 		actx, cancel := context.WithTimeout(ctx, p.cfg.CallTimeout)
 		err := op(actx)
 		cancel()
@@ -192,6 +200,7 @@ func (p *osProvider) call(ctx context.Context, op func(ctx context.Context) erro
 		case errors.As(err, &ue) && ue.Actual == http.StatusTooManyRequests:
 			if d, ok := retryAfter(ue.ResponseHeader.Get("Retry-After"), time.Now()); ok {
 				wait = min(d, p.opts.Retry.MaxRetryAfter)
+				p.throttle.hold(wait)
 			}
 		case errors.As(err, &ue) && ue.Actual >= 500:
 		case errors.As(err, &ue):

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -96,6 +97,42 @@ type caller struct {
 	prepare func(ctx context.Context, r *http.Request) error
 	// sleep waits, or returns early when ctx is done.
 	sleep func(ctx context.Context, d time.Duration) error
+	// throttle, when set, is shared by every call to the same API.
+	throttle *throttle
+}
+
+// throttle holds every call to one API back until the Retry-After of
+// the last 429 has passed, whichever goroutine received it: a binder
+// must not call while another one was told to wait.
+type throttle struct {
+	mu    sync.Mutex
+	until time.Time
+}
+
+// hold makes calls wait for d from now.
+func (t *throttle) hold(d time.Duration) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if u := time.Now().Add(d); u.After(t.until) {
+		t.until = u
+	}
+}
+
+// wait waits until calls may go out again.
+func (t *throttle) wait(ctx context.Context) error {
+	if t == nil {
+		return nil
+	}
+	t.mu.Lock()
+	d := time.Until(t.until)
+	t.mu.Unlock()
+	if d <= 0 {
+		return nil
+	}
+	return sleepCtx(ctx, d)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -110,7 +147,8 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 // do sends method url with body in (nil: none) and decodes a 2xx answer
-// into out (nil: discard). It returns the status of the last answer.
+// into out (nil: discard), retrying as the policy allows. The error is
+// that of the last attempt.
 func (c *caller) do(ctx context.Context, method, url string, in, out any) error {
 	var body []byte
 	if in != nil {
@@ -131,6 +169,12 @@ func (c *caller) do(ctx context.Context, method, url string, in, out any) error 
 	}
 	var last error
 	for n := 1; ; n++ {
+		if err := c.throttle.wait(ctx); err != nil {
+			if last == nil {
+				last = fmt.Errorf("%s %s: waiting for the API's Retry-After: %w", method, path, err)
+			}
+			return last
+		}
 		wait, err := c.once(ctx, method, url, path, body, out)
 		if err == nil {
 			return nil
@@ -198,7 +242,9 @@ func (c *caller) once(ctx context.Context, method, url, path string, body []byte
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
 		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			return min(d, c.retry.MaxRetryAfter), ae
+			d = min(d, c.retry.MaxRetryAfter)
+			c.throttle.hold(d)
+			return d, ae
 		}
 		return 0, ae
 	case resp.StatusCode >= 500:

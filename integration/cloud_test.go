@@ -260,6 +260,9 @@ func (cc *cloudCluster) checkClean() {
 	}
 	if st.Early != 0 {
 		cc.t.Errorf("%d requests came before the Retry-After of a 429", st.Early)
+		for _, c := range st.Calls {
+			cc.t.Logf("%s %s %s %s %d", c.At.Format("15:04:05.000000"), c.From, c.Method, c.Path, c.Status)
+		}
 	}
 	if st.Rejected != 0 {
 		cc.t.Errorf("the fake cloud refused %d requests (signatures, fields or filters)", st.Rejected)
@@ -420,8 +423,8 @@ func TestCloudReassertsChangedBinding(t *testing.T) {
 func TestCloudThrottledAgency(t *testing.T) {
 	vip := testbed.VIP4(0)
 	cc := newCloudCluster(t, 3, "huaweicloud", "agency", vip, 150, 100, 50)
-	// The first calls are throttled for 2s each.
-	if err := cc.ctl.Inject(fake.Fault{Status: 429, RetryAfter: 2 * time.Second, Count: 3}); err != nil {
+	// The first calls of every node are throttled for 3s each.
+	if err := cc.ctl.Inject(fake.Fault{Status: 429, RetryAfter: 3 * time.Second, Count: 6}); err != nil {
 		t.Fatal(err)
 	}
 	cc.startAll()
@@ -443,8 +446,8 @@ func TestCloudThrottledAgency(t *testing.T) {
 			n429++
 		}
 	}
-	if n429 != 3 {
-		t.Errorf("%d throttled answers, want 3", n429)
+	if n429 != 6 {
+		t.Errorf("%d throttled answers, want 6", n429)
 	}
 	if len(st.Secrets) == 0 {
 		t.Error("no agency credentials were fetched")

@@ -62,7 +62,8 @@ type State struct {
 	Ports map[string]Port `json:"ports"`
 	Calls []Call          `json:"calls"`
 	// Early counts requests from a caller that came before the
-	// Retry-After of a 429 it was given had passed.
+	// Retry-After of a 429 it was given had passed (after a grace of
+	// 50ms for requests already in flight).
 	Early int `json:"early"`
 	// Rejected counts requests refused for bad signatures, tokens,
 	// fields or filters.
@@ -108,12 +109,21 @@ type Server struct {
 	tokens    map[string]time.Time
 	faults    []Fault
 	calls     []Call
-	notBefore map[string]time.Time // caller -> end of its Retry-After
+	notBefore map[string]throttled // caller -> its last Retry-After
 	early     int
 	rejected  int
 	secrets   []string
 	race      map[string]string // port -> address a concurrent writer adds
 }
+
+// throttled is a 429 given to a caller: when, and until when it must
+// wait.
+type throttled struct{ given, until time.Time }
+
+// inFlight is how long after a 429 another request of the same caller
+// counts as sent before the answer arrived (concurrent calls), not as
+// ignoring it.
+const inFlight = 50 * time.Millisecond
 
 type tempCred struct {
 	secret, token string
@@ -130,7 +140,7 @@ func New(cfg Config) *Server {
 		callers:   map[netip.Addr]Caller{},
 		temp:      map[string]tempCred{},
 		tokens:    map[string]time.Time{},
-		notBefore: map[string]time.Time{},
+		notBefore: map[string]throttled{},
 		race:      map[string]string{},
 	}
 	for _, p := range cfg.Ports {
@@ -257,10 +267,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	if nb, ok := s.notBefore[from]; ok {
-		if at.Before(nb) {
+		switch {
+		case !at.Before(nb.until):
+			delete(s.notBefore, from)
+		case at.Sub(nb.given) > inFlight:
 			s.early++
+			delete(s.notBefore, from)
 		}
-		delete(s.notBefore, from)
 	}
 	var f Fault
 	if len(s.faults) > 0 {
@@ -271,7 +284,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if f.Status == http.StatusTooManyRequests && f.RetryAfter > 0 {
-		s.notBefore[from] = at.Add(f.RetryAfter)
+		s.notBefore[from] = throttled{given: at, until: at.Add(f.RetryAfter)}
 	}
 	s.mu.Unlock()
 
