@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -482,4 +483,68 @@ func TestCloudCheckCommand(t *testing.T) {
 		t.Error("the error shows the secret")
 	}
 	cc.checkClean()
+}
+
+func TestCloudOutageKeepsVIP(t *testing.T) {
+	vip := testbed.VIP4(0)
+	cc := newCloudCluster(t, 3, "huaweicloud", "aksk", vip, 150, 100, 50)
+	cc.startAll()
+	cc.follow("start", vip, 0, time.Now())
+
+	// The API fails while someone moves the binding away: the master
+	// keeps the VIP on the wire, shows the error, and re-asserts once the
+	// API is back.
+	if err := cc.ctl.Inject(fake.Fault{Status: 503, Count: 12}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cc.ctl.SetPairs(vipPortID, cc.net.Nodes[2].Addr.String()); err != nil {
+		t.Fatal(err)
+	}
+	err := waitFor(func() error {
+		cl, err := cc.cloudOf(0)
+		if err != nil {
+			return err
+		}
+		if cl["result"] != "error" || !strings.Contains(fmt.Sprint(cl["error"]), "503") {
+			return fmt.Errorf("node 0 cloud status %v, want a 503 error", cl)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc.keepHolders(2*time.Second, vip, 0)
+	cc.waitObserverReaches(vip, 0)
+	t.Logf("re-asserted %v after the error was seen", cc.waitBoundTo(0))
+	cc.checkClean()
+}
+
+func TestCloudHangDoesNotBlockHandover(t *testing.T) {
+	vip := testbed.VIP4(0)
+	cc := newCloudCluster(t, 3, "huaweicloud", "aksk", vip, 150, 100, 50)
+	cc.startAll()
+	cc.follow("start", vip, 0, time.Now())
+
+	// Every API call now hangs far beyond call_timeout (1s). A SIGTERM'd
+	// master still hands over at once and exits promptly.
+	if err := cc.ctl.Inject(fake.Fault{Delay: 30 * time.Second, Count: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // a reconcile call is in flight
+	start := time.Now()
+	p := cc.running(0)
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	cc.waitHolders(vip, 1)
+	moved := time.Since(start)
+	if _, err := p.Wait(exitWait); err != nil {
+		t.Fatalf("node 0 did not exit with the cloud hanging: %v", err)
+	}
+	exited := time.Since(start)
+	t.Logf("cloud hanging: VIP on node 1 after %v, node 0 exited after %v", moved.Round(time.Millisecond), exited.Round(time.Millisecond))
+	if exited > 5*time.Second {
+		t.Errorf("node 0 took %v to exit with the cloud hanging", exited)
+	}
+	cc.waitObserverReaches(vip, 1)
 }
