@@ -173,9 +173,16 @@ func TestParseExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Clusters with one file per member live in a directory each.
+	perNode, err := filepath.Glob(filepath.Join("..", "examples", "*", "*.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths = append(paths, perNode...)
 	found := map[string]bool{}
 	for _, p := range paths {
-		name := filepath.Base(p)
+		name, _ := filepath.Rel(filepath.Join("..", "examples"), p)
+		name = filepath.ToSlash(name)
 		found[name] = true
 		t.Run(name, func(t *testing.T) {
 			cfg := parseExample(t, name)
@@ -188,7 +195,9 @@ func TestParseExamples(t *testing.T) {
 		})
 	}
 	for _, name := range []string{"minimal.toml", "reference.toml", "two-node.toml",
-		"three-node-quorum.toml", "ipv6.toml", "bare-metal.toml", "huaweicloud-pair.toml"} {
+		"three-node-quorum.toml", "ipv6.toml", "bare-metal.toml", "active-active.toml",
+		"huaweicloud-pair-with-witness/ecs-a.toml", "huaweicloud-pair-with-witness/ecs-b.toml",
+		"huaweicloud-pair-with-witness/witness.toml", "huaweicloud-pair.toml"} {
 		if !found[name] {
 			t.Errorf("examples/%s is missing", name)
 		}
@@ -211,6 +220,10 @@ func TestParseExampleValues(t *testing.T) {
 		{"ipv6.toml", func(c *config.Config) any { return c.Node.Bind }, netip.MustParseAddrPort("[2001:db8:10::11]:7946")},
 		{"ipv6.toml", func(c *config.Config) any { return c.Instances[0].VIPs }, []netip.Prefix{
 			netip.MustParsePrefix("2001:db8:10::80/128"), netip.MustParsePrefix("192.0.2.80/32")}},
+		{"active-active.toml", func(c *config.Config) any { return []int{c.Instances[0].Priority, c.Instances[1].Priority} }, []int{150, 100}},
+		{"huaweicloud-pair-with-witness/ecs-a.toml", func(c *config.Config) any { return c.Cluster.QuorumNeeded() }, 2},
+		{"huaweicloud-pair-with-witness/ecs-b.toml", func(c *config.Config) any { return c.Instances[0].Priority }, 100},
+		{"huaweicloud-pair-with-witness/witness.toml", func(c *config.Config) any { return len(c.Instances) }, 0},
 		{"bare-metal.toml", func(c *config.Config) any { return c.Cluster.Timing }, fast},
 		{"bare-metal.toml", func(c *config.Config) any { return c.Node.Bind }, netip.MustParseAddrPort("10.20.0.1:7946")},
 		{"huaweicloud-pair.toml", func(c *config.Config) any {
@@ -878,6 +891,61 @@ instance web on eth0: 192.168.0.22/32, priority 150, preempt after 10s
 		t.Run(tt.file, func(t *testing.T) {
 			if diff := cmp.Diff(tt.want, parseExample(t, tt.file).Summary()); diff != "" {
 				t.Errorf("Summary (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestPerNodeExamplesAgree checks the clusters written as one file per
+// member: one cluster name, each member's peers are exactly the others,
+// and an instance has the same VIPs and interface everywhere.
+func TestPerNodeExamplesAgree(t *testing.T) {
+	dirs, err := filepath.Glob(filepath.Join("..", "examples", "*", "*.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDir := map[string][]string{}
+	for _, p := range dirs {
+		byDir[filepath.Base(filepath.Dir(p))] = append(byDir[filepath.Base(filepath.Dir(p))], filepath.Base(p))
+	}
+	for dir, files := range byDir {
+		t.Run(dir, func(t *testing.T) {
+			var cfgs []*config.Config
+			binds := map[string]bool{}
+			for _, f := range files {
+				c := parseExample(t, filepath.Join(dir, f))
+				cfgs = append(cfgs, c)
+				binds[c.Node.Bind.String()] = true
+			}
+			type inst struct {
+				iface string
+				vips  string
+			}
+			insts := map[string]inst{}
+			for i, c := range cfgs {
+				if c.Cluster.Name != cfgs[0].Cluster.Name {
+					t.Errorf("%s: cluster %q, %s has %q", files[i], c.Cluster.Name, files[0], cfgs[0].Cluster.Name)
+				}
+				want := map[string]bool{}
+				for b := range binds {
+					if b != c.Node.Bind.String() {
+						want[b] = true
+					}
+				}
+				got := map[string]bool{}
+				for _, p := range c.Cluster.Peers {
+					got[p] = true
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("%s: peers are not the other members (-want +got):\n%s", files[i], diff)
+				}
+				for _, in := range c.Instances {
+					now := inst{in.Interface, fmt.Sprint(in.VIPs)}
+					if prev, ok := insts[in.Name]; ok && prev != now {
+						t.Errorf("%s: instance %s is %v, elsewhere %v", files[i], in.Name, now, prev)
+					}
+					insts[in.Name] = now
+				}
 			}
 		})
 	}

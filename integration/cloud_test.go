@@ -459,7 +459,7 @@ func TestCloudThrottledAgency(t *testing.T) {
 func TestCloudCheckCommand(t *testing.T) {
 	vip := testbed.VIP4(0)
 	cc := newCloudCluster(t, 2, "huaweicloud", "aksk", vip, 150, 100)
-	out, stderr, err := cc.havip(0, "check", "--cloud", "--config", cc.nodes[0].config)
+	out, stderr, err := cc.havip(0, "check", "--cloud", "--no-host", "--config", cc.nodes[0].config)
 	if err != nil {
 		t.Fatalf("havip check --cloud: %v\n%s%s", err, out, stderr)
 	}
@@ -475,7 +475,7 @@ func TestCloudCheckCommand(t *testing.T) {
 	if err := os.Chmod(sk, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, stderr, err = cc.havip(0, "check", "--config", cc.nodes[0].config)
+	_, stderr, err = cc.havip(0, "check", "--no-host", "--config", cc.nodes[0].config)
 	if testbed.ExitCode(err) != 2 || !strings.Contains(string(stderr), "cloud.secret_key_file") {
 		t.Errorf("check with a world-readable key: exit %d, stderr %s", testbed.ExitCode(err), stderr)
 	}

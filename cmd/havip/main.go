@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"reflect"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -22,6 +23,7 @@ import (
 	"github.com/havip/havip/cloudbind"
 	"github.com/havip/havip/config"
 	"github.com/havip/havip/daemon"
+	"github.com/havip/havip/preflight"
 	"github.com/havip/havip/status"
 )
 
@@ -44,8 +46,12 @@ const usage = `havip owns shared virtual IP addresses for a group of servers.
 Usage:
   havip run [--config PATH]                   run the daemon
   havip status [--config PATH | --socket PATH] [--json]
-  havip check [--config PATH] [--cloud]       validate the configuration
-                                              (--cloud: test credentials and ports)
+  havip check [--config PATH] [--no-host] [--cloud]
+                                              validate the configuration and this host
+                                              (--cloud: test the cloud credentials and ports)
+  havip init [--config PATH] [--secret-key-file PATH] [--force] [...]
+                                              write a starting configuration and key
+  havip completion bash|zsh|fish              print a shell completion script
   havip version
 
 --config defaults to ` + config.DefaultPath + `.
@@ -65,6 +71,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdStatus(rest, stdout, stderr)
 	case "check":
 		return cmdCheck(rest, stdout, stderr)
+	case "init":
+		return cmdInit(rest, stdout, stderr)
+	case "completion":
+		return cmdCompletion(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "havip %s (%s %s/%s)\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return exitOK
@@ -122,9 +132,18 @@ func printConfigError(stderr io.Writer, err error) {
 	fmt.Fprintln(stderr, err)
 }
 
+// Host lookups of `havip check`, replaced in tests.
+var (
+	hostLinks preflight.Links    = preflight.SystemLinks{}
+	peerDial  preflight.DialFunc = preflight.SystemDial
+)
+
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flags("check", stderr)
 	path := fs.String("config", config.DefaultPath, "configuration file")
+	noHost := fs.Bool("no-host", false, "check the configuration only, not this host")
+	root := fs.String("root", "/", "read the host's files (/etc, /proc/sys) under this directory")
+	timeout := fs.Duration("peer-timeout", time.Second, "how long to wait for each peer's memberlist port")
 	cloud := fs.Bool("cloud", false, "also test the cloud credentials and ports with read-only calls")
 	if !parse(fs, args, 0, stderr) {
 		return exitUsage
@@ -135,10 +154,29 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	fmt.Fprintf(stdout, "%s: OK\n%s", *path, cfg.Summary())
-	if *cloud {
-		return checkCloud(cfg, stdout, stderr)
+	code := exitOK
+	if !*noHost {
+		findings := preflight.Run(context.Background(), cfg, preflight.Options{
+			Root:        *root,
+			Links:       hostLinks,
+			Dial:        peerDial,
+			DialTimeout: *timeout,
+		})
+		fmt.Fprintln(stdout)
+		if err := preflight.Write(stdout, findings); err != nil {
+			return exitRuntime
+		}
+		if preflight.Worst(findings) == preflight.Error {
+			fmt.Fprintf(stderr, "havip check: this host is not ready for %s (see the errors above)\n", *path)
+			code = exitUsage
+		}
 	}
-	return exitOK
+	if *cloud {
+		if c := checkCloud(cfg, stdout, stderr); code == exitOK {
+			code = c
+		}
+	}
+	return code
 }
 
 // checkCloud reads each instance's binding through the cloud API without
@@ -196,8 +234,6 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	logger = logger.With("node", cfg.Node.Name)
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	// HAVIP_CPUPROFILE=FILE writes a CPU profile of the whole run, for
 	// `go tool pprof` (a debugging aid, not a contract).
 	if f := os.Getenv("HAVIP_CPUPROFILE"); f != "" {
@@ -207,18 +243,74 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	d, err := daemon.New(daemon.Options{Config: cfg, Logger: logger, Version: versionString()})
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	return serve(cfg, logger, sigs)
+}
+
+// serve runs the daemon for cfg until SIGTERM or SIGINT arrives on sigs,
+// keeping systemd informed: READY once the cluster is joined and every
+// instance is in its first state, STOPPING when asked to stop, watchdog
+// pings while it runs. SIGHUP checks the configuration file again.
+func serve(cfg *config.Config, logger *slog.Logger, sigs <-chan os.Signal) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sd := notifier{log: logger}
+
+	ready := func() {
+		logger.Info("ready", "instances", len(cfg.Instances))
+		sd.send(fmt.Sprintf("READY=1\nSTATUS=serving %d instances in cluster %s", len(cfg.Instances), cfg.Cluster.Name))
+	}
+	d, err := daemon.New(daemon.Options{Config: cfg, Logger: logger, Version: versionString(), Ready: ready})
 	if err != nil {
 		logger.Error("starting", "err", err)
 		return exitRuntime
 	}
-	logger.Info("starting havip", "version", versionString(), "config", *path, "instances", len(cfg.Instances))
+	go sd.watchdog(ctx)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case sig := <-sigs:
+				if sig == syscall.SIGHUP {
+					recheck(cfg, logger, sd)
+					continue
+				}
+				logger.Info("stopping", "signal", sig.String())
+				sd.send("STOPPING=1")
+				cancel()
+				return
+			}
+		}
+	}()
+
+	logger.Info("starting havip", "version", versionString(), "config", cfg.Path, "instances", len(cfg.Instances))
 	if err := d.Run(ctx); err != nil {
 		logger.Error("havip stopped", "err", err)
 		return exitRuntime
 	}
 	logger.Info("havip stopped")
 	return exitOK
+}
+
+// recheck answers SIGHUP (systemctl reload). The running daemon does not
+// change its configuration in place: it reads the file again and says
+// whether it is valid and whether a restart is needed to apply it.
+func recheck(running *config.Config, logger *slog.Logger, sd notifier) {
+	next, err := config.Load(running.Path)
+	switch {
+	case err != nil:
+		logger.Error("configuration has errors; the running configuration stays", "config", running.Path, "err", err)
+		sd.send("STATUS=" + running.Path + " has errors; see the log")
+	case reflect.DeepEqual(next, running):
+		logger.Info("configuration unchanged", "config", running.Path)
+	default:
+		logger.Warn("configuration changed; restart havip to apply it (systemctl restart havip)", "config", running.Path)
+		sd.send("STATUS=" + running.Path + " changed; restart to apply it")
+	}
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {

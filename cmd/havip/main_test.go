@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/havip/havip/preflight"
 )
 
 const goodConfig = `
@@ -31,7 +33,29 @@ func write(t *testing.T, body string) string {
 	return p
 }
 
+// fakeHost replaces the host lookups of `havip check` for one test: eth0
+// exists and is up, and peers are not probed.
+func fakeHost(t *testing.T) {
+	t.Helper()
+	links, dial := hostLinks, peerDial
+	t.Cleanup(func() { hostLinks, peerDial = links, dial })
+	hostLinks = fakeLinks{"eth0": {Up: true, Running: true}}
+	peerDial = nil
+}
+
+type fakeLinks map[string]preflight.LinkInfo
+
+func (f fakeLinks) Link(name string) (preflight.LinkInfo, error) {
+	li, ok := f[name]
+	if !ok {
+		return li, preflight.ErrNoLink
+	}
+	return li, nil
+}
+
 func TestExitCodes(t *testing.T) {
+	fakeHost(t)
+	root := t.TempDir()
 	good := write(t, goodConfig)
 	badPrio := write(t, strings.Replace(goodConfig, "priority = 150", "priority = 300", 1))
 	unknown := write(t, strings.Replace(goodConfig, "priority = 150", "prioirty = 150", 1))
@@ -45,7 +69,8 @@ func TestExitCodes(t *testing.T) {
 		{"no command", nil, 2, "", []string{"Usage"}},
 		{"unknown command", []string{"frobnicate"}, 2, "", []string{`unknown command "frobnicate"`}},
 		{"version", []string{"version"}, 0, "havip ", nil},
-		{"check good", []string{"check", "--config", good}, 0, "OK", nil},
+		{"check good", []string{"check", "--config", good, "--root", root}, 0, "OK", nil},
+		{"check good, config only", []string{"check", "--config", good, "--no-host"}, 0, "OK", nil},
 		{"check bad priority", []string{"check", "--config", badPrio}, 2, "", []string{badPrio, "priority", "255"}},
 		{"check unknown key", []string{"check", "--config", unknown}, 2, "", []string{unknown, "prioirty"}},
 		{"check missing file", []string{"check", "--config", "/nonexistent/havip.toml"}, 2, "", []string{"/nonexistent/havip.toml"}},

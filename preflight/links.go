@@ -1,0 +1,36 @@
+package preflight
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+)
+
+// SystemLinks looks interfaces up in the current network namespace.
+type SystemLinks struct{}
+
+// Link implements Links with the standard library's interface list.
+func (SystemLinks) Link(name string) (LinkInfo, error) {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		// net's "no such network interface" error is not exported.
+		var oerr *net.OpError
+		if errors.As(err, &oerr) && oerr.Err != nil && oerr.Err.Error() == "no such network interface" {
+			return LinkInfo{}, ErrNoLink
+		}
+		return LinkInfo{}, err
+	}
+	li := LinkInfo{Up: ifi.Flags&net.FlagUp != 0, Running: ifi.Flags&net.FlagRunning != 0}
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return li, err
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			ip, _ := netip.AddrFromSlice(n.IP)
+			bits, _ := n.Mask.Size()
+			li.Addrs = append(li.Addrs, netip.PrefixFrom(ip.Unmap(), bits))
+		}
+	}
+	return li, nil
+}
