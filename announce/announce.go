@@ -47,6 +47,9 @@ type Announcer struct {
 	frames    FrameConn
 	listenNDP func(vip netip.Addr) (NDPConn, error)
 	onClose   func() error
+	// system: the operating system announces addresses itself and this
+	// Announcer sends nothing (see NewSystem).
+	system bool
 
 	mu     sync.Mutex
 	nd     NDPConn // opened on the first IPv6 announcement
@@ -75,6 +78,20 @@ func New(ifi *net.Interface, frames FrameConn, listenNDP func(vip netip.Addr) (N
 	}, nil
 }
 
+// NewSystem returns an Announcer for a system that announces new
+// addresses itself and offers no supported way to send more: Announce
+// and Burst send nothing, succeed, and report 0 sent. Open returns one on
+// Windows (see announce_windows.go for why).
+func NewSystem(ifi *net.Interface, logger *slog.Logger) (*Announcer, error) {
+	if ifi == nil {
+		return nil, errors.New("announce: no interface")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Announcer{ifi: ifi, log: logger.With("interface", ifi.Name), system: true}, nil
+}
+
 func checkInterface(ifi *net.Interface) error {
 	if ifi == nil {
 		return errors.New("announce: no interface")
@@ -87,20 +104,39 @@ func checkInterface(ifi *net.Interface) error {
 
 // Announce sends one announcement of addr: for IPv4, a gratuitous ARP
 // request and a gratuitous ARP reply; for IPv6, an unsolicited neighbour
-// advertisement with the override flag.
+// advertisement with the override flag. An Announcer made by NewSystem
+// sends nothing.
 func (a *Announcer) Announce(addr netip.Addr) error {
+	_, err := a.announce(addr)
+	return err
+}
+
+// announce is Announce, also reporting whether anything was sent.
+func (a *Announcer) announce(addr netip.Addr) (bool, error) {
 	addr = addr.Unmap().WithZone("")
 	var err error
 	switch {
 	case !addr.IsValid():
-		return fmt.Errorf("announcing on %s: invalid address", a.ifi.Name)
+		return false, fmt.Errorf("announcing on %s: invalid address", a.ifi.Name)
+	case a.system:
+		return false, a.checkOpen()
 	case addr.Is4():
 		err = a.announce4(addr)
 	default:
 		err = a.announce6(addr)
 	}
 	if err != nil {
-		return fmt.Errorf("announcing %s on %s: %w", addr, a.ifi.Name, err)
+		return false, fmt.Errorf("announcing %s on %s: %w", addr, a.ifi.Name, err)
+	}
+	return true, nil
+}
+
+// checkOpen fails after Close.
+func (a *Announcer) checkOpen() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return fmt.Errorf("announcing on %s: %w", a.ifi.Name, net.ErrClosed)
 	}
 	return nil
 }
@@ -211,10 +247,20 @@ func (a *Announcer) announce6(ip netip.Addr) error {
 // once, then one round every interval. It returns the number of
 // announcements sent (one per address per round) and the errors, at most
 // one per address; a failed address does not stop the others. When ctx
-// ends, Burst returns at once with ctx's error.
+// ends, Burst returns at once with ctx's error. An Announcer made by
+// NewSystem sends nothing and reports 0 sent.
 func (a *Announcer) Burst(ctx context.Context, addrs []netip.Addr, count int, interval time.Duration) (sent int, err error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
+	}
+	if a.system {
+		// Nothing to send, so no rounds to wait for.
+		for _, addr := range addrs {
+			if _, err := a.announce(addr); err != nil {
+				return 0, err
+			}
+		}
+		return 0, nil
 	}
 	var (
 		errs   []error
@@ -231,14 +277,17 @@ func (a *Announcer) Burst(ctx context.Context, addrs []netip.Addr, count int, in
 			}
 		}
 		for _, addr := range addrs {
-			if err := a.Announce(addr); err != nil {
+			ok, err := a.announce(addr)
+			if err != nil {
 				if !failed[addr] {
 					failed[addr] = true
 					errs = append(errs, err)
 				}
 				continue
 			}
-			sent++
+			if ok {
+				sent++
+			}
 		}
 	}
 	a.log.Debug("announcement burst sent", "vips", addrs, "sent", sent, "rounds", count)

@@ -300,3 +300,37 @@ func TestBurstKeepsGoingPastFailures(t *testing.T) {
 		t.Errorf("Burst error = %v, want the IPv6 failure once", err)
 	}
 }
+
+// The announcer of a system that announces by itself (Windows) sends
+// nothing, succeeds at once whatever the round count, and fails after
+// Close like the others.
+func TestSystemAnnouncer(t *testing.T) {
+	a, err := announce.NewSystem(&net.Interface{Index: 3, Name: "Ethernet 2"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := []netip.Addr{netip.MustParseAddr("192.0.2.22"), netip.MustParseAddr("2001:db8::22")}
+	if err := a.Announce(addrs[0]); err != nil {
+		t.Errorf("Announce: %v", err)
+	}
+	start := time.Now()
+	sent, err := a.Burst(context.Background(), addrs, 5, time.Second)
+	if sent != 0 || err != nil {
+		t.Errorf("Burst = %d, %v; want 0, nil", sent, err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("Burst waited %s for rounds with nothing to send", d)
+	}
+	if err := a.Announce(netip.Addr{}); err == nil {
+		t.Error("Announce of an invalid address succeeded")
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Announce(addrs[0]); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Announce after Close: %v, want net.ErrClosed", err)
+	}
+	if _, err := announce.NewSystem(nil, nil); err == nil {
+		t.Error("NewSystem(nil) succeeded")
+	}
+}

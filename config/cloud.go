@@ -8,7 +8,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -470,7 +469,8 @@ func validRegion(s string) bool {
 }
 
 // readSecretFile reads a credential file, which must be a regular file
-// that only its owner (root, or the user running havip) can read.
+// that only its owner (root, or the user running havip) can read
+// (secretAccessProblems, per platform).
 func readSecretFile(path string) (string, []string) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -479,14 +479,7 @@ func readSecretFile(path string) (string, []string) {
 	if !fi.Mode().IsRegular() {
 		return "", []string{fmt.Sprintf("%q is not a regular file", path)}
 	}
-	var problems []string
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		problems = append(problems, fmt.Sprintf("%q can be read or written by other users (mode %04o); it must be readable by its owner only: run chmod 600 %s", path, perm, path))
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 && int(st.Uid) != os.Geteuid() {
-		problems = append(problems, fmt.Sprintf("%q belongs to uid %d; it must belong to root", path, st.Uid))
-	}
-	if len(problems) > 0 {
+	if problems := secretAccessProblems(path, fi); len(problems) > 0 {
 		return "", problems
 	}
 	data, err := os.ReadFile(path)

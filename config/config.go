@@ -5,9 +5,6 @@ import (
 	"time"
 )
 
-// DefaultPath is where havip looks for its configuration file.
-const DefaultPath = "/etc/havip.toml"
-
 // DefaultPort is the memberlist port used when an address has none.
 const DefaultPort = 7946
 

@@ -16,9 +16,6 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// DefaultSocket is the control socket used when status.socket is not set.
-const DefaultSocket = "/run/havip/havip.sock"
-
 // DefaultBind is the memberlist address used when node.bind is not set.
 const DefaultBind = "0.0.0.0:7946"
 
@@ -38,9 +35,6 @@ const maxNameLen = 64
 // maxSocketPath is the longest path a unix socket address can hold
 // (sun_path is 108 bytes with its terminating NUL).
 const maxSocketPath = 107
-
-// keygenHint tells how to make a key.
-const keygenHint = "head -c 32 /dev/urandom | base64"
 
 // ParseOptions changes what ParseWithOptions checks.
 type ParseOptions struct {
@@ -531,7 +525,7 @@ func buildInstances(f *rawFile, cfg *Config, peerIPs map[netip.Addr]string, c *c
 			case !r.Interface.set:
 				c.add(key("interface"), "is required")
 			case !validIfName(r.Interface.val):
-				c.add(key("interface"), "%q is not a valid interface name (1 to 15 bytes, no '/', ':', spaces or control characters)", r.Interface.val)
+				c.add(key("interface"), "%q is not a valid interface name (%s)", r.Interface.val, ifNameRule)
 			}
 			out.Interface = r.Interface.val
 		}
@@ -611,21 +605,6 @@ func checkName(s string, maxLen int) string {
 		return ""
 	}
 	return fmt.Sprintf("is not a valid name (1 to %d characters of A-Z, a-z, 0-9, '_', '.' and '-')", maxLen)
-}
-
-// validIfName follows the kernel's dev_valid_name: shorter than IFNAMSIZ
-// (16 bytes), not "." or "..", no '/', ':' or white space; control
-// characters are refused too.
-func validIfName(s string) bool {
-	if s == "" || len(s) > 15 || s == "." || s == ".." {
-		return false
-	}
-	for _, r := range s {
-		if r == '/' || r == ':' || r <= ' ' || r == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // parseAddrPort parses "ip", "[ipv6]" or "ip:port"; an address without a
@@ -803,19 +782,7 @@ func readKey(path string) ([]byte, []string) {
 		return nil, []string{fmt.Sprintf("cannot read %q: %s", path, errText(err))}
 	}
 
-	var problems []string
-	perm := fi.Mode().Perm()
-	var who []string
-	if perm&0o004 != 0 {
-		who = append(who, "readable")
-	}
-	if perm&0o002 != 0 {
-		who = append(who, "writable")
-	}
-	if len(who) > 0 {
-		problems = append(problems, fmt.Sprintf("%q is %s by other users (mode %04o); run: chmod 600 %s",
-			path, strings.Join(who, " and "), perm, path))
-	}
+	problems := keyAccessProblems(path, fi)
 
 	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(data)))
 	switch {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -49,6 +48,9 @@ func (c *checker) peers(ctx context.Context) {
 // permissions checks the files that hold secrets: readable by root
 // alone, in a directory only root can change.
 func (c *checker) permissions() {
+	if !modeBits {
+		return
+	}
 	if f := c.cfg.Cluster.SecretKeyFile; f != "" {
 		c.secretFile(f, "secret key")
 	}
@@ -74,8 +76,8 @@ func (c *checker) secretFile(p, what string) {
 	case perm&0o070 != 0:
 		c.add(Warning, "permissions", "chmod 600 "+p, "%s file %s is open to its group (mode %04o)", what, p, perm)
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 && os.Geteuid() == 0 {
-		c.add(Warning, "permissions", "chown root: "+p, "%s file %s belongs to uid %d, not root", what, p, st.Uid)
+	if uid, ok := fileOwner(fi); ok && uid != 0 && os.Geteuid() == 0 {
+		c.add(Warning, "permissions", "chown root: "+p, "%s file %s belongs to uid %d, not root", what, p, uid)
 	}
 	dir := filepath.Dir(p)
 	if di, err := os.Stat(dir); err == nil && di.Mode().Perm()&0o002 != 0 && di.Mode()&os.ModeSticky == 0 {

@@ -218,7 +218,9 @@ type Server struct {
 // ErrInUse means another daemon answers on the socket.
 var ErrInUse = errors.New("another havip daemon is listening on the status socket")
 
-// Listen creates the socket (mode 0660, its directory 0755 if missing). A
+// Listen creates the socket (mode 0660, its directory 0755 if missing; on
+// Windows the socket has the access control list its directory passes
+// on, see restrictSocket). A
 // stale socket file left by a crashed daemon is replaced; a live one is
 // refused with ErrInUse.
 func Listen(path string) (net.Listener, error) {
@@ -241,9 +243,9 @@ func Listen(path string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening on status socket %s: %w", path, err)
 	}
-	if err := os.Chmod(path, 0o660); err != nil {
+	if err := restrictSocket(path); err != nil {
 		l.Close()
-		return nil, fmt.Errorf("setting mode of status socket %s: %w", path, err)
+		return nil, err
 	}
 	return l, nil
 }

@@ -116,3 +116,11 @@ func checkPrefix(p netip.Prefix) error {
 	}
 	return nil
 }
+
+// comparePrefix orders prefixes by address, then prefix length.
+func comparePrefix(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return a.Bits() - b.Bits()
+}

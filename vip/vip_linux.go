@@ -238,10 +238,3 @@ func ipNetPrefix(n *net.IPNet) (netip.Prefix, bool) {
 	}
 	return netip.PrefixFrom(a, ones), true
 }
-
-func comparePrefix(a, b netip.Prefix) int {
-	if c := a.Addr().Compare(b.Addr()); c != 0 {
-		return c
-	}
-	return a.Bits() - b.Bits()
-}

@@ -61,6 +61,8 @@ var cliCommands = []cliCommand{
 		{"print", "", "print the configuration and write nothing"},
 	}},
 	{name: "completion", help: "print a shell completion script", args: "bash zsh fish"},
+	// Windows only; its install flags are left out of these Unix shells.
+	{name: "service", help: "the Windows service (Windows only)", args: "install uninstall start stop"},
 	{name: "version", help: "print the version"},
 	{name: "help", help: "print the usage"},
 }

@@ -17,9 +17,6 @@ import (
 	"github.com/havip/havip/config"
 )
 
-// DefaultKeyFile is where `havip init` writes the cluster key.
-const defaultKeyFile = "/etc/havip/secret.key"
-
 // initParams fill the starting configuration.
 type initParams struct {
 	Name      string
@@ -119,7 +116,7 @@ func cmdInit(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&p.Bind, "bind", "", "node.bind, the memberlist address")
 	fs.StringVar(&p.Cluster, "cluster", "havip", "cluster.name")
 	fs.StringSliceVar(&p.Peers, "peer", nil, "a peer's memberlist address, host:port (repeat or separate with commas)")
-	fs.StringVar(&p.Interface, "interface", "eth0", "interface of the instance")
+	fs.StringVar(&p.Interface, "interface", defaultInterface, "interface of the instance")
 	fs.StringSliceVar(&p.VIPs, "vip", nil, "a VIP of the instance (repeat or separate with commas); none writes the instance commented out")
 	fs.IntVar(&p.Priority, "priority", 100, "priority of this node for the instance, 1..255")
 	noConfig := fs.Bool("no-config", false, "write only the key (the configuration came with the package)")

@@ -52,6 +52,7 @@ Usage:
   havip init [--config PATH] [--secret-key-file PATH] [--force] [...]
                                               write a starting configuration and key
   havip completion bash|zsh|fish              print a shell completion script
+  havip service install|uninstall|start|stop  the Windows service (Windows only)
   havip version
 
 --config defaults to ` + config.DefaultPath + `.
@@ -75,6 +76,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdInit(rest, stdout, stderr)
 	case "completion":
 		return cmdCompletion(rest, stdout, stderr)
+	case "service":
+		return cmdService(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "havip %s (%s %s/%s)\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return exitOK
@@ -215,6 +218,17 @@ func checkCloud(cfg *config.Config, stdout, stderr io.Writer) int {
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
+	if runningAsService() {
+		return runService(args)
+	}
+	return runDaemon(context.Background(), args, stderr, nil)
+}
+
+// runDaemon is `havip run`: it runs the daemon until parent ends or
+// SIGTERM or SIGINT comes. Logs go to stderr, or to the handler that
+// newHandler makes from the --log-level and --log-format flags (the
+// Windows service's event log).
+func runDaemon(parent context.Context, args []string, stderr io.Writer, newHandler func(level slog.Level, format string) (slog.Handler, error)) int {
 	fs := flags("run", stderr)
 	path := fs.String("config", config.DefaultPath, "configuration file")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -222,7 +236,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if !parse(fs, args, 0, stderr) {
 		return exitUsage
 	}
-	logger, err := newLogger(stderr, *level, *format)
+	logger, err := newLogger(stderr, *level, *format, newHandler)
 	if err != nil {
 		fmt.Fprintf(stderr, "havip run: %v\n", err)
 		return exitUsage
@@ -247,7 +261,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
-	return serve(cfg, logger, sigs)
+	return serveContext(parent, cfg, logger, sigs)
 }
 
 // serve runs the daemon for cfg until SIGTERM or SIGINT arrives on sigs,
@@ -255,7 +269,13 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 // instance is in its first state, STOPPING when asked to stop, watchdog
 // pings while it runs. SIGHUP checks the configuration file again.
 func serve(cfg *config.Config, logger *slog.Logger, sigs <-chan os.Signal) int {
-	ctx, cancel := context.WithCancel(context.Background())
+	return serveContext(context.Background(), cfg, logger, sigs)
+}
+
+// serveContext is serve that also stops when parent ends: the Windows
+// service cancels parent on a stop request, as SIGTERM does on Linux.
+func serveContext(parent context.Context, cfg *config.Config, logger *slog.Logger, sigs <-chan os.Signal) int {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	sd := notifier{log: logger}
 
@@ -273,6 +293,10 @@ func serve(cfg *config.Config, logger *slog.Logger, sigs <-chan os.Signal) int {
 		for {
 			select {
 			case <-ctx.Done():
+				if parent.Err() != nil {
+					// The Windows service was asked to stop.
+					logger.Info("stopping", "reason", "service stop")
+				}
 				return
 			case sig := <-sigs:
 				if sig == syscall.SIGHUP {
@@ -313,10 +337,20 @@ func recheck(running *config.Config, logger *slog.Logger, sd notifier) {
 	}
 }
 
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+func newLogger(w io.Writer, level, format string, newHandler func(slog.Level, string) (slog.Handler, error)) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", level)
+	}
+	if format != "text" && format != "json" {
+		return nil, fmt.Errorf("--log-format: %q is not text or json", format)
+	}
+	if newHandler != nil {
+		h, err := newHandler(l, format)
+		if err != nil {
+			return nil, err
+		}
+		return slog.New(h), nil
 	}
 	opts := &slog.HandlerOptions{Level: l}
 	switch format {

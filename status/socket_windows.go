@@ -1,0 +1,9 @@
+package status
+
+// restrictSocket leaves the socket as created: Windows has no mode bits
+// (os.Chmod only sets the read-only attribute), and connecting to a unix
+// socket needs write access to its file, which a file created under
+// C:\ProgramData grants to SYSTEM and Administrators only (Users inherit
+// read and execute). So `havip status` needs an elevated prompt, as
+// reading the socket needs root or the socket's group on Linux.
+func restrictSocket(path string) error { return nil }
