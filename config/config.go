@@ -32,7 +32,14 @@ type Node struct {
 	Bind netip.AddrPort
 	// Advertise is the address peers reach this node on; defaults to Bind.
 	Advertise netip.AddrPort
+	// StateDir holds what this node must remember across restarts (the
+	// maintenance flag, in StateFile).
+	StateDir string
 }
+
+// StateFile is the file in Node.StateDir that keeps the node's persistent
+// state.
+const StateFile = "state.json"
 
 // Quorum selects when a node may hold a VIP.
 type Quorum string
@@ -131,6 +138,54 @@ type Instance struct {
 	Preempt      bool
 	PreemptDelay time.Duration
 	Announce     Announce
+	// TrackInterfaces put the instance in FAULT while any of them is down
+	// or missing, like its own Interface.
+	TrackInterfaces []string
+	// TrackScripts are health checks run on this node.
+	TrackScripts []TrackScript
+	// Notify are the commands run on transitions.
+	Notify Notify
+}
+
+// TrackScript is a health check: a command run every Interval.
+type TrackScript struct {
+	Name string
+	// Command is an argv, run without a shell.
+	Command  []string
+	Interval time.Duration
+	// Timeout ends a run (its whole process group is killed); a timeout
+	// counts as a failure.
+	Timeout time.Duration
+	// Rise successes in a row make a failed check healthy again, Fall
+	// failures in a row make a healthy one failed.
+	Rise, Fall int
+	// Weight 0 puts the instance in FAULT while the check fails; a
+	// positive weight lowers the priority this node publishes by Weight.
+	Weight int
+}
+
+// Notify holds the commands run when an instance enters a state. Each is
+// an argv (no shell), nil when not set; the instance, the new state and
+// the VIPs are appended as arguments and given in the environment.
+type Notify struct {
+	Master, Backup, Fault []string
+	// Timeout ends a command that runs longer (its process group is
+	// killed).
+	Timeout time.Duration
+}
+
+// Command returns the notify command for a state name ("MASTER",
+// "BACKUP", "FAULT"), nil when there is none.
+func (n Notify) Command(state string) []string {
+	switch state {
+	case "MASTER":
+		return n.Master
+	case "BACKUP":
+		return n.Backup
+	case "FAULT":
+		return n.Fault
+	}
+	return nil
 }
 
 // Announce configures gratuitous ARP / unsolicited NA.
@@ -146,4 +201,7 @@ type Announce struct {
 // Status configures the control socket.
 type Status struct {
 	Socket string
+	// Metrics is the TCP address of the Prometheus endpoint (/metrics);
+	// empty: no metrics.
+	Metrics string
 }

@@ -59,6 +59,7 @@ func TestParseMinimal(t *testing.T) {
 			Name: host,
 			Bind: netip.MustParseAddrPort("0.0.0.0:7946"),
 			// Bound to every address: memberlist chooses what to advertise.
+			StateDir: "/var/lib/havip",
 		},
 		Cluster: config.Cluster{
 			Name:          "web-ha",
@@ -74,6 +75,7 @@ func TestParseMinimal(t *testing.T) {
 			Priority:  100,
 			Preempt:   true,
 			Announce:  config.Announce{Count: 5, Interval: 200 * time.Millisecond},
+			Notify:    config.Notify{Timeout: 30 * time.Second},
 		}},
 		Status: config.Status{Socket: "/run/havip/havip.sock"},
 		Cloud:  config.DefaultCloud(),
@@ -88,8 +90,9 @@ func TestParseReference(t *testing.T) {
 	want := &config.Config{
 		Path: filepath.Join("..", "examples", "reference.toml"),
 		Node: config.Node{
-			Name: "ecs-a",
-			Bind: netip.MustParseAddrPort("0.0.0.0:7946"),
+			Name:     "ecs-a",
+			Bind:     netip.MustParseAddrPort("0.0.0.0:7946"),
+			StateDir: "/var/lib/havip",
 		},
 		Cluster: config.Cluster{
 			Name:          "web-ha",
@@ -124,6 +127,7 @@ func TestParseReference(t *testing.T) {
 			Priority:  100,
 			Preempt:   true,
 			Announce:  config.Announce{Count: 5, Interval: 200 * time.Millisecond},
+			Notify:    config.Notify{Timeout: 30 * time.Second},
 		}},
 		Status: config.Status{Socket: "/run/havip/havip.sock"},
 		Cloud:  config.DefaultCloud(),
@@ -784,6 +788,7 @@ func TestNodeAddresses(t *testing.T) {
 			}
 			var want config.Node
 			want.Name = "n"
+			want.StateDir = config.DefaultStateDir
 			if tt.bind != "" {
 				want.Bind = netip.MustParseAddrPort(tt.bind)
 			}
@@ -887,6 +892,21 @@ encryption: key from /etc/havip/secret.key (not read)
 quorum auto: off, a member holds VIPs whichever members it sees
 timing default: probe every 200ms (timeout 100ms), suspicion ×3, a dead member is found in about 900ms
 instance web on eth0: 192.168.0.22/32, priority 150, preempt after 10s
+`,
+		},
+		{
+			file: "health-checks.toml",
+			want: `node web-a: bind 192.168.0.11:7946, advertise 192.168.0.11:7946
+cluster web-ha: 3 members (2 peers: 192.168.0.12:7946, 192.168.0.13:7946)
+encryption: key from /etc/havip/secret.key (not read)
+quorum auto: 2 of 3 members needed to hold a VIP
+timing default: probe every 200ms (timeout 100ms), suspicion ×3, a dead member is found in about 900ms
+instance web on eth0: 192.168.0.22/32, priority 150, preempt
+  tracks eth1: FAULT while any is down
+  track script app: every 2s (timeout 1.5s), 2 failures -> FAULT, 2 successes -> healthy
+  track script disk: every 30s (timeout 5s), 1 failures -> priority -60, 1 successes -> healthy
+  notify on MASTER, BACKUP, FAULT (timeout 10s)
+metrics on http://127.0.0.1:9650/metrics
 `,
 		},
 	}

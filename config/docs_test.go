@@ -16,13 +16,19 @@ import (
 // fills in (it is required, or derived from something else), with what
 // docs/config.md must say in its default column.
 var docDefaults = map[string]string{
-	"node.name":               "_the hostname_",
-	"node.advertise":          "_node.bind_",
-	"cluster.name":            "_required_",
-	"cluster.secret_key_file": "_required unless insecure_",
-	"instance.name":           "_required_",
-	"instance.interface":      "_required_",
-	"instance.vips":           "_required_",
+	"node.name":                     "_the hostname_",
+	"node.advertise":                "_node.bind_",
+	"cluster.name":                  "_required_",
+	"cluster.secret_key_file":       "_required unless insecure_",
+	"instance.name":                 "_required_",
+	"instance.interface":            "_required_",
+	"instance.vips":                 "_required_",
+	"instance.track_script.name":    "_required_",
+	"instance.track_script.command": "_required_",
+	"instance.notify.master":        "_none_",
+	"instance.notify.backup":        "_none_",
+	"instance.notify.fault":         "_none_",
+	"status.metrics":                "_off_",
 }
 
 // schemaDefaults walks the raw schema and returns every leaf key
@@ -30,7 +36,7 @@ var docDefaults = map[string]string{
 // default applyDefaults gives it, written as in TOML.
 func schemaDefaults(t *testing.T) map[string]string {
 	t.Helper()
-	raw := rawFile{Instances: []rawInstance{{}}}
+	raw := rawFile{Instances: []rawInstance{{TrackScripts: []rawScript{{}}}}}
 	applyDefaults(&raw, &collector{})
 	out := map[string]string{}
 	var walk func(v reflect.Value, prefix string)

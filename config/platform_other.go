@@ -14,6 +14,9 @@ const DefaultPath = "/etc/havip.toml"
 // DefaultSocket is the control socket used when status.socket is not set.
 const DefaultSocket = "/run/havip/havip.sock"
 
+// DefaultStateDir is node.state_dir when the file does not set it.
+const DefaultStateDir = "/var/lib/havip"
+
 // keygenHint tells how to make a key.
 const keygenHint = "head -c 32 /dev/urandom | base64"
 

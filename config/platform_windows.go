@@ -16,6 +16,9 @@ const DefaultPath = `C:\ProgramData\havip\havip.toml`
 // Server 2019.
 const DefaultSocket = `C:\ProgramData\havip\havip.sock`
 
+// DefaultStateDir is node.state_dir when the file does not set it.
+const DefaultStateDir = `C:\ProgramData\havip`
+
 // keygenHint tells how to make a key, in Windows PowerShell.
 const keygenHint = `$b = New-Object byte[] 32; [Security.Cryptography.RandomNumberGenerator]::Create().GetBytes($b); [Convert]::ToBase64String($b)`
 

@@ -27,6 +27,7 @@ type rawNode struct {
 	Name      optString `toml:"name"`
 	Bind      optString `toml:"bind"`
 	Advertise optString `toml:"advertise"`
+	StateDir  optString `toml:"state_dir"`
 }
 
 type rawCluster struct {
@@ -69,10 +70,31 @@ type rawInstance struct {
 	AnnounceCount    optInt      `toml:"announce_count"`
 	AnnounceInterval optDuration `toml:"announce_interval"`
 	AnnounceRefresh  optDuration `toml:"announce_refresh"`
+	TrackInterfaces  optStrings  `toml:"track_interfaces"`
+	TrackScripts     []rawScript `toml:"track_script"`
+	Notify           rawNotify   `toml:"notify"`
+	NotifyTimeout    optDuration `toml:"notify_timeout"`
+}
+
+type rawScript struct {
+	Name     optString   `toml:"name"`
+	Command  optStrings  `toml:"command"`
+	Interval optDuration `toml:"interval"`
+	Timeout  optDuration `toml:"timeout"`
+	Rise     optInt      `toml:"rise"`
+	Fall     optInt      `toml:"fall"`
+	Weight   optInt      `toml:"weight"`
+}
+
+type rawNotify struct {
+	Master optStrings `toml:"master"`
+	Backup optStrings `toml:"backup"`
+	Fault  optStrings `toml:"fault"`
 }
 
 type rawStatus struct {
-	Socket optString `toml:"socket"`
+	Socket  optString `toml:"socket"`
+	Metrics optString `toml:"metrics"`
 }
 
 // Leaf types. set is true when the key is in the file; problem, when not

@@ -74,6 +74,29 @@ func (c *Config) Summary() string {
 			}
 		}
 		line("instance %s on %s: %s, priority %d, %s", in.Name, in.Interface, strings.Join(vips, ", "), in.Priority, preempt)
+		if len(in.TrackInterfaces) > 0 {
+			line("  tracks %s: FAULT while any is down", strings.Join(in.TrackInterfaces, ", "))
+		}
+		for _, sc := range in.TrackScripts {
+			effect := "FAULT"
+			if sc.Weight > 0 {
+				effect = fmt.Sprintf("priority -%d", sc.Weight)
+			}
+			line("  track script %s: every %s (timeout %s), %d failures -> %s, %d successes -> healthy",
+				sc.Name, sc.Interval, sc.Timeout, sc.Fall, effect, sc.Rise)
+		}
+		var hooks []string
+		for _, st := range []string{"MASTER", "BACKUP", "FAULT"} {
+			if in.Notify.Command(st) != nil {
+				hooks = append(hooks, st)
+			}
+		}
+		if len(hooks) > 0 {
+			line("  notify on %s (timeout %s)", strings.Join(hooks, ", "), in.Notify.Timeout)
+		}
+	}
+	if c.Status.Metrics != "" {
+		line("metrics on http://%s/metrics", c.Status.Metrics)
 	}
 	if cl := c.Cloud; cl.Enabled() {
 		switch cl.Provider {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/havip/havip/cloudbind"
+	"github.com/havip/havip/config"
 	"github.com/havip/havip/status"
 )
 
@@ -22,7 +23,7 @@ const cloudReleaseTimeout = 30 * time.Second
 // L2 master keeps its VIPs.
 type cloudRunner struct {
 	prov     cloudbind.Provider
-	b        cloudbind.Binder
+	b        cloudbind.Binder // guarded by mu: a reload replaces it
 	interval time.Duration
 	log      *slog.Logger
 	// moved is called after each successful cloud move (announce again).
@@ -52,6 +53,21 @@ func newCloudRunner(p cloudbind.Provider, b cloudbind.Binder, interval time.Dura
 		kicks: make(chan struct{}, 1), st: cloudStatus{result: "idle"}}
 }
 
+// rebind replaces the binder after the instance's VIPs or interface
+// changed (a reload); a running loop binds the new VIPs at once.
+func (r *cloudRunner) rebind(inst config.Instance) {
+	r.mu.Lock()
+	r.b = r.prov.Binder(inst)
+	r.mu.Unlock()
+	r.kick()
+}
+
+func (r *cloudRunner) binder() cloudbind.Binder {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.b
+}
+
 // kick makes a running bind loop check the binding now rather than at
 // the end of its interval.
 func (r *cloudRunner) kick() {
@@ -65,7 +81,7 @@ func (r *cloudRunner) kick() {
 // provider caches it), so that the first takeover costs no lookup. A
 // failure is logged and shown; takeovers try again anyway.
 func (r *cloudRunner) prepare() {
-	p, ok := r.b.(cloudbind.Preparer)
+	p, ok := r.binder().(cloudbind.Preparer)
 	if !ok {
 		return
 	}
@@ -134,7 +150,7 @@ func (r *cloudRunner) stop() {
 		<-prev
 		ctx, cancel := context.WithTimeout(context.Background(), cloudReleaseTimeout)
 		defer cancel()
-		if err := r.b.Unbind(ctx); err != nil {
+		if err := r.binder().Unbind(ctx); err != nil {
 			r.log.Warn("cloud release failed", "err", err)
 			r.set(gen, "error", err, false, nil)
 			return
@@ -163,7 +179,7 @@ func (r *cloudRunner) loop(ctx context.Context, gen uint64) {
 	failures := 0
 	first := true
 	for {
-		moved, err := r.b.Bind(ctx)
+		moved, err := r.binder().Bind(ctx)
 		if ctx.Err() != nil {
 			return
 		}

@@ -172,3 +172,35 @@ func TestCloudCheckedAtOnceWhenSplitBrainHeals(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestCloudChangeNeedsRestart(t *testing.T) {
+	old := &config.Config{Cloud: config.DefaultCloud()}
+	next := &config.Config{Cloud: config.DefaultCloud()}
+	next.Cloud.ReconcileInterval = time.Minute
+	if d := Compare(old, next); len(d.NeedRestart) != 1 || d.NeedRestart[0] != "cloud" {
+		t.Errorf("NeedRestart %q, want [cloud]", d.NeedRestart)
+	}
+	if got := keepRestartOnly(old, next); got.Cloud.ReconcileInterval != old.Cloud.ReconcileInterval {
+		t.Errorf("the running cloud settings changed on reload: %v", got.Cloud.ReconcileInterval)
+	}
+}
+
+func TestCloudRebindOnReload(t *testing.T) {
+	b := &fakeBinder{}
+	h, ip, _ := cloudHolder(t, b, time.Hour)
+	if err := h.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the first bind", func() bool { n, _ := b.counts(); return n == 1 })
+	in := h.inst
+	in.VIPs = in.VIPs[:1]
+	if err := h.update(in, ip); err != nil {
+		t.Fatal(err)
+	}
+	// The fake provider hands out the same binder: the reload shows as a
+	// check at once.
+	eventually(t, "a bind of the new VIPs", func() bool { n, _ := b.counts(); return n == 2 })
+	if err := h.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

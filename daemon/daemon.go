@@ -5,13 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/netip"
+	"path/filepath"
+	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/havip/havip/cloudbind"
 	"github.com/havip/havip/config"
 	"github.com/havip/havip/election"
+	"github.com/havip/havip/health"
+	"github.com/havip/havip/notify"
 	"github.com/havip/havip/status"
 	"github.com/havip/havip/vip"
 )
@@ -28,15 +35,63 @@ type Options struct {
 
 // Daemon is one running havip.
 type Daemon struct {
-	cfg     *config.Config
+	// name is the node name; a reload never changes it.
+	name    string
 	log     *slog.Logger
 	version string
 	ready   func()
+	metrics *metrics
 
-	links   map[string]*vip.Manager // by interface name
-	holders map[string]*holder      // by instance name
+	// mu guards the configuration and what is built from it. It is never
+	// taken by code the election goroutine runs (holders, OnTransition),
+	// so holding it while calling into the election cannot deadlock.
+	mu      sync.Mutex
+	cfg     *config.Config
+	links   map[string]*link      // by interface name
+	holders map[string]*holder    // by instance name
+	scripts map[string][]*checker // by instance name
 	node    *election.Node
-	cloud   cloudbind.Provider
+	// cloud makes the binders of the instances; the [cloud] table needs
+	// a restart to change.
+	cloud  cloudbind.Provider
+	runCtx context.Context
+	fatal  chan error
+
+	// fmu guards the health state (a leaf lock).
+	fmu       sync.Mutex
+	faults    map[string]map[string]string // instance → source → reason
+	linkState map[string]string            // interface → why it is unusable, "" when up
+	penalties map[string]map[string]int    // instance → source → weight (0: none)
+	penKick   chan struct{}
+
+	// tmu guards what transitions need (a leaf lock).
+	tmu    sync.Mutex
+	hooks  map[string]hookInfo // by instance name
+	last   map[string]election.Transition
+	queues map[string]*notify.Queue
+	qctx   context.Context
+	qwg    sync.WaitGroup
+}
+
+// link is one interface the daemon follows: the instances' own and the
+// tracked ones.
+type link struct {
+	mgr    *vip.Manager
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// hookInfo is what a transition's notify command needs.
+type hookInfo struct {
+	notify config.Notify
+	vips   []string
+}
+
+// checker is one running track script.
+type checker struct {
+	script *health.Script
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // New prepares a daemon; nothing is changed on the host until Run.
@@ -46,136 +101,312 @@ func New(o Options) (*Daemon, error) {
 		l = slog.New(slog.DiscardHandler)
 	}
 	d := &Daemon{
-		cfg:     o.Config,
-		log:     l,
-		version: o.Version,
-		ready:   o.Ready,
-		links:   map[string]*vip.Manager{},
-		holders: map[string]*holder{},
+		cfg:       o.Config,
+		name:      o.Config.Node.Name,
+		log:       l,
+		version:   o.Version,
+		ready:     o.Ready,
+		links:     map[string]*link{},
+		holders:   map[string]*holder{},
+		scripts:   map[string][]*checker{},
+		fatal:     make(chan error, 1),
+		faults:    map[string]map[string]string{},
+		linkState: map[string]string{},
+		penalties: map[string]map[string]int{},
+		penKick:   make(chan struct{}, 1),
+		hooks:     map[string]hookInfo{},
+		last:      map[string]election.Transition{},
+		queues:    map[string]*notify.Queue{},
 	}
+	d.metrics = newMetrics(d)
 	prov, err := cloudbind.New(o.Config.Cloud, cloudbind.Options{Logger: l})
 	if err != nil {
 		return nil, fmt.Errorf("cloud binding: %w", err)
 	}
 	d.cloud = prov
 	for _, in := range o.Config.Instances {
-		m := d.links[in.Interface]
-		if m == nil {
-			m = vip.New(in.Interface, vip.WithLogger(l))
-			d.links[in.Interface] = m
+		d.holders[in.Name] = d.newHolder(in)
+		d.setHooks(in)
+	}
+	for _, in := range o.Config.Instances {
+		for _, t := range in.TrackInterfaces {
+			d.linkFor(t)
 		}
-		h := newHolder(in, m, l)
-		if o.Config.Cloud.Enabled() {
-			h.cloud = newCloudRunner(prov, prov.Binder(in), o.Config.Cloud.ReconcileInterval, h.log, h.reannounce)
-		}
-		d.holders[in.Name] = h
 	}
 	return d, nil
 }
 
+// newHolder makes the holder of an instance, with its cloud binding
+// when a provider is configured. d.mu held, or before Run.
+func (d *Daemon) newHolder(in config.Instance) *holder {
+	h := newHolder(in, d.linkFor(in.Interface).mgr, d.log)
+	if d.cfg.Cloud.Enabled() {
+		h.cloud = newCloudRunner(d.cloud, d.cloud.Binder(in), d.cfg.Cloud.ReconcileInterval, h.log, h.reannounce)
+	}
+	return h
+}
+
+// linkFor returns the link of an interface, creating it (not yet
+// watched) if needed. d.mu held, or before Run.
+func (d *Daemon) linkFor(ifname string) *link {
+	if l := d.links[ifname]; l != nil {
+		return l
+	}
+	l := &link{mgr: vip.New(ifname, vip.WithLogger(d.log))}
+	d.links[ifname] = l
+	return l
+}
+
 // Run runs the daemon until ctx is done, then hands every VIP over and
 // leaves the cluster. Start-up errors (the socket in use, memberlist's
-// port taken) are returned at once.
+// port taken, the metrics address taken) are returned at once.
 func (d *Daemon) Run(ctx context.Context) error {
+	cfg := d.cfg
+	// Holders close their announcers at the end; the links are closed by
+	// stopAll (or here when Run fails before starting them).
 	defer func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
 		for _, h := range d.holders {
 			h.close()
 		}
-		for _, m := range d.links {
-			m.Close()
+		for _, l := range d.links {
+			if l.cancel == nil {
+				l.mgr.Close()
+			}
 		}
 	}()
-	for _, w := range d.cfg.Warnings {
+	for _, w := range cfg.Warnings {
 		d.log.Warn("configuration: " + w)
 	}
-	sock, err := status.Listen(d.cfg.Status.Socket)
+	sock, err := status.Listen(cfg.Status.Socket)
 	if err != nil {
 		return err
+	}
+	var metricsLn net.Listener
+	if cfg.Status.Metrics != "" {
+		metricsLn, err = net.Listen("tcp", cfg.Status.Metrics)
+		if err != nil {
+			sock.Close()
+			return fmt.Errorf("listening for metrics on %s: %w", cfg.Status.Metrics, err)
+		}
+	}
+	closeAll := func() {
+		sock.Close()
+		if metricsLn != nil {
+			metricsLn.Close()
+		}
 	}
 
 	// A node starts out holding nothing: remove VIPs an earlier run left
 	// behind (after kill -9, say) before joining anyone.
-	for _, in := range d.cfg.Instances {
+	for _, in := range cfg.Instances {
 		if err := d.holders[in.Name].removeStale(); err != nil && !errors.Is(err, vip.ErrNoLink) {
-			sock.Close()
+			closeAll()
 			return fmt.Errorf("instance %q: removing stale VIPs: %w", in.Name, err)
 		}
 	}
 
-	// Resolve the cloud IDs in the background while the node joins.
 	for _, h := range d.holders {
-		if h.cloud != nil {
-			h.cloud.prepare()
-		}
+		h.prepare()
+	}
+	st, err := loadState(cfg.Node.StateDir)
+	if err != nil {
+		// An unreadable state file must not keep the node down; it is
+		// logged, and the node starts as not drained.
+		d.log.Error("reading the node state, starting out of maintenance", "err", err)
+	}
+	if st.Maintenance {
+		d.log.Warn("starting in maintenance (set by havip maintenance on; undo with havip maintenance off)", "file", statePath(cfg.Node.StateDir))
 	}
 
-	holders := map[string]election.Holder{}
-	for name, h := range d.holders {
-		h.prepare()
-		holders[name] = h
-	}
 	node, err := election.New(election.Options{
-		Config:  d.cfg,
-		Holders: holders,
-		Logger:  d.log,
-		Ready:   d.ready,
+		Config:       cfg,
+		Holders:      d.electionHolders(),
+		Logger:       d.log,
+		Ready:        d.ready,
+		OnTransition: d.onTransition,
+		Maintenance:  st.Maintenance,
 	})
 	if err != nil {
-		sock.Close()
+		closeAll()
 		return err
 	}
+	d.mu.Lock()
 	d.node = node
-	// Link state before the first decision, so an instance on a down
-	// interface starts in FAULT rather than flapping through MASTER.
-	for ifname, m := range d.links {
-		d.checkLink(ifname, m)
-	}
+	d.mu.Unlock()
 
-	// The election stops last: watchers and the status server end with
+	// Notify queues outlive the election a little, so that the commands
+	// of its last transitions run.
+	qctx, qcancel := context.WithCancel(context.Background())
+	d.tmu.Lock()
+	d.qctx = qctx
+	d.tmu.Unlock()
+	defer func() {
+		d.drainQueues(10 * time.Second)
+		qcancel()
+		d.qwg.Wait()
+	}()
+
+	// Health before the first decision, so an instance on a down
+	// interface starts in FAULT rather than flapping through MASTER.
+	d.mu.Lock()
+	for ifname := range d.links {
+		d.recheckLocked(ifname)
+	}
+	d.mu.Unlock()
+
+	// The election stops last: watchers, checks and servers end with
 	// ctx, the election then releases and leaves.
 	g, gctx := errgroup.WithContext(ctx)
-	srv := &status.Server{Socket: d.cfg.Status.Socket, Document: d.Document, Logger: d.log}
-	g.Go(func() error { return srv.Serve(gctx, sock) })
-	for ifname, m := range d.links {
-		g.Go(func() error { return d.watch(gctx, ifname, m) })
+	d.mu.Lock()
+	d.runCtx = gctx
+	for ifname := range d.links {
+		d.startWatch(ifname)
 	}
+	for _, in := range cfg.Instances {
+		d.startScripts(in, nil, true)
+	}
+	d.mu.Unlock()
+	defer d.stopAll()
+
+	srv := &status.Server{Socket: cfg.Status.Socket, Document: d.Document, Logger: d.log, Handlers: d.handlers()}
+	g.Go(func() error { return srv.Serve(gctx, sock) })
+	if metricsLn != nil {
+		g.Go(func() error { return d.metrics.serve(gctx, metricsLn) })
+		d.log.Info("serving metrics", "addr", metricsLn.Addr().String())
+	}
+	g.Go(func() error {
+		select {
+		case <-gctx.Done():
+			return nil
+		case err := <-d.fatal:
+			return err
+		}
+	})
+	d.awaitFirstRuns(gctx)
+	g.Go(func() error { d.syncPenalties(gctx); return nil })
 	g.Go(func() error { return node.Run(gctx) })
 	err = g.Wait()
 	// Let the cloud releases started by the last step-downs finish (each
 	// is bounded by its own timeout).
+	d.mu.Lock()
+	var runners []*cloudRunner
 	for _, h := range d.holders {
-		if h.cloud != nil && !h.cloud.wait(cloudReleaseTimeout) {
-			d.log.Warn("cloud release still running at exit", "instance", h.inst.Name)
+		if h.cloud != nil {
+			runners = append(runners, h.cloud)
+		}
+	}
+	d.mu.Unlock()
+	for _, r := range runners {
+		if !r.wait(cloudReleaseTimeout) {
+			d.log.Warn("cloud release still running at exit")
 		}
 	}
 	return err
 }
 
-// instancesOn returns the holders of the instances on an interface.
-func (d *Daemon) instancesOn(ifname string) []*holder {
-	var out []*holder
-	for _, in := range d.cfg.Instances {
-		if in.Interface == ifname {
-			out = append(out, d.holders[in.Name])
+// awaitFirstRuns waits until every track script has run once (each run
+// is bounded by its timeout), so the election starts from the real
+// health of every instance: no FAULT at start-up for a check that has
+// simply not answered yet, no VIP taken for one run and given back.
+func (d *Daemon) awaitFirstRuns(ctx context.Context) {
+	d.mu.Lock()
+	var waits []<-chan struct{}
+	longest := time.Duration(0)
+	for _, cs := range d.scripts {
+		for _, c := range cs {
+			waits = append(waits, c.script.Ran())
+			longest = max(longest, c.script.Config.Timeout)
 		}
+	}
+	d.mu.Unlock()
+	if len(waits) == 0 {
+		return
+	}
+	// The timeout kills a run; the extra second covers reaping it.
+	deadline := time.NewTimer(longest + time.Second)
+	defer deadline.Stop()
+	for _, w := range waits {
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			d.log.Warn("starting before every track script has run once")
+			return
+		}
+	}
+}
+
+// electionHolders returns the holders as the election wants them. d.mu
+// held, or before Run.
+func (d *Daemon) electionHolders() map[string]election.Holder {
+	out := map[string]election.Holder{}
+	for name, h := range d.holders {
+		out[name] = h
 	}
 	return out
 }
 
-// checkLink reads the link state and sets or clears the instances' fault.
-func (d *Daemon) checkLink(ifname string, m *vip.Manager) {
-	up, err := m.LinkUp()
-	reason := ""
-	switch {
-	case errors.Is(err, vip.ErrNoLink):
-		reason = "interface " + ifname + " missing"
-	case err != nil:
-		reason = "interface " + ifname + ": " + err.Error()
-	case !up:
-		reason = "interface " + ifname + " down"
+// startWatch starts following an interface. d.mu held.
+func (d *Daemon) startWatch(ifname string) {
+	l := d.linkFor(ifname)
+	if l.cancel != nil {
+		return
 	}
-	for _, h := range d.instancesOn(ifname) {
-		d.node.SetFault(h.inst.Name, reason)
+	ctx, cancel := context.WithCancel(d.runCtx)
+	l.cancel, l.done = cancel, make(chan struct{})
+	go func() {
+		defer close(l.done)
+		if err := d.watch(ctx, ifname, l.mgr); err != nil {
+			select {
+			case d.fatal <- err:
+			default:
+			}
+		}
+	}()
+}
+
+// stopWatch stops following an interface; its manager is closed once
+// the watcher is done. It does not wait: the watcher may be waiting for
+// d.mu, which the caller holds. It returns the channel closed when the
+// watcher is done.
+func (d *Daemon) stopWatch(ifname string) <-chan struct{} {
+	l := d.links[ifname]
+	if l == nil {
+		return nil
+	}
+	delete(d.links, ifname)
+	d.fmu.Lock()
+	delete(d.linkState, ifname)
+	d.fmu.Unlock()
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		if l.cancel != nil {
+			l.cancel()
+			<-l.done
+		}
+		l.mgr.Close()
+	}()
+	return closed
+}
+
+// stopAll stops the watchers and the checks at the end of Run and waits
+// for them.
+func (d *Daemon) stopAll() {
+	d.mu.Lock()
+	for name := range d.scripts {
+		d.stopScripts(name, nil)
+	}
+	var done []<-chan struct{}
+	for ifname := range d.links {
+		done = append(done, d.stopWatch(ifname))
+	}
+	d.mu.Unlock()
+	for _, c := range done {
+		<-c
 	}
 }
 
@@ -199,11 +430,11 @@ func (d *Daemon) watch(ctx context.Context, ifname string, m *vip.Manager) error
 			switch e.Kind {
 			case vip.LinkChanged:
 				d.log.Info("link changed", "interface", ifname, "up", e.Up)
-				d.checkLink(ifname, m)
+				d.checkLink(ifname)
 			case vip.AddrRemoved:
 				d.resync(ifname, m)
 			case vip.Resync:
-				d.checkLink(ifname, m)
+				d.checkLink(ifname)
 				d.resync(ifname, m)
 			}
 		}
@@ -220,67 +451,27 @@ func (d *Daemon) resync(ifname string, m *vip.Manager) {
 	for _, p := range have {
 		present[p] = true
 	}
-	for _, h := range d.instancesOn(ifname) {
+	d.mu.Lock()
+	var hs []*holder
+	for _, in := range d.cfg.Instances {
+		if in.Interface == ifname {
+			hs = append(hs, d.holders[in.Name])
+		}
+	}
+	d.mu.Unlock()
+	for _, h := range hs {
 		h.ensure(present)
 	}
 }
 
-// Document builds the status document from the election's snapshot.
-func (d *Daemon) Document() status.Document {
-	s := d.node.Status()
-	doc := status.Document{
-		Node:        s.Node,
-		Cluster:     s.Cluster,
-		Version:     d.version,
-		Maintenance: s.Maintenance,
-		Quorum: status.Quorum{
-			Mode:   "off",
-			Seen:   s.QuorumSeen,
-			Needed: s.QuorumNeeded,
-			OK:     s.QuorumNeeded == 0 || s.QuorumSeen >= s.QuorumNeeded,
-		},
-		Instances: []status.Instance{},
-		Members:   []status.Member{},
+// handlers are the control endpoints of the status socket.
+func (d *Daemon) handlers() map[string]http.Handler {
+	return map[string]http.Handler{
+		status.MaintenancePath: status.Handle(d.maintenance),
+		status.SwitchoverPath:  status.Handle(d.switchover),
+		status.ReloadPath:      status.Handle(func(context.Context, struct{}) (status.ReloadReply, error) { return d.ReloadFile() }),
 	}
-	if s.QuorumNeeded > 0 {
-		doc.Quorum.Mode = "majority"
-	}
-	for _, in := range s.Instances {
-		vips := make([]string, len(in.VIPs))
-		for i, p := range in.VIPs {
-			vips[i] = p.String()
-		}
-		doc.Instances = append(doc.Instances, status.Instance{
-			Name:              in.Name,
-			State:             in.State.String(),
-			Master:            in.Master,
-			VIPs:              vips,
-			Since:             status.FormatTime(in.Since),
-			Interface:         in.Interface,
-			Priority:          in.Priority,
-			EffectivePriority: in.EffectivePriority,
-			Preempt:           in.Preempt,
-			Reason:            in.Reason,
-			Cloud:             d.cloudStatus(in.Name),
-		})
-	}
-	for _, m := range s.Members {
-		sm := status.Member{
-			Name: m.Name, Addr: m.Addr, State: string(m.State), Priority: m.Priority,
-			Self: m.Self, Maintenance: m.Maintenance, Instances: []status.MemberInstance{},
-		}
-		for _, im := range m.Instances {
-			sm.Instances = append(sm.Instances, status.MemberInstance{Name: im.Name, Priority: int(im.Priority), Holding: im.Holding})
-		}
-		doc.Members = append(doc.Members, sm)
-	}
-	return doc
 }
 
-func (d *Daemon) cloudStatus(instance string) *status.Cloud {
-	h := d.holders[instance]
-	if h == nil || h.cloud == nil {
-		return nil
-	}
-	return h.cloud.status()
-}
+// statePath is the state file in dir.
+func statePath(dir string) string { return filepath.Join(dir, config.StateFile) }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,7 +86,7 @@ func (h *holder) Acquire(ctx context.Context) error {
 		}
 	}
 	h.master = true
-	h.startAnnouncing(h.inst.Announce.Count)
+	h.startAnnouncing(h.inst.Announce.Count, h.vips())
 	h.log.Info("VIPs added", "vip", joinPrefixes(h.inst.VIPs), "interface", h.ip.Name())
 	if h.cloud != nil {
 		h.cloud.start()
@@ -94,15 +95,18 @@ func (h *holder) Acquire(ctx context.Context) error {
 }
 
 // startAnnouncing (h.mu held) replaces any running announcement goroutine
-// with a burst of count rounds followed by the periodic refresh.
-func (h *holder) startAnnouncing(count int) {
+// with a burst of count rounds for the addresses burst, followed by the
+// periodic refresh of every VIP. The goroutine gets copies of what it
+// needs, so the configuration can change under it (see update).
+func (h *holder) startAnnouncing(count int, burst []netip.Addr) {
 	h.stopAnnouncing()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	h.stop, h.done = cancel, done
+	ifname, an, all := h.ip.Name(), h.inst.Announce, h.vips()
 	go func() {
 		defer close(done)
-		h.announce(ctx, count)
+		h.announce(ctx, ifname, an, all, burst, count)
 	}()
 }
 
@@ -117,17 +121,18 @@ func (h *holder) stopAnnouncing() {
 	h.stop, h.done = nil, nil
 }
 
-// announcer returns the open announcer, opening it if needed. It is kept
-// open between takeovers so the first gratuitous ARP of a takeover does
-// not wait for sockets to be set up; only the announcement goroutine
-// (one at a time) and prepare/close use it.
-func (h *holder) announcer() (announcer, error) {
+// announcer returns the open announcer on ifname, opening it if needed.
+// It is kept open between takeovers so the first gratuitous ARP of a
+// takeover does not wait for sockets to be set up; only the announcement
+// goroutine (one at a time) and prepare/close use it. update drops it
+// when the interface changes.
+func (h *holder) announcer(ifname string) (announcer, error) {
 	h.annMu.Lock()
 	defer h.annMu.Unlock()
 	if h.ann != nil {
 		return h.ann, nil
 	}
-	a, err := h.open(h.ip.Name(), h.log)
+	a, err := h.open(ifname, h.log)
 	if err != nil {
 		return nil, err
 	}
@@ -149,33 +154,44 @@ func (h *holder) dropAnnouncer() {
 // prepare opens the announcer ahead of the first takeover; failing is
 // fine (the interface may not exist yet).
 func (h *holder) prepare() {
-	if _, err := h.announcer(); err != nil {
-		h.log.Debug("announcer not ready yet", "interface", h.ip.Name(), "err", err)
+	h.mu.Lock()
+	ifname := h.ip.Name()
+	h.mu.Unlock()
+	if _, err := h.announcer(ifname); err != nil {
+		h.log.Debug("announcer not ready yet", "interface", ifname, "err", err)
+	}
+	if h.cloud != nil {
+		h.cloud.prepare()
 	}
 }
 
-// close stops announcing and closes the announcer.
+// close stops announcing and closes the announcer, and stops the cloud
+// binding's loop if it still runs.
 func (h *holder) close() {
 	h.mu.Lock()
 	h.stopAnnouncing()
 	h.mu.Unlock()
 	h.dropAnnouncer()
+	if h.cloud != nil {
+		h.cloud.stop()
+	}
 }
 
-func (h *holder) announce(ctx context.Context, count int) {
-	a, err := h.announcer()
+func (h *holder) announce(ctx context.Context, ifname string, an config.Announce, all, burst []netip.Addr, count int) {
+	a, err := h.announcer(ifname)
 	if err != nil {
-		h.log.Error("cannot announce VIPs", "interface", h.ip.Name(), "err", err)
+		h.log.Error("cannot announce VIPs", "interface", ifname, "err", err)
 		return
 	}
-	an := h.inst.Announce
-	n, err := a.Burst(ctx, h.vips(), count, an.Interval)
-	h.count(n)
-	if err != nil && !errors.Is(err, context.Canceled) {
-		h.log.Warn("announcing VIPs", "interface", h.ip.Name(), "err", err)
-		h.dropAnnouncer()
-	} else if n > 0 {
-		h.log.Debug("announced VIPs", "vip", joinPrefixes(h.inst.VIPs), "rounds", count, "sent", n)
+	if count > 0 && len(burst) > 0 {
+		n, err := a.Burst(ctx, burst, count, an.Interval)
+		h.count(n)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			h.log.Warn("announcing VIPs", "interface", ifname, "err", err)
+			h.dropAnnouncer()
+		} else if n > 0 {
+			h.log.Debug("announced VIPs", "vip", joinAddrs(burst), "rounds", count, "sent", n)
+		}
 	}
 	if an.Refresh <= 0 {
 		return
@@ -187,7 +203,7 @@ func (h *holder) announce(ctx context.Context, count int) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			for _, v := range h.vips() {
+			for _, v := range all {
 				if err := a.Announce(v); err != nil {
 					h.log.Warn("refreshing announcement", "vip", v.String(), "err", err)
 					h.dropAnnouncer()
@@ -268,9 +284,66 @@ func (h *holder) ensure(present map[netip.Prefix]bool) []netip.Prefix {
 	}
 	if len(added) > 0 {
 		h.log.Warn("VIP was removed from the interface while master; added it back", "vip", joinPrefixes(added), "interface", h.ip.Name())
-		h.startAnnouncing(h.inst.Announce.Count)
+		h.startAnnouncing(h.inst.Announce.Count, h.vips())
 	}
 	return added
+}
+
+// update applies a changed configuration of the instance; ip is the
+// manager of its (possibly new) interface. A backup only takes note. A
+// master keeps the VIPs that stay, removes the ones no longer
+// configured, adds and announces the new ones (all of them when the
+// interface changed), so unchanged VIPs neither flap nor are announced
+// again.
+func (h *holder) update(inst config.Instance, ip addrs) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	old, oldIP := h.inst, h.ip
+	h.inst, h.ip = inst, ip
+	moved := oldIP.Name() != ip.Name()
+	if h.cloud != nil && (moved || !slices.Equal(old.VIPs, inst.VIPs)) {
+		// The binding follows the new VIPs (checked at once if master).
+		h.cloud.rebind(inst)
+	}
+	if moved {
+		// The kept announcer belongs to the old interface.
+		h.stopAnnouncing()
+		h.dropAnnouncer()
+	}
+	if !h.master {
+		return nil
+	}
+	keep := map[netip.Prefix]bool{}
+	for _, p := range inst.VIPs {
+		keep[p] = true
+	}
+	had := map[netip.Prefix]bool{}
+	var errs []error
+	for _, p := range old.VIPs {
+		if moved || !keep[p] {
+			if err := oldIP.Remove(p); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		had[p] = true
+	}
+	var burst []netip.Addr
+	for _, p := range inst.VIPs {
+		if had[p] {
+			continue
+		}
+		if err := ip.Add(p); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		burst = append(burst, p.Addr())
+	}
+	if len(burst) > 0 || moved || old.Announce != inst.Announce {
+		h.log.Info("VIPs updated", "vip", joinPrefixes(inst.VIPs), "interface", ip.Name(), "announced", joinAddrs(burst))
+		h.startAnnouncing(inst.Announce.Count, burst)
+	}
+	return errors.Join(errs...)
 }
 
 // Reannounce starts a fresh announcement burst while master (after a
@@ -290,7 +363,7 @@ func (h *holder) reannounce() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.master {
-		h.startAnnouncing(h.inst.Announce.Count)
+		h.startAnnouncing(h.inst.Announce.Count, h.vips())
 	}
 }
 
@@ -298,6 +371,17 @@ func (h *holder) isMaster() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.master
+}
+
+func joinAddrs(as []netip.Addr) string {
+	s := ""
+	for i, a := range as {
+		if i > 0 {
+			s += ","
+		}
+		s += a.String()
+	}
+	return s
 }
 
 func joinPrefixes(ps []netip.Prefix) string {

@@ -217,3 +217,77 @@ func TestHolderRemoveStale(t *testing.T) {
 		t.Errorf("after removeStale: %v, want only %v", have, other)
 	}
 }
+
+type namedAddrs struct {
+	*fakeAddrs
+	name string
+}
+
+func (n namedAddrs) Name() string { return n.name }
+
+func TestHolderUpdate(t *testing.T) {
+	h, ip, ann := testHolder(0)
+	v4, v6 := h.inst.VIPs[0], h.inst.VIPs[1]
+	extra := netip.MustParsePrefix("198.18.0.101/32")
+
+	// A backup only takes the new configuration.
+	next := h.inst
+	next.VIPs = []netip.Prefix{v4}
+	if err := h.update(next, ip); err != nil {
+		t.Fatal(err)
+	}
+	if _, calls := ip.snapshot(); len(calls) != 0 {
+		t.Fatalf("a backup touched the interface: %v", calls)
+	}
+
+	if err := h.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the first burst", func() bool { n, _ := ann.get(); return n == 3 })
+
+	// Priority only: nothing on the wire.
+	next.Priority = 42
+	if err := h.update(next, ip); err != nil {
+		t.Fatal(err)
+	}
+	// v6 and extra added, v4 kept: only the two new ones are announced.
+	next.VIPs = []netip.Prefix{v4, v6, extra}
+	if err := h.update(next, ip); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a burst of the new VIPs", func() bool { n, _ := ann.get(); return n == 3+2*3 })
+	have, calls := ip.snapshot()
+	if diff := cmp.Diff([]string{"add 198.18.0.100/32", "add fd00::100/128", "add 198.18.0.101/32"}, calls); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	if len(have) != 3 {
+		t.Errorf("interface has %v", have)
+	}
+
+	// v4 dropped: removed, nothing announced.
+	next.VIPs = []netip.Prefix{v6, extra}
+	if err := h.update(next, ip); err != nil {
+		t.Fatal(err)
+	}
+	if have, _ := ip.snapshot(); slices.Contains(have, v4) {
+		t.Error("dropped VIP still on the interface")
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n, _ := ann.get(); n != 9 {
+		t.Errorf("%d announcements after dropping a VIP, want 9", n)
+	}
+
+	// Another interface: everything moves and is announced.
+	other := namedAddrs{&fakeAddrs{}, "eth1"}
+	next.Interface = "eth1"
+	if err := h.update(next, other); err != nil {
+		t.Fatal(err)
+	}
+	if have, _ := ip.snapshot(); len(have) != 0 {
+		t.Errorf("old interface still has %v", have)
+	}
+	if have, _ := other.snapshot(); len(have) != 2 {
+		t.Errorf("new interface has %v, want 2 VIPs", have)
+	}
+	eventually(t, "a burst on the new interface", func() bool { n, _ := ann.get(); return n == 9+2*3 })
+}

@@ -44,6 +44,10 @@ type Transition struct {
 	Reason   string
 	Master   string
 	At       time.Time
+	// MasterLost, on a transition to MASTER, is when this node saw the
+	// previous master go (left, died or released); zero when there was
+	// none to replace.
+	MasterLost time.Time
 }
 
 // Options configure a Node.
@@ -130,6 +134,8 @@ type instance struct {
 	// the VIPs.
 	conflict bool
 	lastFrom State
+	// masterLost is when the master this node knew went away.
+	masterLost time.Time
 }
 
 type member struct {
@@ -722,6 +728,7 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 			}
 		}
 		in.higherSince = v.higherSince
+		in.noteMaster(v.master, n.cfg.Node.Name, now)
 		in.master = v.master
 
 		switch {
@@ -866,7 +873,12 @@ func (n *Node) transition(in *instance, to State, reason string, now time.Time) 
 	n.log.Info("transition", "instance", in.cfg.Name, "from", from.String(), "state", to.String(),
 		"reason", reason, "master", in.master, "vip", prefixesString(in.cfg.VIPs))
 	if n.onTrans != nil {
-		n.onTrans(Transition{Instance: in.cfg.Name, From: from, To: to, Reason: reason, Master: in.master, At: now})
+		t := Transition{Instance: in.cfg.Name, From: from, To: to, Reason: reason, Master: in.master, At: now}
+		if to == StateMaster {
+			t.MasterLost = in.masterLost
+			in.masterLost = time.Time{}
+		}
+		n.onTrans(t)
 	}
 }
 

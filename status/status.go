@@ -55,6 +55,16 @@ type Instance struct {
 	// Cloud is the binding through the cloud API; absent with provider
 	// none.
 	Cloud *Cloud `json:"cloud,omitempty"`
+	// Penalty is what failing weighted track scripts take off Priority.
+	Penalty int `json:"penalty"`
+	// Switchover is the node a switchover in force prefers, if any.
+	Switchover string `json:"switchover,omitempty"`
+	// LastTransition is this node's last change of state for the
+	// instance; nil before the first.
+	LastTransition *Transition `json:"last_transition,omitempty"`
+	// Checks are the instance's health checks on this node: its
+	// interface, the tracked interfaces and the track scripts.
+	Checks []Check `json:"checks"`
 }
 
 // Cloud is one instance's binding through the cloud API, as this node
@@ -80,6 +90,38 @@ type Cloud struct {
 	Moves int64 `json:"moves"`
 	// Calls counts the provider's API calls since start (all instances).
 	Calls int64 `json:"calls"`
+}
+
+// Transition is one change of an instance's state on this node.
+type Transition struct {
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Reason string `json:"reason"`
+	At     string `json:"at"`
+}
+
+// Check is one health check and its last result.
+type Check struct {
+	// Type is "interface", "track_interface" or "track_script".
+	Type string `json:"type"`
+	// Name is the interface or the script's name.
+	Name    string `json:"name"`
+	Healthy bool   `json:"healthy"`
+	// Detail says why a check is not healthy, or how the last run went.
+	Detail string `json:"detail,omitempty"`
+	// Weight is a track script's weight (0: a failure means FAULT).
+	Weight int `json:"weight"`
+	// Since is when the check last changed between healthy and failed.
+	Since string `json:"since,omitempty"`
+	// Track scripts only: runs so far, the last run's time, duration in
+	// seconds and exit status (-1: killed or not started), and the
+	// results in a row.
+	Runs         int     `json:"runs,omitempty"`
+	LastRun      string  `json:"last_run,omitempty"`
+	LastDuration float64 `json:"last_duration,omitempty"`
+	LastExit     *int    `json:"last_exit,omitempty"`
+	Successes    int     `json:"successes,omitempty"`
+	Failures     int     `json:"failures,omitempty"`
 }
 
 // Member is one member of the cluster as this node sees it.
@@ -133,12 +175,22 @@ func (d *Document) WriteTable(w io.Writer) error {
 			if master == "" {
 				master = "-"
 			}
+			reason := in.Reason
+			if in.Switchover != "" {
+				reason = strings.TrimPrefix(reason+"; switchover to "+in.Switchover, "; ")
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.Name, in.State, master,
-				strings.Join(in.VIPs, ","), in.Interface, prio, since(in.Since), in.Reason)
+				strings.Join(in.VIPs, ","), in.Interface, prio, since(in.Since), reason)
 		}
+		writeHealth(tw, d.Instances)
 	}
+	first := true
 	for _, in := range d.Instances {
 		if c := in.Cloud; c != nil {
+			if first {
+				fmt.Fprintln(tw)
+				first = false
+			}
 			fmt.Fprintf(tw, "%s\n", c.line(in.Name))
 		}
 	}
@@ -193,6 +245,40 @@ func (c *Cloud) line(instance string) string {
 		b += ": " + c.Error
 	}
 	return b
+}
+
+// writeHealth prints the last transition and the checks of every
+// instance.
+func writeHealth(tw io.Writer, instances []Instance) {
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "INSTANCE\tLAST TRANSITION\tAT\tREASON")
+	for _, in := range instances {
+		if t := in.LastTransition; t != nil {
+			fmt.Fprintf(tw, "%s\t%s -> %s\t%s\t%s\n", in.Name, t.From, t.To, since(t.At), t.Reason)
+		} else {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\n", in.Name)
+		}
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "INSTANCE\tCHECK\tRESULT\tON FAILURE\tDETAIL")
+	for _, in := range instances {
+		for _, c := range in.Checks {
+			res := "ok"
+			if !c.Healthy {
+				res = "FAILED"
+			}
+			effect := "FAULT"
+			if c.Weight > 0 {
+				effect = fmt.Sprintf("priority -%d", c.Weight)
+			}
+			detail := c.Detail
+			if c.Type == "track_script" && c.Runs > 0 {
+				detail = strings.TrimSpace(fmt.Sprintf("%s (%d ok / %d failed in a row, last run %.3fs)", detail, c.Successes, c.Failures, c.LastDuration))
+			}
+			weight := effect
+			fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\t%s\n", in.Name, c.Type, c.Name, res, weight, detail)
+		}
+	}
 }
 
 func since(s string) string {
@@ -311,4 +397,134 @@ func Fetch(ctx context.Context, socket string) (*Document, error) {
 		return nil, fmt.Errorf("decoding status from %s: %w", socket, err)
 	}
 	return &d, nil
+}
+
+// Control endpoints on the socket.
+const (
+	MaintenancePath = "/v1/maintenance"
+	SwitchoverPath  = "/v1/switchover"
+	ReloadPath      = "/v1/reload"
+)
+
+// MaintenanceRequest turns maintenance on or off.
+type MaintenanceRequest struct {
+	On bool `json:"on"`
+}
+
+// MaintenanceReply says what the node does now.
+type MaintenanceReply struct {
+	Maintenance bool `json:"maintenance"`
+	// StateFile is where the setting is kept across restarts.
+	StateFile string `json:"state_file"`
+}
+
+// SwitchoverRequest moves an instance; empty fields mean "the only
+// instance" and "the best other node".
+type SwitchoverRequest struct {
+	Instance string `json:"instance,omitempty"`
+	To       string `json:"to,omitempty"`
+}
+
+// SwitchoverReply names the instance and the node it moves to.
+type SwitchoverReply struct {
+	Instance string `json:"instance"`
+	To       string `json:"to"`
+}
+
+// ReloadReply says what a reload did.
+type ReloadReply struct {
+	// Changed, Added and Removed name instances.
+	Changed []string `json:"changed"`
+	Added   []string `json:"added"`
+	Removed []string `json:"removed"`
+	// NeedRestart lists the settings that changed in the file but only
+	// take effect after a restart.
+	NeedRestart []string `json:"need_restart"`
+}
+
+// ErrorReply is the body of a refused control request.
+type ErrorReply struct {
+	Error string `json:"error"`
+}
+
+// RequestError is a control request the daemon refused.
+type RequestError struct {
+	// Code is the HTTP status: 400 for a request that cannot be
+	// understood, 404 for an unknown instance, 409 when the cluster
+	// cannot do it now, 500 for a failure of the daemon.
+	Code int
+	Msg  string
+}
+
+func (e *RequestError) Error() string { return e.Msg }
+
+// Post sends a control request to the daemon on socket and decodes its
+// reply into reply.
+func Post(ctx context.Context, socket, path string, req, reply any) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://havip"+path, strings.NewReader(string(body)))
+	if err != nil {
+		return err
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	resp, err := Client(socket).Do(hreq)
+	if err != nil {
+		return fmt.Errorf("no havip daemon answers on %s: %w", socket, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("reading the reply from %s: %w", socket, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e ErrorReply
+		if json.Unmarshal(data, &e) != nil || e.Error == "" {
+			e.Error = fmt.Sprintf("%s: %s", resp.Status, strings.TrimSpace(string(data)))
+		}
+		return &RequestError{Code: resp.StatusCode, Msg: e.Error}
+	}
+	if reply == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, reply); err != nil {
+		return fmt.Errorf("decoding the reply from %s: %w", socket, err)
+	}
+	return nil
+}
+
+// Handle returns a POST handler that decodes a request of type Req, calls
+// f and encodes its reply; a *RequestError from f sets the status.
+func Handle[Req any, Reply any](f func(context.Context, Req) (Reply, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fail := func(code int, msg string) {
+			w.WriteHeader(code)
+			_ = json.NewEncoder(w).Encode(ErrorReply{Error: msg})
+		}
+		if r.Method != http.MethodPost {
+			fail(http.StatusMethodNotAllowed, "use POST")
+			return
+		}
+		var req Req
+		dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+			fail(http.StatusBadRequest, "bad request: "+err.Error())
+			return
+		}
+		reply, err := f(r.Context(), req)
+		if err != nil {
+			var re *RequestError
+			if errors.As(err, &re) {
+				fail(re.Code, re.Msg)
+			} else {
+				fail(http.StatusInternalServerError, err.Error())
+			}
+			return
+		}
+		_ = json.NewEncoder(w).Encode(reply)
+	})
 }

@@ -60,6 +60,20 @@ var cliCommands = []cliCommand{
 		{"force", "", "overwrite files that exist"},
 		{"print", "", "print the configuration and write nothing"},
 	}},
+	{name: "maintenance", help: "drain this node or undrain it", args: "on off", flags: []cliFlag{
+		configFlag,
+		{"socket", "file", "daemon socket"},
+	}},
+	{name: "switchover", help: "move an instance to another node", flags: []cliFlag{
+		{"to", "NODE", "node to move the instance to"},
+		{"instance", "NAME", "instance to move"},
+		configFlag,
+		{"socket", "file", "daemon socket"},
+	}},
+	{name: "reload", help: "apply the configuration file again", flags: []cliFlag{
+		configFlag,
+		{"socket", "file", "daemon socket"},
+	}},
 	{name: "completion", help: "print a shell completion script", args: "bash zsh fish"},
 	// Windows only; its install flags are left out of these Unix shells.
 	{name: "service", help: "the Windows service (Windows only)", args: "install uninstall start stop"},

@@ -10,10 +10,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"reflect"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -49,6 +49,11 @@ Usage:
   havip check [--config PATH] [--no-host] [--cloud]
                                               validate the configuration and this host
                                               (--cloud: test the cloud credentials and ports)
+  havip maintenance on|off [--config PATH | --socket PATH]
+                                              drain this node (kept across restarts) or undrain it
+  havip switchover [--to NODE] [--instance NAME] [--config PATH | --socket PATH]
+                                              move an instance to NODE (default: the best other node)
+  havip reload [--config PATH | --socket PATH] re-read the daemon's configuration (like SIGHUP)
   havip init [--config PATH] [--secret-key-file PATH] [--force] [...]
                                               write a starting configuration and key
   havip completion bash|zsh|fish              print a shell completion script
@@ -72,6 +77,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdStatus(rest, stdout, stderr)
 	case "check":
 		return cmdCheck(rest, stdout, stderr)
+	case "maintenance":
+		return cmdMaintenance(rest, stdout, stderr)
+	case "switchover":
+		return cmdSwitchover(rest, stdout, stderr)
+	case "reload":
+		return cmdReload(rest, stdout, stderr)
 	case "init":
 		return cmdInit(rest, stdout, stderr)
 	case "completion":
@@ -300,7 +311,7 @@ func serveContext(parent context.Context, cfg *config.Config, logger *slog.Logge
 				return
 			case sig := <-sigs:
 				if sig == syscall.SIGHUP {
-					recheck(cfg, logger, sd)
+					reload(d, cfg.Path, logger, sd)
 					continue
 				}
 				logger.Info("stopping", "signal", sig.String())
@@ -320,20 +331,20 @@ func serveContext(parent context.Context, cfg *config.Config, logger *slog.Logge
 	return exitOK
 }
 
-// recheck answers SIGHUP (systemctl reload). The running daemon does not
-// change its configuration in place: it reads the file again and says
-// whether it is valid and whether a restart is needed to apply it.
-func recheck(running *config.Config, logger *slog.Logger, sd notifier) {
-	next, err := config.Load(running.Path)
+// reload applies the configuration file again (SIGHUP): what changed is
+// applied in place, what needs a restart is logged, and a broken file
+// changes nothing. The daemon logs the details; systemd gets a status
+// line.
+func reload(d *daemon.Daemon, path string, logger *slog.Logger, sd notifier) {
+	logger.Info("SIGHUP: reloading the configuration", "config", path)
+	reply, err := d.ReloadFile()
 	switch {
 	case err != nil:
-		logger.Error("configuration has errors; the running configuration stays", "config", running.Path, "err", err)
-		sd.send("STATUS=" + running.Path + " has errors; see the log")
-	case reflect.DeepEqual(next, running):
-		logger.Info("configuration unchanged", "config", running.Path)
+		sd.send("STATUS=" + path + " not applied: see the log")
+	case len(reply.NeedRestart) > 0:
+		sd.send("STATUS=" + path + " applied; restart to apply " + strings.Join(reply.NeedRestart, ", "))
 	default:
-		logger.Warn("configuration changed; restart havip to apply it (systemctl restart havip)", "config", running.Path)
-		sd.send("STATUS=" + running.Path + " changed; restart to apply it")
+		sd.send("STATUS=" + path + " applied")
 	}
 }
 
@@ -421,6 +432,122 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := doc.WriteTable(stdout); err != nil {
 		return exitRuntime
+	}
+	return exitOK
+}
+
+// socketFlags adds --config and --socket to a control subcommand.
+func socketFlags(fs *pflag.FlagSet) (path, sock *string) {
+	path = fs.String("config", config.DefaultPath, "configuration file (for status.socket)")
+	sock = fs.String("socket", "", "daemon socket (default: status.socket of the config)")
+	return path, sock
+}
+
+// resolveSocket picks the socket from --socket or the configuration.
+func resolveSocket(path, sock string, stderr io.Writer) (string, bool) {
+	if sock != "" {
+		return sock, true
+	}
+	s, err := socketFromConfig(path)
+	if err != nil {
+		printConfigError(stderr, err)
+		return "", false
+	}
+	return s, true
+}
+
+// post sends a control request and maps a refusal to an exit code: 2
+// for a request the daemon could not understand (a usage error), 1 for
+// everything else.
+func post(name, socket, path string, req, reply any, stderr io.Writer) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	err := status.Post(ctx, socket, path, req, reply)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "havip %s: %v\n", name, err)
+	var re *status.RequestError
+	if errors.As(err, &re) && re.Code == 400 && name != "reload" {
+		return exitUsage
+	}
+	return exitRuntime
+}
+
+func cmdMaintenance(args []string, stdout, stderr io.Writer) int {
+	fs := flags("maintenance", stderr)
+	path, sock := socketFlags(fs)
+	if !parse(fs, args, 1, stderr) {
+		return exitUsage
+	}
+	var on bool
+	switch fs.Arg(0) {
+	case "on":
+		on = true
+	case "off":
+	default:
+		fmt.Fprintf(stderr, "havip maintenance: say on or off\n")
+		return exitUsage
+	}
+	socket, ok := resolveSocket(*path, *sock, stderr)
+	if !ok {
+		return exitUsage
+	}
+	var reply status.MaintenanceReply
+	if code := post("maintenance", socket, status.MaintenancePath, status.MaintenanceRequest{On: on}, &reply, stderr); code != exitOK {
+		return code
+	}
+	if reply.Maintenance {
+		fmt.Fprintf(stdout, "maintenance on: this node holds no VIP and is not eligible until `havip maintenance off` (kept in %s)\n", reply.StateFile)
+	} else {
+		fmt.Fprintln(stdout, "maintenance off: this node is eligible again")
+	}
+	return exitOK
+}
+
+func cmdSwitchover(args []string, stdout, stderr io.Writer) int {
+	fs := flags("switchover", stderr)
+	to := fs.String("to", "", "node to move the instance to (default: the best eligible node other than the master)")
+	inst := fs.String("instance", "", "instance to move (default: the only one)")
+	path, sock := socketFlags(fs)
+	if !parse(fs, args, 0, stderr) {
+		return exitUsage
+	}
+	socket, ok := resolveSocket(*path, *sock, stderr)
+	if !ok {
+		return exitUsage
+	}
+	var reply status.SwitchoverReply
+	if code := post("switchover", socket, status.SwitchoverPath, status.SwitchoverRequest{Instance: *inst, To: *to}, &reply, stderr); code != exitOK {
+		return code
+	}
+	fmt.Fprintf(stdout, "instance %s: switching over to %s\n", reply.Instance, reply.To)
+	return exitOK
+}
+
+func cmdReload(args []string, stdout, stderr io.Writer) int {
+	fs := flags("reload", stderr)
+	path, sock := socketFlags(fs)
+	if !parse(fs, args, 0, stderr) {
+		return exitUsage
+	}
+	socket, ok := resolveSocket(*path, *sock, stderr)
+	if !ok {
+		return exitUsage
+	}
+	var reply status.ReloadReply
+	if code := post("reload", socket, status.ReloadPath, struct{}{}, &reply, stderr); code != exitOK {
+		return code
+	}
+	list := func(s []string) string {
+		if len(s) == 0 {
+			return "none"
+		}
+		return strings.Join(s, ", ")
+	}
+	fmt.Fprintf(stdout, "reloaded: changed %s; added %s; removed %s\n", list(reply.Changed), list(reply.Added), list(reply.Removed))
+	if len(reply.NeedRestart) > 0 {
+		fmt.Fprintf(stdout, "needs a restart to take effect (running values kept): %s\n", strings.Join(reply.NeedRestart, ", "))
 	}
 	return exitOK
 }

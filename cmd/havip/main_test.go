@@ -79,6 +79,12 @@ func TestExitCodes(t *testing.T) {
 		{"stray argument", []string{"check", "--config", good, "extra"}, 2, "", []string{"extra"}},
 		{"status without daemon", []string{"status", "--socket", filepath.Join(t.TempDir(), "none.sock")}, 1, "", []string{"no havip daemon answers"}},
 		{"status socket from config", []string{"status", "--config", good, "--json"}, 1, "", []string{"/run/havip/havip.sock"}},
+		{"maintenance without on or off", []string{"maintenance", "--config", good}, 2, "", []string{"on or off"}},
+		{"maintenance bad word", []string{"maintenance", "maybe", "--config", good}, 2, "", []string{"on or off"}},
+		{"maintenance without daemon", []string{"maintenance", "on", "--socket", filepath.Join(t.TempDir(), "none.sock")}, 1, "", []string{"no havip daemon answers"}},
+		{"switchover stray argument", []string{"switchover", "node2"}, 2, "", []string{"node2"}},
+		{"switchover without daemon", []string{"switchover", "--to", "b", "--socket", filepath.Join(t.TempDir(), "none.sock")}, 1, "", []string{"no havip daemon answers"}},
+		{"reload without daemon", []string{"reload", "--socket", filepath.Join(t.TempDir(), "none.sock")}, 1, "", []string{"no havip daemon answers"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -33,7 +33,11 @@ type ClusterOpts struct {
 	// ClusterExtra is raw TOML appended inside the [cluster] table.
 	ClusterExtra string
 	// SocketDir holds the status sockets: node i's is SocketPath(SocketDir, i).
+	// Each node's node.state_dir is StateDir(SocketDir, i), so no test
+	// touches the default state directory of the machine.
 	SocketDir string
+	// StatusExtra is raw TOML appended inside the [status] table.
+	StatusExtra string
 	// Instances are written in order; a node with no priority for an
 	// instance is left out of it.
 	Instances []InstanceOpts
@@ -65,6 +69,11 @@ type InstanceOpts struct {
 // SocketPath is node i's status socket in dir.
 func SocketPath(dir string, i int) string {
 	return filepath.Join(dir, NodeName(i)+".sock")
+}
+
+// StateDir is node i's state directory in dir.
+func StateDir(dir string, i int) string {
+	return filepath.Join(dir, NodeName(i)+".state")
 }
 
 // PriorityOf returns node i's priority, 0 when the node is not in the
@@ -102,6 +111,9 @@ func NodeConfig(i int, c ClusterOpts) string {
 	w("[node]")
 	w("name = %s", tomlString(NodeName(i)))
 	w("bind = %s", tomlString(NodeBind(i).String()))
+	if c.SocketDir != "" {
+		w("state_dir = %s", tomlString(StateDir(c.SocketDir, i)))
+	}
 	w("")
 
 	name := c.Name
@@ -167,6 +179,7 @@ func NodeConfig(i int, c ClusterOpts) string {
 	w("")
 	w("[status]")
 	w("socket = %s", tomlString(SocketPath(c.SocketDir, i)))
+	writeRaw(&b, c.StatusExtra)
 	if c.Extra != "" {
 		w("")
 		writeRaw(&b, c.Extra)

@@ -31,7 +31,7 @@ func TestNodeConfig(t *testing.T) {
 			node: 1,
 			opts: ClusterOpts{Nodes: 3, SocketDir: "/tmp/s", Instances: []InstanceOpts{web}},
 			want: map[string]any{
-				"node": map[string]any{"name": "node1", "bind": "198.18.0.11:7946"},
+				"node": map[string]any{"name": "node1", "bind": "198.18.0.11:7946", "state_dir": "/tmp/s/node1.state"},
 				"cluster": map[string]any{
 					"name":     "havip-test",
 					"peers":    []any{"198.18.0.10:7946", "198.18.0.12:7946"},
@@ -75,7 +75,7 @@ func TestNodeConfig(t *testing.T) {
 				Extra: "[extra]\nk = 1\n",
 			},
 			want: map[string]any{
-				"node": map[string]any{"name": "node3", "bind": "198.18.0.13:7946"},
+				"node": map[string]any{"name": "node3", "bind": "198.18.0.13:7946", "state_dir": "/s/node3.state"},
 				"cluster": map[string]any{
 					"name":            "other \"quoted\"",
 					"peers":           []any{"198.18.0.10:7946", "198.18.0.11:7946"},
@@ -197,6 +197,7 @@ func ExampleNodeConfig() {
 	// [node]
 	// name = "node0"
 	// bind = "198.18.0.10:7946"
+	// state_dir = "/tmp/havip-test/node0.state"
 	//
 	// [cluster]
 	// name = "havip-test"

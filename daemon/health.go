@@ -1,0 +1,260 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/havip/havip/config"
+	"github.com/havip/havip/health"
+	"github.com/havip/havip/vip"
+)
+
+// Fault and penalty sources of an instance. Each source holds at most
+// one reason; the election gets all of them combined.
+const (
+	srcInterface = "interface"
+	srcTrackIf   = "track_interface "
+	srcScript    = "track_script "
+)
+
+// setSource sets (reason != "") or clears one fault source of an
+// instance and passes the combined reason to the election.
+func (d *Daemon) setSource(instance, source, reason string) {
+	d.fmu.Lock()
+	m := d.faults[instance]
+	if m == nil {
+		m = map[string]string{}
+		d.faults[instance] = m
+	}
+	if reason == "" {
+		delete(m, source)
+	} else {
+		m[source] = reason
+	}
+	combined := combineReasons(m)
+	node := d.node
+	d.fmu.Unlock()
+	if node != nil {
+		node.SetFault(instance, combined)
+	}
+}
+
+// clearSources drops every fault source of an instance whose name starts
+// with prefix.
+func (d *Daemon) clearSources(instance, prefix string) {
+	d.fmu.Lock()
+	var drop []string
+	for src := range d.faults[instance] {
+		if strings.HasPrefix(src, prefix) {
+			drop = append(drop, src)
+		}
+	}
+	d.fmu.Unlock()
+	for _, src := range drop {
+		d.setSource(instance, src, "")
+	}
+}
+
+// combineReasons joins the reasons of every source, in a stable order;
+// "" when there is none.
+func combineReasons(m map[string]string) string {
+	srcs := slices.Sorted(maps.Keys(m))
+	reasons := make([]string, len(srcs))
+	for i, s := range srcs {
+		reasons[i] = m[s]
+	}
+	return strings.Join(reasons, "; ")
+}
+
+// linkReason reads an interface's state: why it is unusable, or "".
+func linkReason(ifname string, m *vip.Manager) string {
+	up, err := m.LinkUp()
+	switch {
+	case errors.Is(err, vip.ErrNoLink):
+		return "interface " + ifname + " missing"
+	case err != nil:
+		return "interface " + ifname + ": " + err.Error()
+	case !up:
+		return "interface " + ifname + " down"
+	}
+	return ""
+}
+
+// checkLink reads the link state and sets or clears the fault of every
+// instance on the interface or tracking it.
+func (d *Daemon) checkLink(ifname string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.recheckLocked(ifname)
+}
+
+// startScripts starts the track scripts of an instance. d.mu held.
+//
+// Before its first run (which comes at once) a check keeps the verdict in
+// prev, by name: a reload that restarts a check does not lift or impose a
+// FAULT for a moment. A check not in prev starts failed at start-up
+// (pending), so that a node whose application is down never takes a VIP
+// for the length of one run and gives it back; a check added by a reload
+// starts healthy, so that adding a passing check moves nothing.
+func (d *Daemon) startScripts(in config.Instance, prev map[string]bool, pending bool) {
+	for _, sc := range in.TrackScripts {
+		s := health.NewScript(in.Name, sc, d.log)
+		s.Node = d.name
+		ctx, cancel := context.WithCancel(d.runCtx)
+		c := &checker{script: s, cancel: cancel, done: make(chan struct{})}
+		name, source, weight := in.Name, srcScript+sc.Name, sc.Weight
+		report := func(healthy bool, reason string) {
+			switch {
+			case healthy:
+				d.setSource(name, source, "")
+				d.setPenalty(name, source, 0)
+			case weight == 0:
+				d.setSource(name, source, reason)
+				d.setPenalty(name, source, 0)
+			default:
+				d.setSource(name, source, "")
+				d.setPenalty(name, source, weight)
+			}
+		}
+		healthy, known := prev[sc.Name]
+		switch {
+		case known:
+			s.SetHealthy(healthy)
+			report(healthy, "track script "+sc.Name+" failed (before the reload)")
+		case pending:
+			s.SetHealthy(false)
+			report(false, "track script "+sc.Name+" has not run yet")
+		}
+		s.OnResult = func(st health.Status) { d.metrics.scriptResult(name, st) }
+		s.OnChange = func(st health.Status) {
+			if ctx.Err() != nil {
+				return
+			}
+			report(st.Healthy, fmt.Sprintf("track script %s failed: %s", sc.Name, st.Last.Summary()))
+		}
+		d.scripts[in.Name] = append(d.scripts[in.Name], c)
+		go func() {
+			defer close(c.done)
+			_ = s.Run(ctx)
+		}()
+	}
+}
+
+// stopScripts stops the track scripts of an instance and withdraws what
+// the ones not named in keep had reported; it returns the verdicts of
+// all of them by name. d.mu held.
+func (d *Daemon) stopScripts(instance string, keep map[string]bool) map[string]bool {
+	verdicts := map[string]bool{}
+	for _, c := range d.scripts[instance] {
+		c.cancel()
+		<-c.done
+		verdicts[c.script.Config.Name] = c.script.Status().Healthy
+	}
+	delete(d.scripts, instance)
+	d.fmu.Lock()
+	var drop []string
+	for src := range d.faults[instance] {
+		if strings.HasPrefix(src, srcScript) && !keep[strings.TrimPrefix(src, srcScript)] {
+			drop = append(drop, src)
+		}
+	}
+	for src := range d.penalties[instance] {
+		if !keep[strings.TrimPrefix(src, srcScript)] {
+			d.penalties[instance][src] = 0
+		}
+	}
+	d.fmu.Unlock()
+	for _, src := range drop {
+		d.setSource(instance, src, "")
+	}
+	d.kickPenalties()
+	return verdicts
+}
+
+// setPenalty records a script's penalty; syncPenalties hands it to the
+// election.
+func (d *Daemon) setPenalty(instance, source string, weight int) {
+	d.fmu.Lock()
+	m := d.penalties[instance]
+	if m == nil {
+		m = map[string]int{}
+		d.penalties[instance] = m
+	}
+	m[source] = weight
+	d.fmu.Unlock()
+	d.kickPenalties()
+}
+
+func (d *Daemon) kickPenalties() {
+	select {
+	case d.penKick <- struct{}{}:
+	default:
+	}
+}
+
+// syncPenalties hands the penalties to the election whenever they
+// change, and again while the election's view differs from them (a
+// control request made before the election runs is not applied).
+func (d *Daemon) syncPenalties(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.penKick:
+		case <-t.C:
+		}
+		d.mu.Lock()
+		node := d.node
+		d.mu.Unlock()
+		st := node.Status()
+		have := map[string]int{}
+		for _, in := range st.Instances {
+			have[in.Name] = in.Penalty
+		}
+		d.fmu.Lock()
+		want := map[string]map[string]int{}
+		for name, m := range d.penalties {
+			want[name] = maps.Clone(m)
+		}
+		d.fmu.Unlock()
+		for name, m := range want {
+			sum := 0
+			for _, w := range m {
+				sum += w
+			}
+			if sum == have[name] && !d.penaltiesDirty(name) {
+				continue
+			}
+			for src, w := range m {
+				node.SetPenalty(name, src, w)
+			}
+			d.fmu.Lock()
+			for src, w := range m {
+				if w == 0 && d.penalties[name][src] == 0 {
+					delete(d.penalties[name], src)
+				}
+			}
+			d.fmu.Unlock()
+		}
+	}
+}
+
+// penaltiesDirty reports whether an instance has a withdrawn penalty
+// (weight 0) not yet handed to the election.
+func (d *Daemon) penaltiesDirty(instance string) bool {
+	d.fmu.Lock()
+	defer d.fmu.Unlock()
+	for _, w := range d.penalties[instance] {
+		if w == 0 {
+			return true
+		}
+	}
+	return false
+}

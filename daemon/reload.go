@@ -1,0 +1,265 @@
+package daemon
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/havip/havip/config"
+	"github.com/havip/havip/status"
+)
+
+// ReloadFile reads the configuration file again and applies it (see
+// Reload). A file that does not load changes nothing: its errors are
+// logged and returned. Everything it returns has been logged.
+func (d *Daemon) ReloadFile() (status.ReloadReply, error) {
+	d.mu.Lock()
+	path := d.cfg.Path
+	d.mu.Unlock()
+	cfg, err := config.Load(path)
+	if err != nil {
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				d.log.Error("reload refused, the running configuration stays", "config", path, "err", e.Error())
+			}
+		} else {
+			d.log.Error("reload refused, the running configuration stays", "config", path, "err", err)
+		}
+		return status.ReloadReply{}, &status.RequestError{Code: http.StatusBadRequest,
+			Msg: "reload refused, the running configuration stays:\n" + err.Error()}
+	}
+	return d.Reload(cfg)
+}
+
+// Diff is what changed between two configurations.
+type Diff struct {
+	// Changed, Added and Removed name instances; an instance is changed
+	// when any of its settings (checks and hooks included) differs.
+	Changed, Added, Removed []string
+	// NeedRestart names the settings that differ but cannot change
+	// while the daemon runs.
+	NeedRestart []string
+}
+
+// Compare lists what changes from old to next.
+func Compare(old, next *config.Config) Diff {
+	var d Diff
+	restart := func(key string, a, b any) {
+		if !reflect.DeepEqual(a, b) {
+			d.NeedRestart = append(d.NeedRestart, key)
+		}
+	}
+	restart("node.name", old.Node.Name, next.Node.Name)
+	restart("node.bind", old.Node.Bind, next.Node.Bind)
+	restart("node.advertise", old.Node.Advertise, next.Node.Advertise)
+	restart("node.state_dir", old.Node.StateDir, next.Node.StateDir)
+	restart("cluster.name", old.Cluster.Name, next.Cluster.Name)
+	restart("cluster.peers", old.Cluster.Peers, next.Cluster.Peers)
+	restart("cluster.secret_key_file", old.Cluster.SecretKeyFile, next.Cluster.SecretKeyFile)
+	if !bytes.Equal(old.Cluster.SecretKey, next.Cluster.SecretKey) && old.Cluster.SecretKeyFile == next.Cluster.SecretKeyFile {
+		d.NeedRestart = append(d.NeedRestart, "cluster.secret_key_file (the key in it)")
+	}
+	restart("cluster.insecure", old.Cluster.Insecure, next.Cluster.Insecure)
+	restart("cluster.timing", old.Cluster.Timing, next.Cluster.Timing)
+	restart("status.socket", old.Status.Socket, next.Status.Socket)
+	restart("status.metrics", old.Status.Metrics, next.Status.Metrics)
+	// The cloud provider, its credentials and caches live as long as the
+	// process.
+	restart("cloud", old.Cloud, next.Cloud)
+
+	before := map[string]config.Instance{}
+	for _, in := range old.Instances {
+		before[in.Name] = in
+	}
+	for _, in := range next.Instances {
+		prev, ok := before[in.Name]
+		switch {
+		case !ok:
+			d.Added = append(d.Added, in.Name)
+		case !reflect.DeepEqual(prev, in):
+			d.Changed = append(d.Changed, in.Name)
+		}
+		delete(before, in.Name)
+	}
+	for _, in := range old.Instances {
+		if _, gone := before[in.Name]; gone {
+			d.Removed = append(d.Removed, in.Name)
+		}
+	}
+	return d
+}
+
+// keepRestartOnly returns next with the settings that need a restart
+// taken from old.
+func keepRestartOnly(old, next *config.Config) *config.Config {
+	c := *next
+	c.Node = old.Node
+	quorum := next.Cluster.Quorum
+	c.Cluster = old.Cluster
+	c.Cluster.Quorum = quorum
+	c.Status = old.Status
+	c.Cloud = old.Cloud
+	return &c
+}
+
+// Reload applies a new configuration while the daemon runs. Instances
+// that did not change are not touched; changed ones are updated in place
+// (a master keeps the VIPs that stay: no release, no new announcement
+// for them); their checks restart only when the checks changed. Settings
+// that need a restart are logged and keep their running values.
+func (d *Daemon) Reload(next *config.Config) (status.ReloadReply, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.runCtx == nil || d.runCtx.Err() != nil {
+		d.log.Warn("reload ignored: the daemon is starting or stopping")
+		return status.ReloadReply{}, &status.RequestError{Code: http.StatusServiceUnavailable,
+			Msg: "the daemon is starting or stopping; reload again once it runs"}
+	}
+	old := d.cfg
+	diff := Compare(old, next)
+	for _, key := range diff.NeedRestart {
+		d.log.Warn("setting changed in the file but needs a restart; the running value stays", "key", key)
+	}
+	cfg := keepRestartOnly(old, next)
+	prev := map[string]config.Instance{}
+	for _, in := range old.Instances {
+		prev[in.Name] = in
+	}
+
+	// Links first, so that a new or changed instance's health is known
+	// when the election sees it.
+	need := neededLinks(cfg)
+	for ifname := range need {
+		if d.links[ifname] == nil {
+			d.startWatch(ifname)
+		}
+	}
+	holders := map[string]*holder{}
+	var errs []string
+	for _, in := range cfg.Instances {
+		p, existed := prev[in.Name]
+		h := d.holders[in.Name]
+		switch {
+		case !existed:
+			h = d.newHolder(in)
+			h.prepare()
+			if err := h.removeStale(); err != nil {
+				d.log.Warn("removing stale VIPs of an added instance", "instance", in.Name, "err", err)
+			}
+		case !reflect.DeepEqual(p, in):
+			if err := h.update(in, d.links[in.Interface].mgr); err != nil {
+				errs = append(errs, fmt.Sprintf("instance %q: %v", in.Name, err))
+			}
+		}
+		holders[in.Name] = h
+		d.setHooks(in)
+	}
+	d.cfg = cfg
+	oldHolders := d.holders
+	d.holders = holders
+
+	// Health sources of changed and added instances.
+	for _, in := range cfg.Instances {
+		p, existed := prev[in.Name]
+		if existed && reflect.DeepEqual(p, in) {
+			continue
+		}
+		if !existed || !reflect.DeepEqual(p.TrackScripts, in.TrackScripts) {
+			keep := map[string]bool{}
+			for _, sc := range in.TrackScripts {
+				keep[sc.Name] = true
+			}
+			prev := d.stopScripts(in.Name, keep)
+			d.startScripts(in, prev, false)
+		}
+		// Links no longer tracked stop counting; the others are read
+		// again below, without clearing them first (which could end a
+		// FAULT for a moment).
+		for _, t := range p.TrackInterfaces {
+			if existed && !slices.Contains(in.TrackInterfaces, t) {
+				d.setSource(in.Name, srcTrackIf+t, "")
+			}
+		}
+	}
+	for ifname := range d.links {
+		if need[ifname] {
+			d.recheckLocked(ifname)
+		}
+	}
+
+	if err := d.node.Reload(cfg, d.electionHolders()); err != nil {
+		errs = append(errs, err.Error())
+	}
+
+	for _, name := range diff.Removed {
+		if h := oldHolders[name]; h != nil {
+			h.close()
+		}
+		d.stopScripts(name, nil)
+		d.clearSources(name, "")
+		d.dropHooks(name)
+	}
+	for ifname := range d.links {
+		if !need[ifname] {
+			d.stopWatch(ifname)
+		}
+	}
+	d.log.Info("configuration reloaded", "config", cfg.Path,
+		"changed", strings.Join(diff.Changed, ","), "added", strings.Join(diff.Added, ","),
+		"removed", strings.Join(diff.Removed, ","), "need_restart", strings.Join(diff.NeedRestart, ","))
+	reply := status.ReloadReply{Changed: nonNil(diff.Changed), Added: nonNil(diff.Added), Removed: nonNil(diff.Removed), NeedRestart: nonNil(diff.NeedRestart)}
+	if len(errs) > 0 {
+		err := errors.New(strings.Join(errs, "; "))
+		d.log.Error("reload applied with errors", "err", err)
+		return reply, err
+	}
+	return reply, nil
+}
+
+// recheckLocked is checkLink for use with d.mu held.
+func (d *Daemon) recheckLocked(ifname string) {
+	l := d.links[ifname]
+	if l == nil {
+		return
+	}
+	reason := linkReason(ifname, l.mgr)
+	d.fmu.Lock()
+	d.linkState[ifname] = reason
+	d.fmu.Unlock()
+	for _, in := range d.cfg.Instances {
+		if in.Interface == ifname {
+			d.setSource(in.Name, srcInterface, reason)
+		}
+		if slices.Contains(in.TrackInterfaces, ifname) {
+			r := reason
+			if r != "" {
+				r = "tracked " + r
+			}
+			d.setSource(in.Name, srcTrackIf+ifname, r)
+		}
+	}
+}
+
+// neededLinks is every interface a configuration uses.
+func neededLinks(cfg *config.Config) map[string]bool {
+	need := map[string]bool{}
+	for _, in := range cfg.Instances {
+		need[in.Interface] = true
+		for _, t := range in.TrackInterfaces {
+			need[t] = true
+		}
+	}
+	return need
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
