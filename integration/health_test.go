@@ -834,3 +834,32 @@ func TestReloadAddRemove(t *testing.T) {
 		t.Errorf("node 0 lists %+v, want db alone", s.Instances)
 	}
 }
+
+// TestTrackScriptWeightAtStart: a node that starts with a failing
+// weighted check ranks with the lowered priority from its first
+// decision, so it never takes the VIP.
+func TestTrackScriptWeightAtStart(t *testing.T) {
+	c := newCluster(t, 2, false)
+	vip := testbed.VIP4(0)
+	inst := web(true, 150, 100)
+	inst.Extra = flagScript(c.dir, 60, 1, 1)
+	c.configure(c.opts(inst))
+	c.start(1)
+	c.waitHolders(vip, 1)
+	c.setFlag(0, true)
+	c.start(0)
+	c.waitStatus(allNodes(2), expectRole("web", 1))
+	c.keepHolders(time.Second, vip, 1)
+	if _, err := c.logTime(0, time.Time{}, regexp.MustCompile(`msg="VIPs added"`)); err == nil {
+		t.Error("node 0 added the VIP while its weighted check failed")
+	}
+	s, err := c.fullStatus(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := s.Instances[0]; in.EffectivePriority != 90 {
+		t.Errorf("node 0: effective priority %d, want 90", in.EffectivePriority)
+	}
+	c.setFlag(0, false)
+	c.waitHolders(vip, 0)
+}
