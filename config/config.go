@@ -18,6 +18,10 @@ type Config struct {
 	Cluster   Cluster
 	Instances []Instance
 	Status    Status
+	Cloud     Cloud
+	// Warnings are problems that do not stop the daemon, for the log and
+	// `havip check`.
+	Warnings []string
 }
 
 // Node describes this member.

@@ -78,6 +78,7 @@ func TestParseMinimal(t *testing.T) {
 			Notify:    config.Notify{Timeout: 30 * time.Second},
 		}},
 		Status: config.Status{Socket: "/run/havip/havip.sock"},
+		Cloud:  config.DefaultCloud(),
 	}
 	if diff := cmp.Diff(want, got, netipCmp); diff != "" {
 		t.Errorf("minimal.toml (-want +got):\n%s", diff)
@@ -129,6 +130,7 @@ func TestParseReference(t *testing.T) {
 			Notify:    config.Notify{Timeout: 30 * time.Second},
 		}},
 		Status: config.Status{Socket: "/run/havip/havip.sock"},
+		Cloud:  config.DefaultCloud(),
 	}
 	if diff := cmp.Diff(want, got, netipCmp); diff != "" {
 		t.Errorf("reference.toml (-want +got):\n%s", diff)
@@ -202,7 +204,7 @@ func TestParseExamples(t *testing.T) {
 	for _, name := range []string{"minimal.toml", "reference.toml", "two-node.toml",
 		"three-node-quorum.toml", "ipv6.toml", "bare-metal.toml", "active-active.toml",
 		"huaweicloud-pair-with-witness/ecs-a.toml", "huaweicloud-pair-with-witness/ecs-b.toml",
-		"huaweicloud-pair-with-witness/witness.toml"} {
+		"huaweicloud-pair-with-witness/witness.toml", "huaweicloud-pair.toml"} {
 		if !found[name] {
 			t.Errorf("examples/%s is missing", name)
 		}
@@ -231,6 +233,9 @@ func TestParseExampleValues(t *testing.T) {
 		{"huaweicloud-pair-with-witness/witness.toml", func(c *config.Config) any { return len(c.Instances) }, 0},
 		{"bare-metal.toml", func(c *config.Config) any { return c.Cluster.Timing }, fast},
 		{"bare-metal.toml", func(c *config.Config) any { return c.Node.Bind }, netip.MustParseAddrPort("10.20.0.1:7946")},
+		{"huaweicloud-pair.toml", func(c *config.Config) any {
+			return []string{c.Cloud.Provider, c.Cloud.Mode, c.Cloud.Auth, c.Cloud.Endpoint}
+		}, []string{"huaweicloud", "exclusive", "agency", "https://vpc.cn-north-4.myhuaweicloud.com"}},
 		{"bare-metal.toml", func(c *config.Config) any { return c.Instances[0].Announce }, config.Announce{
 			Count: 10, Interval: 100 * time.Millisecond, Refresh: 30 * time.Second}},
 	}
@@ -552,9 +557,9 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name:   "unknown table",
-			conf:   insecure + "[cloud]\nprovider = \"none\"\n",
+			conf:   insecure + "[clouds]\nprovider = \"none\"\n",
 			errKey: "",
-			reason: `unknown key "cloud"`,
+			reason: `unknown key "clouds"`,
 		},
 		{
 			name:   "table given as a value",

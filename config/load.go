@@ -41,8 +41,9 @@ const maxSocketPath = 107
 
 // ParseOptions changes what ParseWithOptions checks.
 type ParseOptions struct {
-	// SkipKeyFile leaves cluster.secret_key_file unread: its path is still
-	// resolved, but the file is not opened and SecretKey stays nil. For
+	// SkipKeyFile leaves cluster.secret_key_file (and the cloud credential
+	// files) unread: its path is still resolved, but the file is not
+	// opened and SecretKey stays nil. For
 	// checking a file away from the machine it is meant for; never for
 	// running the daemon.
 	SkipKeyFile bool
@@ -177,6 +178,7 @@ func applyDefaults(f *rawFile, c *collector) {
 	}
 
 	f.Status.Socket.setDefault(DefaultSocket)
+	applyCloudDefaults(&f.Cloud)
 }
 
 func (o *optString) setDefault(v string) {
@@ -260,6 +262,7 @@ func build(f *rawFile, path string, opts ParseOptions, c *collector) *Config {
 	buildNode(f, cfg, c)
 	peerIPs := buildCluster(f, cfg, dir, opts, c)
 	buildInstances(f, cfg, peerIPs, c)
+	buildCloud(f, cfg, dir, opts, c)
 
 	if c.valid("status.socket", f.Status.Socket.problem) {
 		s := f.Status.Socket.val

@@ -20,6 +20,7 @@ type rawFile struct {
 	Cluster   rawCluster    `toml:"cluster"`
 	Instances []rawInstance `toml:"instance"`
 	Status    rawStatus     `toml:"status"`
+	Cloud     rawCloud      `toml:"cloud"`
 }
 
 type rawNode struct {

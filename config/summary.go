@@ -98,5 +98,23 @@ func (c *Config) Summary() string {
 	if c.Status.Metrics != "" {
 		line("metrics on http://%s/metrics", c.Status.Metrics)
 	}
+	if cl := c.Cloud; cl.Enabled() {
+		switch cl.Provider {
+		case ProviderExec:
+			line("cloud exec: acquire %q, timeout %s, %d retries", cl.Acquire, cl.Timeout, cl.Retries)
+		default:
+			line("cloud %s (%s): endpoint %s, auth %s, re-checked every %s", cl.Provider, cl.Mode, orDefault(cl.Endpoint, "from the catalog"), cl.Auth, cl.ReconcileInterval)
+		}
+	}
+	for _, w := range c.Warnings {
+		line("warning: %s", w)
+	}
 	return b.String()
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

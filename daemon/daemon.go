@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/havip/havip/cloudbind"
 	"github.com/havip/havip/config"
 	"github.com/havip/havip/election"
 	"github.com/havip/havip/health"
@@ -50,8 +51,11 @@ type Daemon struct {
 	holders map[string]*holder    // by instance name
 	scripts map[string][]*checker // by instance name
 	node    *election.Node
-	runCtx  context.Context
-	fatal   chan error
+	// cloud makes the binders of the instances; the [cloud] table needs
+	// a restart to change.
+	cloud  cloudbind.Provider
+	runCtx context.Context
+	fatal  chan error
 
 	// fmu guards the health state (a leaf lock).
 	fmu       sync.Mutex
@@ -115,8 +119,13 @@ func New(o Options) (*Daemon, error) {
 		queues:    map[string]*notify.Queue{},
 	}
 	d.metrics = newMetrics(d)
+	prov, err := cloudbind.New(o.Config.Cloud, cloudbind.Options{Logger: l})
+	if err != nil {
+		return nil, fmt.Errorf("cloud binding: %w", err)
+	}
+	d.cloud = prov
 	for _, in := range o.Config.Instances {
-		d.holders[in.Name] = newHolder(in, d.linkFor(in.Interface).mgr, l)
+		d.holders[in.Name] = d.newHolder(in)
 		d.setHooks(in)
 	}
 	for _, in := range o.Config.Instances {
@@ -125,6 +134,16 @@ func New(o Options) (*Daemon, error) {
 		}
 	}
 	return d, nil
+}
+
+// newHolder makes the holder of an instance, with its cloud binding
+// when a provider is configured. d.mu held, or before Run.
+func (d *Daemon) newHolder(in config.Instance) *holder {
+	h := newHolder(in, d.linkFor(in.Interface).mgr, d.log)
+	if d.cfg.Cloud.Enabled() {
+		h.cloud = newCloudRunner(d.cloud, d.cloud.Binder(in), d.cfg.Cloud.ReconcileInterval, h.log, h.reannounce)
+	}
+	return h
 }
 
 // linkFor returns the link of an interface, creating it (not yet
@@ -157,6 +176,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		}
 	}()
+	for _, w := range cfg.Warnings {
+		d.log.Warn("configuration: " + w)
+	}
 	sock, err := status.Listen(cfg.Status.Socket)
 	if err != nil {
 		return err
@@ -265,7 +287,23 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.awaitFirstRuns(gctx)
 	g.Go(func() error { d.syncPenalties(gctx); return nil })
 	g.Go(func() error { return node.Run(gctx) })
-	return g.Wait()
+	err = g.Wait()
+	// Let the cloud releases started by the last step-downs finish (each
+	// is bounded by its own timeout).
+	d.mu.Lock()
+	var runners []*cloudRunner
+	for _, h := range d.holders {
+		if h.cloud != nil {
+			runners = append(runners, h.cloud)
+		}
+	}
+	d.mu.Unlock()
+	for _, r := range runners {
+		if !r.wait(cloudReleaseTimeout) {
+			d.log.Warn("cloud release still running at exit")
+		}
+	}
+	return err
 }
 
 // awaitFirstRuns waits until every track script has run once (each run

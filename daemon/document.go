@@ -15,8 +15,12 @@ func (d *Daemon) Document() status.Document {
 		insts[in.Name] = in
 	}
 	checks := map[string][]status.Check{}
+	clouds := map[string]*status.Cloud{}
 	for _, in := range d.cfg.Instances {
 		checks[in.Name] = d.checksLocked(in)
+		if h := d.holders[in.Name]; h != nil && h.cloud != nil {
+			clouds[in.Name] = h.cloud.status()
+		}
 	}
 	d.mu.Unlock()
 
@@ -57,6 +61,7 @@ func (d *Daemon) Document() status.Document {
 			Penalty:           in.Penalty,
 			Switchover:        in.Switchover,
 			Checks:            checks[in.Name],
+			Cloud:             clouds[in.Name],
 		}
 		if si.Checks == nil {
 			si.Checks = []status.Check{}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +47,8 @@ type holder struct {
 	ip   addrs
 	open func(ifname string, l *slog.Logger) (announcer, error)
 	log  *slog.Logger
+	// cloud binds the VIPs through the cloud API; nil with provider none.
+	cloud *cloudRunner
 
 	mu     sync.Mutex
 	master bool
@@ -85,6 +88,9 @@ func (h *holder) Acquire(ctx context.Context) error {
 	h.master = true
 	h.startAnnouncing(h.inst.Announce.Count, h.vips())
 	h.log.Info("VIPs added", "vip", joinPrefixes(h.inst.VIPs), "interface", h.ip.Name())
+	if h.cloud != nil {
+		h.cloud.start()
+	}
 	return nil
 }
 
@@ -154,14 +160,21 @@ func (h *holder) prepare() {
 	if _, err := h.announcer(ifname); err != nil {
 		h.log.Debug("announcer not ready yet", "interface", ifname, "err", err)
 	}
+	if h.cloud != nil {
+		h.cloud.prepare()
+	}
 }
 
-// close stops announcing and closes the announcer.
+// close stops announcing and closes the announcer, and stops the cloud
+// binding's loop if it still runs.
 func (h *holder) close() {
 	h.mu.Lock()
 	h.stopAnnouncing()
 	h.mu.Unlock()
 	h.dropAnnouncer()
+	if h.cloud != nil {
+		h.cloud.stop()
+	}
 }
 
 func (h *holder) announce(ctx context.Context, ifname string, an config.Announce, all, burst []netip.Addr, count int) {
@@ -219,6 +232,9 @@ func (h *holder) Release(ctx context.Context) error {
 		}
 	}
 	h.log.Info("VIPs removed", "vip", joinPrefixes(h.inst.VIPs), "interface", h.ip.Name())
+	if h.cloud != nil {
+		h.cloud.stop()
+	}
 	return errors.Join(errs...)
 }
 
@@ -285,6 +301,10 @@ func (h *holder) update(inst config.Instance, ip addrs) error {
 	old, oldIP := h.inst, h.ip
 	h.inst, h.ip = inst, ip
 	moved := oldIP.Name() != ip.Name()
+	if h.cloud != nil && (moved || !slices.Equal(old.VIPs, inst.VIPs)) {
+		// The binding follows the new VIPs (checked at once if master).
+		h.cloud.rebind(inst)
+	}
 	if moved {
 		// The kept announcer belongs to the old interface.
 		h.stopAnnouncing()
@@ -327,8 +347,19 @@ func (h *holder) update(inst config.Instance, ip addrs) error {
 }
 
 // Reannounce starts a fresh announcement burst while master (after a
-// split brain healed, say), without touching the addresses.
+// split brain healed, say), without touching the addresses. The cloud
+// binding is checked at once too: the loser may have moved it while it
+// believed it was master.
 func (h *holder) Reannounce() {
+	h.reannounce()
+	if h.cloud != nil {
+		h.cloud.kick()
+	}
+}
+
+// reannounce starts a fresh burst while master; the cloud binding calls
+// it after each move.
+func (h *holder) reannounce() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.master {

@@ -68,6 +68,9 @@ func Compare(old, next *config.Config) Diff {
 	restart("cluster.timing", old.Cluster.Timing, next.Cluster.Timing)
 	restart("status.socket", old.Status.Socket, next.Status.Socket)
 	restart("status.metrics", old.Status.Metrics, next.Status.Metrics)
+	// The cloud provider, its credentials and caches live as long as the
+	// process.
+	restart("cloud", old.Cloud, next.Cloud)
 
 	before := map[string]config.Instance{}
 	for _, in := range old.Instances {
@@ -100,6 +103,7 @@ func keepRestartOnly(old, next *config.Config) *config.Config {
 	c.Cluster = old.Cluster
 	c.Cluster.Quorum = quorum
 	c.Status = old.Status
+	c.Cloud = old.Cloud
 	return &c
 }
 
@@ -142,7 +146,7 @@ func (d *Daemon) Reload(next *config.Config) (status.ReloadReply, error) {
 		h := d.holders[in.Name]
 		switch {
 		case !existed:
-			h = newHolder(in, d.links[in.Interface].mgr, d.log)
+			h = d.newHolder(in)
 			h.prepare()
 			if err := h.removeStale(); err != nil {
 				d.log.Warn("removing stale VIPs of an added instance", "instance", in.Name, "err", err)

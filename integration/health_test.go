@@ -354,11 +354,21 @@ func (c *cluster) takeoverTime(start time.Time, from int, cause string, to int) 
 	return t1.Sub(t0)
 }
 
-// maxTakeover is the bound the control tests put on a maintenance or
-// switchover handover: well under the fast profile's failure detection
-// (about 0.4 s), so it cannot have come from detecting a failure; the
-// figures logged are what the handover took.
-const maxTakeover = 300 * time.Millisecond
+// handedOver checks that a handover came from the old holder's release,
+// not from detecting a failure: the new master still sees the old one as
+// an alive member. (The time it took is logged, never asserted: these
+// machines are shared and noisy.)
+func handedOver(t *testing.T, c *cluster, newMaster, oldMaster int) {
+	t.Helper()
+	s, err := c.status(newMaster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := s.member(testbed.NodeName(oldMaster))
+	if !ok || m.State != "alive" {
+		t.Errorf("node %d sees node %d as %+v after the handover, want alive (a release, not a failure)", newMaster, oldMaster, m)
+	}
+}
 
 func TestMaintenance(t *testing.T) {
 	c := newCluster(t, 2, false)
@@ -379,9 +389,7 @@ func TestMaintenance(t *testing.T) {
 	c.waitHolders(vip, 1)
 	took := c.takeoverTime(start, 0, `msg=maintenance .*on=true`, 1)
 	t.Logf("maintenance on node 0 -> node 1 MASTER: %v (gossip interval 20ms)", took)
-	if took > maxTakeover {
-		t.Errorf("handover took %v, want under %v", took, maxTakeover)
-	}
+	handedOver(t, c, 1, 0)
 	c.waitStatus(allNodes(2), expectRole("web", 1))
 	s, err := c.fullStatus(0)
 	if err != nil {
@@ -439,9 +447,7 @@ func TestSwitchover(t *testing.T) {
 	c.waitHolders(vip, 2)
 	took := c.takeoverTime(start, 1, `msg=switchover .*instance=web peer=node2`, 2)
 	t.Logf("switchover asked on node 1 -> node 2 MASTER: %v (gossip interval 20ms)", took)
-	if took > maxTakeover {
-		t.Errorf("switchover took %v, want under %v", took, maxTakeover)
-	}
+	handedOver(t, c, 2, 0)
 	// The choice holds against preemption.
 	c.keepHolders(time.Second, vip, 2)
 	c.waitStatus(allNodes(3), expectRole("web", 2))
@@ -833,4 +839,33 @@ func TestReloadAddRemove(t *testing.T) {
 	if len(s.Instances) != 1 || s.Instances[0].Name != "db" {
 		t.Errorf("node 0 lists %+v, want db alone", s.Instances)
 	}
+}
+
+// TestTrackScriptWeightAtStart: a node that starts with a failing
+// weighted check ranks with the lowered priority from its first
+// decision, so it never takes the VIP.
+func TestTrackScriptWeightAtStart(t *testing.T) {
+	c := newCluster(t, 2, false)
+	vip := testbed.VIP4(0)
+	inst := web(true, 150, 100)
+	inst.Extra = flagScript(c.dir, 60, 1, 1)
+	c.configure(c.opts(inst))
+	c.start(1)
+	c.waitHolders(vip, 1)
+	c.setFlag(0, true)
+	c.start(0)
+	c.waitStatus(allNodes(2), expectRole("web", 1))
+	c.keepHolders(time.Second, vip, 1)
+	if _, err := c.logTime(0, time.Time{}, regexp.MustCompile(`msg="VIPs added"`)); err == nil {
+		t.Error("node 0 added the VIP while its weighted check failed")
+	}
+	s, err := c.fullStatus(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := s.Instances[0]; in.EffectivePriority != 90 {
+		t.Errorf("node 0: effective priority %d, want 90", in.EffectivePriority)
+	}
+	c.setFlag(0, false)
+	c.waitHolders(vip, 0)
 }

@@ -52,6 +52,9 @@ type Instance struct {
 	EffectivePriority int    `json:"effective_priority"`
 	Preempt           bool   `json:"preempt"`
 	Reason            string `json:"reason"`
+	// Cloud is the binding through the cloud API; absent with provider
+	// none.
+	Cloud *Cloud `json:"cloud,omitempty"`
 	// Penalty is what failing weighted track scripts take off Priority.
 	Penalty int `json:"penalty"`
 	// Switchover is the node a switchover in force prefers, if any.
@@ -62,6 +65,31 @@ type Instance struct {
 	// Checks are the instance's health checks on this node: its
 	// interface, the tracked interfaces and the track scripts.
 	Checks []Check `json:"checks"`
+}
+
+// Cloud is one instance's binding through the cloud API, as this node
+// last saw it.
+type Cloud struct {
+	Provider string `json:"provider"`
+	// Mode is exclusive or shared; empty where it does not apply.
+	Mode string `json:"mode,omitempty"`
+	// Result of the last step: idle, ready (IDs resolved at start),
+	// binding, bound, error, releasing, released.
+	Result string `json:"result"`
+	// Error is the last failure, when Result is error.
+	Error string `json:"error,omitempty"`
+	// At is when Result was reached.
+	At string `json:"at,omitempty"`
+	// Bound is whether the cloud forwarded the VIPs to this node at the
+	// last successful check.
+	Bound bool `json:"bound"`
+	// Agrees is whether the cloud's binding matches this node's role;
+	// null when unknown (not master, or the last check failed).
+	Agrees *bool `json:"agrees"`
+	// Moves counts the writes this node made to the binding.
+	Moves int64 `json:"moves"`
+	// Calls counts the provider's API calls since start (all instances).
+	Calls int64 `json:"calls"`
 }
 
 // Transition is one change of an instance's state on this node.
@@ -156,6 +184,16 @@ func (d *Document) WriteTable(w io.Writer) error {
 		}
 		writeHealth(tw, d.Instances)
 	}
+	first := true
+	for _, in := range d.Instances {
+		if c := in.Cloud; c != nil {
+			if first {
+				fmt.Fprintln(tw)
+				first = false
+			}
+			fmt.Fprintf(tw, "%s\n", c.line(in.Name))
+		}
+	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "MEMBER\tADDR\tSTATE\tPRIO\tHOLDS")
 	members := append([]Member(nil), d.Members...)
@@ -182,6 +220,31 @@ func (d *Document) WriteTable(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", name, m.Addr, st, m.Priority, h)
 	}
 	return tw.Flush()
+}
+
+// line describes the binding in one line of the table.
+func (c *Cloud) line(instance string) string {
+	b := "cloud " + instance + ": " + c.Provider
+	if c.Mode != "" {
+		b += " " + c.Mode
+	}
+	b += ", " + c.Result
+	switch {
+	case c.Agrees == nil:
+		b += ", agreement unknown"
+	case *c.Agrees:
+		b += ", cloud agrees"
+	default:
+		b += ", CLOUD DISAGREES"
+	}
+	if c.At != "" {
+		b += " at " + since(c.At)
+	}
+	b += fmt.Sprintf(", %d moves, %d calls", c.Moves, c.Calls)
+	if c.Error != "" {
+		b += ": " + c.Error
+	}
+	return b
 }
 
 // writeHealth prints the last transition and the checks of every

@@ -3,6 +3,7 @@ package status
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"os"
@@ -105,5 +106,33 @@ func TestWriteTable(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestCloudInTableAndJSON(t *testing.T) {
+	d := sample()
+	yes := true
+	d.Instances[0].Cloud = &Cloud{Provider: "huaweicloud", Mode: "exclusive", Result: "bound",
+		At: FormatTime(time.Now()), Bound: true, Agrees: &yes, Moves: 1, Calls: 3}
+	var b bytes.Buffer
+	if err := d.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "cloud web: huaweicloud exclusive, bound, cloud agrees at ") ||
+		!strings.Contains(b.String(), "1 moves, 3 calls") {
+		t.Errorf("table has no cloud line:\n%s", b.String())
+	}
+	j, err := json.Marshal(d.Instances[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{`"cloud":{"provider":"huaweicloud"`, `"mode":"exclusive"`, `"result":"bound"`, `"agrees":true`, `"bound":true`} {
+		if !strings.Contains(string(j), k) {
+			t.Errorf("JSON %s lacks %s", j, k)
+		}
+	}
+	d.Instances[0].Cloud = nil
+	if j, _ := json.Marshal(d.Instances[0]); strings.Contains(string(j), "cloud") {
+		t.Errorf("JSON without a provider has a cloud object: %s", j)
 	}
 }

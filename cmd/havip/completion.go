@@ -43,6 +43,7 @@ var cliCommands = []cliCommand{
 		{"no-host", "", "check the configuration only"},
 		{"root", "dir", "read the host's files under this directory"},
 		{"peer-timeout", "DURATION", "wait for each peer this long"},
+		{"cloud", "", "test the cloud credentials and ports (read-only)"},
 	}},
 	{name: "init", help: "write a starting configuration and a cluster key", flags: []cliFlag{
 		{"config", "file", "configuration file to write"},

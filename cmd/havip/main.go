@@ -20,6 +20,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/spf13/pflag"
 
+	"github.com/havip/havip/cloudbind"
 	"github.com/havip/havip/config"
 	"github.com/havip/havip/daemon"
 	"github.com/havip/havip/preflight"
@@ -45,7 +46,9 @@ const usage = `havip owns shared virtual IP addresses for a group of servers.
 Usage:
   havip run [--config PATH]                   run the daemon
   havip status [--config PATH | --socket PATH] [--json]
-  havip check [--config PATH] [--no-host]     validate the configuration and this host
+  havip check [--config PATH] [--no-host] [--cloud]
+                                              validate the configuration and this host
+                                              (--cloud: test the cloud credentials and ports)
   havip maintenance on|off [--config PATH | --socket PATH]
                                               drain this node (kept across restarts) or undrain it
   havip switchover [--to NODE] [--instance NAME] [--config PATH | --socket PATH]
@@ -155,6 +158,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	noHost := fs.Bool("no-host", false, "check the configuration only, not this host")
 	root := fs.String("root", "/", "read the host's files (/etc, /proc/sys) under this directory")
 	timeout := fs.Duration("peer-timeout", time.Second, "how long to wait for each peer's memberlist port")
+	cloud := fs.Bool("cloud", false, "also test the cloud credentials and ports with read-only calls")
 	if !parse(fs, args, 0, stderr) {
 		return exitUsage
 	}
@@ -164,24 +168,64 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	fmt.Fprintf(stdout, "%s: OK\n%s", *path, cfg.Summary())
-	if *noHost {
+	code := exitOK
+	if !*noHost {
+		findings := preflight.Run(context.Background(), cfg, preflight.Options{
+			Root:        *root,
+			Links:       hostLinks,
+			Dial:        peerDial,
+			DialTimeout: *timeout,
+		})
+		fmt.Fprintln(stdout)
+		if err := preflight.Write(stdout, findings); err != nil {
+			return exitRuntime
+		}
+		if preflight.Worst(findings) == preflight.Error {
+			fmt.Fprintf(stderr, "havip check: this host is not ready for %s (see the errors above)\n", *path)
+			code = exitUsage
+		}
+	}
+	if *cloud {
+		if c := checkCloud(cfg, stdout, stderr); code == exitOK {
+			code = c
+		}
+	}
+	return code
+}
+
+// checkCloud reads each instance's binding through the cloud API without
+// changing it.
+func checkCloud(cfg *config.Config, stdout, stderr io.Writer) int {
+	if !cfg.Cloud.Enabled() {
+		fmt.Fprintln(stdout, "cloud: provider none, nothing to check")
 		return exitOK
 	}
-	findings := preflight.Run(context.Background(), cfg, preflight.Options{
-		Root:        *root,
-		Links:       hostLinks,
-		Dial:        peerDial,
-		DialTimeout: *timeout,
-	})
-	fmt.Fprintln(stdout)
-	if err := preflight.Write(stdout, findings); err != nil {
+	p, err := cloudbind.New(cfg.Cloud, cloudbind.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "havip check: cloud: %v\n", err)
 		return exitRuntime
 	}
-	if preflight.Worst(findings) == preflight.Error {
-		fmt.Fprintf(stderr, "havip check: this host is not ready for %s (see the errors above)\n", *path)
-		return exitUsage
+	code := exitOK
+	for _, in := range cfg.Instances {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		bound, err := p.Binder(in).Check(ctx)
+		cancel()
+		switch {
+		case errors.Is(err, cloudbind.ErrNoCheck):
+			fmt.Fprintf(stdout, "cloud: instance %s: provider %s cannot be checked read-only\n", in.Name, p.Name())
+		case err != nil:
+			fmt.Fprintf(stderr, "havip check: cloud: instance %s: %v\n", in.Name, err)
+			code = exitRuntime
+		default:
+			yes := "no"
+			if bound {
+				yes = "yes"
+			}
+			fmt.Fprintf(stdout, "cloud: instance %s: credentials and ports OK; bound to this server: %s\n", in.Name, yes)
+		}
 	}
-	return exitOK
+	fmt.Fprintf(stdout, "cloud: %d read-only API calls\n", p.Calls())
+	return code
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
