@@ -23,7 +23,7 @@ func (b *bench) report(w io.Writer, args string, took time.Duration) {
 	p("")
 	p("Command: `sudo go run ./integration/cmd/bench %s` (%d CPUs, %s, took %v).", args, runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"), took.Round(time.Second))
 	p("Nodes have priorities 150, 100, 50; node 0 is the master at the start of every round.")
-	p("The client pings the VIP every %v from the observer; an echo without a reply within %v is lost; outage = lost × %v.", pingEvery, pingLate, pingEvery)
+	p("The client pings the VIP every %v from the observer; an echo without a reply within %v is lost; outage = lost × %v, taken as the span from the first lost echo to the first answered one after the last loss.", pingEvery, pingLate, pingEvery)
 	p("GARP times are the arrival of the new master's first gratuitous ARP on the observer's eth0 (packet socket).")
 	p("")
 
