@@ -96,10 +96,6 @@ type Node struct {
 	leaving      bool
 	joinFailed   bool
 	lastSig      uint64
-	// holdSince is when this node last went from holding nothing to
-	// holding an instance (guarded by mu: heardWithin reads it).
-	holdSince    time.Time
-	wasHolding   bool
 	directives   map[string]directive
 	forcePublish bool
 	// mlStopped is set by tests that stop memberlist under the node to
@@ -185,54 +181,10 @@ func (n *Node) heard(node string) {
 	n.mu.Unlock()
 }
 
-// Heartbeats flow between holders and everyone else, not between two
-// members that hold nothing: a holder sends to every member (so a silent
-// holder is noticed within heartbeat_timeout) and every member sends to
-// the holders (the evidence of a holder's lease). Among members that hold
-// nothing memberlist's failure detection is enough, and the traffic stays
-// at 2·(N−1) packets per interval instead of N·(N−1).
-
-// holdsAny reports whether a member's last metadata says it holds an
-// instance.
-func holdsAny(m *member) bool {
-	if !m.hasMeta {
-		return false
-	}
-	for _, im := range m.meta.Instances {
-		if im.Holding {
-			return true
-		}
-	}
-	return false
-}
-
-// holdingAny reports whether this node holds an instance.
-func (n *Node) holdingAny() bool {
-	for _, in := range n.insts {
-		if in.holding {
-			return true
-		}
-	}
-	return false
-}
-
-// heartbeat sends a heartbeat to the members that expect one.
-func (n *Node) heartbeat(msg []byte) {
-	self := n.holdingAny()
-	for _, m := range n.members {
-		if !m.state.member() || m.addr == "" || !(self || holdsAny(m)) {
-			continue
-		}
-		if err := n.ml.SendToAddress(memberlist.Address{Addr: m.addr, Name: m.name}, msg); err != nil {
-			n.log.Debug("heartbeat failed", "peer", m.name, "err", err)
-		}
-	}
-}
-
 // present reports whether a member counts for the election now: memberlist
-// has it alive (or suspect) and, with heartbeat_timeout set and the member
-// holding an instance, it was heard from within that timeout (a member
-// that just joined gets that long to send its first heartbeat).
+// has it alive (or suspect) and, with heartbeat_timeout set, it was heard
+// from within that timeout (a member that just joined gets that long to
+// send its first heartbeat).
 func (n *Node) present(m *member, now time.Time) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -245,7 +197,7 @@ func (n *Node) presentLocked(m *member, now time.Time) bool {
 		return false
 	}
 	to := n.cfg.Cluster.Timing.HeartbeatTimeout
-	if to <= 0 || !holdsAny(m) {
+	if to <= 0 {
 		return true
 	}
 	t, ok := n.lastHeard[m.name]
@@ -270,11 +222,7 @@ func (n *Node) presenceSignature(now time.Time) uint64 {
 		if n.presentLocked(m, now) {
 			sig ^= v
 		}
-		t, ok := n.lastHeard[name]
-		if !ok || t.Before(n.holdSince) {
-			t = n.holdSince
-		}
-		if quorum && now.Sub(t) <= lease {
+		if t, ok := n.lastHeard[name]; quorum && ok && now.Sub(t) <= lease {
 			sig ^= v*31 + 7
 		}
 	}
@@ -282,18 +230,12 @@ func (n *Node) presenceSignature(now time.Time) uint64 {
 }
 
 // heardWithin counts the members (this node included) heard from within d.
-// Heartbeats to a new holder start once the members see it hold, so a
-// holder counts its lease from when it took the VIPs at the earliest.
 func (n *Node) heardWithin(now time.Time, d time.Duration) int {
 	c := 1
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for name, m := range n.members {
-		t, ok := n.lastHeard[name]
-		if !ok || t.Before(n.holdSince) {
-			t = n.holdSince
-		}
-		if m.state.member() && now.Sub(t) <= d {
+		if t, ok := n.lastHeard[name]; ok && m.state.member() && now.Sub(t) <= d {
 			c++
 		}
 	}
@@ -527,7 +469,7 @@ func (n *Node) loop(ctx context.Context) {
 		case <-timer.C:
 		case <-safety.C:
 		case <-heartbeat.C:
-			n.heartbeat(hb)
+			n.sendAll(hb)
 			// Under quorum the lease, with heartbeat_timeout the
 			// members' presence, is re-checked every beat; the full
 			// evaluation runs only when either changed.
@@ -740,10 +682,7 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 	}
 	seen, needed := n.quorum()
 	heard := n.heardWithin(now, n.cfg.Cluster.Timing.Lease)
-	// Taking a VIP needs the members seen; keeping it also needs the
-	// lease: enough of them heard from lately.
-	seenQuorum := needed == 0 || seen >= needed
-	leaseQuorum := needed == 0 || heard >= needed
+	haveQuorum := needed == 0 || (seen >= needed && heard >= needed)
 
 	n.mu.Lock()
 	faults := make(map[string]string, len(n.faults))
@@ -759,7 +698,6 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 		if fault == "" && now.Before(in.retryAt) {
 			fault = in.fault
 		}
-		haveQuorum := seenQuorum && (leaseQuorum || !in.holding)
 		var v verdict
 		if fault != "" {
 			v = verdict{reason: fault}
@@ -775,10 +713,8 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 				higherSince:  in.higherSince,
 				preferred:    n.preferred(in.cfg.Name),
 			})
-			if !seenQuorum {
-				v.reason = fmt.Sprintf("no quorum: sees %d of %d needed", seen, needed)
-			} else if !haveQuorum {
-				v.reason = fmt.Sprintf("no quorum: heard from %d of %d needed within the lease", heard, needed)
+			if !haveQuorum {
+				v.reason = fmt.Sprintf("no quorum: sees %d of %d needed", min(seen, heard), needed)
 			}
 			if v.hold && !in.holding && needed > 0 {
 				// A holder that vanished may only be cut off: it
@@ -855,15 +791,6 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 	}
 	if !n.settled && !n.settleBy.IsZero() && (next.IsZero() || n.settleBy.Before(next)) {
 		next = n.settleBy
-	}
-	if h := n.holdingAny(); h != n.wasHolding {
-		n.wasHolding = h
-		n.mu.Lock()
-		n.holdSince = time.Time{}
-		if h {
-			n.holdSince = now
-		}
-		n.mu.Unlock()
 	}
 	if changed || n.forcePublish {
 		n.forcePublish = false
