@@ -278,7 +278,7 @@ func runDaemon(parent context.Context, args []string, stderr io.Writer, newHandl
 // serve runs the daemon for cfg until SIGTERM or SIGINT arrives on sigs,
 // keeping systemd informed: READY once the cluster is joined and every
 // instance is in its first state, STOPPING when asked to stop, watchdog
-// pings while it runs. SIGHUP checks the configuration file again.
+// pings while it runs. SIGHUP applies the configuration file again (see reload).
 func serve(cfg *config.Config, logger *slog.Logger, sigs <-chan os.Signal) int {
 	return serveContext(context.Background(), cfg, logger, sigs)
 }
