@@ -87,7 +87,7 @@ func (h *holder) Acquire(ctx context.Context) error {
 	}
 	h.master = true
 	h.startAnnouncing(h.inst.Announce.Count, h.vips())
-	h.log.Info("VIPs added", "vip", joinPrefixes(h.inst.VIPs), "interface", h.ip.Name())
+	h.log.Info("VIPs added", "vip", config.FormatPrefixes(h.inst.VIPs), "interface", h.ip.Name())
 	if h.cloud != nil {
 		h.cloud.start()
 	}
@@ -231,7 +231,7 @@ func (h *holder) Release(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	h.log.Info("VIPs removed", "vip", joinPrefixes(h.inst.VIPs), "interface", h.ip.Name())
+	h.log.Info("VIPs removed", "vip", config.FormatPrefixes(h.inst.VIPs), "interface", h.ip.Name())
 	if h.cloud != nil {
 		h.cloud.stop()
 	}
@@ -283,7 +283,7 @@ func (h *holder) ensure(present map[netip.Prefix]bool) []netip.Prefix {
 		added = append(added, p)
 	}
 	if len(added) > 0 {
-		h.log.Warn("VIP was removed from the interface while master; added it back", "vip", joinPrefixes(added), "interface", h.ip.Name())
+		h.log.Warn("VIP was removed from the interface while master; added it back", "vip", config.FormatPrefixes(added), "interface", h.ip.Name())
 		h.startAnnouncing(h.inst.Announce.Count, h.vips())
 	}
 	return added
@@ -340,7 +340,7 @@ func (h *holder) update(inst config.Instance, ip addrs) error {
 		burst = append(burst, p.Addr())
 	}
 	if len(burst) > 0 || moved || old.Announce != inst.Announce {
-		h.log.Info("VIPs updated", "vip", joinPrefixes(inst.VIPs), "interface", ip.Name(), "announced", joinAddrs(burst))
+		h.log.Info("VIPs updated", "vip", config.FormatPrefixes(inst.VIPs), "interface", ip.Name(), "announced", joinAddrs(burst))
 		h.startAnnouncing(inst.Announce.Count, burst)
 	}
 	return errors.Join(errs...)
@@ -380,17 +380,6 @@ func joinAddrs(as []netip.Addr) string {
 			s += ","
 		}
 		s += a.String()
-	}
-	return s
-}
-
-func joinPrefixes(ps []netip.Prefix) string {
-	s := ""
-	for i, p := range ps {
-		if i > 0 {
-			s += ","
-		}
-		s += p.String()
 	}
 	return s
 }

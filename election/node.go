@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -633,22 +634,13 @@ func (n *Node) noteJoinErrors(errs map[string]string) {
 	}
 }
 
-// resolvePeer turns "host:port" into "ip:port" when host is an address or
-// resolves; otherwise it returns p unchanged.
+// resolvePeer turns "host:port" into "ip:port" the way the transport
+// resolves it; an address it cannot resolve is returned unchanged.
 func resolvePeer(p string) string {
-	if ap, err := netip.ParseAddrPort(p); err == nil {
-		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).String()
+	if ap, err := resolveUDP(p); err == nil {
+		return ap.String()
 	}
-	host, port, err := net.SplitHostPort(p)
-	if err != nil {
-		return p
-	}
-	ips, err := net.LookupIP(host)
-	if err != nil || len(ips) == 0 {
-		return p
-	}
-	a, _ := netip.AddrFromSlice(ips[0])
-	return net.JoinHostPort(a.Unmap().String(), port)
+	return p
 }
 
 // quorum returns how many members this node sees (itself included) and
@@ -846,18 +838,8 @@ func (n *Node) peersFor(name string) []Candidate {
 		}
 		out = append(out, Candidate{Node: m.name, Priority: int(im.Priority), Holding: im.Holding})
 	}
-	slices.SortFunc(out, func(a, b Candidate) int { return compareStrings(a.Node, b.Node) })
+	slices.SortFunc(out, func(a, b Candidate) int { return strings.Compare(a.Node, b.Node) })
 	return out
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (n *Node) transition(in *instance, to State, reason string, now time.Time) {
@@ -871,7 +853,7 @@ func (n *Node) transition(in *instance, to State, reason string, now time.Time) 
 	in.since = now
 	in.reason = reason
 	n.log.Info("transition", "instance", in.cfg.Name, "from", from.String(), "state", to.String(),
-		"reason", reason, "master", in.master, "vip", prefixesString(in.cfg.VIPs))
+		"reason", reason, "master", in.master, "vip", config.FormatPrefixes(in.cfg.VIPs))
 	if n.onTrans != nil {
 		t := Transition{Instance: in.cfg.Name, From: from, To: to, Reason: reason, Master: in.master, At: now}
 		if to == StateMaster {
@@ -880,17 +862,6 @@ func (n *Node) transition(in *instance, to State, reason string, now time.Time) 
 		}
 		n.onTrans(t)
 	}
-}
-
-func prefixesString(ps []netip.Prefix) string {
-	s := ""
-	for i, p := range ps {
-		if i > 0 {
-			s += ","
-		}
-		s += p.String()
-	}
-	return s
 }
 
 // buildMeta returns this node's metadata with the given sequence number.

@@ -3,6 +3,7 @@ package election
 import (
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -121,7 +122,7 @@ func (n *Node) updateSnapshot() {
 		}
 		s.Members = append(s.Members, ms)
 	}
-	slices.SortFunc(s.Members[1:], func(a, b MemberStatus) int { return compareStrings(a.Name, b.Name) })
+	slices.SortFunc(s.Members[1:], func(a, b MemberStatus) int { return strings.Compare(a.Name, b.Name) })
 	n.mu.Lock()
 	n.snapshot = s
 	n.mu.Unlock()

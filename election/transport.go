@@ -202,7 +202,7 @@ func (t *transport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, e
 // resolveUDP parses "ip:port", resolving a host name if needed.
 func resolveUDP(addr string) (netip.AddrPort, error) {
 	if ap, err := netip.ParseAddrPort(addr); err == nil {
-		return ap, nil
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
