@@ -224,8 +224,8 @@ func (n *Node) preferred(instance string) string {
 			failed = "not eligible"
 		}
 	} else if m := n.members[d.Target]; m != nil {
-		if !m.state.member() {
-			failed = string(m.state)
+		if !n.present(m, time.Now()) {
+			failed = "gone (" + string(m.state) + ")"
 		} else if m.hasMeta {
 			if im, ok := m.meta.instance(instance); !ok || im.Priority == 0 {
 				failed = "not eligible"

@@ -182,10 +182,14 @@ func (n *Node) heard(node string) {
 	n.mu.Unlock()
 }
 
-// present reports whether a member counts for the election now: memberlist
-// has it alive (or suspect) and, with heartbeat_timeout set, it was heard
-// from within that timeout (a member that just joined gets that long to
-// send its first heartbeat).
+// present reports whether a member counts for the election now. Without
+// heartbeat_timeout that is memberlist's view: alive or suspect. With it,
+// heartbeats decide: a member counts while it was heard from within the
+// timeout (one that just joined gets that long to send its first), even
+// when memberlist has declared it dead — memberlist's prober gives up on
+// members whose packets are lost a few times in a row, and the heartbeats
+// are the failure detector the timings are built on. Only a member that
+// left gracefully is out at once.
 func (n *Node) present(m *member, now time.Time) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -194,18 +198,25 @@ func (n *Node) present(m *member, now time.Time) bool {
 
 // presentLocked is present with n.mu held.
 func (n *Node) presentLocked(m *member, now time.Time) bool {
-	if !m.state.member() {
-		return false
-	}
 	to := n.cfg.Cluster.Timing.HeartbeatTimeout
 	if to <= 0 {
-		return true
+		return m.state.member()
+	}
+	if m.state == MemberLeft {
+		return false
 	}
 	t, ok := n.lastHeard[m.name]
-	if !ok || t.Before(m.since) {
+	if m.state.member() && (!ok || t.Before(m.since)) {
 		return now.Sub(m.since) <= to
 	}
-	return now.Sub(t) <= to
+	return ok && now.Sub(t) <= to
+}
+
+// countsLocked reports whether messages from m count towards the lease:
+// it is a memberlist member or, with heartbeat_timeout set, a member
+// memberlist declared dead whose heartbeats still arrive.
+func (n *Node) countsLocked(m *member) bool {
+	return m.state.member() || (m.state == MemberDead && n.cfg.Cluster.Timing.HeartbeatTimeout > 0)
 }
 
 // presenceSignature summarises what the heartbeat tick can change: which
@@ -236,7 +247,7 @@ func (n *Node) heardWithin(now time.Time, d time.Duration) int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for name, m := range n.members {
-		if t, ok := n.lastHeard[name]; ok && m.state.member() && now.Sub(t) <= d {
+		if t, ok := n.lastHeard[name]; ok && n.countsLocked(m) && now.Sub(t) <= d {
 			c++
 		}
 	}
@@ -563,9 +574,13 @@ func (n *Node) apply(e event) {
 		}
 		if m.state != st {
 			m.since = time.Now()
-			n.log.Info("member "+string(st), "peer", e.name, "addr", m.addr)
+			m.state = st
+			if st == MemberDead && n.present(m, m.since) {
+				n.log.Info("member dead to memberlist, but its heartbeats arrive: still counted", "peer", e.name, "addr", m.addr)
+			} else {
+				n.log.Info("member "+string(st), "peer", e.name, "addr", m.addr)
+			}
 		}
-		m.state = st
 		return
 	}
 	if len(e.meta) == 0 {
@@ -912,13 +927,29 @@ func (n *Node) sendDirect() {
 	n.sendAll(n.directMessage())
 }
 
-// sendAll sends msg to every alive or suspect member, by the addresses
-// this goroutine recorded (memberlist's own Node structs may change under
-// a reader).
+// deadContact is how long messages still go to a member memberlist
+// declared dead, counted from when it was last heard: long enough that a
+// loss burst which made memberlist give up on a member that is up does not
+// also stop the heartbeats both ways, short enough not to talk to a
+// crashed node for long.
+const deadContact = 10 * time.Second
+
+// sendAll sends msg to every alive or suspect member, and to dead ones
+// heard from within deadContact, by the addresses this goroutine recorded
+// (memberlist's own Node structs may change under a reader).
 func (n *Node) sendAll(msg []byte) {
+	now := time.Now()
 	for _, m := range n.members {
-		if !m.state.member() || m.addr == "" {
+		if m.addr == "" || m.state == MemberLeft {
 			continue
+		}
+		if !m.state.member() {
+			n.mu.Lock()
+			t, ok := n.lastHeard[m.name]
+			n.mu.Unlock()
+			if !ok || now.Sub(t) > deadContact {
+				continue
+			}
 		}
 		if err := n.ml.SendToAddress(memberlist.Address{Addr: m.addr, Name: m.name}, msg); err != nil {
 			n.log.Debug("direct message failed", "peer", m.name, "err", err)

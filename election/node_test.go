@@ -445,3 +445,63 @@ func TestWitnessCountsForQuorum(t *testing.T) {
 		t.Errorf("reason %q, want no quorum", st.Reason)
 	}
 }
+
+// TestMemberlistDeathDoesNotOverrideHeartbeats: under loss memberlist's
+// prober declares members dead that are up. With heartbeat_timeout set,
+// heartbeats decide: a member declared dead whose heartbeats arrive still
+// counts, so the backup does not take over and the master keeps its
+// quorum.
+func TestMemberlistDeathDoesNotOverrideHeartbeats(t *testing.T) {
+	for _, size := range []int{2, 3} {
+		t.Run(fmt.Sprintf("nodes=%d", size), func(t *testing.T) {
+			specs := []nodeSpec{{priority: 150, preempt: true}}
+			for range size - 1 {
+				specs = append(specs, nodeSpec{priority: 100, preempt: true})
+			}
+			c := newTestCluster(t, specs...)
+			for _, tn := range c.nodes {
+				tn.cfg.Cluster.Timing.HeartbeatTimeout = 300 * time.Millisecond
+			}
+			for i := range c.nodes {
+				c.start(i)
+			}
+			c.waitHolders("node0", 10*time.Second)
+			// Every node hears, falsely, that every other one died, as
+			// memberlist reports it after lost probes.
+			lie := func() {
+				for i, tn := range c.nodes {
+					for j := range c.nodes {
+						if j != i {
+							tn.node.enqueue(event{kind: evLeave, name: fmt.Sprintf("node%d", j)})
+						}
+					}
+				}
+			}
+			lie()
+			end := time.Now().Add(2 * time.Second)
+			for time.Now().Before(end) {
+				c.holdFor("node0", 100*time.Millisecond)
+				if c.tr.max("web") != 1 {
+					t.Fatalf("%d holders at once", c.tr.max("web"))
+				}
+			}
+			for _, m := range c.nodes[1].node.Status().Members {
+				if m.Name == "node0" && m.State != MemberAlive {
+					t.Errorf("node0 seen by node1 as %q, want alive (its heartbeats arrive)", m.State)
+				}
+			}
+			if seen, _ := c.nodes[0].node.quorum(); seen != size {
+				t.Errorf("node0 sees %d members, want %d", seen, size)
+			}
+			// A crash still fails over: the heartbeats stop. (The
+			// crashed node's loop runs on here; under quorum it
+			// releases, as its lease runs out.)
+			c.crash(0)
+			want := "node0,node1"
+			if size > 2 {
+				want = "node1"
+			}
+			c.waitHolders(want, 10*time.Second)
+		})
+	}
+}

@@ -100,15 +100,21 @@ func (n *Node) updateSnapshot() {
 	s.Members = append(s.Members, self)
 	for _, m := range n.members {
 		ms := MemberStatus{Name: m.name, Addr: m.addr, State: m.state, Since: m.since}
-		if m.state == MemberAlive && !n.present(m, time.Now()) {
+		present := n.present(m, time.Now())
+		switch {
+		case m.state == MemberAlive && !present:
 			// Silent beyond heartbeat_timeout: the election already
 			// counts it out; memberlist has not caught up.
 			ms.State = MemberSuspect
+		case m.state == MemberDead && present:
+			// memberlist gave up on it, but its heartbeats arrive and
+			// the election counts it: it is up.
+			ms.State = MemberAlive
 		}
 		if m.hasMeta {
 			ms.Maintenance = m.meta.Maintenance
 			ms.Instances = slices.Clone(m.meta.Instances)
-			if !m.state.member() {
+			if !present && !m.state.member() {
 				// What a dead member last published is history: it
 				// holds nothing the cluster counts on.
 				for i := range ms.Instances {
