@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -285,6 +286,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	})
 	d.awaitFirstRuns(gctx)
+	d.fmu.Lock()
+	first := map[string]map[string]int{}
+	for name, m := range d.penalties {
+		first[name] = maps.Clone(m)
+	}
+	d.fmu.Unlock()
+	node.SetInitialPenalties(first)
 	g.Go(func() error { d.syncPenalties(gctx); return nil })
 	g.Go(func() error { return node.Run(gctx) })
 	err = g.Wait()

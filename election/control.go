@@ -106,6 +106,24 @@ func (n *Node) SetPenalty(instance, source string, weight int) {
 	})
 }
 
+// SetInitialPenalties sets penalties (instance → source → weight) found
+// before Run, such as a weighted check that failed its first run, so the
+// first metadata the peers see already carries the lowered priority. It
+// must be called before Run starts; later changes go through SetPenalty.
+func (n *Node) SetInitialPenalties(p map[string]map[string]int) {
+	for name, m := range p {
+		in := n.instance(name)
+		if in == nil {
+			continue
+		}
+		for src, w := range m {
+			if w > 0 {
+				in.penalties[src] = w
+			}
+		}
+	}
+}
+
 func (n *Node) instance(name string) *instance {
 	for _, in := range n.insts {
 		if in.cfg.Name == name {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -401,6 +402,17 @@ func (n *Node) memberlistConfig() *memberlist.Config {
 // Run joins the cluster and runs the election until ctx is done, then
 // releases every VIP, publishes that, leaves the cluster and returns nil.
 func (n *Node) Run(ctx context.Context) error {
+	// Faults and penalties found before the start (checks' first runs)
+	// go into the first metadata: a peer that ranked this node by its
+	// configured priority could step down for a node that cannot hold.
+	n.mu.Lock()
+	faults := maps.Clone(n.faults)
+	n.mu.Unlock()
+	for _, in := range n.insts {
+		n.lastPubPrios[in.cfg.Name] = n.effectivePriority(in, faults[in.cfg.Name])
+	}
+	n.storeMeta(n.buildMeta(0))
+
 	tr, err := newTransport(n.cfg.Node.Bind, n.log)
 	if err != nil {
 		return fmt.Errorf("starting memberlist: %w", err)

@@ -108,6 +108,7 @@ type testCluster struct {
 
 type testNode struct {
 	cfg    *config.Config
+	before func(*Node) // called between New and Run
 	node   *Node
 	cancel context.CancelFunc
 	done   chan error
@@ -187,6 +188,9 @@ func (c *testCluster) start(i int) {
 	n, err := New(Options{Config: tn.cfg, Holders: holders, Logger: logger})
 	if err != nil {
 		c.t.Fatal(err)
+	}
+	if tn.before != nil {
+		tn.before(n)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	tn.node, tn.cancel, tn.done = n, cancel, make(chan error, 1)
@@ -502,6 +506,40 @@ func TestMemberlistDeathDoesNotOverrideHeartbeats(t *testing.T) {
 				want = "node1"
 			}
 			c.waitHolders(want, 10*time.Second)
+		})
+	}
+}
+
+// TestFaultBeforeStartIsPublished: a node whose check failed before the
+// election started joins with priority 0, so a lower-priority holder
+// never steps down for it.
+func TestFaultBeforeStartIsPublished(t *testing.T) {
+	for _, how := range []string{"fault", "penalty"} {
+		t.Run(how, func(t *testing.T) {
+			c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
+			c.start(1)
+			c.waitHolders("node1", 10*time.Second)
+			c.nodes[0].before = func(n *Node) {
+				if how == "fault" {
+					n.SetFault("web", "track script app failed")
+				} else {
+					n.SetInitialPenalties(map[string]map[string]int{"web": {"script:app": 100}})
+				}
+			}
+			c.start(0)
+			c.holdFor("node1", 2*time.Second)
+			for _, m := range c.nodes[1].node.Status().Members {
+				if m.Name != "node0" {
+					continue
+				}
+				want := 0
+				if how == "penalty" {
+					want = 50
+				}
+				if m.Priority != want {
+					t.Errorf("node1 sees node0 with priority %d, want %d", m.Priority, want)
+				}
+			}
 		})
 	}
 }
