@@ -101,13 +101,13 @@ func TestParseReference(t *testing.T) {
 			Quorum:        config.QuorumAuto,
 			Timing: config.Timing{
 				Profile:                 "default",
-				ProbeInterval:           200 * time.Millisecond,
-				ProbeTimeout:            100 * time.Millisecond,
+				ProbeInterval:           time.Second,
+				ProbeTimeout:            500 * time.Millisecond,
 				SuspicionMult:           3,
 				SuspicionMaxTimeoutMult: 2,
 				IndirectChecks:          3,
 				AwarenessMaxMultiplier:  1,
-				GossipInterval:          100 * time.Millisecond,
+				GossipInterval:          200 * time.Millisecond,
 				GossipNodes:             3,
 				RetransmitMult:          4,
 				PushPullInterval:        30 * time.Second,
@@ -599,9 +599,9 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name:   "probe_timeout equal to probe_interval",
-			conf:   insecure + "[cluster.tuning]\nprobe_timeout = \"200ms\"\n",
+			conf:   insecure + "[cluster.tuning]\nprobe_timeout = \"1s\"\n",
 			errKey: "cluster.tuning.probe_timeout",
-			reason: `probe_timeout 200ms must be shorter than probe_interval 200ms (from timing profile "default")`,
+			reason: `probe_timeout 1s must be shorter than probe_interval 1s (from timing profile "default")`,
 		},
 		{
 			name:   "probe_interval below the profile's probe_timeout",
@@ -849,7 +849,7 @@ func TestProfiles(t *testing.T) {
 	// Profile returns a copy: changing it does not change the preset.
 	p := mustProfile(t, "fast")
 	p.ProbeInterval = time.Hour
-	if mustProfile(t, "fast").ProbeInterval != 100*time.Millisecond {
+	if mustProfile(t, "fast").ProbeInterval != 500*time.Millisecond {
 		t.Error("Profile returned a shared value")
 	}
 }
@@ -879,7 +879,7 @@ func TestSummary(t *testing.T) {
 cluster db-ha: 3 members (2 peers: 10.0.1.12:7946, 10.0.1.13:7946)
 encryption: key from /etc/havip/secret.key (not read)
 quorum majority: 2 of 3 members needed to hold a VIP
-timing default: probe every 200ms (timeout 100ms), suspicion ×3, a dead member is found in about 900ms
+timing default: heartbeat every 100ms, a member silent for 800ms no longer counts, a dead member is found in about 900ms; memberlist probes every 1s
 instance primary on eth0: 10.0.1.100/32, priority 200, no preempt
 instance replica on eth0: 10.0.1.101/32, priority 150, preempt after 30s
 `,
@@ -890,7 +890,7 @@ instance replica on eth0: 10.0.1.101/32, priority 150, preempt after 30s
 cluster web-ha: 2 members (1 peer: 192.168.0.12:7946)
 encryption: key from /etc/havip/secret.key (not read)
 quorum auto: off, a member holds VIPs whichever members it sees
-timing default: probe every 200ms (timeout 100ms), suspicion ×3, a dead member is found in about 900ms
+timing default: heartbeat every 100ms, a member silent for 800ms no longer counts, a dead member is found in about 900ms; memberlist probes every 1s
 instance web on eth0: 192.168.0.22/32, priority 150, preempt after 10s
 `,
 		},
@@ -900,7 +900,7 @@ instance web on eth0: 192.168.0.22/32, priority 150, preempt after 10s
 cluster web-ha: 3 members (2 peers: 192.168.0.12:7946, 192.168.0.13:7946)
 encryption: key from /etc/havip/secret.key (not read)
 quorum auto: 2 of 3 members needed to hold a VIP
-timing default: probe every 200ms (timeout 100ms), suspicion ×3, a dead member is found in about 900ms
+timing default: heartbeat every 100ms, a member silent for 800ms no longer counts, a dead member is found in about 900ms; memberlist probes every 1s
 instance web on eth0: 192.168.0.22/32, priority 150, preempt
   tracks eth1: FAULT while any is down
   track script app: every 2s (timeout 1.5s), 2 failures -> FAULT, 2 successes -> healthy

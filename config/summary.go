@@ -55,8 +55,13 @@ func (c *Config) Summary() string {
 	}
 
 	t := c.Cluster.Timing
-	line("timing %s: probe every %s (timeout %s), suspicion ×%d, a dead member is found in about %s",
-		t.Profile, t.ProbeInterval, t.ProbeTimeout, t.SuspicionMult, t.FailureDetection())
+	if t.HeartbeatTimeout > 0 {
+		line("timing %s: heartbeat every %s, a member silent for %s no longer counts, a dead member is found in about %s; memberlist probes every %s",
+			t.Profile, t.HeartbeatInterval, t.HeartbeatTimeout, t.FailureDetection(), t.ProbeInterval)
+	} else {
+		line("timing %s: probe every %s (timeout %s), suspicion ×%d, a dead member is found in about %s",
+			t.Profile, t.ProbeInterval, t.ProbeTimeout, t.SuspicionMult, t.FailureDetection())
+	}
 
 	if len(c.Instances) == 0 {
 		line("no instances: this node is a witness")

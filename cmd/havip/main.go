@@ -259,6 +259,17 @@ func runDaemon(parent context.Context, args []string, stderr io.Writer, newHandl
 	}
 	logger = logger.With("node", cfg.Node.Name)
 
+	// An idle daemon's CPU is mostly wakeups: a packet arrives, the
+	// transport's reader hands it to memberlist's handler, which may wake
+	// the election loop. With one P these hand-offs stay on one thread
+	// instead of waking another (a futex, and on a VM an interprocessor
+	// interrupt): about a third fewer context switches on an idle
+	// three-node cluster. The work itself is small. GOMAXPROCS in the
+	// environment still wins.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
+
 	// HAVIP_CPUPROFILE=FILE writes a CPU profile of the whole run, for
 	// `go tool pprof` (a debugging aid, not a contract).
 	if f := os.Getenv("HAVIP_CPUPROFILE"); f != "" {
