@@ -74,9 +74,10 @@ type usageKey struct {
 }
 
 type usageResult struct {
-	cpu []float64
-	rss []uint64
-	d   time.Duration
+	cpu      []float64
+	rss      []uint64
+	switches []float64 // context switches per second
+	d        time.Duration
 }
 
 var scenarioOrder = []string{"hard", "crash", "graceful", "false", "resources"}
@@ -280,13 +281,13 @@ func (b *bench) runSetup(ctx context.Context, s setup, n int) {
 				b.broken[uk] = err.Error()
 				continue
 			}
-			cpu, rss, err := c.usage(ctx, b.idle)
+			cpu, rss, sw, err := c.usage(ctx, b.idle)
 			if err != nil {
 				b.broken[uk] = err.Error()
 				continue
 			}
-			b.usages[uk] = usageResult{cpu: cpu, rss: rss, d: b.idle}
-			b.logf("%s, %d nodes: idle CPU %v %%, RSS %v KiB", s, n, fmtFloats(cpu), rss)
+			b.usages[uk] = usageResult{cpu: cpu, rss: rss, switches: sw, d: b.idle}
+			b.logf("%s, %d nodes: idle CPU %v %%, RSS %v KiB, %v context switches/s", s, n, fmtFloats(cpu), rss, fmtFloats(sw))
 		default:
 			for r := range b.rounds {
 				if ctx.Err() != nil {

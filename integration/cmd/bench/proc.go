@@ -16,6 +16,7 @@ const clockTicks = 100
 type procUsage struct {
 	CPUTicks uint64 // utime + stime of the tree, in clock ticks
 	RSSKiB   uint64 // VmRSS of the tree
+	Switches uint64 // context switches of every thread of the tree
 	Procs    int
 }
 
@@ -62,6 +63,7 @@ func treeUsage(pid int) (procUsage, error) {
 		}
 		u.CPUTicks += st.utime + st.stime
 		u.RSSKiB += rss
+		u.Switches += threadSwitches(p)
 		u.Procs++
 		todo = append(todo, children(p)...)
 	}
@@ -122,4 +124,40 @@ func parseRSS(s string) (uint64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmRSS in status")
+}
+
+// threadSwitches sums the voluntary and involuntary context switches of
+// every thread of pid. On a virtual machine an idle daemon's CPU time is
+// mostly the cost of waking up, which varies with the host's load; the
+// number of wakeups does not.
+func threadSwitches(pid int) uint64 {
+	dir := filepath.Join("/proc", strconv.Itoa(pid), "task")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var n uint64
+	for _, e := range ents {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		n += parseSwitches(string(data))
+	}
+	return n
+}
+
+func parseSwitches(s string) uint64 {
+	var n uint64
+	for _, line := range strings.Split(s, "\n") {
+		for _, key := range []string{"voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:"} {
+			if rest, ok := strings.CutPrefix(line, key); ok {
+				v, err := strconv.ParseUint(strings.TrimSpace(rest), 10, 64)
+				if err == nil {
+					n += v
+				}
+			}
+		}
+	}
+	return n
 }

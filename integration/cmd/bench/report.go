@@ -118,10 +118,10 @@ func (b *bench) report(w io.Writer, args string, took time.Duration) {
 	}
 
 	if b.scenarios["resources"] && b.idle > 0 {
-		p("## Resources: each daemon idle for %v (utime+stime from /proc/PID/stat, VmRSS from /proc/PID/status, keepalived's VRRP child included)", b.idle)
+		p("## Resources: each daemon idle for %v (utime+stime from /proc/PID/stat, VmRSS from /proc/PID/status, context switches of every thread from /proc/PID/task/*/status, keepalived's VRRP child included)", b.idle)
 		p("")
-		p("| setup | nodes | CPU %% of one core, median / max | RSS MiB, median / max |")
-		p("| --- | --- | --- | --- |")
+		p("| setup | nodes | CPU %% of one core, median / max | RSS MiB, median / max | context switches/s, median / max |")
+		p("| --- | --- | --- | --- | --- |")
 		for _, s := range b.setups {
 			for _, n := range b.nodes {
 				u, ok := b.usages[usageKey{n, s}]
@@ -132,8 +132,10 @@ func (b *bench) report(w io.Writer, args string, took time.Duration) {
 				slices.Sort(cpu)
 				rss := slices.Clone(u.rss)
 				slices.Sort(rss)
-				p("| %s | %d | %.2f / %.2f | %.1f / %.1f |", s, n, medianF(cpu), cpu[len(cpu)-1],
-					float64(rss[len(rss)/2])/1024, float64(rss[len(rss)-1])/1024)
+				sw := slices.Clone(u.switches)
+				slices.Sort(sw)
+				p("| %s | %d | %.2f / %.2f | %.1f / %.1f | %.0f / %.0f |", s, n, medianF(cpu), cpu[len(cpu)-1],
+					float64(rss[len(rss)/2])/1024, float64(rss[len(rss)-1])/1024, medianF(sw), sw[len(sw)-1])
 			}
 		}
 		p("")

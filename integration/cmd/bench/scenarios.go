@@ -272,28 +272,30 @@ func (c *cluster) falseFailovers(ctx context.Context, loss int, d time.Duration)
 }
 
 // usage measures every daemon's CPU time and RSS over d of idle running.
-func (c *cluster) usage(ctx context.Context, d time.Duration) (cpuPct []float64, rssKiB []uint64, err error) {
+// It also returns the context switches per second of each.
+func (c *cluster) usage(ctx context.Context, d time.Duration) (cpuPct []float64, rssKiB []uint64, switches []float64, err error) {
 	before := make([]procUsage, c.nodes())
 	for i, p := range c.procs {
 		if before[i], err = treeUsage(p.PID); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	start := time.Now()
 	select {
 	case <-ctx.Done():
-		return nil, nil, ctx.Err()
+		return nil, nil, nil, ctx.Err()
 	case <-time.After(d):
 	}
 	wall := time.Since(start)
 	for i, p := range c.procs {
 		after, err := treeUsage(p.PID)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		cpu := float64(after.CPUTicks-before[i].CPUTicks) / clockTicks
 		cpuPct = append(cpuPct, 100*cpu/wall.Seconds())
 		rssKiB = append(rssKiB, after.RSSKiB)
+		switches = append(switches, float64(after.Switches-before[i].Switches)/wall.Seconds())
 	}
-	return cpuPct, rssKiB, nil
+	return cpuPct, rssKiB, switches, nil
 }

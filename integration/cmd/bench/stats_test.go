@@ -68,3 +68,13 @@ func TestKeepalivedConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestParseSwitches(t *testing.T) {
+	got := parseSwitches("Name:\thavip\nvoluntary_ctxt_switches:\t120\nnonvoluntary_ctxt_switches:\t7\n")
+	if got != 127 {
+		t.Errorf("parseSwitches = %d, want 127", got)
+	}
+	if got := parseSwitches("Name:\thavip\n"); got != 0 {
+		t.Errorf("parseSwitches without the lines = %d, want 0", got)
+	}
+}
