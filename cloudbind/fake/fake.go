@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -327,6 +329,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeErr(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, map[string]string{"error_code": code, "error_msg": msg})
+}
+
+// matchingPorts returns the ports, by ID, that match the network_id and
+// device_owner filters both APIs share. s.mu held.
+func (s *Server) matchingPorts(q url.Values) []*Port {
+	ids := slices.Sorted(maps.Keys(s.ports))
+	out := make([]*Port, 0, len(ids))
+	for _, id := range ids {
+		p := s.ports[id]
+		if v := q.Get("network_id"); v != "" && p.NetworkID != v {
+			continue
+		}
+		if v := q.Get("device_owner"); v != "" && p.DeviceOwner != v {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 func (s *Server) reject(w http.ResponseWriter, status int, code, msg string) {

@@ -99,20 +99,8 @@ func (s *Server) hwList(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := []map[string]any{}
-	ids := make([]string, 0, len(s.ports))
-	for id := range s.ports {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		p := s.ports[id]
-		if v := q.Get("device_owner"); v != "" && p.DeviceOwner != v {
-			continue
-		}
+	for _, p := range s.matchingPorts(q) {
 		if v := q.Get("mac_address"); v != "" && p.MAC != v {
-			continue
-		}
-		if v := q.Get("network_id"); v != "" && p.NetworkID != v {
 			continue
 		}
 		if wantIP != "" && !slices.Contains(p.FixedIPs, wantIP) {

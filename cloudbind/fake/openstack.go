@@ -159,19 +159,7 @@ func (s *Server) neutron(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.Lock()
 		out := []map[string]any{}
-		ids := make([]string, 0, len(s.ports))
-		for id := range s.ports {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		for _, id := range ids {
-			p := s.ports[id]
-			if v := q.Get("network_id"); v != "" && p.NetworkID != v {
-				continue
-			}
-			if v := q.Get("device_owner"); v != "" && p.DeviceOwner != v {
-				continue
-			}
+		for _, p := range s.matchingPorts(q) {
 			out = append(out, neutronView(p))
 		}
 		s.mu.Unlock()
