@@ -1,7 +1,6 @@
 package announce
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,6 +12,8 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/net/bpf"
 	"golang.org/x/net/ipv6"
+
+	"github.com/havip/havip/internal/nsrun"
 )
 
 // Open returns an Announcer with real sockets on ifi: an AF_PACKET socket
@@ -73,7 +74,7 @@ func Open(ifi *net.Interface, logger *slog.Logger) (*Announcer, error) {
 // link-local address or else from vip.
 func listenNDP(ns netns.NsHandle, ifi *net.Interface, vip netip.Addr, logger *slog.Logger) (NDPConn, error) {
 	var c *ndp.Conn
-	err := inNamespace(ns, func() error {
+	err := nsrun.In(ns, func() error {
 		var llErr, vipErr error
 		c, _, llErr = ndp.Listen(ifi, ndp.LinkLocal)
 		if llErr != nil {
@@ -97,51 +98,4 @@ func listenNDP(ns netns.NsHandle, ifi *net.Interface, vip netip.Addr, logger *sl
 		return nil, err
 	}
 	return c, nil
-}
-
-// inNamespace runs f with the calling goroutine's thread in the network
-// namespace ns (as is when ns is not open). When the thread is elsewhere,
-// f runs on a throwaway locked thread switched into ns.
-func inNamespace(ns netns.NsHandle, f func() error) error {
-	if !ns.IsOpen() {
-		return f()
-	}
-	runtime.LockOSThread()
-	cur, err := netns.Get()
-	if err == nil && cur.Equal(ns) {
-		cur.Close()
-		defer runtime.UnlockOSThread()
-		return f()
-	}
-	runtime.UnlockOSThread()
-	if err != nil {
-		return fmt.Errorf("reading the current network namespace: %w", err)
-	}
-	cur.Close()
-
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("reading the current network namespace: %w", err)
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(ns); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("entering network namespace %s: %w", ns, err)
-			return
-		}
-		ferr := f()
-		if err := netns.Set(orig); err != nil {
-			// Leave the thread locked: it ends with this goroutine.
-			errc <- errors.Join(ferr, fmt.Errorf("leaving network namespace %s: %w", ns, err))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
 }

@@ -1,58 +1,20 @@
 package testbed
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"runtime"
 	"sync"
 	"time"
 
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/packet"
-	"github.com/vishvananda/netns"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
-)
 
-// inNamespace runs f on a thread switched into namespace ns; sockets f
-// opens belong to ns for their whole life. If the thread cannot be
-// switched back it stays locked and ends with its goroutine.
-func inNamespace(ns string, f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("testbed: reading this thread's namespace: %w", err)
-			return
-		}
-		defer orig.Close()
-		target, err := netns.GetFromName(ns)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("testbed: opening namespace %s: %w", ns, err)
-			return
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("testbed: entering namespace %s: %w", ns, err)
-			return
-		}
-		ferr := f()
-		if err := netns.Set(orig); err != nil {
-			errc <- errors.Join(ferr, fmt.Errorf("testbed: leaving namespace %s: %w", ns, err))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
+	"github.com/havip/havip/internal/nsrun"
+)
 
 // GARP is one gratuitous ARP (sender and target address both the
 // announced address) the observer received.
@@ -84,7 +46,7 @@ func (n *Net) WatchGARP(addr netip.Addr) (*ARPWatch, error) {
 		return nil, fmt.Errorf("testbed: watching ARP for %s: IPv4 only", addr)
 	}
 	var conn *packet.Conn
-	err := inNamespace(n.Observer.NS, func() error {
+	err := nsrun.InNamed(n.Observer.NS, func() error {
 		ifi, err := net.InterfaceByName("eth0")
 		if err != nil {
 			return err
@@ -201,7 +163,7 @@ func (n *Net) StartPinger(to netip.Addr, interval, max time.Duration) (*Pinger, 
 		return nil, fmt.Errorf("testbed: pinging every %v for %v: want ≥ 1ms for at most %v", interval, max, MaxPingDuration)
 	}
 	var conn *icmp.PacketConn
-	err := inNamespace(n.Observer.NS, func() error {
+	err := nsrun.InNamed(n.Observer.NS, func() error {
 		var err error
 		conn, err = icmp.ListenPacket("ip4:icmp", n.Observer.Addr.String())
 		return err

@@ -7,12 +7,14 @@ import (
 
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
+
+	"github.com/havip/havip/internal/nsrun"
 )
 
 // sendGARP sends one gratuitous ARP request for VIP4(0) from node i.
 func sendGARP(t *testing.T, n *Net, i int) {
 	t.Helper()
-	err := inNamespace(n.Nodes[i].NS, func() error {
+	err := nsrun.InNamed(n.Nodes[i].NS, func() error {
 		ifi, err := net.InterfaceByName("eth0")
 		if err != nil {
 			return err

@@ -1,4 +1,4 @@
-package announce
+package nsrun
 
 import (
 	"errors"
@@ -21,14 +21,14 @@ func currentIs(ns netns.NsHandle) (bool, error) {
 	return cur.Equal(ns), nil
 }
 
-func TestInNamespaceFromElsewhere(t *testing.T) {
+func TestInFromElsewhere(t *testing.T) {
 	ns := nstest.New(t)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if in, err := currentIs(ns.NsHandle()); err != nil || in {
 		t.Fatalf("test thread already in the test namespace (%v)", err)
 	}
-	err := inNamespace(ns.NsHandle(), func() error {
+	err := In(ns.NsHandle(), func() error {
 		in, err := currentIs(ns.NsHandle())
 		if err == nil && !in {
 			err = errors.New("f ran outside the namespace")
@@ -43,11 +43,11 @@ func TestInNamespaceFromElsewhere(t *testing.T) {
 	}
 }
 
-func TestInNamespaceFromInside(t *testing.T) {
+func TestInFromInside(t *testing.T) {
 	ns := nstest.New(t)
 	err := ns.Do(func() error {
 		tid := unix.Gettid()
-		return inNamespace(ns.NsHandle(), func() error {
+		return In(ns.NsHandle(), func() error {
 			if unix.Gettid() != tid {
 				return errors.New("f moved to another thread although the caller was in the namespace")
 			}
@@ -59,9 +59,9 @@ func TestInNamespaceFromInside(t *testing.T) {
 	}
 }
 
-func TestInNamespaceNone(t *testing.T) {
+func TestInNone(t *testing.T) {
 	ran := false
-	if err := inNamespace(netns.None(), func() error { ran = true; return nil }); err != nil || !ran {
-		t.Errorf("inNamespace(None) ran=%t err=%v, want f run as is", ran, err)
+	if err := In(netns.None(), func() error { ran = true; return nil }); err != nil || !ran {
+		t.Errorf("In(None) ran=%t err=%v, want f run as is", ran, err)
 	}
 }
