@@ -80,7 +80,10 @@ type usageResult struct {
 	d        time.Duration
 }
 
-var scenarioOrder = []string{"hard", "crash", "graceful", "false", "resources"}
+var scenarioOrder = []string{"hard", "crash", "graceful", "switchover", "maintenance", "false", "resources"}
+
+// havipOnly are the scenarios keepalived has no command for.
+var havipOnly = []string{"switchover", "maintenance"}
 
 func main() {
 	os.Exit(run())
@@ -253,9 +256,13 @@ func (b *bench) runSetup(ctx context.Context, s setup, n int) {
 	}
 	rounds := map[string]func(context.Context, *observer) (result, error){
 		"hard": c.hardRound, "crash": c.crashRound, "graceful": c.gracefulRound,
+		"switchover": c.switchoverRound, "maintenance": c.maintenanceRound,
 	}
 	for _, sc := range scenarioOrder {
 		if !b.scenarios[sc] || ctx.Err() != nil {
+			continue
+		}
+		if s.kind != "havip" && slices.Contains(havipOnly, sc) {
 			continue
 		}
 		switch sc {

@@ -11,9 +11,11 @@ import (
 )
 
 var scenarioTitle = map[string]string{
-	"hard":     "Hard failure: node 0's link cut at the bridge (nftables)",
-	"crash":    "Crash: kill -9 of node 0's daemon, restarted 100 ms later (its VIP stays on eth0 meanwhile)",
-	"graceful": "Graceful: SIGTERM of node 0's daemon",
+	"hard":        "Hard failure: node 0's link cut at the bridge (nftables)",
+	"crash":       "Crash: kill -9 of node 0's daemon, restarted 100 ms later (its VIP stays on eth0 meanwhile)",
+	"graceful":    "Graceful: SIGTERM of node 0's daemon",
+	"switchover":  "Switchover: `havip switchover --to node1` on node 0 (havip only; keepalived has no such command)",
+	"maintenance": "Maintenance: `havip maintenance on` on node 0 (havip only)",
 }
 
 // report writes the results as Markdown.
@@ -27,7 +29,7 @@ func (b *bench) report(w io.Writer, args string, took time.Duration) {
 	p("GARP times are the arrival of the new master's first gratuitous ARP on the observer's eth0 (packet socket).")
 	p("")
 
-	for _, sc := range []string{"hard", "crash", "graceful"} {
+	for _, sc := range []string{"hard", "crash", "graceful", "switchover", "maintenance"} {
 		if !b.scenarios[sc] {
 			continue
 		}
@@ -45,6 +47,9 @@ func (b *bench) report(w io.Writer, args string, took time.Duration) {
 			p("%s", head)
 			p("%s", sep)
 			for _, s := range b.setups {
+				if s.kind != "havip" && slices.Contains(havipOnly, sc) {
+					continue
+				}
 				row := fmt.Sprintf("| %s |", s)
 				ok := 0
 				for _, m := range b.metrics[sc] {
@@ -71,7 +76,9 @@ func (b *bench) report(w io.Writer, args string, took time.Duration) {
 			}
 			p("")
 			for _, m := range b.metrics[sc] {
-				b.ratios(w, sc, n, m)
+				if !slices.Contains(havipOnly, sc) {
+					b.ratios(w, sc, n, m)
+				}
 			}
 			for _, s := range b.setups {
 				if errs := b.failed[fkey{sc, n, s, ""}]; len(errs) > 0 {

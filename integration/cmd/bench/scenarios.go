@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/havip/havip/internal/testbed"
@@ -238,6 +239,58 @@ func (c *cluster) gracefulRound(ctx context.Context, o *observer) (result, error
 		return nil, err
 	}
 	return result{"handover (SIGTERM → GARP)": g.At.Sub(t0), "client outage": st.Outage(pingEvery)}, nil
+}
+
+// havipCmd runs a havip client command on node i against its daemon.
+func (c *cluster) havipCmd(ctx context.Context, i int, args ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	argv := append([]string{c.b.havip}, args...)
+	argv = append(argv, "--config", c.confPath(i))
+	if out, err := c.net.Exec(ctx, c.net.Nodes[i].NS, argv...); err != nil {
+		return fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// commandRound runs an operator's command on node 0 that moves the VIP
+// (switchover, maintenance) and measures from the command's start to the
+// first GARP from another node, the client's outage and how long the
+// command ran (starting a process inside a namespace takes a while on a
+// loaded machine; the daemons' part is the difference when the command
+// returns after the GARP); then undo moves the VIP back.
+func (c *cluster) commandRound(ctx context.Context, o *observer, metric string, do, undo []string) (result, error) {
+	t0 := time.Now()
+	if err := c.havipCmd(ctx, 0, do...); err != nil {
+		return nil, err
+	}
+	ran := time.Since(t0)
+	g, gerr := o.garp.First(t0, 0, eventWait)
+	st, err := waitRecovered(o, t0)
+	if uerr := c.havipCmd(ctx, 0, undo...); uerr != nil {
+		return nil, uerr
+	}
+	if gerr != nil {
+		return nil, gerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return result{metric: g.At.Sub(t0), "client outage": st.Outage(pingEvery), "command run time (ip netns exec + client)": ran}, nil
+}
+
+// switchoverRound moves the VIP from node 0 to node 1 with
+// `havip switchover --to node1`, then back.
+func (c *cluster) switchoverRound(ctx context.Context, o *observer) (result, error) {
+	return c.commandRound(ctx, o, "switchover (command → GARP)",
+		[]string{"switchover", "--to", "node1"}, []string{"switchover", "--to", "node0"})
+}
+
+// maintenanceRound drains node 0 with `havip maintenance on`, then
+// undrains it (it preempts back).
+func (c *cluster) maintenanceRound(ctx context.Context, o *observer) (result, error) {
+	return c.commandRound(ctx, o, "drain (command → GARP)",
+		[]string{"maintenance", "on"}, []string{"maintenance", "off"})
 }
 
 // falseFailovers runs the steady cluster for d with loss percent of the
