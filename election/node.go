@@ -2,6 +2,7 @@ package election
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,6 +98,9 @@ type Node struct {
 	seq          uint64
 	leaving      bool
 	joinFailed   bool
+	// quorumSince is when this node last regained quorum (zero while
+	// it has none).
+	quorumSince  time.Time
 	lastSig      uint64
 	directives   map[string]directive
 	forcePublish bool
@@ -116,7 +120,14 @@ type Node struct {
 	// lastHeard is when any message (heartbeat, state, probe ack) last
 	// came from each member.
 	lastHeard map[string]time.Time
+	// hbVersion is the metadata version each member's last heartbeat
+	// announced: when it is newer than the metadata this node has, this
+	// node's view of that member is stale.
+	hbVersion map[string]metaVersionOf
 }
+
+// metaVersionOf is the (epoch, seq) of a node's metadata.
+type metaVersionOf struct{ epoch, seq uint64 }
 
 type instance struct {
 	cfg         config.Instance
@@ -138,6 +149,9 @@ type instance struct {
 	lastFrom State
 	// masterLost is when the master this node knew went away.
 	masterLost time.Time
+	// confirmAt is when a takeover from a holder that went silent may
+	// go ahead (see confirmDelay); zero when none is pending.
+	confirmAt time.Time
 }
 
 type member struct {
@@ -159,6 +173,11 @@ const (
 	evSuspect
 	evPingOK
 	evDirective
+	// evResumed: a member is heard again after a silence (or for the
+	// first time); it gets this node's metadata at once.
+	evResumed
+	// evMetaRequest: a member asks for this node's metadata.
+	evMetaRequest
 )
 
 type event struct {
@@ -172,15 +191,76 @@ type event struct {
 // msgMeta is the first byte of a direct message carrying a node's Meta.
 const msgMeta byte = 1
 
-// msgHeartbeat is the first byte of a heartbeat: the sender's name only.
+// msgHeartbeat is the first byte of a heartbeat: the sender's name and
+// the version (epoch, seq) of its current metadata.
 const msgHeartbeat byte = 3
 
+// msgMetaRequest is the first byte of a request for the receiver's
+// metadata, sent by a node that learned from a heartbeat that its view of
+// the receiver is stale; followed by the sender's name.
+const msgMetaRequest byte = 5
+
 // heard records that a message from node arrived now.
-func (n *Node) heard(node string) {
+func (n *Node) heard(node string) { n.heardVersion(node, nil) }
+
+// heardVersion records that a message from node arrived now and, for a
+// heartbeat, the metadata version it announced. A member heard again
+// after a silence longer than it takes to stop counting it (or for the
+// first time) is sent this node's metadata at once: whatever it missed
+// meanwhile, it must not decide on a stale view of this node.
+func (n *Node) heardVersion(node string, v *metaVersionOf) {
 	now := time.Now()
+	gap := silenceLimit(n.cfg.Cluster.Timing)
 	n.mu.Lock()
+	last, ok := n.lastHeard[node]
 	n.lastHeard[node] = now
+	if v != nil {
+		n.hbVersion[node] = *v
+	}
 	n.mu.Unlock()
+	if !ok || now.Sub(last) > gap {
+		n.enqueue(event{kind: evResumed, name: node})
+	}
+}
+
+// staleMember returns a member that counts for the election and whose
+// heartbeats announce newer metadata than this node has, or "". Until
+// that metadata arrives this node does not know whether it holds a VIP,
+// so it must not take one.
+func (n *Node) staleMember(now time.Time) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for name, m := range n.members {
+		v, ok := n.hbVersion[name]
+		if !ok || !n.presentLocked(m, now) {
+			continue
+		}
+		if !m.hasMeta || (Meta{Epoch: v.epoch, Seq: v.seq}).newer(m.meta) {
+			return name
+		}
+	}
+	return ""
+}
+
+// sendTo sends msg to one member, if it has an address.
+func (n *Node) sendTo(m *member, msg []byte) {
+	if n.ml == nil || n.mlStopped.Load() || m == nil || m.addr == "" {
+		return
+	}
+	if err := n.ml.SendToAddress(memberlist.Address{Addr: m.addr, Name: m.name}, msg); err != nil {
+		n.log.Debug("direct message failed", "peer", m.name, "err", err)
+	}
+}
+
+// heartbeatMessage encodes this node's heartbeat: its name and the
+// version of the metadata it last published.
+func (n *Node) heartbeatMessage() []byte {
+	name := n.cfg.Node.Name
+	msg := make([]byte, 0, 2+len(name)+16)
+	msg = append(msg, msgHeartbeat, byte(len(name)))
+	msg = append(msg, name...)
+	msg = binary.BigEndian.AppendUint64(msg, n.epoch)
+	return binary.BigEndian.AppendUint64(msg, n.seq)
 }
 
 // present reports whether a member counts for the election now. Without
@@ -255,6 +335,54 @@ func (n *Node) heardWithin(now time.Time, d time.Duration) int {
 	return c
 }
 
+// confirmDelay is how long a takeover from a holder that went silent
+// waits and looks again. A daemon that was descheduled for a while (a
+// busy host, a paused VM) wakes with its peers' heartbeats still queued
+// in its socket; its election loop may run before the reader has handed
+// them over, and would see a live holder as silent. Waiting this long
+// lets the queued packets in first. It adds this much to a failover.
+func confirmDelay(t config.Timing) time.Duration {
+	return min(t.HeartbeatInterval, 5*time.Millisecond)
+}
+
+// silenceLimit is how long a member must be silent before it stops
+// counting: heartbeat_timeout, or with that off the lease and its margin.
+func silenceLimit(t config.Timing) time.Duration {
+	if t.HeartbeatTimeout > 0 {
+		return t.HeartbeatTimeout
+	}
+	return t.Lease + t.LeaseMargin
+}
+
+// unheardMember returns a member that has not left and does not count
+// now (not heard within the silence limit), or "".
+func (n *Node) unheardMember(now time.Time) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for name, m := range n.members {
+		if m.state != MemberLeft && !n.presentLocked(m, now) {
+			return name
+		}
+	}
+	return ""
+}
+
+// vanishedHolder returns a member that last said it held the instance
+// and no longer counts (silent beyond heartbeat_timeout, or dead), or "".
+func (n *Node) vanishedHolder(instance string, now time.Time) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for name, m := range n.members {
+		if !m.hasMeta || m.state == MemberLeft || n.presentLocked(m, now) {
+			continue
+		}
+		if im, ok := m.meta.instance(instance); ok && im.Holding {
+			return name
+		}
+	}
+	return ""
+}
+
 // leaseGuard returns a member that held the instance and is gone (dead to
 // memberlist) but was heard from less than Lease + LeaseMargin ago, and
 // when that time is up; zero when there is none.
@@ -309,6 +437,7 @@ func New(o Options) (*Node, error) {
 		joinErrs:     map[string]string{},
 		faults:       map[string]string{},
 		lastHeard:    map[string]time.Time{},
+		hbVersion:    map[string]metaVersionOf{},
 		lastPubPrios: map[string]uint8{},
 		maintenance:  o.Maintenance,
 	}
@@ -476,7 +605,7 @@ func (n *Node) loop(ctx context.Context) {
 	joinDone := make(chan map[string]string, 1)
 	heartbeat := time.NewTicker(n.cfg.Cluster.Timing.HeartbeatInterval)
 	defer heartbeat.Stop()
-	hb := append([]byte{msgHeartbeat, byte(len(n.cfg.Node.Name))}, n.cfg.Node.Name...)
+	hb, hbSeq := n.heartbeatMessage(), n.seq
 
 	for {
 		var req *controlReq
@@ -493,6 +622,9 @@ func (n *Node) loop(ctx context.Context) {
 		case <-timer.C:
 		case <-safety.C:
 		case <-heartbeat.C:
+			if hbSeq != n.seq {
+				hb, hbSeq = n.heartbeatMessage(), n.seq
+			}
 			n.sendAll(hb)
 			// Under quorum the lease, with heartbeat_timeout the
 			// members' presence, is re-checked every beat; the full
@@ -541,6 +673,10 @@ func (n *Node) apply(e event) {
 		return
 	}
 	if e.name == n.cfg.Node.Name {
+		return
+	}
+	if e.kind == evResumed || e.kind == evMetaRequest {
+		n.sendTo(n.members[e.name], n.directMessage())
 		return
 	}
 	m := n.members[e.name]
@@ -702,6 +838,12 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 	seen, needed := n.quorum()
 	heard := n.heardWithin(now, n.cfg.Cluster.Timing.Lease)
 	haveQuorum := needed == 0 || (seen >= needed && heard >= needed)
+	switch {
+	case !haveQuorum:
+		n.quorumSince = time.Time{}
+	case n.quorumSince.IsZero():
+		n.quorumSince = now
+	}
 
 	n.mu.Lock()
 	faults := make(map[string]string, len(n.faults))
@@ -718,6 +860,7 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 			fault = in.fault
 		}
 		var v verdict
+		confirming := false
 		if fault != "" {
 			v = verdict{reason: fault}
 		} else {
@@ -745,6 +888,42 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 					v.recheck = until
 				}
 			}
+			if v.hold && !in.holding {
+				if who := n.staleMember(now); who != "" {
+					// Ask for it; the answer comes in one round trip.
+					v.hold = false
+					v.reason = "waiting for the current state of " + who
+					v.recheck = now.Add(n.cfg.Cluster.Timing.HeartbeatInterval)
+					n.sendTo(n.members[who], append([]byte{msgMetaRequest, byte(len(n.cfg.Node.Name))}, n.cfg.Node.Name...))
+				}
+			}
+			if until := n.quorumSince.Add(silenceLimit(n.cfg.Cluster.Timing)); v.hold && !in.holding && needed > 0 && now.Before(until) {
+				// Just back from a partition on the minority side: the
+				// members heard first may not be all that are alive,
+				// and one not heard yet may hold the VIP by now. Give
+				// every member the time a silence takes to count.
+				if who := n.unheardMember(now); who != "" {
+					v.hold = false
+					v.reason = "quorum regained; waiting to hear from " + who
+					v.recheck = until
+				}
+			}
+			if v.hold && !in.holding {
+				if who := n.vanishedHolder(in.cfg.Name, now); who != "" {
+					confirming = true
+					if in.confirmAt.IsZero() {
+						in.confirmAt = now.Add(confirmDelay(n.cfg.Cluster.Timing))
+					}
+					if now.Before(in.confirmAt) {
+						v.hold = false
+						v.reason = "making sure " + who + " is gone"
+						v.recheck = in.confirmAt
+					}
+				}
+			}
+		}
+		if !confirming {
+			in.confirmAt = time.Time{}
 		}
 		in.higherSince = v.higherSince
 		in.noteMaster(v.master, n.cfg.Node.Name, now)
@@ -1046,7 +1225,18 @@ func (d *delegate) NodeMeta(limit int) []byte {
 func (d *delegate) NotifyMsg(b []byte) {
 	if len(b) > 1 && b[0] == msgHeartbeat {
 		if l := int(b[1]); len(b) >= 2+l {
+			var v *metaVersionOf
+			if rest := b[2+l:]; len(rest) >= 16 {
+				v = &metaVersionOf{epoch: binary.BigEndian.Uint64(rest), seq: binary.BigEndian.Uint64(rest[8:])}
+			}
+			d.n.heardVersion(string(b[2:2+l]), v)
+		}
+		return
+	}
+	if len(b) > 1 && b[0] == msgMetaRequest {
+		if l := int(b[1]); len(b) >= 2+l {
 			d.n.heard(string(b[2 : 2+l]))
+			d.n.enqueue(event{kind: evMetaRequest, name: string(b[2 : 2+l])})
 		}
 		return
 	}

@@ -543,3 +543,161 @@ func TestFaultBeforeStartIsPublished(t *testing.T) {
 		})
 	}
 }
+
+// TestTakeoverFromSilentHolderLooksAgain: a backup that finds the holder
+// silent waits confirmDelay and decides again before it acquires, so
+// heartbeats that were queued while it was descheduled count first.
+func TestTakeoverFromSilentHolderLooksAgain(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
+	cfg := c.nodes[1].cfg
+	cfg.Cluster.Timing.HeartbeatTimeout = 100 * time.Millisecond
+	tr := newTracker()
+	n, err := New(Options{Config: cfg, Holders: map[string]Holder{"web": &fakeHolder{tr: tr, node: "node1", inst: "web"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.settled = true
+	now := time.Now()
+	n.members["node0"] = &member{name: "node0", addr: "127.0.0.1:1", state: MemberAlive, since: now.Add(-time.Minute), hasMeta: true,
+		meta: Meta{Epoch: 1, Seq: 1, Instances: []InstanceMeta{{Name: "web", Priority: 150, Holding: true}}}}
+	silent := func() { n.lastHeard["node0"] = time.Now().Add(-time.Second) }
+	ctx := context.Background()
+
+	silent()
+	next := n.evaluate(ctx)
+	if h := tr.held("web"); len(h) != 0 {
+		t.Fatalf("acquired at once from a silent holder: holders %v", h)
+	}
+	if d := time.Until(next); next.IsZero() || d > confirmDelay(cfg.Cluster.Timing) {
+		t.Fatalf("next evaluation in %v, want within %v", d, confirmDelay(cfg.Cluster.Timing))
+	}
+	if r := n.insts[0].reason; !strings.Contains(r, "making sure node0 is gone") {
+		t.Errorf("reason %q", r)
+	}
+
+	// The queued heartbeat arrives before the second look: no takeover.
+	n.heard("node0")
+	time.Sleep(time.Until(next))
+	n.evaluate(ctx)
+	if h := tr.held("web"); len(h) != 0 {
+		t.Fatalf("acquired although node0 was heard again: holders %v", h)
+	}
+	if !n.insts[0].confirmAt.IsZero() {
+		t.Error("confirmation still pending after node0 was heard")
+	}
+
+	// Silent on both looks: take over.
+	silent()
+	next = n.evaluate(ctx)
+	time.Sleep(time.Until(next))
+	n.evaluate(ctx)
+	if h := tr.held("web"); !slices.Equal(h, []string{"node1"}) {
+		t.Fatalf("holders %v after the second look, want [node1]", h)
+	}
+}
+
+// TestStaleViewBlocksTakeover: a member whose heartbeats announce newer
+// metadata than this node has (it changed while the two were cut off)
+// may hold the VIP by now: this node does not take the VIP until it has
+// that member's current state.
+func TestStaleViewBlocksTakeover(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 150, preempt: true})
+	cfg := c.nodes[1].cfg
+	cfg.Cluster.Timing.HeartbeatTimeout = 200 * time.Millisecond
+	tr := newTracker()
+	n, err := New(Options{Config: cfg, Holders: map[string]Holder{"web": &fakeHolder{tr: tr, node: "node1", inst: "web"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.settled = true
+	ctx := context.Background()
+	meta := func(seq uint64, holding bool) Meta {
+		return Meta{Epoch: 7, Seq: seq, Instances: []InstanceMeta{{Name: "web", Priority: 100, Holding: holding}}}
+	}
+	n.members["node0"] = &member{name: "node0", addr: "127.0.0.1:1", state: MemberAlive, since: time.Now().Add(-time.Minute), hasMeta: true, meta: meta(1, false)}
+	n.heardVersion("node0", &metaVersionOf{epoch: 7, seq: 2})
+
+	n.evaluate(ctx)
+	if h := tr.held("web"); len(h) != 0 {
+		t.Fatalf("acquired on a stale view of node0: holders %v", h)
+	}
+	if r := n.insts[0].reason; !strings.Contains(r, "waiting for the current state of node0") {
+		t.Errorf("reason %q", r)
+	}
+
+	// node0's current state: it holds. node1 outranks it, so it waits
+	// for node0 to release rather than taking the VIP beside it.
+	n.members["node0"].meta = meta(2, true)
+	n.evaluate(ctx)
+	if h := tr.held("web"); len(h) != 0 {
+		t.Fatalf("took the VIP while node0 holds it: holders %v", h)
+	}
+
+	// node0 released (version 3, announced and delivered): take it.
+	n.heardVersion("node0", &metaVersionOf{epoch: 7, seq: 3})
+	n.members["node0"].meta = meta(3, false)
+	n.evaluate(ctx)
+	if h := tr.held("web"); !slices.Equal(h, []string{"node1"}) {
+		t.Fatalf("holders %v, want [node1]", h)
+	}
+}
+
+// TestRegainedQuorumWaitsBeforeTakeover: a node back from the minority
+// side of a partition hears some members before others; it does not
+// take over from a holder it has not heard yet until a silence would have
+// counted (heartbeat_timeout) with quorum regained.
+func TestRegainedQuorumWaitsBeforeTakeover(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{noInst: true})
+	cfg := c.nodes[1].cfg
+	cfg.Cluster.Timing.HeartbeatTimeout = 60 * time.Millisecond
+	tr := newTracker()
+	n, err := New(Options{Config: cfg, Holders: map[string]Holder{"web": &fakeHolder{tr: tr, node: "node1", inst: "web"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.settled = true
+	ctx := context.Background()
+	long := time.Now().Add(-time.Minute)
+	n.members["node0"] = &member{name: "node0", addr: "127.0.0.1:1", state: MemberDead, since: long, hasMeta: true,
+		meta: Meta{Epoch: 1, Seq: 1, Instances: []InstanceMeta{{Name: "web", Priority: 150, Holding: true}}}}
+	n.members["node2"] = &member{name: "node2", addr: "127.0.0.1:2", state: MemberDead, since: long, hasMeta: true, meta: Meta{Epoch: 2, Seq: 1}}
+	n.lastHeard["node0"] = time.Now().Add(-5 * time.Second)
+
+	// Cut off: no quorum.
+	n.lastHeard["node2"] = time.Now().Add(-5 * time.Second)
+	n.evaluate(ctx)
+	// The witness is heard again: quorum, but node0 not yet.
+	n.heard("node2")
+	next := n.evaluate(ctx)
+	if h := tr.held("web"); len(h) != 0 {
+		t.Fatalf("took over as soon as quorum came back: holders %v", h)
+	}
+	if r := n.insts[0].reason; !strings.Contains(r, "quorum regained") {
+		t.Errorf("reason %q", r)
+	}
+	// node0's heartbeats arrive in time: nothing to take.
+	n.heard("node0")
+	n.heard("node2")
+	time.Sleep(time.Until(next))
+	n.evaluate(ctx)
+	if h := tr.held("web"); len(h) != 0 {
+		t.Fatalf("took over although node0 was heard: holders %v", h)
+	}
+
+	// Had node0 stayed silent, node1 takes over once the wait is over.
+	n.lastHeard["node0"] = time.Now().Add(-5 * time.Second)
+	n.quorumSince = time.Time{}
+	n.lastHeard["node2"] = time.Now().Add(-5 * time.Second)
+	n.evaluate(ctx) // no quorum
+	deadline := time.Now().Add(2 * time.Second)
+	for len(tr.held("web")) == 0 && time.Now().Before(deadline) {
+		n.heard("node2")
+		next := n.evaluate(ctx)
+		if !next.IsZero() {
+			time.Sleep(time.Until(next))
+		}
+	}
+	if h := tr.held("web"); !slices.Equal(h, []string{"node1"}) {
+		t.Fatalf("holders %v, want [node1] once the wait is over", h)
+	}
+}
