@@ -567,10 +567,12 @@ func (n *Node) Run(ctx context.Context) error {
 		joined, jerr := ml.Join(n.cfg.Cluster.Peers)
 		if joined > 0 {
 			n.log.Info("joined cluster", "peers_contacted", joined)
-			// The join's push/pull carried every member's state; a
-			// couple of gossip rounds more lets updates already in
-			// flight arrive before this node decides anything.
-			n.settleBy = time.Now().Add(2 * n.cfg.Cluster.Timing.GossipInterval)
+			// The join's push/pull carried every member's state; two
+			// heartbeats (each announcing its sender's state version)
+			// or gossip rounds, whichever come sooner, let updates
+			// already in flight arrive before this node decides.
+			t := n.cfg.Cluster.Timing
+			n.settleBy = time.Now().Add(2 * min(t.GossipInterval, t.HeartbeatInterval))
 		} else {
 			n.log.Warn("no configured peer reachable, waiting before taking any VIP alone",
 				"err", jerr, "grace", n.cfg.Cluster.Timing.StartupGrace)
