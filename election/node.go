@@ -228,14 +228,19 @@ func (n *Node) heardVersion(node string, v *metaVersionOf) {
 // that metadata arrives this node does not know whether it holds a VIP,
 // so it must not take one.
 func (n *Node) staleMember(now time.Time) string {
+	return n.firstMember(func(name string, m *member) bool {
+		v, ok := n.hbVersion[name]
+		return ok && n.presentLocked(m, now) && (!m.hasMeta || (Meta{Epoch: v.epoch, Seq: v.seq}).newer(m.meta))
+	})
+}
+
+// firstMember returns the name of a member for which match (called with
+// n.mu held) is true, or "".
+func (n *Node) firstMember(match func(name string, m *member) bool) string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for name, m := range n.members {
-		v, ok := n.hbVersion[name]
-		if !ok || !n.presentLocked(m, now) {
-			continue
-		}
-		if !m.hasMeta || (Meta{Epoch: v.epoch, Seq: v.seq}).newer(m.meta) {
+		if match(name, m) {
 			return name
 		}
 	}
@@ -357,30 +362,21 @@ func silenceLimit(t config.Timing) time.Duration {
 // unheardMember returns a member that has not left and does not count
 // now (not heard within the silence limit), or "".
 func (n *Node) unheardMember(now time.Time) string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for name, m := range n.members {
-		if m.state != MemberLeft && !n.presentLocked(m, now) {
-			return name
-		}
-	}
-	return ""
+	return n.firstMember(func(_ string, m *member) bool {
+		return m.state != MemberLeft && !n.presentLocked(m, now)
+	})
 }
 
 // vanishedHolder returns a member that last said it held the instance
 // and no longer counts (silent beyond heartbeat_timeout, or dead), or "".
 func (n *Node) vanishedHolder(instance string, now time.Time) string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for name, m := range n.members {
+	return n.firstMember(func(_ string, m *member) bool {
 		if !m.hasMeta || m.state == MemberLeft || n.presentLocked(m, now) {
-			continue
+			return false
 		}
-		if im, ok := m.meta.instance(instance); ok && im.Holding {
-			return name
-		}
-	}
-	return ""
+		im, ok := m.meta.instance(instance)
+		return ok && im.Holding
+	})
 }
 
 // leaseGuard returns a member that held the instance and is gone (dead to

@@ -551,12 +551,7 @@ func TestTakeoverFromSilentHolderLooksAgain(t *testing.T) {
 	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
 	cfg := c.nodes[1].cfg
 	cfg.Cluster.Timing.HeartbeatTimeout = 100 * time.Millisecond
-	tr := newTracker()
-	n, err := New(Options{Config: cfg, Holders: map[string]Holder{"web": &fakeHolder{tr: tr, node: "node1", inst: "web"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.settled = true
+	n, tr := settledNode(t, cfg)
 	now := time.Now()
 	n.members["node0"] = &member{name: "node0", addr: "127.0.0.1:1", state: MemberAlive, since: now.Add(-time.Minute), hasMeta: true,
 		meta: Meta{Epoch: 1, Seq: 1, Instances: []InstanceMeta{{Name: "web", Priority: 150, Holding: true}}}}
@@ -604,12 +599,7 @@ func TestStaleViewBlocksTakeover(t *testing.T) {
 	c := newTestCluster(t, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 150, preempt: true})
 	cfg := c.nodes[1].cfg
 	cfg.Cluster.Timing.HeartbeatTimeout = 200 * time.Millisecond
-	tr := newTracker()
-	n, err := New(Options{Config: cfg, Holders: map[string]Holder{"web": &fakeHolder{tr: tr, node: "node1", inst: "web"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.settled = true
+	n, tr := settledNode(t, cfg)
 	ctx := context.Background()
 	meta := func(seq uint64, holding bool) Meta {
 		return Meta{Epoch: 7, Seq: seq, Instances: []InstanceMeta{{Name: "web", Priority: 100, Holding: holding}}}
@@ -650,12 +640,7 @@ func TestRegainedQuorumWaitsBeforeTakeover(t *testing.T) {
 	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{noInst: true})
 	cfg := c.nodes[1].cfg
 	cfg.Cluster.Timing.HeartbeatTimeout = 60 * time.Millisecond
-	tr := newTracker()
-	n, err := New(Options{Config: cfg, Holders: map[string]Holder{"web": &fakeHolder{tr: tr, node: "node1", inst: "web"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.settled = true
+	n, tr := settledNode(t, cfg)
 	ctx := context.Background()
 	long := time.Now().Add(-time.Minute)
 	n.members["node0"] = &member{name: "node0", addr: "127.0.0.1:1", state: MemberDead, since: long, hasMeta: true,
@@ -700,4 +685,17 @@ func TestRegainedQuorumWaitsBeforeTakeover(t *testing.T) {
 	if h := tr.held("web"); !slices.Equal(h, []string{"node1"}) {
 		t.Fatalf("holders %v, want [node1] once the wait is over", h)
 	}
+}
+
+// settledNode makes node1 of cfg with a fake holder of "web", settled, not
+// running: a test drives its evaluate directly.
+func settledNode(t *testing.T, cfg *config.Config) (*Node, *tracker) {
+	t.Helper()
+	tr := newTracker()
+	n, err := New(Options{Config: cfg, Holders: map[string]Holder{"web": &fakeHolder{tr: tr, node: "node1", inst: "web"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.settled = true
+	return n, tr
 }
