@@ -23,6 +23,7 @@ type transport struct {
 	log     *slog.Logger
 	bind    netip.AddrPort
 	udp     *net.UDPConn
+	io      *udpIO
 	tcp     *net.TCPListener
 	packets chan *memberlist.Packet
 	streams chan net.Conn
@@ -58,10 +59,17 @@ func newTransport(bind netip.AddrPort, l *slog.Logger) (*transport, error) {
 	if err := ul.SetReadBuffer(udpReadBuffer); err != nil {
 		l.Debug("cannot enlarge the UDP receive buffer", "err", err)
 	}
+	uio, err := newUDPIO(ul)
+	if err != nil {
+		ul.Close()
+		tl.Close()
+		return nil, fmt.Errorf("UDP socket on %s: %w", bind, err)
+	}
 	t := &transport{
 		log:     l,
 		bind:    bind,
 		udp:     ul,
+		io:      uio,
 		tcp:     tl,
 		packets: make(chan *memberlist.Packet),
 		streams: make(chan net.Conn),
@@ -82,7 +90,7 @@ func (t *transport) readPackets() {
 	defer t.wg.Done()
 	scratch := make([]byte, maxPacket)
 	for {
-		n, from, err := t.udp.ReadFromUDPAddrPort(scratch)
+		n, from, err := t.io.readFrom(scratch)
 		ts := time.Now()
 		if err != nil {
 			if t.closing() || errors.Is(err, net.ErrClosed) {
@@ -191,7 +199,7 @@ func (t *transport) WriteTo(b []byte, addr string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	_, err = t.udp.WriteToUDPAddrPort(b, ap)
+	err = t.io.writeTo(b, ap)
 	return time.Now(), err
 }
 

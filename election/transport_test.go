@@ -51,3 +51,53 @@ func TestTransportPacketsAndShutdown(t *testing.T) {
 		t.Error("bad advertise address accepted")
 	}
 }
+
+// TestTransportAddressFamilies sends packets both ways between an IPv4
+// socket, a dual-stack one (bound to 0.0.0.0, which Go opens as AF_INET6)
+// and, where the host has it, an IPv6 one, and checks each packet's
+// content and source port.
+func TestTransportAddressFamilies(t *testing.T) {
+	l := slog.New(slog.DiscardHandler)
+	open := func(bind string) *transport {
+		tr, err := newTransport(netip.MustParseAddrPort(bind), l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tr.Shutdown() })
+		return tr
+	}
+	exchange := func(a, b *transport, loop string) {
+		t.Helper()
+		ip := netip.MustParseAddr(loop)
+		for i, pair := range [][2]*transport{{a, b}, {b, a}} {
+			from, to := pair[0], pair[1]
+			msg := []byte{byte(i), 'h', 'b'}
+			if _, err := from.WriteTo(msg, netip.AddrPortFrom(ip, to.bind.Port()).String()); err != nil {
+				t.Fatalf("%s → %s: %v", from.bind, to.bind, err)
+			}
+			select {
+			case p := <-to.PacketCh():
+				got, err := netip.ParseAddrPort(p.From.String())
+				if err != nil || !bytes.Equal(p.Buf, msg) || got.Port() != from.bind.Port() || got.Addr().Unmap() != ip {
+					t.Errorf("%s → %s: packet %q from %v, want %q from port %d", from.bind, to.bind, p.Buf, p.From, msg, from.bind.Port())
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%s → %s: no packet", from.bind, to.bind)
+			}
+		}
+	}
+	v4 := open("127.0.0.1:0")
+	dual := open("0.0.0.0:0")
+	exchange(v4, dual, "127.0.0.1")
+	v6, err := newTransport(netip.MustParseAddrPort("[::1]:0"), l)
+	if err != nil {
+		t.Logf("no IPv6 loopback here, IPv6 not exercised: %v", err)
+		return
+	}
+	t.Cleanup(func() { v6.Shutdown() })
+	exchange(v6, dual, "::1")
+	// An IPv6 destination on an IPv4 socket is refused, not sent.
+	if _, err := v4.WriteTo([]byte("x"), netip.AddrPortFrom(netip.MustParseAddr("::1"), v6.bind.Port()).String()); err == nil {
+		t.Error("IPv6 destination accepted by an IPv4 socket")
+	}
+}
