@@ -269,6 +269,15 @@ func runDaemon(parent context.Context, args []string, stderr io.Writer, newHandl
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}
+	// The daemon's live heap is well under 1 MB, so with Go's default
+	// GOGC=100 the heap grows to the 4 MB minimum goal between
+	// collections: RSS is 2 MB larger than it needs to be. GOGC=25 makes
+	// the goal 1 MB; with the fast profile's packet rate that is a
+	// collection about every 10 s, about 1 ms of CPU each. GOGC in the
+	// environment still wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(25)
+	}
 
 	// HAVIP_CPUPROFILE=FILE writes a CPU profile of the whole run, for
 	// `go tool pprof` (a debugging aid, not a contract).

@@ -36,7 +36,8 @@ func ModuleRoot(ctx context.Context) (string, error) {
 }
 
 // BuildHavip builds ./cmd/havip of the module into dir and returns the
-// binary's path.
+// binary's path. It is built static (CGO_ENABLED=0), as the packages
+// build it: no libc mapped into the daemon.
 func BuildHavip(ctx context.Context, dir string) (string, error) {
 	root, err := ModuleRoot(ctx)
 	if err != nil {
@@ -48,6 +49,7 @@ func BuildHavip(ctx context.Context, dir string) (string, error) {
 	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/havip")
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building havip: go build ./cmd/havip: %w\n%s", err, out)
 	}
