@@ -593,15 +593,15 @@ func (n *Node) Run(ctx context.Context) error {
 }
 
 func (n *Node) loop(ctx context.Context) {
-	rejoin := time.NewTicker(n.cfg.Cluster.Timing.RejoinInterval)
+	rejoin := newTicker(n.cfg.Cluster.Timing.RejoinInterval)
 	defer rejoin.Stop()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	// A slow safety tick re-evaluates even without input.
-	safety := time.NewTicker(time.Second)
+	safety := newTicker(time.Second)
 	defer safety.Stop()
 	joinDone := make(chan map[string]string, 1)
-	heartbeat := time.NewTicker(n.cfg.Cluster.Timing.HeartbeatInterval)
+	heartbeat := newTicker(n.cfg.Cluster.Timing.HeartbeatInterval)
 	defer heartbeat.Stop()
 	hb, hbSeq := n.heartbeatMessage(), n.seq
 
@@ -618,8 +618,8 @@ func (n *Node) loop(ctx context.Context) {
 			r.f()
 			req = &r
 		case <-timer.C:
-		case <-safety.C:
-		case <-heartbeat.C:
+		case <-safety.C():
+		case <-heartbeat.C():
 			if hbSeq != n.seq {
 				hb, hbSeq = n.heartbeatMessage(), n.seq
 			}
@@ -632,7 +632,7 @@ func (n *Node) loop(ctx context.Context) {
 			} else {
 				continue
 			}
-		case <-rejoin.C:
+		case <-rejoin.C():
 			n.rejoin(joinDone)
 			continue
 		case errs := <-joinDone:
