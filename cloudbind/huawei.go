@@ -160,6 +160,19 @@ func (h *huawei) own(ctx context.Context, ifname string) (*ownPort, error) {
 	return p, nil
 }
 
+// vipPortNow returns the VIP port of vip as it is now: from the listing
+// when vipPort had to look it up, else read again.
+func (h *huawei) vipPortNow(ctx context.Context, vip netip.Addr) (string, *hwPort, error) {
+	id, port, err := h.vipPort(ctx, vip)
+	if err != nil || port != nil {
+		return id, port, err
+	}
+	if port, err = h.getPort(ctx, id); err != nil {
+		return "", nil, fmt.Errorf("reading VIP port %s of %s: %w", id, vip, err)
+	}
+	return id, port, nil
+}
+
 // vipPort returns the VIP port of vip and, when it had to be looked up,
 // the port as listed (saving a GET).
 func (h *huawei) vipPort(ctx context.Context, vip netip.Addr) (string, *hwPort, error) {
@@ -282,16 +295,10 @@ func (b *huaweiBinder) Bind(ctx context.Context) (bool, error) {
 		if !ok {
 			continue
 		}
-		id, port, err := b.h.vipPort(ctx, vip)
+		id, port, err := b.h.vipPortNow(ctx, vip)
 		if err != nil {
 			errs = append(errs, err)
 			continue
-		}
-		if port == nil {
-			if port, err = b.h.getPort(ctx, id); err != nil {
-				errs = append(errs, fmt.Errorf("reading VIP port %s of %s: %w", id, vip, err))
-				continue
-			}
 		}
 		pairs, change := b.want(port.Pairs, me)
 		if !change {
@@ -320,14 +327,9 @@ func (b *huaweiBinder) Check(ctx context.Context) (bool, error) {
 		if !ok {
 			continue
 		}
-		id, port, err := b.h.vipPort(ctx, vip)
+		_, port, err := b.h.vipPortNow(ctx, vip)
 		if err != nil {
 			return false, err
-		}
-		if port == nil {
-			if port, err = b.h.getPort(ctx, id); err != nil {
-				return false, fmt.Errorf("reading VIP port %s of %s: %w", id, vip, err)
-			}
 		}
 		if _, change := b.want(port.Pairs, me); change {
 			bound = false

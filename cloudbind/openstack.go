@@ -396,12 +396,19 @@ func (b *osBinder) Prepare(ctx context.Context) error {
 	return err
 }
 
-func (b *osBinder) Bind(ctx context.Context) (bool, error) {
+// current authenticates and returns this server's port in the network
+// and the other ports that hold one of the VIPs (see state).
+func (b *osBinder) current(ctx context.Context) (*gophercloud.ServiceClient, *ports.Port, []ports.Port, error) {
 	nc, err := b.p.client(ctx)
 	if err != nil {
-		return false, err
+		return nil, nil, nil, err
 	}
 	port, others, err := b.state(ctx, nc)
+	return nc, port, others, err
+}
+
+func (b *osBinder) Bind(ctx context.Context) (bool, error) {
+	nc, port, others, err := b.current(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -434,8 +441,8 @@ func (b *osBinder) Bind(ctx context.Context) (bool, error) {
 	return moved, errors.Join(errs...)
 }
 
-// floating associates the floating IP with this server's port.
-func (b *osBinder) floating(ctx context.Context, nc *gophercloud.ServiceClient, port *ports.Port) (bool, error) {
+// getFloating reads the configured floating IP.
+func (b *osBinder) getFloating(ctx context.Context, nc *gophercloud.ServiceClient) (*floatingips.FloatingIP, error) {
 	id := b.p.cfg.FloatingIPID
 	var fip *floatingips.FloatingIP
 	err := b.p.call(ctx, func(ctx context.Context) error {
@@ -444,7 +451,17 @@ func (b *osBinder) floating(ctx context.Context, nc *gophercloud.ServiceClient, 
 		return err
 	})
 	if err != nil {
-		return false, fmt.Errorf("reading floating IP %s: %w", id, err)
+		return nil, fmt.Errorf("reading floating IP %s: %w", id, err)
+	}
+	return fip, nil
+}
+
+// floating associates the floating IP with this server's port.
+func (b *osBinder) floating(ctx context.Context, nc *gophercloud.ServiceClient, port *ports.Port) (bool, error) {
+	id := b.p.cfg.FloatingIPID
+	fip, err := b.getFloating(ctx, nc)
+	if err != nil {
+		return false, err
 	}
 	if fip.PortID == port.ID {
 		return false, nil
@@ -469,11 +486,7 @@ func (b *osBinder) floating(ctx context.Context, nc *gophercloud.ServiceClient, 
 }
 
 func (b *osBinder) Check(ctx context.Context) (bool, error) {
-	nc, err := b.p.client(ctx)
-	if err != nil {
-		return false, err
-	}
-	port, others, err := b.state(ctx, nc)
+	nc, port, others, err := b.current(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -485,15 +498,10 @@ func (b *osBinder) Check(ctx context.Context) (bool, error) {
 	if len(others) > 0 {
 		return false, nil
 	}
-	if id := b.p.cfg.FloatingIPID; id != "" {
-		var fip *floatingips.FloatingIP
-		err := b.p.call(ctx, func(ctx context.Context) error {
-			var err error
-			fip, err = floatingips.Get(ctx, nc, id).Extract()
-			return err
-		})
+	if b.p.cfg.FloatingIPID != "" {
+		fip, err := b.getFloating(ctx, nc)
 		if err != nil {
-			return false, fmt.Errorf("reading floating IP %s: %w", id, err)
+			return false, err
 		}
 		return fip.PortID == port.ID, nil
 	}
