@@ -193,12 +193,16 @@ func run() int {
 	}
 
 	started := time.Now()
+	perSetup := slices.ContainsFunc(scenarioOrder, func(sc string) bool { return sc != "resources" && b.scenarios[sc] })
 	for _, n := range b.nodes {
 		for _, s := range b.setups {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || !perSetup {
 				break
 			}
 			b.runSetup(ctx, s, n)
+		}
+		if b.scenarios["resources"] && b.idle > 0 && ctx.Err() == nil {
+			b.resources(ctx, n)
 		}
 	}
 	if err := testbed.SweepRun(); err != nil {
@@ -233,8 +237,72 @@ func (b *bench) logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
 }
 
+// resources measures every setup's idle daemons, n nodes each, over the
+// same window. On a shared virtual machine the cost of a wakeup changes
+// several-fold from one minute to the next, so setups measured one after
+// the other are not comparable; side by side, each bears the same host.
+func (b *bench) resources(ctx context.Context, n int) {
+	var up []*cluster
+	defer func() {
+		for _, c := range up {
+			c.close()
+		}
+	}()
+	for _, s := range b.setups {
+		uk := usageKey{n, s}
+		c, err := b.newCluster(ctx, s, n)
+		if err != nil {
+			b.broken[uk] = err.Error()
+			continue
+		}
+		up = append(up, c)
+		if err := c.startAll(); err != nil {
+			b.broken[uk] = err.Error()
+		}
+	}
+	var steady []*cluster
+	for _, c := range up {
+		if _, broken := b.broken[usageKey{n, c.s}]; broken {
+			continue
+		}
+		if err := c.steady(ctx); err != nil {
+			b.broken[usageKey{n, c.s}] = fmt.Sprintf("no steady master before the idle measurement: %v", err)
+			continue
+		}
+		steady = append(steady, c)
+	}
+	b.logf("%d nodes: %d setups idle side by side for %v", n, len(steady), b.idle)
+	before := make([][]procUsage, len(steady))
+	for i, c := range steady {
+		var err error
+		if before[i], err = c.snapshot(); err != nil {
+			b.broken[usageKey{n, c.s}] = err.Error()
+		}
+	}
+	start := time.Now()
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(b.idle):
+	}
+	wall := time.Since(start)
+	for i, c := range steady {
+		uk := usageKey{n, c.s}
+		if before[i] == nil {
+			continue
+		}
+		u, err := c.usageSince(before[i], wall)
+		if err != nil {
+			b.broken[uk] = err.Error()
+			continue
+		}
+		b.usages[uk] = u
+		b.logf("%s, %d nodes: idle CPU %v %%, RSS %v KiB, %v context switches/s", c.s, n, fmtFloats(u.cpu), u.rss, fmtFloats(u.switches))
+	}
+}
+
 // runSetup builds one cluster of setup s and runs every chosen scenario
-// on it.
+// on it (resources excepted: see resources).
 func (b *bench) runSetup(ctx context.Context, s setup, n int) {
 	uk := usageKey{n, s}
 	b.logf("%s, %d nodes: starting", s, n)
@@ -281,20 +349,7 @@ func (b *bench) runSetup(ctx context.Context, s setup, n int) {
 				b.logf("%s, %d nodes, %d%% loss, busy CPUs: %d holder changes in %v", s, n, loss, ch, b.soak)
 			}
 		case "resources":
-			if b.idle == 0 {
-				continue
-			}
-			if err := c.steady(ctx); err != nil {
-				b.broken[uk] = err.Error()
-				continue
-			}
-			cpu, rss, sw, err := c.usage(ctx, b.idle)
-			if err != nil {
-				b.broken[uk] = err.Error()
-				continue
-			}
-			b.usages[uk] = usageResult{cpu: cpu, rss: rss, switches: sw, d: b.idle}
-			b.logf("%s, %d nodes: idle CPU %v %%, RSS %v KiB, %v context switches/s", s, n, fmtFloats(cpu), rss, fmtFloats(sw))
+			continue // measured for every setup at once: see resources
 		default:
 			for r := range b.rounds {
 				if ctx.Err() != nil {

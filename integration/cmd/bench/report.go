@@ -125,7 +125,7 @@ func (b *bench) report(w io.Writer, args string, took time.Duration) {
 	}
 
 	if b.scenarios["resources"] && b.idle > 0 {
-		p("## Resources: each daemon idle for %v (utime+stime from /proc/PID/stat, VmRSS from /proc/PID/status, context switches of every thread from /proc/PID/task/*/status, keepalived's VRRP child included)", b.idle)
+		p("## Resources: each daemon idle for %v, every setup side by side over the same window (utime+stime from /proc/PID/stat, VmRSS from /proc/PID/status, context switches of every thread from /proc/PID/task/*/status, keepalived's VRRP child included)", b.idle)
 		p("")
 		p("| setup | nodes | CPU %% of one core, median / max | RSS MiB, median / max | context switches/s, median / max |")
 		p("| --- | --- | --- | --- | --- |")

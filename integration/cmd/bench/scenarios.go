@@ -324,31 +324,31 @@ func (c *cluster) falseFailovers(ctx context.Context, loss int, d time.Duration)
 	return len(r.Changes) - 1, c.net.Heal()
 }
 
-// usage measures every daemon's CPU time and RSS over d of idle running.
-// It also returns the context switches per second of each.
-func (c *cluster) usage(ctx context.Context, d time.Duration) (cpuPct []float64, rssKiB []uint64, switches []float64, err error) {
-	before := make([]procUsage, c.nodes())
+// snapshot reads every daemon's CPU time, RSS and context switches.
+func (c *cluster) snapshot() ([]procUsage, error) {
+	u := make([]procUsage, c.nodes())
 	for i, p := range c.procs {
-		if before[i], err = treeUsage(p.PID); err != nil {
-			return nil, nil, nil, err
+		var err error
+		if u[i], err = treeUsage(p.PID); err != nil {
+			return nil, err
 		}
 	}
-	start := time.Now()
-	select {
-	case <-ctx.Done():
-		return nil, nil, nil, ctx.Err()
-	case <-time.After(d):
+	return u, nil
+}
+
+// usageSince is every daemon's CPU (% of one core) and context switches
+// per second since before, taken wall ago, and its RSS now.
+func (c *cluster) usageSince(before []procUsage, wall time.Duration) (usageResult, error) {
+	after, err := c.snapshot()
+	if err != nil {
+		return usageResult{}, err
 	}
-	wall := time.Since(start)
-	for i, p := range c.procs {
-		after, err := treeUsage(p.PID)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		cpu := float64(after.CPUTicks-before[i].CPUTicks) / clockTicks
-		cpuPct = append(cpuPct, 100*cpu/wall.Seconds())
-		rssKiB = append(rssKiB, after.RSSKiB)
-		switches = append(switches, float64(after.Switches-before[i].Switches)/wall.Seconds())
+	r := usageResult{d: wall}
+	for i := range after {
+		cpu := float64(after[i].CPUTicks-before[i].CPUTicks) / clockTicks
+		r.cpu = append(r.cpu, 100*cpu/wall.Seconds())
+		r.rss = append(r.rss, after[i].RSSKiB)
+		r.switches = append(r.switches, float64(after[i].Switches-before[i].Switches)/wall.Seconds())
 	}
-	return cpuPct, rssKiB, switches, nil
+	return r, nil
 }
