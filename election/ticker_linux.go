@@ -55,13 +55,15 @@ func newFDTicker(d time.Duration) (*fdTicker, error) {
 // run delivers a tick each time the timerfd expires (once for several
 // missed expirations, and dropping ticks the reader is not ready for, as
 // time.Ticker does), until Stop closes it. The read is a raw call for the
-// reason udpIO's are: the poller waits, the read cannot block.
+// reason udpIO's are: the poller waits, the read cannot block. An error
+// other than the descriptor's closing cannot come from a timerfd read
+// of 8 bytes; it ends the ticks too.
 func (t *fdTicker) run(rc syscall.RawConn) {
 	var expirations uint64
 	for {
-		err := rc.Read(func(fd uintptr) bool {
-			_, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&expirations)), 8)
-			return e != unix.EAGAIN
+		_, err := rawCall(rc.Read, func(fd uintptr) (uintptr, unix.Errno) {
+			r, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&expirations)), 8)
+			return r, e
 		})
 		if err != nil {
 			return

@@ -49,38 +49,18 @@ func newUDPIO(c *net.UDPConn) (*udpIO, error) {
 // address is in the form net.UDPConn gives: IPv4-mapped on a dual-stack
 // socket.
 func (u *udpIO) readFrom(b []byte) (int, netip.AddrPort, error) {
-	var (
-		n    int
-		sa   unix.RawSockaddrAny
-		serr error
-	)
-	err := u.rc.Read(func(fd uintptr) bool {
-		for {
-			salen := uint32(unsafe.Sizeof(sa))
-			r, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd,
-				uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), 0,
-				uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&salen)))
-			switch e {
-			case 0:
-				n = int(r)
-				return true
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				return false
-			default:
-				serr = e
-				return true
-			}
-		}
+	var sa unix.RawSockaddrAny
+	n, err := rawCall(u.rc.Read, func(fd uintptr) (uintptr, unix.Errno) {
+		salen := uint32(unsafe.Sizeof(sa))
+		r, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd,
+			uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), 0,
+			uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&salen)))
+		return r, e
 	})
-	if err == nil {
-		err = serr
-	}
 	if err != nil {
 		return 0, netip.AddrPort{}, err
 	}
-	return n, sockaddrToAddrPort(&sa), nil
+	return int(n), sockaddrToAddrPort(&sa), nil
 }
 
 func sockaddrToAddrPort(sa *unix.RawSockaddrAny) netip.AddrPort {
@@ -133,14 +113,29 @@ func (u *udpIO) writeTo(b []byte, to netip.AddrPort) error {
 		sa4.Addr = a.Unmap().As4()
 		sa, salen = unsafe.Pointer(&sa4), unsafe.Sizeof(sa4)
 	}
-	var serr error
-	err := u.rc.Write(func(fd uintptr) bool {
+	_, err := rawCall(u.rc.Write, func(fd uintptr) (uintptr, unix.Errno) {
+		r, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd,
+			uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), 0,
+			uintptr(sa), salen)
+		return r, e
+	})
+	return err
+}
+
+// rawCall runs call, a non-blocking system call on a descriptor in the
+// poller, through wait (a RawConn's Read or Write): again at once on
+// EINTR, after the poller says the descriptor is ready on EAGAIN.
+func rawCall(wait func(func(fd uintptr) bool) error, call func(fd uintptr) (uintptr, unix.Errno)) (uintptr, error) {
+	var (
+		r    uintptr
+		serr error
+	)
+	err := wait(func(fd uintptr) bool {
 		for {
-			_, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd,
-				uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), 0,
-				uintptr(sa), salen)
+			n, e := call(fd)
 			switch e {
 			case 0:
+				r = n
 				return true
 			case unix.EINTR:
 				continue
@@ -155,7 +150,7 @@ func (u *udpIO) writeTo(b []byte, to netip.AddrPort) error {
 	if err == nil {
 		err = serr
 	}
-	return err
+	return r, err
 }
 
 // zoneIndex turns an IPv6 zone (an interface name or index) into the
