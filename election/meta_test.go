@@ -1,11 +1,14 @@
 package election
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/havip/havip/config"
 )
 
 func TestMetaRoundTrip(t *testing.T) {
@@ -56,5 +59,27 @@ func TestMetaNewer(t *testing.T) {
 	}
 	if !(Meta{Epoch: 11, Seq: 0}).newer(a) || (Meta{Epoch: 9, Seq: 100}).newer(a) {
 		t.Error("a restarted daemon (new epoch) must win over any sequence of the old one")
+	}
+}
+
+// TestNamedMessageRoundTrip: what namedMessage encodes, splitNamed
+// decodes; truncated messages are refused, not misread.
+func TestNamedMessageRoundTrip(t *testing.T) {
+	n := &Node{cfg: &config.Config{Node: config.Node{Name: "node7"}}}
+	msg := n.namedMessage(msgHeartbeat, []byte{1, 2, 3})
+	if msg[0] != msgHeartbeat {
+		t.Fatalf("kind %d", msg[0])
+	}
+	name, payload, ok := splitNamed(msg)
+	if !ok || name != "node7" || !bytes.Equal(payload, []byte{1, 2, 3}) {
+		t.Errorf("splitNamed = %q %v %v", name, payload, ok)
+	}
+	if name, payload, ok := splitNamed(n.namedMessage(msgMetaRequest, nil)); !ok || name != "node7" || len(payload) != 0 {
+		t.Errorf("no payload: %q %v %v", name, payload, ok)
+	}
+	for _, b := range [][]byte{nil, {msgMeta}, msg[:5]} {
+		if _, _, ok := splitNamed(b); ok {
+			t.Errorf("splitNamed(%v) accepted a truncated message", b)
+		}
 	}
 }

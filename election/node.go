@@ -260,12 +260,28 @@ func (n *Node) sendTo(m *member, msg []byte) {
 // heartbeatMessage encodes this node's heartbeat: its name and the
 // version of the metadata it last published.
 func (n *Node) heartbeatMessage() []byte {
+	v := binary.BigEndian.AppendUint64(make([]byte, 0, 16), n.epoch)
+	return n.namedMessage(msgHeartbeat, binary.BigEndian.AppendUint64(v, n.seq))
+}
+
+// namedMessage encodes a direct message: its kind, this node's name
+// (length first) and the payload.
+func (n *Node) namedMessage(kind byte, payload []byte) []byte {
 	name := n.cfg.Node.Name
-	msg := make([]byte, 0, 2+len(name)+16)
-	msg = append(msg, msgHeartbeat, byte(len(name)))
+	msg := make([]byte, 0, 2+len(name)+len(payload))
+	msg = append(msg, kind, byte(len(name)))
 	msg = append(msg, name...)
-	msg = binary.BigEndian.AppendUint64(msg, n.epoch)
-	return binary.BigEndian.AppendUint64(msg, n.seq)
+	return append(msg, payload...)
+}
+
+// splitNamed decodes a message namedMessage encoded: the sender's name
+// and the payload; ok is false when b is too short.
+func splitNamed(b []byte) (name string, payload []byte, ok bool) {
+	if len(b) < 2 || len(b) < 2+int(b[1]) {
+		return "", nil, false
+	}
+	l := int(b[1])
+	return string(b[2 : 2+l]), b[2+l:], true
 }
 
 // present reports whether a member counts for the election now. Without
@@ -892,7 +908,7 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 					v.hold = false
 					v.reason = "waiting for the current state of " + who
 					v.recheck = now.Add(n.cfg.Cluster.Timing.HeartbeatInterval)
-					n.sendTo(n.members[who], append([]byte{msgMetaRequest, byte(len(n.cfg.Node.Name))}, n.cfg.Node.Name...))
+					n.sendTo(n.members[who], n.namedMessage(msgMetaRequest, nil))
 				}
 			}
 			if until := n.quorumSince.Add(silenceLimit(n.cfg.Cluster.Timing)); v.hold && !in.holding && needed > 0 && now.Before(until) {
@@ -1140,9 +1156,7 @@ func (n *Node) sendAll(msg []byte) {
 				continue
 			}
 		}
-		if err := n.ml.SendToAddress(memberlist.Address{Addr: m.addr, Name: m.name}, msg); err != nil {
-			n.log.Debug("direct message failed", "peer", m.name, "err", err)
-		}
+		n.sendTo(m, msg)
 	}
 }
 
@@ -1151,11 +1165,7 @@ func (n *Node) directMessage() []byte {
 	n.mu.Lock()
 	meta := n.metaBuf
 	n.mu.Unlock()
-	name := n.cfg.Node.Name
-	msg := make([]byte, 0, 2+len(name)+len(meta))
-	msg = append(msg, msgMeta, byte(len(name)))
-	msg = append(msg, name...)
-	return append(msg, meta...)
+	return n.namedMessage(msgMeta, meta)
 }
 
 // publisher gossips metadata changes; UpdateNode blocks until the update
@@ -1221,39 +1231,34 @@ func (d *delegate) NodeMeta(limit int) []byte {
 }
 
 func (d *delegate) NotifyMsg(b []byte) {
-	if len(b) > 1 && b[0] == msgHeartbeat {
-		if l := int(b[1]); len(b) >= 2+l {
-			var v *metaVersionOf
-			if rest := b[2+l:]; len(rest) >= 16 {
-				v = &metaVersionOf{epoch: binary.BigEndian.Uint64(rest), seq: binary.BigEndian.Uint64(rest[8:])}
-			}
-			d.n.heardVersion(string(b[2:2+l]), v)
-		}
+	if len(b) < 2 {
 		return
 	}
-	if len(b) > 1 && b[0] == msgMetaRequest {
-		if l := int(b[1]); len(b) >= 2+l {
-			d.n.heard(string(b[2 : 2+l]))
-			d.n.enqueue(event{kind: evMetaRequest, name: string(b[2 : 2+l])})
-		}
-		return
-	}
-	if len(b) > 1 && b[0] == msgDirective {
+	if b[0] == msgDirective {
 		var ds []directive
 		if err := json.Unmarshal(b[1:], &ds); err == nil {
 			d.n.enqueue(event{kind: evDirective, dirs: ds})
 		}
 		return
 	}
-	if len(b) < 2 || b[0] != msgMeta {
+	name, payload, ok := splitNamed(b)
+	if !ok {
 		return
 	}
-	l := int(b[1])
-	if len(b) < 2+l {
-		return
+	switch b[0] {
+	case msgHeartbeat:
+		var v *metaVersionOf
+		if len(payload) >= 16 {
+			v = &metaVersionOf{epoch: binary.BigEndian.Uint64(payload), seq: binary.BigEndian.Uint64(payload[8:])}
+		}
+		d.n.heardVersion(name, v)
+	case msgMetaRequest:
+		d.n.heard(name)
+		d.n.enqueue(event{kind: evMetaRequest, name: name})
+	case msgMeta:
+		d.n.heard(name)
+		d.n.enqueue(event{kind: evMsg, name: name, meta: slices.Clone(payload)})
 	}
-	d.n.heard(string(b[2 : 2+l]))
-	d.n.enqueue(event{kind: evMsg, name: string(b[2 : 2+l]), meta: slices.Clone(b[2+l:])})
 }
 
 func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }

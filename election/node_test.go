@@ -548,10 +548,7 @@ func TestFaultBeforeStartIsPublished(t *testing.T) {
 // silent waits confirmDelay and decides again before it acquires, so
 // heartbeats that were queued while it was descheduled count first.
 func TestTakeoverFromSilentHolderLooksAgain(t *testing.T) {
-	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
-	cfg := c.nodes[1].cfg
-	cfg.Cluster.Timing.HeartbeatTimeout = 100 * time.Millisecond
-	n, tr := settledNode(t, cfg)
+	n, tr := settledNode(t, 100*time.Millisecond, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
 	now := time.Now()
 	n.members["node0"] = &member{name: "node0", addr: "127.0.0.1:1", state: MemberAlive, since: now.Add(-time.Minute), hasMeta: true,
 		meta: Meta{Epoch: 1, Seq: 1, Instances: []InstanceMeta{{Name: "web", Priority: 150, Holding: true}}}}
@@ -563,8 +560,8 @@ func TestTakeoverFromSilentHolderLooksAgain(t *testing.T) {
 	if h := tr.held("web"); len(h) != 0 {
 		t.Fatalf("acquired at once from a silent holder: holders %v", h)
 	}
-	if d := time.Until(next); next.IsZero() || d > confirmDelay(cfg.Cluster.Timing) {
-		t.Fatalf("next evaluation in %v, want within %v", d, confirmDelay(cfg.Cluster.Timing))
+	if d := time.Until(next); next.IsZero() || d > confirmDelay(n.cfg.Cluster.Timing) {
+		t.Fatalf("next evaluation in %v, want within %v", d, confirmDelay(n.cfg.Cluster.Timing))
 	}
 	if r := n.insts[0].reason; !strings.Contains(r, "making sure node0 is gone") {
 		t.Errorf("reason %q", r)
@@ -596,10 +593,7 @@ func TestTakeoverFromSilentHolderLooksAgain(t *testing.T) {
 // may hold the VIP by now: this node does not take the VIP until it has
 // that member's current state.
 func TestStaleViewBlocksTakeover(t *testing.T) {
-	c := newTestCluster(t, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 150, preempt: true})
-	cfg := c.nodes[1].cfg
-	cfg.Cluster.Timing.HeartbeatTimeout = 200 * time.Millisecond
-	n, tr := settledNode(t, cfg)
+	n, tr := settledNode(t, 200*time.Millisecond, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 150, preempt: true})
 	ctx := context.Background()
 	meta := func(seq uint64, holding bool) Meta {
 		return Meta{Epoch: 7, Seq: seq, Instances: []InstanceMeta{{Name: "web", Priority: 100, Holding: holding}}}
@@ -637,10 +631,7 @@ func TestStaleViewBlocksTakeover(t *testing.T) {
 // take over from a holder it has not heard yet until a silence would have
 // counted (heartbeat_timeout) with quorum regained.
 func TestRegainedQuorumWaitsBeforeTakeover(t *testing.T) {
-	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{noInst: true})
-	cfg := c.nodes[1].cfg
-	cfg.Cluster.Timing.HeartbeatTimeout = 60 * time.Millisecond
-	n, tr := settledNode(t, cfg)
+	n, tr := settledNode(t, 60*time.Millisecond, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{noInst: true})
 	ctx := context.Background()
 	long := time.Now().Add(-time.Minute)
 	n.members["node0"] = &member{name: "node0", addr: "127.0.0.1:1", state: MemberDead, since: long, hasMeta: true,
@@ -687,10 +678,13 @@ func TestRegainedQuorumWaitsBeforeTakeover(t *testing.T) {
 	}
 }
 
-// settledNode makes node1 of cfg with a fake holder of "web", settled, not
-// running: a test drives its evaluate directly.
-func settledNode(t *testing.T, cfg *config.Config) (*Node, *tracker) {
+// settledNode makes node1 of a test cluster of specs, with
+// heartbeat_timeout set and a fake holder of "web", settled, not running:
+// a test drives its evaluate directly.
+func settledNode(t *testing.T, heartbeatTimeout time.Duration, specs ...nodeSpec) (*Node, *tracker) {
 	t.Helper()
+	cfg := newTestCluster(t, specs...).nodes[1].cfg
+	cfg.Cluster.Timing.HeartbeatTimeout = heartbeatTimeout
 	tr := newTracker()
 	n, err := New(Options{Config: cfg, Holders: map[string]Holder{"web": &fakeHolder{tr: tr, node: "node1", inst: "web"}}})
 	if err != nil {
