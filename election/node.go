@@ -161,6 +161,10 @@ type member struct {
 	meta    Meta
 	hasMeta bool
 	since   time.Time
+	// joined is when memberlist last reported it alive after any other
+	// state: a member not heard from since has heartbeat_timeout from
+	// then to send its first heartbeat.
+	joined time.Time
 }
 
 type eventKind int
@@ -308,10 +312,13 @@ func (n *Node) presentLocked(m *member, now time.Time) bool {
 		return false
 	}
 	t, ok := n.lastHeard[m.name]
-	if m.state.member() && (!ok || t.Before(m.since)) {
-		return now.Sub(m.since) <= to
+	if !ok || t.Before(m.joined) {
+		// Not heard since it joined: it counts until its first
+		// heartbeat is overdue, also if memberlist declares it dead
+		// meanwhile.
+		return !m.joined.IsZero() && now.Sub(m.joined) <= to
 	}
-	return ok && now.Sub(t) <= to
+	return now.Sub(t) <= to
 }
 
 // countsLocked reports whether messages from m count towards the lease:
@@ -723,6 +730,9 @@ func (n *Node) apply(e event) {
 	case evJoin, evUpdate:
 		if m.state != MemberAlive {
 			m.since = time.Now()
+			if m.state != MemberSuspect {
+				m.joined = m.since
+			}
 			if e.kind == evJoin {
 				n.log.Info("member alive", "peer", e.name, "addr", e.addr)
 			}
@@ -737,10 +747,16 @@ func (n *Node) apply(e event) {
 		if m.state != st {
 			m.since = time.Now()
 			m.state = st
-			if st == MemberDead && n.present(m, m.since) {
-				n.log.Info("member dead to memberlist, but its heartbeats arrive: still counted", "peer", e.name, "addr", m.addr)
-			} else {
+			n.mu.Lock()
+			t, heard := n.lastHeard[m.name]
+			n.mu.Unlock()
+			switch {
+			case st != MemberDead || !n.present(m, m.since):
 				n.log.Info("member "+string(st), "peer", e.name, "addr", m.addr)
+			case heard && !t.Before(m.joined):
+				n.log.Info("member dead to memberlist, but its heartbeats arrive: still counted", "peer", e.name, "addr", m.addr)
+			default:
+				n.log.Info("member dead to memberlist before its first heartbeat: still counted until that is due", "peer", e.name, "addr", m.addr)
 			}
 		}
 		return
@@ -1152,7 +1168,10 @@ func (n *Node) sendAll(msg []byte) {
 			n.mu.Lock()
 			t, ok := n.lastHeard[m.name]
 			n.mu.Unlock()
-			if !ok || now.Sub(t) > deadContact {
+			if !ok || t.Before(m.joined) {
+				t = m.joined
+			}
+			if now.Sub(t) > deadContact {
 				continue
 			}
 		}

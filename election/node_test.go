@@ -510,6 +510,42 @@ func TestMemberlistDeathDoesNotOverrideHeartbeats(t *testing.T) {
 	}
 }
 
+// TestDeathBeforeFirstHeartbeat: memberlist may declare a member dead
+// before this node has heard its first heartbeat. With heartbeat_timeout
+// heartbeats decide, so the member keeps the grace it got when it joined
+// (and is still sent heartbeats); it is out once that runs out unheard.
+func TestDeathBeforeFirstHeartbeat(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	n, _ := settledNode(t, timeout, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
+	n.apply(event{kind: evJoin, name: "node0", addr: "127.0.0.1:1"})
+	joined := n.members["node0"].joined
+	if joined.IsZero() {
+		t.Fatal("join time not recorded")
+	}
+	n.apply(event{kind: evLeave, name: "node0"})
+	m := n.members["node0"]
+	if m.state != MemberDead {
+		t.Fatalf("state %q, want dead", m.state)
+	}
+	if !n.present(m, joined.Add(timeout/2)) {
+		t.Error("a member declared dead before its first heartbeat was due no longer counts")
+	}
+	if n.present(m, joined.Add(2*timeout)) {
+		t.Error("a member never heard still counts after heartbeat_timeout")
+	}
+	// Heard later: its heartbeats decide from then on.
+	n.heard("node0")
+	if !n.present(m, time.Now()) {
+		t.Error("a dead member whose heartbeat arrived does not count")
+	}
+	// A member memberlist reported dead without ever reporting it
+	// alive has no grace.
+	n.apply(event{kind: evLeave, name: "node9"})
+	if n.present(n.members["node9"], time.Now()) {
+		t.Error("a member only ever reported dead counts")
+	}
+}
+
 // TestFaultBeforeStartIsPublished: a node whose check failed before the
 // election started joins with priority 0, so a lower-priority holder
 // never steps down for it.
