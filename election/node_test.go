@@ -546,6 +546,54 @@ func TestDeathBeforeFirstHeartbeat(t *testing.T) {
 	}
 }
 
+// TestHeartbeatsPaced: every member sends its heartbeats on the arrival
+// of those of the present member with the lowest name, which keeps its
+// own tick; when that member falls silent, the next lowest paces.
+func TestHeartbeatsPaced(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 50, preempt: true})
+	for _, tn := range c.nodes {
+		tn.cfg.Cluster.Timing.HeartbeatTimeout = 300 * time.Millisecond
+	}
+	for i := range c.nodes {
+		c.start(i)
+	}
+	c.waitHolders("node0", 10*time.Second)
+	pace := func(i int) string {
+		if p := c.nodes[i].node.pace.Load(); p != nil {
+			return *p
+		}
+		return ""
+	}
+	// waitPaced waits until node i has sent 20 more heartbeats on
+	// those of want.
+	waitPaced := func(i int, want string) {
+		t.Helper()
+		start := c.nodes[i].node.pacedBeats.Load()
+		deadline := time.Now().Add(10 * time.Second)
+		for c.nodes[i].node.pacedBeats.Load() < start+20 || pace(i) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("node%d paced by %q, %d beats sent paced; want 20 on %q's", i, pace(i), c.nodes[i].node.pacedBeats.Load()-start, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitPaced(1, "node0")
+	waitPaced(2, "node0")
+	if p, n := pace(0), c.nodes[0].node.pacedBeats.Load(); p != "" || n != 0 {
+		t.Errorf("node0, the lowest name, paced by %q (%d beats), want its own tick", p, n)
+	}
+	c.crash(0)
+	c.waitHolders("node1", 10*time.Second)
+	waitPaced(2, "node1")
+	if p := pace(1); p != "" {
+		t.Errorf("node1 paced by %q once node0 is gone, want its own tick", p)
+	}
+	// node1 and node2 still count each other: no member is out.
+	if seen, _ := c.nodes[2].node.quorum(); seen != 2 {
+		t.Errorf("node2 sees %d members, want 2", seen)
+	}
+}
+
 // TestFaultBeforeStartIsPublished: a node whose check failed before the
 // election started joins with priority 0, so a lower-priority holder
 // never steps down for it.

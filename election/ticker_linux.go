@@ -22,12 +22,14 @@ func newTicker(d time.Duration) ticker {
 	if t, err := newFDTicker(d); err == nil {
 		return t
 	}
-	return goTicker{time.NewTicker(d)}
+	return newGoTicker(d)
 }
 
 type fdTicker struct {
-	c chan time.Time
-	f *os.File
+	c  chan time.Time
+	f  *os.File
+	rc syscall.RawConn
+	d  time.Duration
 }
 
 func newFDTicker(d time.Duration) (*fdTicker, error) {
@@ -47,7 +49,7 @@ func newFDTicker(d time.Duration) (*fdTicker, error) {
 		f.Close()
 		return nil, err
 	}
-	t := &fdTicker{c: make(chan time.Time, 1), f: f}
+	t := &fdTicker{c: make(chan time.Time, 1), f: f, rc: rc, d: d}
 	go t.run(rc)
 	return t, nil
 }
@@ -76,6 +78,17 @@ func (t *fdTicker) run(rc syscall.RawConn) {
 }
 
 func (t *fdTicker) C() <-chan time.Time { return t.c }
+
+// Delay re-arms the timerfd: first from now, then every period. A tick
+// already delivered but not read stays. It is a raw call (the loop makes
+// it on a heartbeat's arrival; see udpIO), and a failure, possible only
+// once Stop closed the descriptor, leaves nothing to re-arm.
+func (t *fdTicker) Delay(first time.Duration) {
+	spec := unix.ItimerSpec{Interval: unix.NsecToTimespec(int64(t.d)), Value: unix.NsecToTimespec(int64(first))}
+	_ = t.rc.Control(func(fd uintptr) {
+		unix.RawSyscall6(unix.SYS_TIMERFD_SETTIME, fd, 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0)
+	})
+}
 
 // Stop stops the ticks; the goroutine ends as the descriptor closes.
 func (t *fdTicker) Stop() { t.f.Close() }

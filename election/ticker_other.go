@@ -4,5 +4,5 @@ package election
 
 import "time"
 
-// newTicker ticks every d (a time.Ticker; Linux has a lighter one).
-func newTicker(d time.Duration) ticker { return goTicker{time.NewTicker(d)} }
+// newTicker ticks every d (a Go timer; Linux has a lighter ticker).
+func newTicker(d time.Duration) ticker { return newGoTicker(d) }
