@@ -36,15 +36,17 @@ var profiles = []Timing{
 	},
 	{
 		// About 0.22 s to detect a dead node, by heartbeats; for a
-		// quiet, fast network.
+		// quiet, fast network. memberlist only keeps the membership,
+		// at default's pace: its probe and gossip ticks were an
+		// eighth of an idle fast daemon's wakeups.
 		Profile:                 "fast",
-		ProbeInterval:           500 * time.Millisecond,
-		ProbeTimeout:            250 * time.Millisecond,
+		ProbeInterval:           time.Second,
+		ProbeTimeout:            500 * time.Millisecond,
 		SuspicionMult:           2,
 		SuspicionMaxTimeoutMult: 2,
 		IndirectChecks:          3,
 		AwarenessMaxMultiplier:  1,
-		GossipInterval:          100 * time.Millisecond,
+		GossipInterval:          200 * time.Millisecond,
 		GossipNodes:             3,
 		RetransmitMult:          4,
 		PushPullInterval:        10 * time.Second,
