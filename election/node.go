@@ -235,12 +235,12 @@ func (n *Node) heardVersion(node string, v *metaVersionOf) {
 
 // setPace picks the member whose heartbeats this node sends its own
 // with: the present member with the lowest name, or none when that is
-// this node. Every member picks the same one, and sends on its
-// heartbeat's arrival: one wakeup then both receives and sends, where
-// independent ticks would each wake the daemon (a third fewer wakeups
-// at three nodes, half at two). The spacing of each member's heartbeats
-// stays the interval; its own tick takes over if the pace member falls
-// silent.
+// this node. Every member picks the same one and sends on the arrival
+// of its heartbeat, so one wakeup receives and sends, where independent
+// ticks would each wake the daemon once more per interval (the pace
+// member itself still wakes for its tick and for the heartbeats that
+// answer it). The spacing of each member's heartbeats stays the
+// interval; its own tick takes over if the pace member falls silent.
 func (n *Node) setPace(now time.Time) {
 	var pace *string
 	n.mu.Lock()
