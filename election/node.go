@@ -339,14 +339,21 @@ func (n *Node) presentLocked(m *member, now time.Time) bool {
 	if m.state == MemberLeft {
 		return false
 	}
+	// Not heard since it joined, it counts until its first heartbeat
+	// is overdue, also if memberlist declares it dead meanwhile.
+	last, _ := n.lastSignLocked(m)
+	return !last.IsZero() && now.Sub(last) <= to
+}
+
+// lastSignLocked (n.mu held) returns when m last showed it is up: the
+// last message heard from it, or when it joined if it has not been heard
+// since (then heard is false); zero when neither.
+func (n *Node) lastSignLocked(m *member) (last time.Time, heard bool) {
 	t, ok := n.lastHeard[m.name]
 	if !ok || t.Before(m.joined) {
-		// Not heard since it joined: it counts until its first
-		// heartbeat is overdue, also if memberlist declares it dead
-		// meanwhile.
-		return !m.joined.IsZero() && now.Sub(m.joined) <= to
+		return m.joined, false
 	}
-	return now.Sub(t) <= to
+	return t, true
 }
 
 // countsLocked reports whether messages from m count towards the lease:
@@ -661,7 +668,7 @@ func (n *Node) loop(ctx context.Context) {
 
 	for {
 		var req *controlReq
-		beat := false
+		beat, paced := false, false
 		select {
 		case <-ctx.Done():
 			return
@@ -678,18 +685,10 @@ func (n *Node) loop(ctx context.Context) {
 			// The pace member's heartbeat arrived: put the own tick
 			// off until just after its next one is due, so that the
 			// tick fires only when the pace member falls silent, and
-			// send this node's heartbeat in this wakeup (unless the
-			// tick just sent one: the next arrival will).
+			// send this node's heartbeat in this wakeup.
 			heartbeat.Delay(every + every/4)
-			if time.Since(lastBeat) < every/2 {
-				continue
-			}
-			n.pacedBeats.Add(1)
-			beat = true
+			beat, paced = true, true
 		case <-heartbeat.C():
-			if time.Since(lastBeat) < every/2 {
-				continue // delivered before a Delay
-			}
 			beat = true
 		case <-rejoin.C():
 			n.rejoin(joinDone)
@@ -700,6 +699,15 @@ func (n *Node) loop(ctx context.Context) {
 			continue
 		}
 		if beat {
+			if time.Since(lastBeat) < every/2 {
+				// A tick delivered before a Delay, or a pace
+				// heartbeat just after the own tick sent one (the
+				// next arrival will send).
+				continue
+			}
+			if paced {
+				n.pacedBeats.Add(1)
+			}
 			if hbSeq != n.seq {
 				hb, hbSeq = n.heartbeatMessage(), n.seq
 			}
@@ -800,12 +808,13 @@ func (n *Node) apply(e event) {
 			m.since = time.Now()
 			m.state = st
 			n.mu.Lock()
-			t, heard := n.lastHeard[m.name]
+			present := n.presentLocked(m, m.since)
+			_, heard := n.lastSignLocked(m)
 			n.mu.Unlock()
 			switch {
-			case st != MemberDead || !n.present(m, m.since):
+			case st != MemberDead || !present:
 				n.log.Info("member "+string(st), "peer", e.name, "addr", m.addr)
-			case heard && !t.Before(m.joined):
+			case heard:
 				n.log.Info("member dead to memberlist, but its heartbeats arrive: still counted", "peer", e.name, "addr", m.addr)
 			default:
 				n.log.Info("member dead to memberlist before its first heartbeat: still counted until that is due", "peer", e.name, "addr", m.addr)
@@ -1218,12 +1227,9 @@ func (n *Node) sendAll(msg []byte) {
 		}
 		if !m.state.member() {
 			n.mu.Lock()
-			t, ok := n.lastHeard[m.name]
+			last, _ := n.lastSignLocked(m)
 			n.mu.Unlock()
-			if !ok || t.Before(m.joined) {
-				t = m.joined
-			}
-			if now.Sub(t) > deadContact {
+			if last.IsZero() || now.Sub(last) > deadContact {
 				continue
 			}
 		}

@@ -50,7 +50,7 @@ func newFDTicker(d time.Duration) (*fdTicker, error) {
 		return nil, err
 	}
 	t := &fdTicker{c: make(chan time.Time, 1), f: f, rc: rc, d: d}
-	go t.run(rc)
+	go t.run()
 	return t, nil
 }
 
@@ -60,10 +60,10 @@ func newFDTicker(d time.Duration) (*fdTicker, error) {
 // reason udpIO's are: the poller waits, the read cannot block. An error
 // other than the descriptor's closing cannot come from a timerfd read
 // of 8 bytes; it ends the ticks too.
-func (t *fdTicker) run(rc syscall.RawConn) {
+func (t *fdTicker) run() {
 	var expirations uint64
 	for {
-		_, err := rawCall(rc.Read, func(fd uintptr) (uintptr, unix.Errno) {
+		_, err := rawCall(t.rc.Read, func(fd uintptr) (uintptr, unix.Errno) {
 			r, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&expirations)), 8)
 			return r, e
 		})
