@@ -27,7 +27,10 @@ type Meta struct {
 	Maintenance bool
 	// Leaving is set in the last update a node sends before it leaves
 	// the cluster, so peers can tell a graceful leave from a death.
-	Leaving   bool
+	Leaving bool
+	// Frames is set by a node that reads heartbeat frames (frame.go);
+	// peers send it their heartbeats through memberlist otherwise.
+	Frames    bool
 	Instances []InstanceMeta
 }
 
@@ -61,6 +64,7 @@ func (m Meta) instance(name string) (InstanceMeta, bool) {
 const (
 	flagMaintenance = 1 << 0
 	flagLeaving     = 1 << 1
+	flagFrames      = 1 << 2
 	flagHolding     = 1 << 0
 )
 
@@ -80,6 +84,9 @@ func (m Meta) MarshalBinary() ([]byte, error) {
 	}
 	if m.Leaving {
 		flags |= flagLeaving
+	}
+	if m.Frames {
+		flags |= flagFrames
 	}
 	b = append(b, flags, byte(len(m.Instances)))
 	for _, im := range m.Instances {
@@ -118,6 +125,7 @@ func (m *Meta) UnmarshalBinary(b []byte) error {
 		Seq:         binary.BigEndian.Uint64(b[9:17]),
 		Maintenance: b[17]&flagMaintenance != 0,
 		Leaving:     b[17]&flagLeaving != 0,
+		Frames:      b[17]&flagFrames != 0,
 	}
 	n := int(b[18])
 	rest := b[19:]

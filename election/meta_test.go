@@ -14,7 +14,7 @@ import (
 func TestMetaRoundTrip(t *testing.T) {
 	tests := []Meta{
 		{Epoch: 1, Seq: 2},
-		{Epoch: 1<<63 + 5, Seq: 99, Maintenance: true, Leaving: true, Instances: []InstanceMeta{
+		{Epoch: 1<<63 + 5, Seq: 99, Maintenance: true, Leaving: true, Frames: true, Instances: []InstanceMeta{
 			{Name: "web", Priority: 150, Holding: true},
 			{Name: "db", Priority: 0},
 		}},

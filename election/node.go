@@ -88,8 +88,22 @@ type Node struct {
 	paced chan struct{}
 	// pacedBeats counts the heartbeats sent on the pace member's.
 	pacedBeats atomic.Uint64
-	epoch      uint64
-	start      time.Time
+	// tr is the transport under memberlist; framer seals and opens
+	// the heartbeat frames sent on it (frame.go).
+	tr     *transport
+	framer *framer
+	// noFrames makes this node neither send nor read heartbeat frames
+	// nor announce that it reads them, as a version before them did
+	// (set by tests before Run).
+	noFrames bool
+	// framesRead counts the heartbeat frames read, by kind (eager,
+	// lazy); framesSent those sent.
+	framesRead [2]atomic.Uint64
+	framesSent atomic.Uint64
+	// frameBuf is the election goroutine's buffer for sealing.
+	frameBuf []byte
+	epoch    uint64
+	start    time.Time
 
 	// Owned by the election goroutine.
 	insts        []*instance
@@ -211,27 +225,79 @@ const msgHeartbeat byte = 3
 const msgMetaRequest byte = 5
 
 // heard records that a message from node arrived now.
-func (n *Node) heard(node string) { n.heardVersion(node, nil) }
+func (n *Node) heard(node string) { n.heardVersion(node, nil, time.Now()) }
 
-// heardVersion records that a message from node arrived now and, for a
+// heardVersion records that a message from node arrived at at and, for a
 // heartbeat, the metadata version it announced. A member heard again
 // after a silence longer than it takes to stop counting it (or for the
 // first time) is sent this node's metadata at once: whatever it missed
-// meanwhile, it must not decide on a stale view of this node.
-func (n *Node) heardVersion(node string, v *metaVersionOf) {
-	now := time.Now()
+// meanwhile, it must not decide on a stale view of this node. A lazy
+// heartbeat frame is read after messages that arrived later; the last
+// arrival stays.
+func (n *Node) heardVersion(node string, v *metaVersionOf, at time.Time) {
 	gap := silenceLimit(n.cfg.Cluster.Timing)
 	n.mu.Lock()
-	last, ok := n.lastHeard[node]
-	n.lastHeard[node] = now
 	if v != nil {
-		n.hbVersion[node] = *v
+		if old, ok := n.hbVersion[node]; !ok || (Meta{Epoch: v.epoch, Seq: v.seq}).newer(Meta{Epoch: old.epoch, Seq: old.seq}) {
+			n.hbVersion[node] = *v
+		}
+	}
+	last, ok := n.lastHeard[node]
+	later := !ok || at.After(last)
+	if later {
+		n.lastHeard[node] = at
 	}
 	n.mu.Unlock()
-	if !ok || now.Sub(last) > gap {
+	if later && (!ok || at.Sub(last) > gap) {
 		n.enqueue(event{kind: evResumed, name: node})
 	}
 }
+
+// heartbeat records a heartbeat from node (payload: its metadata version)
+// that arrived at at. One from the pace member read as it arrived (not
+// from the lazy socket) sends this node's own.
+func (n *Node) heartbeat(node string, payload []byte, at time.Time, read bool) {
+	var v *metaVersionOf
+	if len(payload) >= 16 {
+		v = &metaVersionOf{epoch: binary.BigEndian.Uint64(payload), seq: binary.BigEndian.Uint64(payload[8:])}
+	}
+	n.heardVersion(node, v, at)
+	if p := n.pace.Load(); read && p != nil && *p == node {
+		select {
+		case n.paced <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// onFrame handles a heartbeat frame, read as it arrived (read) or from
+// the lazy socket; b is only valid during the call.
+func (n *Node) onFrame(b []byte, at time.Time, read bool) {
+	msg, err := n.framer.open(b)
+	if err != nil {
+		n.log.Debug("dropping heartbeat frame", "err", err)
+		return
+	}
+	name, payload, ok := splitNamed(msg)
+	if !ok || msg[0] != msgHeartbeat || name == n.cfg.Node.Name {
+		return
+	}
+	kind := 0
+	if b[0] == frameLazy {
+		kind = 1
+	}
+	n.framesRead[kind].Add(1)
+	n.heartbeat(name, payload, at, read)
+}
+
+// readLazy handles the heartbeat frames waiting in the lazy socket.
+func (n *Node) readLazy() {
+	if n.tr != nil {
+		n.tr.readLazy(n.lazyFrame)
+	}
+}
+
+func (n *Node) lazyFrame(b []byte, at time.Time) { n.onFrame(b, at, false) }
 
 // setPace picks the member whose heartbeats this node sends its own
 // with: the present member with the lowest name, or none when that is
@@ -496,6 +562,11 @@ func New(o Options) (*Node, error) {
 		lastPubPrios: map[string]uint8{},
 		maintenance:  o.Maintenance,
 	}
+	f, err := newFramer(o.Config.Cluster.Name, o.Config.Cluster.SecretKey)
+	if err != nil {
+		return nil, fmt.Errorf("election: %w", err)
+	}
+	n.framer = f
 	for _, ic := range o.Config.Instances {
 		h, ok := o.Holders[ic.Name]
 		if !ok {
@@ -597,7 +668,11 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.storeMeta(n.buildMeta(0))
 
-	tr, err := newTransport(n.cfg.Node.Bind, n.log)
+	var onFrame func([]byte, time.Time)
+	if !n.noFrames {
+		onFrame = func(b []byte, at time.Time) { n.onFrame(b, at, true) }
+	}
+	tr, err := newTransport(n.cfg.Node.Bind, n.log, onFrame)
 	if err != nil {
 		return fmt.Errorf("starting memberlist: %w", err)
 	}
@@ -609,6 +684,7 @@ func (n *Node) Run(ctx context.Context) error {
 		return fmt.Errorf("starting memberlist on %s: %w", n.cfg.Node.Bind, err)
 	}
 	n.ml = ml
+	n.tr = tr
 	n.runCtx = ctx
 	local := ml.LocalNode()
 	n.selfAddr = nodeAddr(local)
@@ -698,6 +774,9 @@ func (n *Node) loop(ctx context.Context) {
 			n.noteJoinErrors(errs)
 			continue
 		}
+		// Whatever woke the loop, the heartbeats waiting in the lazy
+		// socket are read before anything is decided.
+		n.readLazy()
 		if beat {
 			if time.Since(lastBeat) < every/2 {
 				// A tick delivered before a Delay, or a pace
@@ -711,7 +790,7 @@ func (n *Node) loop(ctx context.Context) {
 			if hbSeq != n.seq {
 				hb, hbSeq = n.heartbeatMessage(), n.seq
 			}
-			n.sendAll(hb)
+			n.sendHeartbeats(hb)
 			lastBeat = time.Now()
 			n.setPace(lastBeat)
 			// Under quorum the lease, with heartbeat_timeout the
@@ -1163,7 +1242,7 @@ func (n *Node) transition(in *instance, to State, reason string, now time.Time) 
 
 // buildMeta returns this node's metadata with the given sequence number.
 func (n *Node) buildMeta(seq uint64) Meta {
-	m := Meta{Epoch: n.epoch, Seq: seq, Maintenance: n.maintenance, Leaving: n.leaving}
+	m := Meta{Epoch: n.epoch, Seq: seq, Maintenance: n.maintenance, Leaving: n.leaving, Frames: !n.noFrames}
 	for _, in := range n.insts {
 		m.Instances = append(m.Instances, InstanceMeta{
 			Name:     in.cfg.Name,
@@ -1220,6 +1299,11 @@ const deadContact = 10 * time.Second
 // heard from within deadContact, by the addresses this goroutine recorded
 // (memberlist's own Node structs may change under a reader).
 func (n *Node) sendAll(msg []byte) {
+	n.forContacts(func(m *member) { n.sendTo(m, msg) })
+}
+
+// forContacts calls fn with each member sendAll sends to.
+func (n *Node) forContacts(fn func(m *member)) {
 	now := time.Now()
 	for _, m := range n.members {
 		if m.addr == "" || m.state == MemberLeft {
@@ -1233,8 +1317,42 @@ func (n *Node) sendAll(msg []byte) {
 				continue
 			}
 		}
-		n.sendTo(m, msg)
+		fn(m)
 	}
+}
+
+// sendHeartbeats sends heartbeat hb to the members sendAll sends to: in a
+// frame to those that read frames (eager from the pace member, lazy from
+// the others), through memberlist to the rest.
+func (n *Node) sendHeartbeats(hb []byte) {
+	if n.ml == nil || n.mlStopped.Load() {
+		return
+	}
+	var frame []byte
+	n.forContacts(func(m *member) {
+		if n.noFrames || !m.hasMeta || !m.meta.Frames {
+			n.sendTo(m, hb)
+			return
+		}
+		to, err := netip.ParseAddrPort(m.addr)
+		if err != nil {
+			n.sendTo(m, hb)
+			return
+		}
+		if frame == nil {
+			kind := frameLazy
+			if n.pace.Load() == nil {
+				kind = frameEager
+			}
+			n.frameBuf = n.framer.seal(n.frameBuf[:0], kind, hb)
+			frame = n.frameBuf
+		}
+		if err := n.tr.writeFrame(frame, to); err != nil {
+			n.log.Debug("heartbeat frame failed", "peer", m.name, "err", err)
+			return
+		}
+		n.framesSent.Add(1)
+	})
 }
 
 // directMessage encodes this node's name and current metadata.
@@ -1324,17 +1442,7 @@ func (d *delegate) NotifyMsg(b []byte) {
 	}
 	switch b[0] {
 	case msgHeartbeat:
-		var v *metaVersionOf
-		if len(payload) >= 16 {
-			v = &metaVersionOf{epoch: binary.BigEndian.Uint64(payload), seq: binary.BigEndian.Uint64(payload[8:])}
-		}
-		d.n.heardVersion(name, v)
-		if p := d.n.pace.Load(); p != nil && *p == name {
-			select {
-			case d.n.paced <- struct{}{}:
-			default:
-			}
-		}
+		d.n.heartbeat(name, payload, time.Now(), true)
 	case msgMetaRequest:
 		d.n.heard(name)
 		d.n.enqueue(event{kind: evMetaRequest, name: name})

@@ -597,6 +597,78 @@ func TestHeartbeatsPaced(t *testing.T) {
 	}
 }
 
+// TestHeartbeatFrames: members that read heartbeat frames exchange their
+// heartbeats in them, the pace member's eager and the others' lazy (read
+// when the receiver wakes anyway); a member that does not read them (a
+// version before them) is sent its heartbeats through memberlist and its
+// own, sent the same way, still count.
+func TestHeartbeatFrames(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 50, preempt: true})
+	for _, tn := range c.nodes {
+		tn.cfg.Cluster.Timing.HeartbeatTimeout = 300 * time.Millisecond
+	}
+	c.nodes[2].before = func(n *Node) { n.noFrames = true }
+	for i := range c.nodes {
+		c.start(i)
+	}
+	c.waitHolders("node0", 10*time.Second)
+	n0, n1, n2 := c.nodes[0].node, c.nodes[1].node, c.nodes[2].node
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting until %s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	const eager, lazy = 0, 1
+	// Counted from here: while the members learn of each other, one
+	// may take itself for the pace member for a beat.
+	e0, e1, l0, l1 := n0.framesRead[eager].Load(), n1.framesRead[eager].Load(), n0.framesRead[lazy].Load(), n1.framesRead[lazy].Load()
+	waitFor("node1 read 20 eager frames and node0 20 lazy ones", func() bool {
+		return n1.framesRead[eager].Load() >= e1+20 && n0.framesRead[lazy].Load() >= l0+20
+	})
+	// node0 paces: it sends eager frames and is sent lazy ones; node1
+	// is sent frames by node0 only; node2 neither sends nor gets any.
+	if got := n0.framesRead[eager].Load() - e0; got != 0 {
+		t.Errorf("node0, the pace member, read %d eager frames, want 0", got)
+	}
+	if got := n1.framesRead[lazy].Load() - l1; got != 0 {
+		t.Errorf("node1 read %d lazy frames, want 0 (node2 sends none)", got)
+	}
+	if got := n2.framesSent.Load() + n2.framesRead[eager].Load() + n2.framesRead[lazy].Load(); got != 0 {
+		t.Errorf("node2, without frames, sent or read %d", got)
+	}
+	// Heartbeats flow both ways between node2 and the others: forget
+	// the versions they announced and see them come back.
+	for _, pair := range [][2]*Node{{n0, n2}, {n2, n0}, {n1, n2}, {n2, n1}} {
+		at, from := pair[0], pair[1].cfg.Node.Name
+		at.mu.Lock()
+		delete(at.hbVersion, from)
+		at.mu.Unlock()
+		waitFor(at.cfg.Node.Name+" hears "+from+"'s heartbeats", func() bool {
+			at.mu.Lock()
+			defer at.mu.Unlock()
+			_, ok := at.hbVersion[from]
+			return ok
+		})
+	}
+	for i, tn := range c.nodes {
+		if seen, _ := tn.node.quorum(); seen != 3 {
+			t.Errorf("node%d sees %d members, want 3", i, seen)
+		}
+	}
+	c.crash(0)
+	c.waitHolders("node1", 10*time.Second)
+	for _, n := range []*Node{n1, n2} {
+		if seen, _ := n.quorum(); seen != 2 {
+			t.Errorf("%s sees %d members once node0 is gone, want 2", n.cfg.Node.Name, seen)
+		}
+	}
+}
+
 // TestFaultBeforeStartIsPublished: a node whose check failed before the
 // election started joins with priority 0, so a lower-priority holder
 // never steps down for it.
@@ -686,7 +758,7 @@ func TestStaleViewBlocksTakeover(t *testing.T) {
 		return Meta{Epoch: 7, Seq: seq, Instances: []InstanceMeta{{Name: "web", Priority: 100, Holding: holding}}}
 	}
 	n.members["node0"] = &member{name: "node0", addr: "127.0.0.1:1", state: MemberAlive, since: time.Now().Add(-time.Minute), hasMeta: true, meta: meta(1, false)}
-	n.heardVersion("node0", &metaVersionOf{epoch: 7, seq: 2})
+	n.heardVersion("node0", &metaVersionOf{epoch: 7, seq: 2}, time.Now())
 
 	n.evaluate(ctx)
 	if h := tr.held("web"); len(h) != 0 {
@@ -705,7 +777,7 @@ func TestStaleViewBlocksTakeover(t *testing.T) {
 	}
 
 	// node0 released (version 3, announced and delivered): take it.
-	n.heardVersion("node0", &metaVersionOf{epoch: 7, seq: 3})
+	n.heardVersion("node0", &metaVersionOf{epoch: 7, seq: 3}, time.Now())
 	n.members["node0"].meta = meta(3, false)
 	n.evaluate(ctx)
 	if h := tr.held("web"); !slices.Equal(h, []string{"node1"}) {

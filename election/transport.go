@@ -1,6 +1,7 @@
 package election
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,10 +21,17 @@ import (
 // 25 MB/s of garbage; this one reads into one scratch buffer and hands
 // memberlist a copy of exactly the packet's size.
 type transport struct {
-	log     *slog.Logger
-	bind    netip.AddrPort
-	udp     *net.UDPConn
-	io      *udpIO
+	log  *slog.Logger
+	bind netip.AddrPort
+	udp  *net.UDPConn
+	io   *udpIO
+	// lazy is the socket lazy heartbeat frames go to, nil where it
+	// could not be opened (they then reach udp and onFrame).
+	lazy *lazySocket
+	// onFrame, if set, gets the heartbeat frames read from udp (b only
+	// valid during the call, at when it was read); memberlist gets the
+	// rest.
+	onFrame func(b []byte, at time.Time)
 	tcp     *net.TCPListener
 	packets chan *memberlist.Packet
 	streams chan net.Conn
@@ -42,8 +50,10 @@ const udpReadBuffer = 2 << 20
 
 var _ memberlist.NodeAwareTransport = (*transport)(nil)
 
-// newTransport listens on bind (UDP and TCP, same port).
-func newTransport(bind netip.AddrPort, l *slog.Logger) (*transport, error) {
+// newTransport listens on bind (UDP and TCP, same port). With onFrame
+// set it also opens the lazy heartbeat socket where it can, and hands
+// onFrame the heartbeat frames.
+func newTransport(bind netip.AddrPort, l *slog.Logger, onFrame func(b []byte, at time.Time)) (*transport, error) {
 	tl, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(bind))
 	if err != nil {
 		return nil, fmt.Errorf("listening on TCP %s: %w", bind, err)
@@ -51,11 +61,16 @@ func newTransport(bind netip.AddrPort, l *slog.Logger) (*transport, error) {
 	// With port 0 the kernel chose one: use it for UDP too.
 	port := uint16(tl.Addr().(*net.TCPAddr).Port)
 	bind = netip.AddrPortFrom(bind.Addr(), port)
-	ul, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(bind))
+	lc := net.ListenConfig{}
+	if onFrame != nil {
+		lc.Control = reusePort
+	}
+	pc, err := lc.ListenPacket(context.Background(), "udp", bind.String())
 	if err != nil {
 		tl.Close()
 		return nil, fmt.Errorf("listening on UDP %s: %w", bind, err)
 	}
+	ul := pc.(*net.UDPConn)
 	if err := ul.SetReadBuffer(udpReadBuffer); err != nil {
 		l.Debug("cannot enlarge the UDP receive buffer", "err", err)
 	}
@@ -70,9 +85,15 @@ func newTransport(bind netip.AddrPort, l *slog.Logger) (*transport, error) {
 		bind:    bind,
 		udp:     ul,
 		io:      uio,
+		onFrame: onFrame,
 		tcp:     tl,
 		packets: make(chan *memberlist.Packet),
 		streams: make(chan net.Conn),
+	}
+	if onFrame != nil {
+		if t.lazy, err = openLazy(ul); err != nil {
+			l.Info("heartbeat frames are read as they arrive: no lazy socket", "err", err)
+		}
 	}
 	t.wg.Add(2)
 	go t.readPackets()
@@ -100,6 +121,10 @@ func (t *transport) readPackets() {
 			continue
 		}
 		if n < 1 {
+			continue
+		}
+		if t.onFrame != nil && isFrame(scratch[:n]) {
+			t.onFrame(scratch[:n], ts)
 			continue
 		}
 		buf := make([]byte, n)
@@ -228,6 +253,19 @@ func resolveUDP(addr string) (netip.AddrPort, error) {
 	return netip.AddrPortFrom(ip.Unmap(), uint16(p)), nil
 }
 
+// readLazy reads the heartbeat frames waiting in the lazy socket, if
+// there is one, and calls fn with each and when it arrived.
+func (t *transport) readLazy(fn func(b []byte, at time.Time)) {
+	if t.lazy != nil {
+		t.lazy.drain(fn)
+	}
+}
+
+// writeFrame sends a heartbeat frame.
+func (t *transport) writeFrame(b []byte, to netip.AddrPort) error {
+	return t.io.writeTo(b, to)
+}
+
 func (t *transport) PacketCh() <-chan *memberlist.Packet { return t.packets }
 func (t *transport) StreamCh() <-chan net.Conn           { return t.streams }
 
@@ -249,6 +287,9 @@ func (t *transport) Shutdown() error {
 	t.mu.Unlock()
 	t.udp.Close()
 	t.tcp.Close()
+	if t.lazy != nil {
+		t.lazy.close()
+	}
 	done := make(chan struct{})
 	go func() { t.wg.Wait(); close(done) }()
 	for {

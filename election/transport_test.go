@@ -10,11 +10,11 @@ import (
 
 func TestTransportPacketsAndShutdown(t *testing.T) {
 	l := slog.New(slog.DiscardHandler)
-	a, err := newTransport(netip.MustParseAddrPort("127.0.0.1:0"), l)
+	a, err := newTransport(netip.MustParseAddrPort("127.0.0.1:0"), l, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := newTransport(netip.MustParseAddrPort("127.0.0.1:0"), l)
+	b, err := newTransport(netip.MustParseAddrPort("127.0.0.1:0"), l, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestTransportPacketsAndShutdown(t *testing.T) {
 func TestTransportAddressFamilies(t *testing.T) {
 	l := slog.New(slog.DiscardHandler)
 	open := func(bind string) *transport {
-		tr, err := newTransport(netip.MustParseAddrPort(bind), l)
+		tr, err := newTransport(netip.MustParseAddrPort(bind), l, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +89,7 @@ func TestTransportAddressFamilies(t *testing.T) {
 	v4 := open("127.0.0.1:0")
 	dual := open("0.0.0.0:0")
 	exchange(v4, dual, "127.0.0.1")
-	v6, err := newTransport(netip.MustParseAddrPort("[::1]:0"), l)
+	v6, err := newTransport(netip.MustParseAddrPort("[::1]:0"), l, nil)
 	if err != nil {
 		t.Logf("no IPv6 loopback here, IPv6 not exercised: %v", err)
 		return

@@ -1,0 +1,139 @@
+package election
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+)
+
+// Heartbeats between members that both read frames (Meta.Frames) do not
+// go through memberlist's packet path but in frames of their own on the
+// same UDP port. The first byte tells them from memberlist's packets
+// (which start with a message type below 16, an encryption version 0 or
+// 1, or the label marker 244) and tells the kernel which of two sockets
+// on the port gets the frame (see lazySocket): an eager frame wakes the
+// receiver, a lazy one waits in the socket until the election loop wakes
+// for something else. Only the pace member's heartbeats are eager; the
+// others' answers are read by each member when the next pace heartbeat
+// or its own tick wakes it, so every member wakes about once a heartbeat
+// interval instead of once for each peer's heartbeat.
+//
+//	plain:  kind | 0 | label length | label | message
+//	sealed: kind | 1 | nonce (12) | AES-GCM(message), the first two bytes and the label authenticated
+const (
+	frameEager byte = 0xC8
+	frameLazy  byte = 0xC9
+
+	framePlain  byte = 0
+	frameSealed byte = 1
+)
+
+// maxFrame is the largest frame read: a heartbeat is a few dozen bytes.
+const maxFrame = 512
+
+// frameKeyContext separates the frame key from memberlist's use of the
+// cluster key.
+const frameKeyContext = "havip heartbeat frame v1"
+
+// isFrame reports whether a packet is a heartbeat frame (of either kind).
+func isFrame(b []byte) bool {
+	return len(b) > 0 && (b[0] == frameEager || b[0] == frameLazy)
+}
+
+// framer seals and opens heartbeat frames for one cluster: its label
+// (cluster.name) and, when the cluster has a key, AES-GCM under a key
+// derived from it.
+type framer struct {
+	label []byte
+	aead  cipher.AEAD // nil when the cluster has no key
+}
+
+func newFramer(label string, key []byte) (*framer, error) {
+	if len(label) > 255 {
+		return nil, errors.New("cluster label longer than 255 bytes")
+	}
+	f := &framer{label: []byte(label)}
+	if len(key) == 0 {
+		return f, nil
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(frameKeyContext))
+	sub := m.Sum(nil)
+	if len(key) > len(sub) {
+		return nil, errors.New("cluster key longer than 32 bytes")
+	}
+	block, err := aes.NewCipher(sub[:len(key)])
+	if err != nil {
+		return nil, err
+	}
+	if f.aead, err = cipher.NewGCM(block); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// seal appends the frame of msg to dst.
+func (f *framer) seal(dst []byte, kind byte, msg []byte) []byte {
+	if f.aead == nil {
+		dst = append(dst, kind, framePlain, byte(len(f.label)))
+		dst = append(dst, f.label...)
+		return append(dst, msg...)
+	}
+	start := len(dst)
+	dst = append(dst, kind, frameSealed)
+	ns := f.aead.NonceSize()
+	dst = append(dst, make([]byte, ns)...)
+	nonce := dst[len(dst)-ns:]
+	rand.Read(nonce)
+	return f.aead.Seal(dst, nonce, msg, f.aad(dst[start:start+2]))
+}
+
+// aad is what a sealed frame authenticates besides the message: its
+// first two bytes and the cluster label.
+func (f *framer) aad(head []byte) []byte {
+	a := make([]byte, 0, 2+len(f.label))
+	return append(append(a, head...), f.label...)
+}
+
+var (
+	errFrameShort = errors.New("short heartbeat frame")
+	errFrameMode  = errors.New("heartbeat frame sealed differently from this cluster's (key set on one side only)")
+	errFrameLabel = errors.New("heartbeat frame from another cluster (label differs)")
+	errFrameOpen  = errors.New("heartbeat frame does not authenticate (another cluster's key, or altered)")
+)
+
+// open returns the message in frame b, checked against the label and
+// key; it may share b's memory.
+func (f *framer) open(b []byte) ([]byte, error) {
+	if len(b) < 3 || !isFrame(b) {
+		return nil, errFrameShort
+	}
+	if f.aead == nil {
+		if b[1] != framePlain {
+			return nil, errFrameMode
+		}
+		l := int(b[2])
+		if len(b) < 3+l {
+			return nil, errFrameShort
+		}
+		if string(b[3:3+l]) != string(f.label) {
+			return nil, errFrameLabel
+		}
+		return b[3+l:], nil
+	}
+	if b[1] != frameSealed {
+		return nil, errFrameMode
+	}
+	ns := f.aead.NonceSize()
+	if len(b) < 2+ns+f.aead.Overhead() {
+		return nil, errFrameShort
+	}
+	msg, err := f.aead.Open(nil, b[2:2+ns], b[2+ns:], f.aad(b[:2]))
+	if err != nil {
+		return nil, errFrameOpen
+	}
+	return msg, nil
+}

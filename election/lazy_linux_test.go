@@ -1,0 +1,136 @@
+//go:build linux
+
+package election
+
+import (
+	"bytes"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestLazyFramesWaitForTheReader: on a transport with frames, the kernel
+// hands lazy frames to the lazy socket, where they wait for readLazy with
+// their arrival time; eager frames go to onFrame as they arrive, and the
+// rest to memberlist.
+func TestLazyFramesWaitForTheReader(t *testing.T) {
+	for _, bind := range []string{"127.0.0.1:0", "0.0.0.0:0"} {
+		t.Run(bind, func(t *testing.T) {
+			var (
+				mu    sync.Mutex
+				eager [][]byte
+			)
+			tr, err := newTransport(netip.MustParseAddrPort(bind), slog.New(slog.DiscardHandler), func(b []byte, at time.Time) {
+				mu.Lock()
+				eager = append(eager, bytes.Clone(b))
+				mu.Unlock()
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.Shutdown()
+			if tr.lazy == nil {
+				t.Fatal("no lazy socket on Linux")
+			}
+			to := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), tr.bind.Port())
+			c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(to))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			lazy1 := []byte{frameLazy, framePlain, 1}
+			lazy2 := []byte{frameLazy, framePlain, 2}
+			eagerFrame := []byte{frameEager, framePlain, 3}
+			gossip := []byte{0, 'p', 'i', 'n', 'g'}
+			sent := time.Now()
+			for _, p := range [][]byte{lazy1, eagerFrame, gossip, lazy2} {
+				if _, err := c.Write(p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			select {
+			case p := <-tr.PacketCh():
+				if !bytes.Equal(p.Buf, gossip) {
+					t.Errorf("memberlist got %q, want %q", p.Buf, gossip)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("memberlist got nothing")
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				mu.Lock()
+				n := len(eager)
+				mu.Unlock()
+				if n > 0 || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			mu.Lock()
+			if len(eager) != 1 || !bytes.Equal(eager[0], eagerFrame) {
+				t.Errorf("onFrame got %x, want only the eager frame %x", eager, eagerFrame)
+			}
+			mu.Unlock()
+			var got [][]byte
+			tr.readLazy(func(b []byte, at time.Time) {
+				got = append(got, bytes.Clone(b))
+				if now := time.Now(); at.Before(sent) || at.After(now) {
+					t.Errorf("lazy frame %x arrived at %v, outside [%v, %v]", b, at, sent, now)
+				}
+			})
+			if len(got) != 2 || !bytes.Equal(got[0], lazy1) || !bytes.Equal(got[1], lazy2) {
+				t.Errorf("readLazy got %x, want %x %x", got, lazy1, lazy2)
+			}
+			got = nil
+			tr.readLazy(func(b []byte, _ time.Time) { got = append(got, b) })
+			if len(got) != 0 {
+				t.Errorf("a second readLazy got %x, want nothing", got)
+			}
+		})
+	}
+}
+
+// TestPortStillExclusive: the main UDP socket allows the lazy one to
+// share its port, but a second daemon on the same address still fails.
+func TestPortStillExclusive(t *testing.T) {
+	l := slog.New(slog.DiscardHandler)
+	onFrame := func([]byte, time.Time) {}
+	a, err := newTransport(netip.MustParseAddrPort("127.0.0.1:0"), l, onFrame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Shutdown()
+	if b, err := newTransport(a.bind, l, onFrame); err == nil {
+		b.Shutdown()
+		t.Fatalf("a second transport opened on %s", a.bind)
+	}
+}
+
+func TestArrivalTime(t *testing.T) {
+	now := time.Now()
+	empty := now.Add(-20 * time.Millisecond)
+	wall := now.UnixNano()
+	for _, tc := range []struct {
+		name string
+		ts   int64
+		ok   bool
+		want time.Time
+	}{
+		{"in the window", wall - int64(5*time.Millisecond), true, now.Add(-5 * time.Millisecond)},
+		{"before the socket was last empty", wall - int64(time.Second), true, empty},
+		{"after now (wall clock stepped back)", wall + int64(time.Second), true, now},
+		{"no timestamp", 0, false, now},
+	} {
+		if got := arrivalTime(tc.ts, tc.ok, now, empty); !got.Equal(tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got.Sub(now), tc.want.Sub(now))
+		}
+	}
+	// The result is on the monotonic clock: comparable with time.Now
+	// readings whatever the wall clock does.
+	if got := arrivalTime(wall, true, now, empty); got.Sub(now) != 0 || got.String() == got.Round(0).String() {
+		t.Errorf("arrival %v carries no monotonic reading", got)
+	}
+}

@@ -1,0 +1,24 @@
+//go:build !linux
+
+package election
+
+import (
+	"errors"
+	"net"
+	"syscall"
+	"time"
+)
+
+// lazySocket needs Linux's reuseport BPF steering; elsewhere every frame
+// reaches the main socket and is read at once.
+type lazySocket struct{}
+
+var reusePort func(network, address string, c syscall.RawConn) error
+
+func openLazy(*net.UDPConn) (*lazySocket, error) {
+	return nil, errors.New("lazy heartbeat socket needs Linux")
+}
+
+func (s *lazySocket) drain(func(b []byte, at time.Time)) {}
+
+func (s *lazySocket) close() error { return nil }
