@@ -6,7 +6,9 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
+	"sync"
 )
 
 // Heartbeats between members that both read frames (Meta.Frames) do not
@@ -49,6 +51,12 @@ func isFrame(b []byte) bool {
 type framer struct {
 	label []byte
 	aead  cipher.AEAD // nil when the cluster has no key
+
+	// A sealed frame's nonce is a random prefix and a counter (one
+	// random draw per 2³² frames, not one system call per frame).
+	mu     sync.Mutex
+	prefix [8]byte
+	count  uint32
 }
 
 func newFramer(label string, key []byte) (*framer, error) {
@@ -72,6 +80,7 @@ func newFramer(label string, key []byte) (*framer, error) {
 	if f.aead, err = cipher.NewGCM(block); err != nil {
 		return nil, err
 	}
+	rand.Read(f.prefix[:])
 	return f, nil
 }
 
@@ -84,11 +93,23 @@ func (f *framer) seal(dst []byte, kind byte, msg []byte) []byte {
 	}
 	start := len(dst)
 	dst = append(dst, kind, frameSealed)
-	ns := f.aead.NonceSize()
-	dst = append(dst, make([]byte, ns)...)
-	nonce := dst[len(dst)-ns:]
-	rand.Read(nonce)
+	dst = f.nonce(dst)
+	nonce := dst[start+2:]
 	return f.aead.Seal(dst, nonce, msg, f.aad(dst[start:start+2]))
+}
+
+// nonce appends the next nonce (12 bytes): unique for this process, and
+// the random prefix makes a repeat across processes sharing the key
+// vanishingly unlikely.
+func (f *framer) nonce(dst []byte) []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count++
+	if f.count == 0 {
+		rand.Read(f.prefix[:])
+	}
+	dst = append(dst, f.prefix[:]...)
+	return binary.BigEndian.AppendUint32(dst, f.count)
 }
 
 // aad is what a sealed frame authenticates besides the message: its

@@ -35,6 +35,10 @@ func TestFrameRoundTrip(t *testing.T) {
 					t.Errorf("open = %x, %v; want %x", got, err, msg)
 				}
 			}
+			// The same heartbeat sealed twice: never the same nonce.
+			if a, b := f.seal(nil, frameLazy, msg), f.seal(nil, frameLazy, msg); tc.key != nil && bytes.Equal(a[2:14], b[2:14]) {
+				t.Errorf("two frames with nonce %x", a[2:14])
+			}
 		})
 	}
 }
