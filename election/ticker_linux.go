@@ -56,25 +56,35 @@ func newFDTicker(d time.Duration) (*fdTicker, error) {
 
 // run delivers a tick each time the timerfd expires (once for several
 // missed expirations, and dropping ticks the reader is not ready for, as
-// time.Ticker does), until Stop closes it. The read is a raw call for the
-// reason udpIO's are: the poller waits, the read cannot block. An error
-// other than the descriptor's closing cannot come from a timerfd read
-// of 8 bytes; it ends the ticks too.
+// time.Ticker does), until Stop closes it. It stays in one RawConn.Read:
+// a read takes every expiration so far, and the poller's readiness is
+// kept between reads within one Read (each new Read would clear it and
+// have to read once more, in vain, to learn the timer had not expired
+// again). The read is a raw call for the reason udpIO's are: the poller
+// waits, the read cannot block. An error other than the descriptor's
+// closing cannot come from a timerfd read of 8 bytes; it ends the ticks
+// too.
 func (t *fdTicker) run() {
 	var expirations uint64
-	for {
-		_, err := rawCall(t.rc.Read, func(fd uintptr) (uintptr, unix.Errno) {
-			r, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&expirations)), 8)
-			return r, e
-		})
-		if err != nil {
-			return
+	t.rc.Read(func(fd uintptr) bool {
+		for {
+			_, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&expirations)), 8)
+			switch e {
+			case 0:
+				select {
+				case t.c <- time.Now():
+				default:
+				}
+				return false
+			case unix.EINTR:
+				continue
+			case unix.EAGAIN:
+				return false
+			default:
+				return true
+			}
 		}
-		select {
-		case t.c <- time.Now():
-		default:
-		}
-	}
+	})
 }
 
 func (t *fdTicker) C() <-chan time.Time { return t.c }
