@@ -89,6 +89,23 @@ func TestLazyFramesWaitForTheReader(t *testing.T) {
 			if len(got) != 0 {
 				t.Errorf("a second readLazy got %x, want nothing", got)
 			}
+			// A burst waiting: all come, in order.
+			const burst = 35
+			for i := range burst {
+				if _, err := c.Write([]byte{frameLazy, framePlain, byte(i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got = nil
+			tr.readLazy(func(b []byte, _ time.Time) { got = append(got, bytes.Clone(b)) })
+			if len(got) != burst {
+				t.Fatalf("readLazy got %d of %d frames", len(got), burst)
+			}
+			for i, b := range got {
+				if b[2] != byte(i) {
+					t.Fatalf("frame %d is %x, out of order", i, b)
+				}
+			}
 		})
 	}
 }

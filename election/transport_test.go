@@ -101,3 +101,36 @@ func TestTransportAddressFamilies(t *testing.T) {
 		t.Error("IPv6 destination accepted by an IPv4 socket")
 	}
 }
+
+// TestTransportBurst: packets queued faster than they are read (more than
+// one read's batch) all reach memberlist, in order.
+func TestTransportBurst(t *testing.T) {
+	l := slog.New(slog.DiscardHandler)
+	a, err := newTransport(netip.MustParseAddrPort("127.0.0.1:0"), l, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Shutdown()
+	b, err := newTransport(netip.MustParseAddrPort("127.0.0.1:0"), l, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Shutdown()
+	to := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), b.bind.Port()).String()
+	const n = 7
+	for i := range n {
+		if _, err := a.WriteTo([]byte{byte(i), 'x'}, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		select {
+		case p := <-b.PacketCh():
+			if want := []byte{byte(i), 'x'}; !bytes.Equal(p.Buf, want) {
+				t.Fatalf("packet %d: %x, want %x", i, p.Buf, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("packet %d of %d never arrived", i, n)
+		}
+	}
+}
