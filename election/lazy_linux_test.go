@@ -110,6 +110,27 @@ func TestLazyFramesWaitForTheReader(t *testing.T) {
 	}
 }
 
+// TestHeartbeatPath: the start-up log says how heartbeats arrive.
+func TestHeartbeatPath(t *testing.T) {
+	tr, err := newTransport(netip.MustParseAddrPort("127.0.0.1:0"), slog.New(slog.DiscardHandler), func([]byte, time.Time) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown()
+	n := &Node{tr: tr}
+	if got := n.heartbeatPath(); got != "frames, lazy socket" {
+		t.Errorf("with a lazy socket: %q", got)
+	}
+	n.tr = &transport{}
+	if got := n.heartbeatPath(); got != "frames, read as they arrive" {
+		t.Errorf("without one: %q", got)
+	}
+	n.noFrames = true
+	if got := n.heartbeatPath(); got != "memberlist" {
+		t.Errorf("without frames: %q", got)
+	}
+}
+
 // TestPortStillExclusive: the main UDP socket allows the lazy one to
 // share its port, but a second daemon on the same address still fails.
 func TestPortStillExclusive(t *testing.T) {

@@ -290,6 +290,19 @@ func (n *Node) onFrame(b []byte, at time.Time, read bool) {
 	n.heartbeat(name, payload, at, read)
 }
 
+// heartbeatPath says how this node receives heartbeats, for the log:
+// frames, the lazy ones from a socket read when the daemon wakes anyway
+// ("frames, lazy socket"), frames read as they arrive, or memberlist.
+func (n *Node) heartbeatPath() string {
+	switch {
+	case n.noFrames:
+		return "memberlist"
+	case n.tr != nil && n.tr.lazy != nil:
+		return "frames, lazy socket"
+	}
+	return "frames, read as they arrive"
+}
+
 // readLazy handles the heartbeat frames waiting in the lazy socket.
 func (n *Node) readLazy() {
 	if n.tr != nil {
@@ -690,7 +703,8 @@ func (n *Node) Run(ctx context.Context) error {
 	n.selfAddr = nodeAddr(local)
 	n.mlLive.Store(ml)
 	n.log.Info("memberlist started", "peer", n.cfg.Node.Name, "addr", net.JoinHostPort(local.Addr.String(), strconv.Itoa(int(local.Port))),
-		"cluster", n.cfg.Cluster.Name, "encrypted", len(n.cfg.Cluster.SecretKey) > 0, "timing", n.cfg.Cluster.Timing.Profile)
+		"cluster", n.cfg.Cluster.Name, "encrypted", len(n.cfg.Cluster.SecretKey) > 0, "timing", n.cfg.Cluster.Timing.Profile,
+		"heartbeats", n.heartbeatPath())
 
 	if len(n.cfg.Cluster.Peers) == 0 {
 		n.settled = true
