@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
 )
@@ -19,14 +18,12 @@ import (
 func TestLazyFramesWaitForTheReader(t *testing.T) {
 	for _, bind := range []string{"127.0.0.1:0", "0.0.0.0:0"} {
 		t.Run(bind, func(t *testing.T) {
-			var (
-				mu    sync.Mutex
-				eager [][]byte
-			)
+			eager := make(chan []byte, 64)
 			tr, err := newTransport(netip.MustParseAddrPort(bind), slog.New(slog.DiscardHandler), func(b []byte, at time.Time) {
-				mu.Lock()
-				eager = append(eager, bytes.Clone(b))
-				mu.Unlock()
+				select {
+				case eager <- bytes.Clone(b):
+				default: // more than this test sends: it has failed already
+				}
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -59,21 +56,16 @@ func TestLazyFramesWaitForTheReader(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("memberlist got nothing")
 			}
-			deadline := time.Now().Add(5 * time.Second)
-			for {
-				mu.Lock()
-				n := len(eager)
-				mu.Unlock()
-				if n > 0 || time.Now().After(deadline) {
-					break
+			// The lazy frame sent before the eager one would come first
+			// had it reached the main socket.
+			select {
+			case b := <-eager:
+				if !bytes.Equal(b, eagerFrame) {
+					t.Errorf("onFrame got %x first, want the eager frame %x", b, eagerFrame)
 				}
-				time.Sleep(time.Millisecond)
+			case <-time.After(5 * time.Second):
+				t.Fatal("onFrame got nothing")
 			}
-			mu.Lock()
-			if len(eager) != 1 || !bytes.Equal(eager[0], eagerFrame) {
-				t.Errorf("onFrame got %x, want only the eager frame %x", eager, eagerFrame)
-			}
-			mu.Unlock()
 			var got [][]byte
 			tr.readLazy(func(b []byte, at time.Time) {
 				got = append(got, bytes.Clone(b))
@@ -88,6 +80,9 @@ func TestLazyFramesWaitForTheReader(t *testing.T) {
 			tr.readLazy(func(b []byte, _ time.Time) { got = append(got, b) })
 			if len(got) != 0 {
 				t.Errorf("a second readLazy got %x, want nothing", got)
+			}
+			if len(eager) != 0 {
+				t.Errorf("onFrame got %x too, want only the eager frame", <-eager)
 			}
 			// A burst waiting: all come, in order.
 			const burst = 35

@@ -44,11 +44,20 @@ type InstanceMeta struct {
 }
 
 // newer reports whether m is a later update than o.
-func (m Meta) newer(o Meta) bool {
-	if m.Epoch != o.Epoch {
-		return m.Epoch > o.Epoch
+func (m Meta) newer(o Meta) bool { return m.version().newer(o.version()) }
+
+// version is m's (epoch, seq).
+func (m Meta) version() metaVersionOf { return metaVersionOf{epoch: m.Epoch, seq: m.Seq} }
+
+// metaVersionOf is the (epoch, seq) of a node's metadata.
+type metaVersionOf struct{ epoch, seq uint64 }
+
+// newer reports whether v is a later version than o.
+func (v metaVersionOf) newer(o metaVersionOf) bool {
+	if v.epoch != o.epoch {
+		return v.epoch > o.epoch
 	}
-	return m.Seq > o.Seq
+	return v.seq > o.seq
 }
 
 // instance returns the published state of the named instance.

@@ -146,9 +146,6 @@ type Node struct {
 	hbVersion map[string]metaVersionOf
 }
 
-// metaVersionOf is the (epoch, seq) of a node's metadata.
-type metaVersionOf struct{ epoch, seq uint64 }
-
 type instance struct {
 	cfg         config.Instance
 	holder      Holder
@@ -238,7 +235,7 @@ func (n *Node) heardVersion(node string, v *metaVersionOf, at time.Time) {
 	gap := silenceLimit(n.cfg.Cluster.Timing)
 	n.mu.Lock()
 	if v != nil {
-		if old, ok := n.hbVersion[node]; !ok || (Meta{Epoch: v.epoch, Seq: v.seq}).newer(Meta{Epoch: old.epoch, Seq: old.seq}) {
+		if old, ok := n.hbVersion[node]; !ok || v.newer(old) {
 			n.hbVersion[node] = *v
 		}
 	}
@@ -341,7 +338,7 @@ func (n *Node) setPace(now time.Time) {
 func (n *Node) staleMember(now time.Time) string {
 	return n.firstMember(func(name string, m *member) bool {
 		v, ok := n.hbVersion[name]
-		return ok && n.presentLocked(m, now) && (!m.hasMeta || (Meta{Epoch: v.epoch, Seq: v.seq}).newer(m.meta))
+		return ok && n.presentLocked(m, now) && (!m.hasMeta || v.newer(m.meta.version()))
 	})
 }
 

@@ -228,6 +228,18 @@ func (c *testCluster) crash(i int) {
 	}
 }
 
+// waitUntil polls cond until it holds, failing the test after within.
+func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func (c *testCluster) waitHolders(want string, within time.Duration) {
 	c.t.Helper()
 	deadline := time.Now().Add(within)
@@ -613,16 +625,7 @@ func TestHeartbeatFrames(t *testing.T) {
 	}
 	c.waitHolders("node0", 10*time.Second)
 	n0, n1, n2 := c.nodes[0].node, c.nodes[1].node, c.nodes[2].node
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting until %s", what)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	waitFor := func(what string, cond func() bool) { t.Helper(); waitUntil(t, 10*time.Second, what, cond) }
 	const eager, lazy = 0, 1
 	// Counted from here: while the members learn of each other, one
 	// may take itself for the pace member for a beat.
