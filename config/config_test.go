@@ -828,7 +828,7 @@ func TestProfiles(t *testing.T) {
 	}
 	for name, want := range map[string]time.Duration{
 		"default":      900 * time.Millisecond,
-		"fast":         220 * time.Millisecond,
+		"fast":         225 * time.Millisecond,
 		"instant":      35 * time.Millisecond,
 		"conservative": 6 * time.Second,
 	} {

@@ -34,7 +34,7 @@ vips = ["192.0.2.10"]
 	// cluster lab: 3 members (2 peers: 127.0.0.2:7946, 127.0.0.3:7946)
 	// encryption: off (cluster.insecure)
 	// quorum auto: 2 of 3 members needed to hold a VIP
-	// timing fast: heartbeat every 20ms, a member silent for 200ms no longer counts, a dead member is found in about 220ms; memberlist probes every 1s
+	// timing fast: heartbeat every 25ms, a member silent for 200ms no longer counts, a dead member is found in about 225ms; memberlist probes every 1s
 	// instance web on lo: 192.0.2.10/32, priority 100, preempt
 }
 
@@ -64,7 +64,7 @@ func ExampleProfile() {
 	}
 	// Output:
 	// default: dead member found in about 900ms
-	// fast: dead member found in about 220ms
+	// fast: dead member found in about 225ms
 	// instant: dead member found in about 35ms
 	// conservative: dead member found in about 6s
 }

@@ -36,9 +36,12 @@ var profiles = []Timing{
 	},
 	{
 		// About 0.22 s to detect a dead node, by heartbeats; for a
-		// quiet, fast network. memberlist only keeps the membership,
-		// at default's pace: its probe and gossip ticks were an
-		// eighth of an idle fast daemon's wakeups.
+		// quiet, fast network. Like default, 8 heartbeats must be lost
+		// in a row for a false verdict and 6 for a lost lease: every
+		// 25 ms, not 20, since each one is a wakeup of every member,
+		// most of an idle fast daemon's CPU. memberlist only keeps the
+		// membership, at default's pace: its probe and gossip ticks
+		// were an eighth of an idle fast daemon's wakeups.
 		Profile:                 "fast",
 		ProbeInterval:           time.Second,
 		ProbeTimeout:            500 * time.Millisecond,
@@ -53,7 +56,7 @@ var profiles = []Timing{
 		TCPTimeout:              500 * time.Millisecond,
 		RejoinInterval:          500 * time.Millisecond,
 		StartupGrace:            time.Second,
-		HeartbeatInterval:       20 * time.Millisecond,
+		HeartbeatInterval:       25 * time.Millisecond,
 		Lease:                   150 * time.Millisecond,
 		LeaseMargin:             60 * time.Millisecond,
 		HeartbeatTimeout:        200 * time.Millisecond,
