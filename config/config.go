@@ -106,7 +106,8 @@ type Timing struct {
 	PushPullInterval        time.Duration
 	TCPTimeout              time.Duration
 	// RejoinInterval is how often configured peers that are not members
-	// are joined again.
+	// are joined again (checked on the heartbeat ticks, so up to one
+	// HeartbeatInterval later).
 	RejoinInterval time.Duration
 	// StartupGrace is how long a node that could join no peer waits
 	// before it may take a VIP on its own.

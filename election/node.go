@@ -739,19 +739,21 @@ func (n *Node) Run(ctx context.Context) error {
 }
 
 func (n *Node) loop(ctx context.Context) {
-	rejoin := newTicker(n.cfg.Cluster.Timing.RejoinInterval)
-	defer rejoin.Stop()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	// A slow safety tick re-evaluates even without input.
-	safety := newTicker(time.Second)
-	defer safety.Stop()
 	joinDone := make(chan map[string]string, 1)
 	every := n.cfg.Cluster.Timing.HeartbeatInterval
 	heartbeat := newTicker(every)
 	defer heartbeat.Stop()
 	hb, hbSeq := n.heartbeatMessage(), n.seq
 	var lastBeat time.Time
+	// The loop wakes at least once a heartbeat interval (its own tick,
+	// or the pace member's heartbeat), so the rejoin round and the safety
+	// evaluation (a full one at least every second, even without input)
+	// ride on those wakeups instead of tickers of their own: on an idle
+	// daemon every wakeup is most of what it costs.
+	rejoinEvery := n.cfg.Cluster.Timing.RejoinInterval
+	lastRejoin, lastEval := time.Now(), time.Time{}
 
 	for {
 		var req *controlReq
@@ -767,7 +769,6 @@ func (n *Node) loop(ctx context.Context) {
 			r.f()
 			req = &r
 		case <-timer.C:
-		case <-safety.C():
 		case <-n.paced:
 			// The pace member's heartbeat arrived: put the own tick
 			// off until just after its next one is due, so that the
@@ -777,9 +778,6 @@ func (n *Node) loop(ctx context.Context) {
 			beat, paced = true, true
 		case <-heartbeat.C():
 			beat = true
-		case <-rejoin.C():
-			n.rejoin(joinDone)
-			continue
 		case errs := <-joinDone:
 			n.joinBusy = false
 			n.noteJoinErrors(errs)
@@ -788,6 +786,11 @@ func (n *Node) loop(ctx context.Context) {
 		// Whatever woke the loop, the heartbeats waiting in the lazy
 		// socket are read before anything is decided.
 		n.readLazy()
+		now := time.Now()
+		if now.Sub(lastRejoin) >= rejoinEvery {
+			lastRejoin = now
+			n.rejoin(joinDone)
+		}
 		if beat {
 			if time.Since(lastBeat) < every/2 {
 				// A tick delivered before a Delay, or a pace
@@ -806,14 +809,16 @@ func (n *Node) loop(ctx context.Context) {
 			n.setPace(lastBeat)
 			// Under quorum the lease, with heartbeat_timeout the
 			// members' presence, is re-checked every beat; the full
-			// evaluation runs only when either changed.
+			// evaluation runs only when either changed, or when the
+			// last one is a second old.
 			if sig := n.presenceSignature(lastBeat); sig != n.lastSig {
 				n.lastSig = sig
-			} else {
+			} else if now.Sub(lastEval) < time.Second {
 				continue
 			}
 		}
 		next := n.evaluate(ctx)
+		lastEval = now
 		if req != nil {
 			close(req.done)
 		}

@@ -448,6 +448,25 @@ func TestForeignNodesNeverJoin(t *testing.T) {
 	}
 }
 
+// TestRejoinFindsPeerThatJoinedNobody: node0 starts before its peer, so
+// its join fails; node1 starts with no peers configured, so it joins
+// nobody. Only node0's rejoin round (which rides on the election loop's
+// heartbeat wakeups) can bring them together.
+func TestRejoinFindsPeerThatJoinedNobody(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true, quorum: config.QuorumOff}, nodeSpec{noInst: true, quorum: config.QuorumOff})
+	c.nodes[1].cfg.Cluster.Peers = nil
+	c.start(0)
+	c.waitHolders("node0", 10*time.Second)
+	c.start(1)
+	for i := range c.nodes {
+		n := c.nodes[i].node
+		waitUntil(t, 10*time.Second, fmt.Sprintf("node%d sees both members", i), func() bool {
+			return len(n.Status().Members) == 2
+		})
+	}
+	c.holdFor("node0", 300*time.Millisecond)
+}
+
 func TestWitnessCountsForQuorum(t *testing.T) {
 	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{noInst: true})
 	c.start(0)

@@ -17,8 +17,9 @@ import (
 // recvfrom and sendto never block; a raw call skips the runtime's
 // syscall bookkeeping, whose entry wakes the runtime's monitor thread
 // (sysmon) whenever the daemon was idle. With heartbeats every 20 ms to
-// and from each peer that was two thirds of the daemon's context
-// switches: every packet woke two threads instead of one.
+// and from each peer (fast's interval when this was measured) that was
+// two thirds of the daemon's context switches: every packet woke two
+// threads instead of one.
 type udpIO struct {
 	rc syscall.RawConn
 	v6 bool // an AF_INET6 socket (bound to :: or 0.0.0.0 dual-stack)
