@@ -219,7 +219,7 @@ func run() int {
 		defer f.Close()
 		w = io.MultiWriter(os.Stdout, f)
 	}
-	b.report(w, strings.Join(os.Args[1:], " "), time.Since(started))
+	b.report(w, shellJoin(os.Args[1:]), time.Since(started))
 	if ctx.Err() != nil {
 		fmt.Fprintln(os.Stderr, "bench: stopped early:", context.Cause(ctx))
 		return 1

@@ -234,3 +234,24 @@ func dedupe(ss []string) []string {
 	}
 	return out
 }
+
+// shellJoin joins args into a command line a shell reads back as the same
+// args, so the report's command can be pasted: an empty argument (as in
+// -adverts "") becomes "", one with anything but safe characters is
+// single-quoted.
+func shellJoin(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		switch {
+		case a == "":
+			out[i] = `""`
+		case strings.IndexFunc(a, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_=.,/:+@%", r))
+		}) >= 0:
+			out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		default:
+			out[i] = a
+		}
+	}
+	return strings.Join(out, " ")
+}
