@@ -933,7 +933,10 @@ func (n *Node) apply(e event) {
 
 // rejoin joins the configured peers that are not alive members, in the
 // background, so a healed partition or a restarted peer is found again
-// without waiting for memberlist's own gossip to the dead.
+// without waiting for memberlist's own gossip to the dead. A peer given
+// by name is looked up in the background too: a lookup can take seconds,
+// and the election loop (heartbeats, the lease, takeovers) must not wait
+// for it.
 func (n *Node) rejoin(done chan<- map[string]string) {
 	if n.joinBusy || len(n.cfg.Cluster.Peers) == 0 {
 		return
@@ -944,19 +947,23 @@ func (n *Node) rejoin(done chan<- map[string]string) {
 			alive[m.addr] = true
 		}
 	}
-	var missing []string
+	var check []string
 	for _, p := range n.cfg.Cluster.Peers {
-		if !alive[resolvePeer(p)] {
-			missing = append(missing, p)
+		if _, err := netip.ParseAddrPort(p); err == nil && alive[resolvePeer(p)] {
+			continue
 		}
+		check = append(check, p)
 	}
-	if len(missing) == 0 {
+	if len(check) == 0 {
 		return
 	}
 	n.joinBusy = true
 	go func() {
 		errs := map[string]string{}
-		for _, p := range missing {
+		for _, p := range check {
+			if alive[resolvePeer(p)] {
+				continue
+			}
 			if _, err := n.ml.Join([]string{p}); err != nil {
 				errs[p] = err.Error()
 			} else {

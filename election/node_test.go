@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -465,6 +466,44 @@ func TestRejoinFindsPeerThatJoinedNobody(t *testing.T) {
 		})
 	}
 	c.holdFor("node0", 300*time.Millisecond)
+}
+
+// TestRejoinLooksUpNamesInTheBackground: the rejoin round runs in the
+// election loop; a peer given by name must be looked up outside it, or a
+// slow resolver would hold the heartbeats and the lease.
+func TestRejoinLooksUpNamesInTheBackground(t *testing.T) {
+	n, _ := settledNode(t, 0, nodeSpec{priority: 100}, nodeSpec{priority: 50})
+	n.cfg.Cluster.Peers = []string{"peer-one:7946"}
+	n.members["node0"] = &member{name: "node0", addr: "127.0.0.9:7946", state: MemberAlive}
+	release := make(chan struct{})
+	looked := make(chan string, 1)
+	lookupIP = func(host string) ([]net.IP, error) {
+		looked <- host
+		<-release
+		return []net.IP{net.ParseIP("127.0.0.9")}, nil
+	}
+	t.Cleanup(func() { lookupIP = net.LookupIP })
+
+	done := make(chan map[string]string, 1)
+	returned := make(chan struct{})
+	go func() {
+		n.rejoin(done)
+		close(returned)
+	}()
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("rejoin waited for the name lookup")
+	}
+	if host := <-looked; host != "peer-one" {
+		t.Errorf("looked up %q, want peer-one", host)
+	}
+	close(release)
+	// The name resolves to an alive member: nothing to join.
+	if errs := <-done; len(errs) != 0 {
+		t.Errorf("join attempts %v, want none", errs)
+	}
 }
 
 func TestWitnessCountsForQuorum(t *testing.T) {

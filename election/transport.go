@@ -232,6 +232,9 @@ func (t *transport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, e
 	return t.WriteTo(b, a.Addr)
 }
 
+// lookupIP resolves a host name (a variable for tests).
+var lookupIP = net.LookupIP
+
 // resolveUDP parses "ip:port", resolving a host name if needed.
 func resolveUDP(addr string) (netip.AddrPort, error) {
 	if ap, err := netip.ParseAddrPort(addr); err == nil {
@@ -245,7 +248,7 @@ func resolveUDP(addr string) (netip.AddrPort, error) {
 	if err != nil {
 		return netip.AddrPort{}, fmt.Errorf("bad port in %q", addr)
 	}
-	ips, err := net.LookupIP(host)
+	ips, err := lookupIP(host)
 	if err != nil || len(ips) == 0 {
 		return netip.AddrPort{}, fmt.Errorf("resolving %q: %w", host, err)
 	}
