@@ -177,16 +177,15 @@ func arrivalTime(ts int64, ok bool, now, empty time.Time) time.Time {
 
 // rxTimestamp finds SCM_TIMESTAMPNS in a control message buffer.
 func rxTimestamp(oob []byte) (unix.Timespec, bool) {
-	for len(oob) >= unix.CmsgLen(0) {
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		l := int(h.Len)
-		if l < unix.CmsgLen(0) || l > len(oob) {
+	for len(oob) > 0 {
+		h, data, rest, err := unix.ParseOneSocketControlMessage(oob)
+		if err != nil {
 			break
 		}
-		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && l >= unix.CmsgLen(int(unsafe.Sizeof(unix.Timespec{}))) {
-			return *(*unix.Timespec)(unsafe.Pointer(&oob[unix.CmsgLen(0)])), true
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= int(unsafe.Sizeof(unix.Timespec{})) {
+			return *(*unix.Timespec)(unsafe.Pointer(&data[0])), true
 		}
-		oob = oob[min(unix.CmsgSpace(l-unix.CmsgLen(0)), len(oob)):]
+		oob = rest
 	}
 	return unix.Timespec{}, false
 }

@@ -9,6 +9,9 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestLazyFramesWaitForTheReader: on a transport with frames, the kernel
@@ -66,11 +69,14 @@ func TestLazyFramesWaitForTheReader(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("onFrame got nothing")
 			}
+			// Both lazy frames were queued before the read: their
+			// arrival is the kernel's timestamp, not the read's time.
 			var got [][]byte
+			read := time.Now()
 			tr.readLazy(func(b []byte, at time.Time) {
 				got = append(got, bytes.Clone(b))
-				if now := time.Now(); at.Before(sent) || at.After(now) {
-					t.Errorf("lazy frame %x arrived at %v, outside [%v, %v]", b, at, sent, now)
+				if at.Before(sent) || !at.Before(read) {
+					t.Errorf("lazy frame %x arrived at %v, outside [%v, %v)", b, at, sent, read)
 				}
 			})
 			if len(got) != 2 || !bytes.Equal(got[0], lazy1) || !bytes.Equal(got[1], lazy2) {
@@ -165,5 +171,34 @@ func TestArrivalTime(t *testing.T) {
 	// readings whatever the wall clock does.
 	if got := arrivalTime(wall, true, now, empty); got.Sub(now) != 0 || got.String() == got.Round(0).String() {
 		t.Errorf("arrival %v carries no monotonic reading", got)
+	}
+}
+
+// TestRxTimestamp: the receive timestamp is found among other control
+// messages, and a buffer without one (or cut short) gives none.
+func TestRxTimestamp(t *testing.T) {
+	cmsg := func(level, typ int32, data []byte) []byte {
+		b := make([]byte, unix.CmsgSpace(len(data)))
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+		h.Level, h.Type = level, typ
+		h.SetLen(unix.CmsgLen(len(data)))
+		copy(b[unix.CmsgLen(0):], data)
+		return b
+	}
+	want := unix.Timespec{Sec: 1795941373, Nsec: 198777012}
+	ts := unsafe.Slice((*byte)(unsafe.Pointer(&want)), unsafe.Sizeof(want))
+	other := cmsg(unix.SOL_IP, unix.IP_TTL, []byte{64, 0, 0, 0})
+	both := append(bytes.Clone(other), cmsg(unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS, ts)...)
+	if got, ok := rxTimestamp(both); !ok || got != want {
+		t.Errorf("rxTimestamp = %v, %v; want %v", got, ok, want)
+	}
+	for name, oob := range map[string][]byte{
+		"none":      nil,
+		"other":     other,
+		"truncated": both[:len(both)-8],
+	} {
+		if got, ok := rxTimestamp(oob); ok {
+			t.Errorf("%s: rxTimestamp = %v, want none", name, got)
+		}
 	}
 }

@@ -102,8 +102,8 @@ func TestTransportAddressFamilies(t *testing.T) {
 	}
 }
 
-// TestTransportBurst: packets queued faster than they are read (more than
-// one read's batch) all reach memberlist, in order.
+// TestTransportBurst: packets queued faster than they are read all reach
+// memberlist, in order.
 func TestTransportBurst(t *testing.T) {
 	l := slog.New(slog.DiscardHandler)
 	a, err := newTransport(netip.MustParseAddrPort("127.0.0.1:0"), l, nil)
