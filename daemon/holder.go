@@ -14,6 +14,7 @@ import (
 
 	"github.com/havip/havip/announce"
 	"github.com/havip/havip/config"
+	"github.com/havip/havip/vip"
 )
 
 // addrs is the part of vip.Manager a holder uses.
@@ -87,7 +88,7 @@ func (h *holder) Acquire(ctx context.Context) error {
 	}
 	h.master = true
 	h.startAnnouncing(h.inst.Announce.Count, h.vips())
-	h.log.Info("VIPs added", "vip", config.FormatPrefixes(h.inst.VIPs), "interface", h.ip.Name())
+	h.log.Info("VIPs added", "vip", vip.FormatPrefixes(h.inst.VIPs), "interface", h.ip.Name())
 	if h.cloud != nil {
 		h.cloud.start()
 	}
@@ -231,7 +232,7 @@ func (h *holder) Release(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	h.log.Info("VIPs removed", "vip", config.FormatPrefixes(h.inst.VIPs), "interface", h.ip.Name())
+	h.log.Info("VIPs removed", "vip", vip.FormatPrefixes(h.inst.VIPs), "interface", h.ip.Name())
 	if h.cloud != nil {
 		h.cloud.stop()
 	}
@@ -283,7 +284,7 @@ func (h *holder) ensure(present map[netip.Prefix]bool) []netip.Prefix {
 		added = append(added, p)
 	}
 	if len(added) > 0 {
-		h.log.Warn("VIP was removed from the interface while master; added it back", "vip", config.FormatPrefixes(added), "interface", h.ip.Name())
+		h.log.Warn("VIP was removed from the interface while master; added it back", "vip", vip.FormatPrefixes(added), "interface", h.ip.Name())
 		h.startAnnouncing(h.inst.Announce.Count, h.vips())
 	}
 	return added
@@ -340,7 +341,7 @@ func (h *holder) update(inst config.Instance, ip addrs) error {
 		burst = append(burst, p.Addr())
 	}
 	if len(burst) > 0 || moved || old.Announce != inst.Announce {
-		h.log.Info("VIPs updated", "vip", config.FormatPrefixes(inst.VIPs), "interface", ip.Name(), "announced", joinAddrs(burst))
+		h.log.Info("VIPs updated", "vip", vip.FormatPrefixes(inst.VIPs), "interface", ip.Name(), "announced", joinAddrs(burst))
 		h.startAnnouncing(inst.Announce.Count, burst)
 	}
 	return errors.Join(errs...)

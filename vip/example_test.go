@@ -2,6 +2,7 @@ package vip_test
 
 import (
 	"context"
+	"fmt"
 	"log"
 	"net/netip"
 
@@ -36,4 +37,14 @@ func ExampleManager_Watch() {
 			log.Printf("eth0 up: %t", e.Up)
 		}
 	}
+}
+
+// A log line names every VIP of an instance in one field.
+func ExampleFormatPrefixes() {
+	vips := []netip.Prefix{
+		netip.MustParsePrefix("192.0.2.10/32"),
+		netip.MustParsePrefix("2001:db8::10/128"),
+	}
+	fmt.Println(vip.FormatPrefixes(vips))
+	// Output: 192.0.2.10/32,2001:db8::10/128
 }
