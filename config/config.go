@@ -2,7 +2,6 @@ package config
 
 import (
 	"net/netip"
-	"strings"
 	"time"
 )
 
@@ -206,14 +205,4 @@ type Status struct {
 	// Metrics is the TCP address of the Prometheus endpoint (/metrics);
 	// empty: no metrics.
 	Metrics string
-}
-
-// FormatPrefixes writes prefixes as one comma-separated string, the way
-// logs and messages show an instance's VIPs.
-func FormatPrefixes(ps []netip.Prefix) string {
-	ss := make([]string, len(ps))
-	for i, p := range ps {
-		ss[i] = p.String()
-	}
-	return strings.Join(ss, ",")
 }

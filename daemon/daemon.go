@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -62,8 +61,7 @@ type Daemon struct {
 	fmu       sync.Mutex
 	faults    map[string]map[string]string // instance → source → reason
 	linkState map[string]string            // interface → why it is unusable, "" when up
-	penalties map[string]map[string]int    // instance → source → weight (0: none)
-	penKick   chan struct{}
+	penalties map[string]map[string]int    // instance → source → weight
 
 	// tmu guards what transitions need (a leaf lock).
 	tmu    sync.Mutex
@@ -114,7 +112,6 @@ func New(o Options) (*Daemon, error) {
 		faults:    map[string]map[string]string{},
 		linkState: map[string]string{},
 		penalties: map[string]map[string]int{},
-		penKick:   make(chan struct{}, 1),
 		hooks:     map[string]hookInfo{},
 		last:      map[string]election.Transition{},
 		queues:    map[string]*notify.Queue{},
@@ -222,7 +219,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 
 	node, err := election.New(election.Options{
-		Config:       cfg,
+		Config:       election.NewConfig(cfg),
 		Holders:      d.electionHolders(),
 		Logger:       d.log,
 		Ready:        d.ready,
@@ -286,14 +283,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	})
 	d.awaitFirstRuns(gctx)
-	d.fmu.Lock()
-	first := map[string]map[string]int{}
-	for name, m := range d.penalties {
-		first[name] = maps.Clone(m)
-	}
-	d.fmu.Unlock()
-	node.SetInitialPenalties(first)
-	g.Go(func() error { d.syncPenalties(gctx); return nil })
 	g.Go(func() error { return node.Run(gctx) })
 	err = g.Wait()
 	// Let the cloud releases started by the last step-downs finish (each

@@ -43,8 +43,9 @@ func (d *Daemon) Document() status.Document {
 		doc.Quorum.Mode = "majority"
 	}
 	for _, in := range s.Instances {
-		vips := make([]string, len(in.VIPs))
-		for i, p := range in.VIPs {
+		ic := insts[in.Name]
+		vips := make([]string, len(ic.VIPs))
+		for i, p := range ic.VIPs {
 			vips[i] = p.String()
 		}
 		si := status.Instance{
@@ -53,7 +54,7 @@ func (d *Daemon) Document() status.Document {
 			Master:            in.Master,
 			VIPs:              vips,
 			Since:             status.FormatTime(in.Since),
-			Interface:         in.Interface,
+			Interface:         ic.Interface,
 			Priority:          in.Priority,
 			EffectivePriority: in.EffectivePriority,
 			Preempt:           in.Preempt,

@@ -7,9 +7,9 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/havip/havip/config"
+	"github.com/havip/havip/election"
 	"github.com/havip/havip/health"
 	"github.com/havip/havip/vip"
 )
@@ -23,7 +23,7 @@ const (
 )
 
 // setSource sets (reason != "") or clears one fault source of an
-// instance and passes the combined reason to the election.
+// instance and hands the instance's combined health to the election.
 func (d *Daemon) setSource(instance, source, reason string) {
 	d.fmu.Lock()
 	m := d.faults[instance]
@@ -36,11 +36,23 @@ func (d *Daemon) setSource(instance, source, reason string) {
 	} else {
 		m[source] = reason
 	}
-	combined := combineReasons(m)
+	d.fmu.Unlock()
+	d.pushHealth(instance)
+}
+
+// pushHealth hands the election an instance's health: every fault
+// source's reason combined, and the sum of the penalties. The daemon owns
+// the sources; the election gets one value per instance.
+func (d *Daemon) pushHealth(instance string) {
+	d.fmu.Lock()
+	h := election.Health{Fault: combineReasons(d.faults[instance])}
+	for _, w := range d.penalties[instance] {
+		h.Penalty += w
+	}
 	node := d.node
 	d.fmu.Unlock()
 	if node != nil {
-		node.SetFault(instance, combined)
+		node.SetHealth(instance, h)
 	}
 }
 
@@ -165,19 +177,19 @@ func (d *Daemon) stopScripts(instance string, keep map[string]bool) map[string]b
 	}
 	for src := range d.penalties[instance] {
 		if !keep[strings.TrimPrefix(src, srcScript)] {
-			d.penalties[instance][src] = 0
+			delete(d.penalties[instance], src)
 		}
 	}
 	d.fmu.Unlock()
 	for _, src := range drop {
 		d.setSource(instance, src, "")
 	}
-	d.kickPenalties()
+	d.pushHealth(instance)
 	return verdicts
 }
 
-// setPenalty records a script's penalty; syncPenalties hands it to the
-// election.
+// setPenalty records a script's penalty (0: none) and hands the
+// instance's health to the election.
 func (d *Daemon) setPenalty(instance, source string, weight int) {
 	d.fmu.Lock()
 	m := d.penalties[instance]
@@ -185,76 +197,11 @@ func (d *Daemon) setPenalty(instance, source string, weight int) {
 		m = map[string]int{}
 		d.penalties[instance] = m
 	}
-	m[source] = weight
+	if weight == 0 {
+		delete(m, source)
+	} else {
+		m[source] = weight
+	}
 	d.fmu.Unlock()
-	d.kickPenalties()
-}
-
-func (d *Daemon) kickPenalties() {
-	select {
-	case d.penKick <- struct{}{}:
-	default:
-	}
-}
-
-// syncPenalties hands the penalties to the election whenever they
-// change, and again while the election's view differs from them (a
-// control request made before the election runs is not applied).
-func (d *Daemon) syncPenalties(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-d.penKick:
-		case <-t.C:
-		}
-		d.mu.Lock()
-		node := d.node
-		d.mu.Unlock()
-		st := node.Status()
-		have := map[string]int{}
-		for _, in := range st.Instances {
-			have[in.Name] = in.Penalty
-		}
-		d.fmu.Lock()
-		want := map[string]map[string]int{}
-		for name, m := range d.penalties {
-			want[name] = maps.Clone(m)
-		}
-		d.fmu.Unlock()
-		for name, m := range want {
-			sum := 0
-			for _, w := range m {
-				sum += w
-			}
-			if sum == have[name] && !d.penaltiesDirty(name) {
-				continue
-			}
-			for src, w := range m {
-				node.SetPenalty(name, src, w)
-			}
-			d.fmu.Lock()
-			for src, w := range m {
-				if w == 0 && d.penalties[name][src] == 0 {
-					delete(d.penalties[name], src)
-				}
-			}
-			d.fmu.Unlock()
-		}
-	}
-}
-
-// penaltiesDirty reports whether an instance has a withdrawn penalty
-// (weight 0) not yet handed to the election.
-func (d *Daemon) penaltiesDirty(instance string) bool {
-	d.fmu.Lock()
-	defer d.fmu.Unlock()
-	for _, w := range d.penalties[instance] {
-		if w == 0 {
-			return true
-		}
-	}
-	return false
+	d.pushHealth(instance)
 }

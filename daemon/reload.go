@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/havip/havip/config"
+	"github.com/havip/havip/election"
 	"github.com/havip/havip/status"
 )
 
@@ -192,7 +193,7 @@ func (d *Daemon) Reload(next *config.Config) (status.ReloadReply, error) {
 		}
 	}
 
-	if err := d.node.Reload(cfg, d.electionHolders()); err != nil {
+	if err := d.node.Reload(election.NewReloadable(cfg), d.electionHolders()); err != nil {
 		errs = append(errs, err.Error())
 	}
 

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"strings"
 	"time"
 
 	"github.com/havip/havip/config"
@@ -28,8 +29,8 @@ func (d *Daemon) dropHooks(name string) {
 }
 
 // onTransition runs in the election goroutine after every transition: it
-// records the transition, counts it and queues the notify command. It
-// never blocks.
+// logs the transition with the instance's VIPs, records it, counts it and
+// queues the notify command. It never blocks.
 func (d *Daemon) onTransition(t election.Transition) {
 	d.metrics.transition(t)
 	d.tmu.Lock()
@@ -40,6 +41,8 @@ func (d *Daemon) onTransition(t election.Transition) {
 		q = d.queue(t.Instance)
 	}
 	d.tmu.Unlock()
+	d.log.Info("transition", "instance", t.Instance, "from", t.From.String(), "state", t.To.String(),
+		"reason", t.Reason, "master", t.Master, "vip", strings.Join(h.vips, ","))
 	if q == nil {
 		return
 	}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-
-	"github.com/havip/havip/config"
 )
 
 // Errors a control request can return; callers decide on them with
@@ -40,9 +38,6 @@ func (d directive) supersedes(o directive) bool {
 	}
 	return d.Cleared && !o.Cleared
 }
-
-// msgDirective is the first byte of a direct message carrying directives.
-const msgDirective byte = 2
 
 // pushState is what LocalState sends with every push/pull: the node's
 // current metadata (fresher than memberlist's copy) and the directives it
@@ -88,51 +83,6 @@ func (n *Node) SetMaintenance(on bool) {
 	})
 }
 
-// SetPenalty lowers an instance's effective priority by weight for a
-// named source (a failing track script); weight 0 removes that source's
-// penalty. The effective priority never drops below 1 this way: only a
-// fault or maintenance makes a node ineligible.
-func (n *Node) SetPenalty(instance, source string, weight int) {
-	_ = n.control(func() {
-		in := n.instance(instance)
-		if in == nil {
-			return
-		}
-		if weight <= 0 {
-			delete(in.penalties, source)
-		} else {
-			in.penalties[source] = weight
-		}
-	})
-}
-
-// SetInitialPenalties sets penalties (instance → source → weight) found
-// before Run, such as a weighted check that failed its first run, so the
-// first metadata the peers see already carries the lowered priority. It
-// must be called before Run starts; later changes go through SetPenalty.
-func (n *Node) SetInitialPenalties(p map[string]map[string]int) {
-	for name, m := range p {
-		in := n.instance(name)
-		if in == nil {
-			continue
-		}
-		for src, w := range m {
-			if w > 0 {
-				in.penalties[src] = w
-			}
-		}
-	}
-}
-
-func (n *Node) instance(name string) *instance {
-	for _, in := range n.insts {
-		if in.cfg.Name == name {
-			return in
-		}
-	}
-	return nil
-}
-
 // Switchover moves an instance to the node to, or with to == "" to the
 // best eligible node other than the current master, and returns the
 // node chosen. The choice holds against preemption until that node fails
@@ -171,17 +121,17 @@ func (n *Node) switchover(instance, to string) (string, error) {
 		}
 	} else if !slices.ContainsFunc(ranked, func(c Candidate) bool { return c.Node == to }) {
 		why := "is not a member"
-		if m := n.members[to]; m != nil {
+		if m := n.members.members[to]; m != nil {
 			why = "is " + string(m.state)
 			if m.state.member() {
 				why = "is not eligible (priority 0: fault, maintenance or instance not configured there)"
 			}
-		} else if to == n.cfg.Node.Name {
+		} else if to == n.cfg.Name {
 			why = "is not eligible here (priority 0: fault, maintenance or instance not configured)"
 		}
 		return "", fmt.Errorf("%w for instance %q: %q %s", ErrNoTarget, instance, to, why)
 	}
-	d := directive{Instance: instance, Target: to, Issued: time.Now().UnixNano(), Issuer: n.cfg.Node.Name}
+	d := directive{Instance: instance, Target: to, Issued: time.Now().UnixNano(), Issuer: n.cfg.Name}
 	n.directives[instance] = d
 	n.log.Info("switchover", "instance", instance, "peer", to, "master", master)
 	n.sendDirectives([]directive{d})
@@ -195,24 +145,13 @@ func (n *Node) candidates(instance string) ([]Candidate, bool) {
 	known := false
 	if in := n.instance(instance); in != nil {
 		known = true
-		out = append(out, Candidate{Node: n.cfg.Node.Name, Priority: int(n.effectivePriority(in, n.faultOf(in))), Holding: in.holding})
+		out = append(out, Candidate{Node: n.cfg.Name, Priority: int(n.effectivePriority(in, n.healthOf(in, time.Now()))), Holding: in.holding})
 	}
-	peers := n.peersFor(instance)
+	peers := n.members.candidates(instance, time.Now())
 	if len(peers) > 0 {
 		known = true
 	}
 	return append(out, peers...), known
-}
-
-// faultOf returns the instance's current fault reason, if any.
-func (n *Node) faultOf(in *instance) string {
-	n.mu.Lock()
-	f := n.faults[in.cfg.Name]
-	n.mu.Unlock()
-	if f == "" && time.Now().Before(in.retryAt) {
-		f = in.fault
-	}
-	return f
 }
 
 // mergeDirective adopts d if it is newer than what this node knows.
@@ -237,12 +176,12 @@ func (n *Node) preferred(instance string) string {
 		return ""
 	}
 	failed := ""
-	if d.Target == n.cfg.Node.Name {
-		if in := n.instance(instance); in == nil || n.effectivePriority(in, n.faultOf(in)) == 0 {
+	if d.Target == n.cfg.Name {
+		if in := n.instance(instance); in == nil || n.effectivePriority(in, n.healthOf(in, time.Now())) == 0 {
 			failed = "not eligible"
 		}
-	} else if m := n.members[d.Target]; m != nil {
-		if !n.present(m, time.Now()) {
+	} else if m := n.members.members[d.Target]; m != nil {
+		if !n.presence.present(m, time.Now()) {
 			failed = "gone (" + string(m.state) + ")"
 		} else if m.hasMeta {
 			if im, ok := m.meta.instance(instance); !ok || im.Priority == 0 {
@@ -262,55 +201,43 @@ func (n *Node) preferred(instance string) string {
 
 // sendDirectives tells every member about directives at once.
 func (n *Node) sendDirectives(ds []directive) {
-	if n.ml == nil || n.mlStopped.Load() {
-		return
-	}
 	b, err := json.Marshal(ds)
 	if err != nil {
 		return
 	}
-	n.sendAll(append([]byte{msgDirective}, b...))
+	n.members.sendAll(append([]byte{msgDirective}, b...))
 }
 
 // localState encodes the push/pull state; it runs on memberlist's
 // goroutines, so it reads only what the mutex guards.
 func (n *Node) localState() []byte {
 	n.mu.Lock()
-	ps := pushState{Name: n.cfg.Node.Name, Meta: slices.Clone(n.metaBuf), Directives: slices.Clone(n.pubDirectives)}
+	ps := pushState{Name: n.cfg.Name, Meta: slices.Clone(n.metaBuf), Directives: slices.Clone(n.pubDirectives)}
 	n.mu.Unlock()
 	b, _ := json.Marshal(ps)
 	return b
 }
 
-// Reload applies a new configuration without a restart. Instances whose
-// settings did not change keep their state and holder untouched; changed
-// ones are updated in place (a holder that changed is swapped: released
-// and, if this node should hold, acquired again with the new VIPs);
-// removed ones are released; new ones start in INIT. Settings memberlist
-// was started with (node name, bind, cluster name, key, timing) stay as
-// they were: the caller reports them as needing a restart.
-func (n *Node) Reload(cfg *config.Config, holders map[string]Holder) error {
-	for _, ic := range cfg.Instances {
+// Reload applies the reloadable part of a new configuration without a
+// restart; the rest of Config is what memberlist and the heartbeats were
+// started with and stays. Instances whose settings did not change keep
+// their state and holder untouched; changed ones are updated in place (a
+// holder that changed is swapped: released and, if this node should hold,
+// acquired again with the new VIPs); removed ones are released; new ones
+// start in INIT.
+func (n *Node) Reload(r Reloadable, holders map[string]Holder) error {
+	for _, ic := range r.Instances {
 		if holders[ic.Name] == nil {
 			return fmt.Errorf("election: no holder for instance %q", ic.Name)
 		}
 	}
-	probe := Meta{}
-	for _, ic := range cfg.Instances {
-		probe.Instances = append(probe.Instances, InstanceMeta{Name: ic.Name})
-	}
-	if _, err := probe.MarshalBinary(); err != nil {
+	if err := checkMetaSize(r.Instances); err != nil {
 		return fmt.Errorf("election: %w", err)
 	}
-	var err error
-	cerr := n.control(func() { err = n.reload(cfg, holders) })
-	if cerr != nil {
-		return cerr
-	}
-	return err
+	return n.control(func() { n.reload(r, holders) })
 }
 
-func (n *Node) reload(cfg *config.Config, holders map[string]Holder) error {
+func (n *Node) reload(r Reloadable, holders map[string]Holder) {
 	ctx := n.runCtx
 	now := time.Now()
 	old := map[string]*instance{}
@@ -318,15 +245,18 @@ func (n *Node) reload(cfg *config.Config, holders map[string]Holder) error {
 		old[in.cfg.Name] = in
 	}
 	var next []*instance
-	for _, ic := range cfg.Instances {
+	for _, ic := range r.Instances {
 		h := holders[ic.Name]
 		in, ok := old[ic.Name]
 		if !ok {
 			n.log.Info("instance added", "instance", ic.Name)
-			next = append(next, &instance{cfg: ic, holder: h, state: StateInit, since: now, reason: "added by reload", penalties: map[string]int{}})
+			next = append(next, newInstance(ic, h, now, "added by reload"))
 			continue
 		}
 		delete(old, ic.Name)
+		if in.cfg != ic {
+			n.log.Info("instance changed", "instance", ic.Name)
+		}
 		if h != in.holder {
 			if in.holding {
 				if err := in.holder.Release(ctx); err != nil {
@@ -335,9 +265,6 @@ func (n *Node) reload(cfg *config.Config, holders map[string]Holder) error {
 				in.holding = false
 			}
 			in.holder = h
-		}
-		if !instanceEqual(in.cfg, ic) {
-			n.log.Info("instance changed", "instance", ic.Name)
 		}
 		in.cfg = ic
 		next = append(next, in)
@@ -348,28 +275,9 @@ func (n *Node) reload(cfg *config.Config, holders map[string]Holder) error {
 				n.log.Error("releasing VIPs of removed instance", "instance", name, "err", err)
 			}
 		}
-		delete(n.lastPubPrios, name)
 		n.log.Info("instance removed", "instance", name)
 	}
 	n.insts = next
-	// What memberlist was started with stays; the rest is taken.
-	keep := n.cfg
-	c := *cfg
-	c.Node = keep.Node
-	c.Cluster.Name = keep.Cluster.Name
-	c.Cluster.SecretKey = keep.Cluster.SecretKey
-	c.Cluster.SecretKeyFile = keep.Cluster.SecretKeyFile
-	c.Cluster.Insecure = keep.Cluster.Insecure
-	c.Cluster.Timing = keep.Cluster.Timing
-	c.Status = keep.Status
-	n.cfg = &c
+	n.cfg.Reloadable = Reloadable{Instances: r.Instances, Quorum: r.Quorum}
 	n.forcePublish = true
-	return nil
-}
-
-// instanceEqual compares the settings of two instances.
-func instanceEqual(a, b config.Instance) bool {
-	return a.Name == b.Name && a.Interface == b.Interface && slices.Equal(a.VIPs, b.VIPs) &&
-		a.Priority == b.Priority && a.Preempt == b.Preempt && a.PreemptDelay == b.PreemptDelay &&
-		a.Announce == b.Announce
 }

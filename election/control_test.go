@@ -109,16 +109,17 @@ func TestPenaltyLowersRank(t *testing.T) {
 	c.start(0)
 	c.start(1)
 	c.waitHolders("node0", 10*time.Second)
-	c.nodes[0].node.SetPenalty("web", "app", 60)
+	c.nodes[0].node.SetHealth("web", Health{Penalty: 60})
 	c.waitHolders("node1", 2*time.Second)
 	if st := instanceStatus(t, c.nodes[0].node, "web"); st.EffectivePriority != 90 || st.Penalty != 60 {
 		t.Errorf("effective priority %d penalty %d, want 90 and 60", st.EffectivePriority, st.Penalty)
 	}
-	c.nodes[0].node.SetPenalty("web", "app", 200)
-	if st := instanceStatus(t, c.nodes[0].node, "web"); st.EffectivePriority != 1 {
-		t.Errorf("a penalty above the priority gives %d, want 1 (still eligible)", st.EffectivePriority)
-	}
-	c.nodes[0].node.SetPenalty("web", "app", 0)
+	c.nodes[0].node.SetHealth("web", Health{Penalty: 200})
+	waitUntil(t, 2*time.Second, "a penalty above the priority leaves priority 1 (still eligible)", func() bool {
+		st := instanceStatus(t, c.nodes[0].node, "web")
+		return st.EffectivePriority == 1 && st.Penalty == 200
+	})
+	c.nodes[0].node.SetHealth("web", Health{})
 	c.waitHolders("node0", 2*time.Second)
 }
 
@@ -134,7 +135,7 @@ func TestReload(t *testing.T) {
 	cfg := *c.nodes[1].cfg
 	cfg.Instances = []config.Instance{cfg.Instances[0]}
 	cfg.Instances[0].Priority = 200
-	if err := n1.Reload(&cfg, holders); err != nil {
+	if err := n1.Reload(NewReloadable(&cfg), holders); err != nil {
 		t.Fatal(err)
 	}
 	c.waitHolders("node1", 2*time.Second)
@@ -145,7 +146,7 @@ func TestReload(t *testing.T) {
 	cfg2 := cfg
 	cfg2.Instances = []config.Instance{db}
 	dbHolder := &fakeHolder{tr: c.tr, node: "node1", inst: "db"}
-	if err := n1.Reload(&cfg2, map[string]Holder{"db": dbHolder}); err != nil {
+	if err := n1.Reload(NewReloadable(&cfg2), map[string]Holder{"db": dbHolder}); err != nil {
 		t.Fatal(err)
 	}
 	c.waitHolders("node0", 2*time.Second)
@@ -156,7 +157,7 @@ func TestReload(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if err := n1.Reload(&cfg2, map[string]Holder{}); err == nil {
+	if err := n1.Reload(NewReloadable(&cfg2), map[string]Holder{}); err == nil {
 		t.Error("Reload without a holder for an instance succeeded")
 	}
 }

@@ -118,16 +118,16 @@ func TestHeartbeatPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Shutdown()
-	n := &Node{tr: tr}
-	if got := n.heartbeatPath(); got != "frames, lazy socket" {
+	h := &heartbeater{tr: tr}
+	if got := h.path(); got != "frames, lazy socket" {
 		t.Errorf("with a lazy socket: %q", got)
 	}
-	n.tr = &transport{}
-	if got := n.heartbeatPath(); got != "frames, read as they arrive" {
+	h.tr = &transport{}
+	if got := h.path(); got != "frames, read as they arrive" {
 		t.Errorf("without one: %q", got)
 	}
-	n.noFrames = true
-	if got := n.heartbeatPath(); got != "memberlist" {
+	h.noFrames = true
+	if got := h.path(); got != "memberlist" {
 		t.Errorf("without frames: %q", got)
 	}
 }

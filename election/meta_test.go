@@ -7,8 +7,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/havip/havip/config"
 )
 
 func TestMetaRoundTrip(t *testing.T) {
@@ -65,8 +63,7 @@ func TestMetaNewer(t *testing.T) {
 // TestNamedMessageRoundTrip: what namedMessage encodes, splitNamed
 // decodes; truncated messages are refused, not misread.
 func TestNamedMessageRoundTrip(t *testing.T) {
-	n := &Node{cfg: &config.Config{Node: config.Node{Name: "node7"}}}
-	msg := n.namedMessage(msgHeartbeat, []byte{1, 2, 3})
+	msg := namedMessage(msgHeartbeat, "node7", []byte{1, 2, 3})
 	if msg[0] != msgHeartbeat {
 		t.Fatalf("kind %d", msg[0])
 	}
@@ -74,12 +71,20 @@ func TestNamedMessageRoundTrip(t *testing.T) {
 	if !ok || name != "node7" || !bytes.Equal(payload, []byte{1, 2, 3}) {
 		t.Errorf("splitNamed = %q %v %v", name, payload, ok)
 	}
-	if name, payload, ok := splitNamed(n.namedMessage(msgMetaRequest, nil)); !ok || name != "node7" || len(payload) != 0 {
+	if name, payload, ok := splitNamed(namedMessage(msgMetaRequest, "node7", nil)); !ok || name != "node7" || len(payload) != 0 {
 		t.Errorf("no payload: %q %v %v", name, payload, ok)
 	}
 	for _, b := range [][]byte{nil, {msgMeta}, msg[:5]} {
 		if _, _, ok := splitNamed(b); ok {
 			t.Errorf("splitNamed(%v) accepted a truncated message", b)
 		}
+	}
+	// A heartbeat's payload is the version it announces.
+	_, payload, _ = splitNamed(heartbeatMessage("node7", metaVersionOf{epoch: 7, seq: 9}))
+	if v := heartbeatVersion(payload); v == nil || *v != (metaVersionOf{epoch: 7, seq: 9}) {
+		t.Errorf("heartbeat version %v, want {7 9}", v)
+	}
+	if v := heartbeatVersion(payload[:15]); v != nil {
+		t.Errorf("a short heartbeat gave version %v", v)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/memberlist"
+
 	"github.com/havip/havip/config"
 )
 
@@ -186,7 +188,7 @@ func (c *testCluster) start(i int) {
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", tn.cfg.Node.Name)
 	}
-	n, err := New(Options{Config: tn.cfg, Holders: holders, Logger: logger})
+	n, err := New(Options{Config: NewConfig(tn.cfg), Holders: holders, Logger: logger})
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -220,11 +222,10 @@ func (c *testCluster) stop(i int) {
 // would, and stops its election loop without the graceful release.
 func (c *testCluster) crash(i int) {
 	tn := c.nodes[i]
-	for tn.node.ml == nil {
-		time.Sleep(time.Millisecond)
-	}
-	tn.node.mlStopped.Store(true)
-	if err := tn.node.ml.Shutdown(); err != nil {
+	var ml *memberlist.Memberlist
+	waitUntil(c.t, 5*time.Second, "memberlist runs", func() bool { ml = tn.node.members.live.Load(); return ml != nil })
+	tn.node.members.stopped.Store(true)
+	if err := ml.Shutdown(); err != nil {
 		c.t.Fatal(err)
 	}
 }
@@ -404,13 +405,13 @@ func TestFaultMovesVIP(t *testing.T) {
 	c.start(0)
 	c.start(1)
 	c.waitHolders("node0", 10*time.Second)
-	c.nodes[0].node.SetFault("web", "interface eth0 down")
+	c.nodes[0].node.SetHealth("web", Health{Fault: "interface eth0 down"})
 	c.waitHolders("node1", 5*time.Second)
 	st := instanceStatus(t, c.nodes[0].node, "web")
 	if st.State != StateFault || st.EffectivePriority != 0 || !strings.Contains(st.Reason, "eth0 down") {
 		t.Errorf("faulted node0: %+v", st)
 	}
-	c.nodes[0].node.SetFault("web", "")
+	c.nodes[0].node.SetHealth("web", Health{})
 	c.waitHolders("node0", 5*time.Second)
 }
 
@@ -473,8 +474,8 @@ func TestRejoinFindsPeerThatJoinedNobody(t *testing.T) {
 // slow resolver would hold the heartbeats and the lease.
 func TestRejoinLooksUpNamesInTheBackground(t *testing.T) {
 	n, _ := settledNode(t, 0, nodeSpec{priority: 100}, nodeSpec{priority: 50})
-	n.cfg.Cluster.Peers = []string{"peer-one:7946"}
-	n.members["node0"] = &member{name: "node0", addr: "127.0.0.9:7946", state: MemberAlive}
+	n.cfg.Peers = []string{"peer-one:7946"}
+	n.members.members["node0"] = &member{name: "node0", addr: "127.0.0.9:7946", state: MemberAlive}
 	release := make(chan struct{})
 	looked := make(chan string, 1)
 	lookupIP = func(host string) ([]net.IP, error) {
@@ -546,7 +547,7 @@ func TestMemberlistDeathDoesNotOverrideHeartbeats(t *testing.T) {
 				for i, tn := range c.nodes {
 					for j := range c.nodes {
 						if j != i {
-							tn.node.enqueue(event{kind: evLeave, name: fmt.Sprintf("node%d", j)})
+							tn.node.events.put(event{kind: evLeave, name: fmt.Sprintf("node%d", j)})
 						}
 					}
 				}
@@ -564,7 +565,7 @@ func TestMemberlistDeathDoesNotOverrideHeartbeats(t *testing.T) {
 					t.Errorf("node0 seen by node1 as %q, want alive (its heartbeats arrive)", m.State)
 				}
 			}
-			if seen, _ := c.nodes[0].node.quorum(); seen != size {
+			if seen := c.nodes[0].node.Status().QuorumSeen; seen != size {
 				t.Errorf("node0 sees %d members, want %d", seen, size)
 			}
 			// A crash still fails over: the heartbeats stop. (The
@@ -588,33 +589,31 @@ func TestDeathBeforeFirstHeartbeat(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	n, _ := settledNode(t, timeout, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
 	n.apply(event{kind: evJoin, name: "node0", addr: "127.0.0.1:1"})
-	joined := n.members["node0"].joined
+	joined := n.members.members["node0"].joined
 	if joined.IsZero() {
 		t.Fatal("join time not recorded")
 	}
 	n.apply(event{kind: evLeave, name: "node0"})
-	m := n.members["node0"]
+	m := n.members.members["node0"]
 	if m.state != MemberDead {
 		t.Fatalf("state %q, want dead", m.state)
 	}
-	if !n.present(m, joined.Add(timeout/2)) {
+	if !n.presence.present(m, joined.Add(timeout/2)) {
 		t.Error("a member declared dead before its first heartbeat was due no longer counts")
 	}
-	if n.present(m, joined.Add(2*timeout)) {
+	if n.presence.present(m, joined.Add(2*timeout)) {
 		t.Error("a member never heard still counts after heartbeat_timeout")
 	}
 	// Heard after the grace ran out: its heartbeats decide from then on.
 	heard := joined.Add(2 * timeout)
-	n.mu.Lock()
-	n.lastHeard["node0"] = heard
-	n.mu.Unlock()
-	if !n.present(m, heard.Add(timeout/2)) {
+	setHeard(n, "node0", heard)
+	if !n.presence.present(m, heard.Add(timeout/2)) {
 		t.Error("a dead member whose heartbeat arrived does not count")
 	}
 	// A member memberlist reported dead without ever reporting it
 	// alive has no grace.
 	n.apply(event{kind: evLeave, name: "node9"})
-	if n.present(n.members["node9"], time.Now()) {
+	if n.presence.present(n.members.members["node9"], time.Now()) {
 		t.Error("a member only ever reported dead counts")
 	}
 }
@@ -632,7 +631,7 @@ func TestHeartbeatsPaced(t *testing.T) {
 	}
 	c.waitHolders("node0", 10*time.Second)
 	pace := func(i int) string {
-		if p := c.nodes[i].node.pace.Load(); p != nil {
+		if p := c.nodes[i].node.beats.pace.Load(); p != nil {
 			return *p
 		}
 		return ""
@@ -641,18 +640,18 @@ func TestHeartbeatsPaced(t *testing.T) {
 	// those of want.
 	waitPaced := func(i int, want string) {
 		t.Helper()
-		start := c.nodes[i].node.pacedBeats.Load()
+		start := c.nodes[i].node.beats.pacedBeats.Load()
 		deadline := time.Now().Add(10 * time.Second)
-		for c.nodes[i].node.pacedBeats.Load() < start+20 || pace(i) != want {
+		for c.nodes[i].node.beats.pacedBeats.Load() < start+20 || pace(i) != want {
 			if time.Now().After(deadline) {
-				t.Fatalf("node%d paced by %q, %d beats sent paced; want 20 on %q's", i, pace(i), c.nodes[i].node.pacedBeats.Load()-start, want)
+				t.Fatalf("node%d paced by %q, %d beats sent paced; want 20 on %q's", i, pace(i), c.nodes[i].node.beats.pacedBeats.Load()-start, want)
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
 	waitPaced(1, "node0")
 	waitPaced(2, "node0")
-	if p, n := pace(0), c.nodes[0].node.pacedBeats.Load(); p != "" || n != 0 {
+	if p, n := pace(0), c.nodes[0].node.beats.pacedBeats.Load(); p != "" || n != 0 {
 		t.Errorf("node0, the lowest name, paced by %q (%d beats), want its own tick", p, n)
 	}
 	c.crash(0)
@@ -662,7 +661,7 @@ func TestHeartbeatsPaced(t *testing.T) {
 		t.Errorf("node1 paced by %q once node0 is gone, want its own tick", p)
 	}
 	// node1 and node2 still count each other: no member is out.
-	if seen, _ := c.nodes[2].node.quorum(); seen != 2 {
+	if seen := c.nodes[2].node.Status().QuorumSeen; seen != 2 {
 		t.Errorf("node2 sees %d members, want 2", seen)
 	}
 }
@@ -677,7 +676,7 @@ func TestHeartbeatFrames(t *testing.T) {
 	for _, tn := range c.nodes {
 		tn.cfg.Cluster.Timing.HeartbeatTimeout = 300 * time.Millisecond
 	}
-	c.nodes[2].before = func(n *Node) { n.noFrames = true }
+	c.nodes[2].before = func(n *Node) { n.beats.noFrames = true }
 	for i := range c.nodes {
 		c.start(i)
 	}
@@ -687,46 +686,40 @@ func TestHeartbeatFrames(t *testing.T) {
 	const eager, lazy = 0, 1
 	// Counted from here: while the members learn of each other, one
 	// may take itself for the pace member for a beat.
-	e0, e1, l0, l1 := n0.framesRead[eager].Load(), n1.framesRead[eager].Load(), n0.framesRead[lazy].Load(), n1.framesRead[lazy].Load()
+	e0, e1, l0, l1 := n0.beats.framesRead[eager].Load(), n1.beats.framesRead[eager].Load(), n0.beats.framesRead[lazy].Load(), n1.beats.framesRead[lazy].Load()
 	waitFor("node1 read 20 eager frames and node0 20 lazy ones", func() bool {
-		return n1.framesRead[eager].Load() >= e1+20 && n0.framesRead[lazy].Load() >= l0+20
+		return n1.beats.framesRead[eager].Load() >= e1+20 && n0.beats.framesRead[lazy].Load() >= l0+20
 	})
 	// node0 paces: it sends eager frames and is sent lazy ones; node1
 	// is sent frames by node0 only; node2 neither sends nor gets any.
-	if got := n0.framesRead[eager].Load() - e0; got != 0 {
+	if got := n0.beats.framesRead[eager].Load() - e0; got != 0 {
 		t.Errorf("node0, the pace member, read %d eager frames, want 0", got)
 	}
-	if got := n1.framesRead[lazy].Load() - l1; got != 0 {
+	if got := n1.beats.framesRead[lazy].Load() - l1; got != 0 {
 		t.Errorf("node1 read %d lazy frames, want 0 (node2 sends none)", got)
 	}
-	if got := n2.framesSent.Load() + n2.framesRead[eager].Load() + n2.framesRead[lazy].Load(); got != 0 {
+	if got := n2.beats.framesSent.Load() + n2.beats.framesRead[eager].Load() + n2.beats.framesRead[lazy].Load(); got != 0 {
 		t.Errorf("node2, without frames, sent or read %d", got)
 	}
 	// Heartbeats flow both ways between node2 and the others: forget
 	// the versions they announced and see them come back.
 	for _, pair := range [][2]*Node{{n0, n2}, {n2, n0}, {n1, n2}, {n2, n1}} {
-		at, from := pair[0], pair[1].cfg.Node.Name
-		at.mu.Lock()
-		delete(at.hbVersion, from)
-		at.mu.Unlock()
-		waitFor(at.cfg.Node.Name+" hears "+from+"'s heartbeats", func() bool {
-			at.mu.Lock()
-			defer at.mu.Unlock()
-			_, ok := at.hbVersion[from]
+		at, from := pair[0], pair[1].cfg.Name
+		at.presence.forget(from)
+		waitFor(at.cfg.Name+" hears "+from+"'s heartbeats", func() bool {
+			at.presence.mu.Lock()
+			defer at.presence.mu.Unlock()
+			_, ok := at.presence.hbVersion[from]
 			return ok
 		})
 	}
 	for i, tn := range c.nodes {
-		if seen, _ := tn.node.quorum(); seen != 3 {
-			t.Errorf("node%d sees %d members, want 3", i, seen)
-		}
+		waitFor(fmt.Sprintf("node%d sees 3 members", i), func() bool { return tn.node.Status().QuorumSeen == 3 })
 	}
 	c.crash(0)
 	c.waitHolders("node1", 10*time.Second)
 	for _, n := range []*Node{n1, n2} {
-		if seen, _ := n.quorum(); seen != 2 {
-			t.Errorf("%s sees %d members once node0 is gone, want 2", n.cfg.Node.Name, seen)
-		}
+		waitFor(n.cfg.Name+" sees 2 members once node0 is gone", func() bool { return n.Status().QuorumSeen == 2 })
 	}
 }
 
@@ -741,9 +734,9 @@ func TestFaultBeforeStartIsPublished(t *testing.T) {
 			c.waitHolders("node1", 10*time.Second)
 			c.nodes[0].before = func(n *Node) {
 				if how == "fault" {
-					n.SetFault("web", "track script app failed")
+					n.SetHealth("web", Health{Fault: "track script app failed"})
 				} else {
-					n.SetInitialPenalties(map[string]map[string]int{"web": {"script:app": 100}})
+					n.SetHealth("web", Health{Penalty: 100})
 				}
 			}
 			c.start(0)
@@ -770,9 +763,9 @@ func TestFaultBeforeStartIsPublished(t *testing.T) {
 func TestTakeoverFromSilentHolderLooksAgain(t *testing.T) {
 	n, tr := settledNode(t, 100*time.Millisecond, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
 	now := time.Now()
-	n.members["node0"] = &member{name: "node0", addr: "127.0.0.1:1", state: MemberAlive, since: now.Add(-time.Minute), hasMeta: true,
+	n.members.members["node0"] = &member{name: "node0", addr: "127.0.0.1:1", state: MemberAlive, since: now.Add(-time.Minute), hasMeta: true,
 		meta: Meta{Epoch: 1, Seq: 1, Instances: []InstanceMeta{{Name: "web", Priority: 150, Holding: true}}}}
-	silent := func() { n.lastHeard["node0"] = time.Now().Add(-time.Second) }
+	silent := func() { setHeard(n, "node0", time.Now().Add(-time.Second)) }
 	ctx := context.Background()
 
 	silent()
@@ -780,15 +773,15 @@ func TestTakeoverFromSilentHolderLooksAgain(t *testing.T) {
 	if h := tr.held("web"); len(h) != 0 {
 		t.Fatalf("acquired at once from a silent holder: holders %v", h)
 	}
-	if d := time.Until(next); next.IsZero() || d > confirmDelay(n.cfg.Cluster.Timing) {
-		t.Fatalf("next evaluation in %v, want within %v", d, confirmDelay(n.cfg.Cluster.Timing))
+	if d := time.Until(next); next.IsZero() || d > confirmDelay(n.cfg.Timing) {
+		t.Fatalf("next evaluation in %v, want within %v", d, confirmDelay(n.cfg.Timing))
 	}
 	if r := n.insts[0].reason; !strings.Contains(r, "making sure node0 is gone") {
 		t.Errorf("reason %q", r)
 	}
 
 	// The queued heartbeat arrives before the second look: no takeover.
-	n.heard("node0")
+	heard(n, "node0")
 	time.Sleep(time.Until(next))
 	n.evaluate(ctx)
 	if h := tr.held("web"); len(h) != 0 {
@@ -818,8 +811,8 @@ func TestStaleViewBlocksTakeover(t *testing.T) {
 	meta := func(seq uint64, holding bool) Meta {
 		return Meta{Epoch: 7, Seq: seq, Instances: []InstanceMeta{{Name: "web", Priority: 100, Holding: holding}}}
 	}
-	n.members["node0"] = &member{name: "node0", addr: "127.0.0.1:1", state: MemberAlive, since: time.Now().Add(-time.Minute), hasMeta: true, meta: meta(1, false)}
-	n.heardVersion("node0", &metaVersionOf{epoch: 7, seq: 2}, time.Now())
+	n.members.members["node0"] = &member{name: "node0", addr: "127.0.0.1:1", state: MemberAlive, since: time.Now().Add(-time.Minute), hasMeta: true, meta: meta(1, false)}
+	n.presence.heard("node0", &metaVersionOf{epoch: 7, seq: 2}, time.Now())
 
 	n.evaluate(ctx)
 	if h := tr.held("web"); len(h) != 0 {
@@ -831,15 +824,15 @@ func TestStaleViewBlocksTakeover(t *testing.T) {
 
 	// node0's current state: it holds. node1 outranks it, so it waits
 	// for node0 to release rather than taking the VIP beside it.
-	n.members["node0"].meta = meta(2, true)
+	n.members.members["node0"].meta = meta(2, true)
 	n.evaluate(ctx)
 	if h := tr.held("web"); len(h) != 0 {
 		t.Fatalf("took the VIP while node0 holds it: holders %v", h)
 	}
 
 	// node0 released (version 3, announced and delivered): take it.
-	n.heardVersion("node0", &metaVersionOf{epoch: 7, seq: 3}, time.Now())
-	n.members["node0"].meta = meta(3, false)
+	n.presence.heard("node0", &metaVersionOf{epoch: 7, seq: 3}, time.Now())
+	n.members.members["node0"].meta = meta(3, false)
 	n.evaluate(ctx)
 	if h := tr.held("web"); !slices.Equal(h, []string{"node1"}) {
 		t.Fatalf("holders %v, want [node1]", h)
@@ -854,16 +847,16 @@ func TestRegainedQuorumWaitsBeforeTakeover(t *testing.T) {
 	n, tr := settledNode(t, 60*time.Millisecond, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{noInst: true})
 	ctx := context.Background()
 	long := time.Now().Add(-time.Minute)
-	n.members["node0"] = &member{name: "node0", addr: "127.0.0.1:1", state: MemberDead, since: long, hasMeta: true,
+	n.members.members["node0"] = &member{name: "node0", addr: "127.0.0.1:1", state: MemberDead, since: long, hasMeta: true,
 		meta: Meta{Epoch: 1, Seq: 1, Instances: []InstanceMeta{{Name: "web", Priority: 150, Holding: true}}}}
-	n.members["node2"] = &member{name: "node2", addr: "127.0.0.1:2", state: MemberDead, since: long, hasMeta: true, meta: Meta{Epoch: 2, Seq: 1}}
-	n.lastHeard["node0"] = time.Now().Add(-5 * time.Second)
+	n.members.members["node2"] = &member{name: "node2", addr: "127.0.0.1:2", state: MemberDead, since: long, hasMeta: true, meta: Meta{Epoch: 2, Seq: 1}}
+	setHeard(n, "node0", time.Now().Add(-5*time.Second))
 
 	// Cut off: no quorum.
-	n.lastHeard["node2"] = time.Now().Add(-5 * time.Second)
+	setHeard(n, "node2", time.Now().Add(-5*time.Second))
 	n.evaluate(ctx)
 	// The witness is heard again: quorum, but node0 not yet.
-	n.heard("node2")
+	heard(n, "node2")
 	next := n.evaluate(ctx)
 	if h := tr.held("web"); len(h) != 0 {
 		t.Fatalf("took over as soon as quorum came back: holders %v", h)
@@ -872,8 +865,8 @@ func TestRegainedQuorumWaitsBeforeTakeover(t *testing.T) {
 		t.Errorf("reason %q", r)
 	}
 	// node0's heartbeats arrive in time: nothing to take.
-	n.heard("node0")
-	n.heard("node2")
+	heard(n, "node0")
+	heard(n, "node2")
 	time.Sleep(time.Until(next))
 	n.evaluate(ctx)
 	if h := tr.held("web"); len(h) != 0 {
@@ -881,13 +874,13 @@ func TestRegainedQuorumWaitsBeforeTakeover(t *testing.T) {
 	}
 
 	// Had node0 stayed silent, node1 takes over once the wait is over.
-	n.lastHeard["node0"] = time.Now().Add(-5 * time.Second)
+	setHeard(n, "node0", time.Now().Add(-5*time.Second))
 	n.quorumSince = time.Time{}
-	n.lastHeard["node2"] = time.Now().Add(-5 * time.Second)
+	setHeard(n, "node2", time.Now().Add(-5*time.Second))
 	n.evaluate(ctx) // no quorum
 	deadline := time.Now().Add(2 * time.Second)
 	for len(tr.held("web")) == 0 && time.Now().Before(deadline) {
-		n.heard("node2")
+		heard(n, "node2")
 		next := n.evaluate(ctx)
 		if !next.IsZero() {
 			time.Sleep(time.Until(next))
@@ -906,10 +899,21 @@ func settledNode(t *testing.T, heartbeatTimeout time.Duration, specs ...nodeSpec
 	cfg := newTestCluster(t, specs...).nodes[1].cfg
 	cfg.Cluster.Timing.HeartbeatTimeout = heartbeatTimeout
 	tr := newTracker()
-	n, err := New(Options{Config: cfg, Holders: map[string]Holder{"web": &fakeHolder{tr: tr, node: "node1", inst: "web"}}})
+	n, err := New(Options{Config: NewConfig(cfg), Holders: map[string]Holder{"web": &fakeHolder{tr: tr, node: "node1", inst: "web"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n.settled = true
 	return n, tr
 }
+
+// setHeard sets when n last heard name, also to an earlier time than it
+// has (presence.heard keeps the last arrival).
+func setHeard(n *Node, name string, at time.Time) {
+	n.presence.mu.Lock()
+	n.presence.lastHeard[name] = at
+	n.presence.mu.Unlock()
+}
+
+// heard records that n heard name now.
+func heard(n *Node, name string) { n.presence.heard(name, nil, time.Now()) }

@@ -43,6 +43,11 @@ func Rank(cands []Candidate) []Candidate {
 	return out
 }
 
+// sortCandidates orders candidates by node name.
+func sortCandidates(cs []Candidate) {
+	slices.SortFunc(cs, func(a, b Candidate) int { return cmp.Compare(a.Node, b.Node) })
+}
+
 // situation is everything one decision for one instance looks at.
 type situation struct {
 	now  time.Time
@@ -78,6 +83,13 @@ type verdict struct {
 	// conflict: this node holds, keeps holding, and sees another holder
 	// (which must release).
 	conflict bool
+	// fault: the instance is not eligible because of a fault (reason).
+	fault bool
+	// askState names a member to ask for its current metadata.
+	askState string
+	// confirmAt is when a pending takeover from a holder that went
+	// silent may go ahead (zero: none pending).
+	confirmAt time.Time
 }
 
 // order ranks the eligible candidates, best first, with the switchover
@@ -142,48 +154,8 @@ func decide(s situation) verdict {
 	}
 
 	if s.self.Holding {
-		if otherHolder != nil && pos[otherHolder.Node] < pos[s.self.Node] {
-			v.reason = "higher-ranked holder " + otherHolder.Node + " seen"
-			v.master = otherHolder.Node
-			return v
-		}
-		best := ranked[0]
-		if best.Node != s.self.Node && best.Node == s.preferred {
-			v.reason = "switchover to " + best.Node
-			v.master = best.Node
-			return v
-		}
-		if s.preempt && best.Node != s.self.Node {
-			since := s.higherSince
-			if since.IsZero() {
-				since = s.now
-			}
-			if !s.now.Before(since.Add(s.preemptDelay)) {
-				v.reason = "preempted by " + best.Node
-				v.master = best.Node
-				return v
-			}
-			v.hold = true
-			v.conflict = otherHolder != nil
-			v.reason = "preemption by " + best.Node + " pending"
-			v.higherSince = since
-			v.recheck = since.Add(s.preemptDelay)
-			v.master = s.self.Node
-			return v
-		}
-		v.hold = true
-		v.reason = "holding"
-		v.conflict = otherHolder != nil
-		if v.conflict {
-			v.reason = "holding; lower-ranked holder " + otherHolder.Node + " must release"
-		}
-		if s.preferred == s.self.Node {
-			v.reason = "holding (switchover target)"
-		}
-		v.master = s.self.Node
-		return v
+		return decideHolding(s, v, ranked, pos, otherHolder)
 	}
-
 	if otherHolder != nil {
 		v.reason = otherHolder.Node + " holds"
 		v.master = otherHolder.Node
@@ -199,5 +171,51 @@ func decide(s situation) verdict {
 		return v
 	}
 	v.reason = ranked[0].Node + " ranks higher"
+	return v
+}
+
+// decideHolding is decide for a node that holds the instance: it keeps it
+// unless a better-ranked holder, a switchover or a due preemption says
+// otherwise. v carries the believed master; pos is each candidate's rank.
+func decideHolding(s situation, v verdict, ranked []Candidate, pos map[string]int, otherHolder *Candidate) verdict {
+	if otherHolder != nil && pos[otherHolder.Node] < pos[s.self.Node] {
+		v.reason = "higher-ranked holder " + otherHolder.Node + " seen"
+		v.master = otherHolder.Node
+		return v
+	}
+	best := ranked[0]
+	if best.Node != s.self.Node && best.Node == s.preferred {
+		v.reason = "switchover to " + best.Node
+		v.master = best.Node
+		return v
+	}
+	if s.preempt && best.Node != s.self.Node {
+		since := s.higherSince
+		if since.IsZero() {
+			since = s.now
+		}
+		if !s.now.Before(since.Add(s.preemptDelay)) {
+			v.reason = "preempted by " + best.Node
+			v.master = best.Node
+			return v
+		}
+		v.hold = true
+		v.conflict = otherHolder != nil
+		v.reason = "preemption by " + best.Node + " pending"
+		v.higherSince = since
+		v.recheck = since.Add(s.preemptDelay)
+		v.master = s.self.Node
+		return v
+	}
+	v.hold = true
+	v.reason = "holding"
+	v.conflict = otherHolder != nil
+	if v.conflict {
+		v.reason = "holding; lower-ranked holder " + otherHolder.Node + " must release"
+	}
+	if s.preferred == s.self.Node {
+		v.reason = "holding (switchover target)"
+	}
+	v.master = s.self.Node
 	return v
 }

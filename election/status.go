@@ -1,7 +1,7 @@
 package election
 
 import (
-	"net/netip"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -20,18 +20,17 @@ type Status struct {
 
 // InstanceStatus is the local view of one instance.
 type InstanceStatus struct {
-	Name      string
-	Interface string
-	State     State
-	Master    string
-	VIPs      []netip.Prefix
-	Since     time.Time
-	Reason    string
-	Priority  int
+	Name     string
+	State    State
+	Master   string
+	Since    time.Time
+	Reason   string
+	Priority int
 	// EffectivePriority is what this node publishes (0: not eligible).
 	EffectivePriority int
 	Preempt           bool
-	// Penalty is the sum of the active track-script weights.
+	// Penalty is the instance's health penalty (the weights of its
+	// failing track scripts).
 	Penalty int
 	// Switchover is the target of the switchover in force, if any.
 	Switchover string
@@ -67,30 +66,31 @@ func (n *Node) Status() Status {
 
 // updateSnapshot copies the election goroutine's state for Status.
 func (n *Node) updateSnapshot() {
-	seen, needed := n.quorum()
+	now := time.Now()
 	s := Status{
-		Node:         n.cfg.Node.Name,
-		Cluster:      n.cfg.Cluster.Name,
-		QuorumSeen:   seen,
-		QuorumNeeded: needed,
+		Node:         n.cfg.Name,
+		Cluster:      n.cfg.Cluster,
+		QuorumSeen:   n.presence.seen(n.members.members, now),
+		QuorumNeeded: n.cfg.Quorum,
 		Maintenance:  n.maintenance,
 	}
-	self := MemberStatus{Name: n.cfg.Node.Name, State: MemberAlive, Self: true, Maintenance: n.maintenance, Since: n.start}
-	self.Addr = n.selfAddr
+	self := MemberStatus{Name: n.cfg.Name, State: MemberAlive, Self: true, Maintenance: n.maintenance, Since: n.start}
+	self.Addr = n.members.selfAddr
+	n.mu.Lock()
+	health := maps.Clone(n.health)
+	n.mu.Unlock()
 	for _, in := range n.insts {
-		p := int(n.lastPubPrios[in.cfg.Name])
+		p := int(in.prio)
 		s.Instances = append(s.Instances, InstanceStatus{
 			Name:              in.cfg.Name,
-			Interface:         in.cfg.Interface,
 			State:             in.state,
 			Master:            in.master,
-			VIPs:              slices.Clone(in.cfg.VIPs),
 			Since:             in.since,
 			Reason:            in.reason,
 			Priority:          in.cfg.Priority,
 			EffectivePriority: p,
 			Preempt:           in.cfg.Preempt,
-			Penalty:           sumPenalties(in.penalties),
+			Penalty:           health[in.cfg.Name].Penalty,
 			Switchover:        n.activeDirective(in.cfg.Name),
 			LastFrom:          in.lastFrom,
 		})
@@ -98,9 +98,9 @@ func (n *Node) updateSnapshot() {
 		self.Priority = max(self.Priority, p)
 	}
 	s.Members = append(s.Members, self)
-	for _, m := range n.members {
+	for _, m := range n.members.members {
 		ms := MemberStatus{Name: m.name, Addr: m.addr, State: m.state, Since: m.since}
-		present := n.present(m, time.Now())
+		present := n.presence.present(m, now)
 		switch {
 		case m.state == MemberAlive && !present:
 			// Silent beyond heartbeat_timeout: the election already
@@ -132,14 +132,6 @@ func (n *Node) updateSnapshot() {
 	n.mu.Lock()
 	n.snapshot = s
 	n.mu.Unlock()
-}
-
-func sumPenalties(p map[string]int) int {
-	t := 0
-	for _, w := range p {
-		t += w
-	}
-	return t
 }
 
 // activeDirective returns the target of the switchover in force, without

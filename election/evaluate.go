@@ -1,0 +1,186 @@
+package election
+
+import (
+	"context"
+	"time"
+)
+
+// view is what one evaluation knows of the cluster as a whole, gathered
+// once for every instance.
+type view struct {
+	now                 time.Time
+	needed, seen, heard int
+	quorum              bool
+}
+
+// evaluate decides every instance: it gathers the facts, steps each
+// instance's state machine, acts on the holders and publishes the
+// result. It returns when it next needs to run without new input.
+func (n *Node) evaluate(ctx context.Context) time.Time {
+	w := n.observe(time.Now())
+	var next time.Time
+	changed := false
+	for _, in := range n.insts {
+		h := n.healthOf(in, w.now)
+		v := step(n.gather(in, h, w))
+		if n.act(ctx, in, &v, w.now) {
+			changed = true
+		}
+		for _, t := range []time.Time{v.recheck, in.retryAt} {
+			if t.After(w.now) && (next.IsZero() || t.Before(next)) {
+				next = t
+			}
+		}
+		if v.fault && !in.holding {
+			// The fault of a failed acquire is only known after act.
+			h.Fault = v.reason
+		}
+		if p := n.effectivePriority(in, h); in.prio != p {
+			in.prio = p
+			changed = true
+		}
+	}
+	if !n.settled && !n.settleBy.IsZero() && (next.IsZero() || n.settleBy.Before(next)) {
+		next = n.settleBy
+	}
+	if changed || n.forcePublish {
+		n.forcePublish = false
+		n.publish()
+	}
+	n.mu.Lock()
+	n.pubDirectives = n.pubDirectives[:0]
+	for _, d := range n.directives {
+		n.pubDirectives = append(n.pubDirectives, d)
+	}
+	n.mu.Unlock()
+	n.updateSnapshot()
+	if !n.readyFired && n.ready != nil && n.allOutOfInit() {
+		n.readyFired = true
+		n.ready()
+	}
+	return next
+}
+
+// observe updates start-up and quorum state and returns the cluster-wide
+// facts of this evaluation.
+func (n *Node) observe(now time.Time) view {
+	if !n.settled && !n.settleBy.IsZero() && !now.Before(n.settleBy) {
+		n.settled = true
+	}
+	if !n.settled && n.joinFailed && n.members.anyKnownState() {
+		// Nobody answered our join, but someone joined us: its
+		// push/pull brought the cluster's state.
+		n.settled = true
+	}
+	ms := n.members.members
+	w := view{now: now, needed: n.cfg.Quorum, seen: n.presence.seen(ms, now), heard: n.presence.heardWithin(ms, now, n.cfg.Timing.Lease)}
+	w.quorum = w.needed == 0 || (w.seen >= w.needed && w.heard >= w.needed)
+	switch {
+	case !w.quorum:
+		n.quorumSince = time.Time{}
+	case n.quorumSince.IsZero():
+		n.quorumSince = now
+	}
+	return w
+}
+
+// gather collects the facts step needs for one instance. The safety
+// facts are only looked up for an instance this node does not hold: they
+// only ever hold a takeover back.
+func (n *Node) gather(in *instance, h Health, w view) facts {
+	t := n.cfg.Timing
+	f := facts{
+		fault:  h.Fault,
+		needed: w.needed, seen: w.seen, heard: w.heard,
+		quorumSince:  n.quorumSince,
+		regainWait:   silenceLimit(t),
+		confirmAt:    in.confirmAt,
+		confirmDelay: confirmDelay(t),
+		staleRecheck: w.now.Add(t.HeartbeatInterval),
+	}
+	if f.fault != "" {
+		return f
+	}
+	f.situation = situation{
+		now:          w.now,
+		self:         Candidate{Node: n.cfg.Name, Priority: int(n.effectivePriority(in, h)), Holding: in.holding},
+		peers:        n.members.candidates(in.cfg.Name, w.now),
+		quorum:       w.quorum,
+		settled:      n.settled,
+		preempt:      in.cfg.Preempt,
+		preemptDelay: in.cfg.PreemptDelay,
+		higherSince:  in.higherSince,
+		preferred:    n.preferred(in.cfg.Name),
+	}
+	if in.holding {
+		return f
+	}
+	ms, p := n.members.members, n.presence
+	f.leaseHolder, f.leaseUntil = p.leaseGuard(ms, in.cfg.Name, w.now)
+	f.stale = p.staleMember(ms, w.now)
+	f.unheard = p.unheardMember(ms, w.now)
+	f.vanished = p.vanishedHolder(ms, in.cfg.Name, w.now)
+	return f
+}
+
+// act carries out a verdict: it acquires or releases the VIPs, asks a
+// member for its state, and moves the instance to its new state. A failed
+// acquire turns the verdict into a fault. It reports whether what this
+// node publishes changed.
+func (n *Node) act(ctx context.Context, in *instance, v *verdict, now time.Time) bool {
+	if v.askState != "" {
+		n.members.sendTo(n.members.members[v.askState], namedMessage(msgMetaRequest, n.cfg.Name, nil))
+	}
+	in.confirmAt = v.confirmAt
+	in.higherSince = v.higherSince
+	in.noteMaster(v.master, n.cfg.Name, now)
+	in.master = v.master
+
+	changed := false
+	switch {
+	case v.hold && !in.holding:
+		if err := in.holder.Acquire(ctx); err != nil {
+			n.log.Error("acquiring VIPs failed", "instance", in.cfg.Name, "err", err)
+			if rerr := in.holder.Release(ctx); rerr != nil {
+				n.log.Error("cleaning up after failed acquire", "instance", in.cfg.Name, "err", rerr)
+			}
+			in.fault = "acquire failed: " + err.Error()
+			in.retryAt = now.Add(2 * time.Second)
+			*v = verdict{reason: in.fault, fault: true}
+		} else {
+			in.holding = true
+			changed = true
+		}
+	case v.hold && in.holding && v.conflict:
+		// Another holder was seen and this node won: the loser releases;
+		// announce again so neighbours that followed the loser come back.
+		if !in.conflict {
+			if r, ok := in.holder.(Reannouncer); ok {
+				n.log.Info("other holder seen, announcing again", "instance", in.cfg.Name)
+				r.Reannounce()
+			}
+		}
+	case !v.hold && in.holding:
+		if err := in.holder.Release(ctx); err != nil {
+			n.log.Error("releasing VIPs failed", "instance", in.cfg.Name, "err", err)
+		}
+		in.holding = false
+		changed = true
+	}
+	in.conflict = v.conflict && v.hold
+
+	to := StateBackup
+	switch {
+	case in.holding:
+		to = StateMaster
+	case v.fault:
+		to = StateFault
+	}
+	if to == StateMaster {
+		in.master = n.cfg.Name
+	} else if in.master == n.cfg.Name {
+		in.master = ""
+	}
+	n.transition(in, to, v.reason, now)
+	return changed
+}

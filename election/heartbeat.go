@@ -1,0 +1,162 @@
+package election
+
+import (
+	"log/slog"
+	"net/netip"
+	"sync/atomic"
+	"time"
+)
+
+// heartbeater sends this node's heartbeats and records the members'.
+// Every member sends every other one a small heartbeat each
+// heartbeat_interval, in frames of their own to members that read them
+// (Meta.Frames) and through memberlist to the others. Sending is paced:
+// see setPace. Receiving is the transport's (the frames of the pace
+// member wake the loop, the others wait in the lazy socket, see
+// frame.go); arrivals go to presence.
+type heartbeater struct {
+	self     string
+	log      *slog.Logger
+	presence *presence
+	framer   *framer
+	// tr is the transport under memberlist; nil until Run.
+	tr *transport
+	// noFrames makes this node neither send nor read heartbeat frames
+	// nor announce that it reads them, as a version before them did
+	// (set by tests before Run).
+	noFrames bool
+	// pace names the member whose heartbeats this node sends its own
+	// with (see setPace); paced is signalled when one arrives.
+	pace  atomic.Pointer[string]
+	paced chan struct{}
+	// pacedBeats counts the heartbeats sent on the pace member's.
+	pacedBeats atomic.Uint64
+	// framesRead counts the heartbeat frames read, by kind (eager,
+	// lazy); framesSent those sent.
+	framesRead [2]atomic.Uint64
+	framesSent atomic.Uint64
+	// frameBuf is the election goroutine's buffer for sealing.
+	frameBuf []byte
+}
+
+func newHeartbeater(self string, l *slog.Logger, p *presence, f *framer) *heartbeater {
+	return &heartbeater{self: self, log: l, presence: p, framer: f, paced: make(chan struct{}, 1)}
+}
+
+// received records a heartbeat from name (payload: its metadata version)
+// that arrived at at. One from the pace member read as it arrived (not
+// from the lazy socket) sends this node's own.
+func (h *heartbeater) received(name string, payload []byte, at time.Time, read bool) {
+	h.presence.heard(name, heartbeatVersion(payload), at)
+	if p := h.pace.Load(); read && p != nil && *p == name {
+		select {
+		case h.paced <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// onFrame handles a heartbeat frame, read as it arrived (read) or from
+// the lazy socket; b is only valid during the call.
+func (h *heartbeater) onFrame(b []byte, at time.Time, read bool) {
+	msg, err := h.framer.open(b)
+	if err != nil {
+		h.log.Debug("dropping heartbeat frame", "err", err)
+		return
+	}
+	name, payload, ok := splitNamed(msg)
+	if !ok || msg[0] != msgHeartbeat || name == h.self {
+		return
+	}
+	kind := 0
+	if b[0] == frameLazy {
+		kind = 1
+	}
+	h.framesRead[kind].Add(1)
+	h.received(name, payload, at, read)
+}
+
+// eagerFrame is onFrame for the frames the transport reads as they
+// arrive; nil when this node does not read frames.
+func (h *heartbeater) eagerFrame() func([]byte, time.Time) {
+	if h.noFrames {
+		return nil
+	}
+	return func(b []byte, at time.Time) { h.onFrame(b, at, true) }
+}
+
+func (h *heartbeater) lazyFrame(b []byte, at time.Time) { h.onFrame(b, at, false) }
+
+// path says how this node receives heartbeats, for the log: frames, the
+// lazy ones from a socket read when the daemon wakes anyway ("frames,
+// lazy socket"), frames read as they arrive, or memberlist.
+func (h *heartbeater) path() string {
+	switch {
+	case h.noFrames:
+		return "memberlist"
+	case h.tr != nil && h.tr.lazy != nil:
+		return "frames, lazy socket"
+	}
+	return "frames, read as they arrive"
+}
+
+// readLazy handles the heartbeat frames waiting in the lazy socket.
+func (h *heartbeater) readLazy() {
+	if h.tr != nil {
+		h.tr.readLazy(h.lazyFrame)
+	}
+}
+
+// setPace picks the member whose heartbeats this node sends its own
+// with: the present member with the lowest name, or none when that is
+// this node. Every member picks the same one and sends on the arrival
+// of its heartbeat, so one wakeup receives and sends, where independent
+// ticks would each wake the daemon once more per interval (the pace
+// member itself still wakes for its tick and for the heartbeats that
+// answer it). The spacing of each member's heartbeats stays the
+// interval; its own tick takes over if the pace member falls silent.
+func (h *heartbeater) setPace(ms memberTable, now time.Time) {
+	var pace *string
+	for name, m := range ms {
+		if name < h.self && (pace == nil || name < *pace) && h.presence.present(m, now) {
+			pace = &m.name
+		}
+	}
+	if h.pace.Load() != pace {
+		h.pace.Store(pace)
+	}
+}
+
+// send sends heartbeat hb to the members membership sends to: in a frame
+// to those that read frames (eager from the pace member, lazy from the
+// others), through memberlist to the rest.
+func (h *heartbeater) send(ms *membership, hb []byte) {
+	if !ms.running() {
+		return
+	}
+	var frame []byte
+	ms.forContacts(func(m *member) {
+		if h.noFrames || !m.hasMeta || !m.meta.Frames {
+			ms.sendTo(m, hb)
+			return
+		}
+		to, err := netip.ParseAddrPort(m.addr)
+		if err != nil {
+			ms.sendTo(m, hb)
+			return
+		}
+		if frame == nil {
+			kind := frameLazy
+			if h.pace.Load() == nil {
+				kind = frameEager
+			}
+			h.frameBuf = h.framer.seal(h.frameBuf[:0], kind, hb)
+			frame = h.frameBuf
+		}
+		if err := h.tr.writeFrame(frame, to); err != nil {
+			h.log.Debug("heartbeat frame failed", "peer", m.name, "err", err)
+			return
+		}
+		h.framesSent.Add(1)
+	})
+}

@@ -1,0 +1,97 @@
+package election
+
+import (
+	"time"
+)
+
+// instance is one VIP instance's state on this node, owned by the
+// election goroutine.
+type instance struct {
+	cfg         Instance
+	holder      Holder
+	state       State
+	since       time.Time
+	reason      string
+	master      string
+	holding     bool
+	fault       string
+	retryAt     time.Time // after a failed acquire, no new attempt before this
+	higherSince time.Time
+	// prio is the effective priority last published (0: not eligible).
+	prio uint8
+	// conflict is set while another holder is seen and this node keeps
+	// the VIPs.
+	conflict bool
+	lastFrom State
+	// masterLost is when the master this node knew went away.
+	masterLost time.Time
+	// confirmAt is when a takeover from a holder that went silent may
+	// go ahead (see confirmDelay); zero when none is pending.
+	confirmAt time.Time
+}
+
+func newInstance(ic Instance, h Holder, now time.Time, reason string) *instance {
+	return &instance{cfg: ic, holder: h, state: StateInit, since: now, reason: reason}
+}
+
+// effectivePriority is the priority to publish for an instance: the
+// configured one less its health's penalty (never below 1), or 0 while
+// the node is in maintenance or leaving, or the instance has a fault.
+func (n *Node) effectivePriority(in *instance, h Health) uint8 {
+	if n.maintenance || n.leaving || h.Fault != "" {
+		return 0
+	}
+	return uint8(max(in.cfg.Priority-h.Penalty, 1))
+}
+
+// healthOf returns an instance's health as the daemon last set it, with
+// a failed acquire that is still backing off as a fault.
+func (n *Node) healthOf(in *instance, now time.Time) Health {
+	n.mu.Lock()
+	h := n.health[in.cfg.Name]
+	n.mu.Unlock()
+	if h.Fault == "" && now.Before(in.retryAt) {
+		h.Fault = in.fault
+	}
+	return h
+}
+
+// transition moves an instance to a state and tells OnTransition (the
+// daemon logs it there, with the VIPs); staying in the same state only updates the reason.
+func (n *Node) transition(in *instance, to State, reason string, now time.Time) {
+	if in.state == to {
+		in.reason = reason
+		return
+	}
+	from := in.state
+	in.lastFrom = from
+	in.state = to
+	in.since = now
+	in.reason = reason
+	if n.onTrans != nil {
+		t := Transition{Instance: in.cfg.Name, From: from, To: to, Reason: reason, Master: in.master, At: now}
+		if to == StateMaster {
+			t.MasterLost = in.masterLost
+			in.masterLost = time.Time{}
+		}
+		n.onTrans(t)
+	}
+}
+
+func (n *Node) instance(name string) *instance {
+	for _, in := range n.insts {
+		if in.cfg.Name == name {
+			return in
+		}
+	}
+	return nil
+}
+
+func (n *Node) allOutOfInit() bool {
+	for _, in := range n.insts {
+		if in.state == StateInit {
+			return false
+		}
+	}
+	return true
+}

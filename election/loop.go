@@ -1,0 +1,210 @@
+package election
+
+import (
+	"context"
+	"net/netip"
+	"time"
+)
+
+// loop is the election goroutine: it applies events and control
+// requests, sends the heartbeats and decides, until ctx is done.
+func (n *Node) loop(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	joinDone := make(chan map[string]string, 1)
+	every := n.cfg.Timing.HeartbeatInterval
+	heartbeat := newTicker(every)
+	defer heartbeat.Stop()
+	b := beatState{hb: n.heartbeatMessage(), hbSeq: n.seq}
+	// The loop wakes at least once a heartbeat interval (its own tick,
+	// or the pace member's heartbeat), so the rejoin round and the safety
+	// evaluation (a full one at least every second, even without input)
+	// ride on those wakeups instead of tickers of their own: on an idle
+	// daemon every wakeup is most of what it costs.
+	rejoinEvery := n.cfg.Timing.RejoinInterval
+	lastRejoin := time.Now()
+
+	for {
+		var req *controlReq
+		beat, paced := false, false
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-n.events.ch:
+			n.apply(e)
+			n.drain()
+		case <-n.kick:
+		case r := <-n.ctl:
+			r.f()
+			req = &r
+		case <-timer.C:
+		case <-n.beats.paced:
+			// The pace member's heartbeat arrived: put the own tick
+			// off until just after its next one is due, so that the
+			// tick fires only when the pace member falls silent, and
+			// send this node's heartbeat in this wakeup.
+			heartbeat.Delay(every + every/4)
+			beat, paced = true, true
+		case <-heartbeat.C():
+			beat = true
+		case errs := <-joinDone:
+			n.joinBusy = false
+			n.noteJoinErrors(errs)
+			continue
+		}
+		// Whatever woke the loop, the heartbeats waiting in the lazy
+		// socket are read before anything is decided.
+		n.beats.readLazy()
+		now := time.Now()
+		if now.Sub(lastRejoin) >= rejoinEvery {
+			lastRejoin = now
+			n.rejoin(joinDone)
+		}
+		if beat && !n.beat(&b, paced, now) {
+			continue
+		}
+		next := n.evaluate(ctx)
+		b.lastEval = now
+		if req != nil {
+			close(req.done)
+		}
+		if !next.IsZero() {
+			timer.Reset(max(time.Until(next), time.Millisecond))
+		}
+	}
+}
+
+// beatState is the loop's record of its heartbeats.
+type beatState struct {
+	hb       []byte // the heartbeat message, for metadata version hbSeq
+	hbSeq    uint64
+	lastBeat time.Time
+	lastEval time.Time
+}
+
+// beat sends this node's heartbeat (paced: on the pace member's) and
+// reports whether the election must be evaluated now. Under quorum the
+// lease, with heartbeat_timeout the members' presence, is re-checked
+// every beat; the full evaluation runs only when either changed, or when
+// the last one is a second old.
+func (n *Node) beat(b *beatState, paced bool, now time.Time) bool {
+	if time.Since(b.lastBeat) < n.cfg.Timing.HeartbeatInterval/2 {
+		// A tick delivered before a Delay, or a pace heartbeat just
+		// after the own tick sent one (the next arrival will send).
+		return false
+	}
+	if paced {
+		n.beats.pacedBeats.Add(1)
+	}
+	if b.hbSeq != n.seq {
+		b.hb, b.hbSeq = n.heartbeatMessage(), n.seq
+	}
+	n.beats.send(n.members, b.hb)
+	b.lastBeat = time.Now()
+	n.beats.setPace(n.members.members, b.lastBeat)
+	if sig := n.presence.signature(n.members.members, b.lastBeat, n.cfg.Quorum > 0); sig != n.lastSig {
+		n.lastSig = sig
+		return true
+	}
+	return now.Sub(b.lastEval) >= time.Second
+}
+
+// heartbeatMessage encodes this node's heartbeat: its name and the
+// version of the metadata it last published.
+func (n *Node) heartbeatMessage() []byte {
+	return heartbeatMessage(n.cfg.Name, metaVersionOf{epoch: n.epoch, seq: n.seq})
+}
+
+// drain applies every queued event without waiting, so one evaluation
+// sees a whole burst of updates.
+func (n *Node) drain() {
+	for {
+		select {
+		case e := <-n.events.ch:
+			n.apply(e)
+		default:
+			return
+		}
+	}
+}
+
+// apply hands an event to its owner: directives to the switchover state,
+// requests for this node's state to the direct path, the rest to the
+// member table.
+func (n *Node) apply(e event) {
+	switch {
+	case e.kind == evDirective:
+		for _, d := range e.dirs {
+			n.mergeDirective(d)
+		}
+	case e.name == n.cfg.Name:
+	case e.kind == evResumed || e.kind == evMetaRequest:
+		n.members.sendTo(n.members.members[e.name], n.directMessage())
+	default:
+		n.members.update(e)
+	}
+}
+
+// rejoin joins the configured peers that are not alive members, in the
+// background, so a healed partition or a restarted peer is found again
+// without waiting for memberlist's own gossip to the dead. A peer given
+// by name is looked up in the background too: a lookup can take seconds,
+// and the election loop (heartbeats, the lease, takeovers) must not wait
+// for it.
+func (n *Node) rejoin(done chan<- map[string]string) {
+	if n.joinBusy || len(n.cfg.Peers) == 0 {
+		return
+	}
+	alive := n.members.aliveAddrs()
+	var check []string
+	for _, p := range n.cfg.Peers {
+		if _, err := netip.ParseAddrPort(p); err == nil && alive[resolvePeer(p)] {
+			continue
+		}
+		check = append(check, p)
+	}
+	if len(check) == 0 {
+		return
+	}
+	n.joinBusy = true
+	ml := n.members.ml
+	go func() {
+		errs := map[string]string{}
+		for _, p := range check {
+			if alive[resolvePeer(p)] {
+				continue
+			}
+			if _, err := ml.Join([]string{p}); err != nil {
+				errs[p] = err.Error()
+			} else {
+				errs[p] = ""
+			}
+		}
+		done <- errs
+	}()
+}
+
+// noteJoinErrors logs a peer's join error when it changes, so a peer with
+// a wrong key or cluster name is reported once, not every second.
+func (n *Node) noteJoinErrors(errs map[string]string) {
+	for p, e := range errs {
+		if n.joinErrs[p] == e {
+			continue
+		}
+		n.joinErrs[p] = e
+		if e == "" {
+			n.log.Info("re-joined configured peer", "peer", p)
+		} else {
+			n.log.Warn("cannot join configured peer", "peer", p, "err", e)
+		}
+	}
+}
+
+// resolvePeer turns "host:port" into "ip:port" the way the transport
+// resolves it; an address it cannot resolve is returned unchanged.
+func resolvePeer(p string) string {
+	if ap, err := resolveUDP(p); err == nil {
+		return ap.String()
+	}
+	return p
+}

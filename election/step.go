@@ -1,0 +1,102 @@
+package election
+
+import (
+	"fmt"
+	"time"
+)
+
+// facts is everything the decision for one instance looks at: the
+// ranking inputs of decide (the situation) and what the safety rules
+// need. evaluate gathers them; step turns them into a verdict without
+// looking at anything else, so each rule is a row in a table test.
+type facts struct {
+	situation
+	// fault, when set, makes the instance ineligible: its health, or a
+	// failed acquire still backing off.
+	fault string
+	// needed is the quorum (0: off); seen and heard are how many members
+	// count now and how many were heard within the lease, this node
+	// included.
+	needed, seen, heard int
+
+	// The rules below only matter for a node about to take the VIPs
+	// (decide says hold, it does not hold yet); evaluate may leave them
+	// empty otherwise.
+
+	// leaseHolder still may hold the instance: it held it, no longer
+	// counts, but was heard less than lease + lease_margin ago, until
+	// leaseUntil (zero: nobody).
+	leaseHolder string
+	leaseUntil  time.Time
+	// stale is a member whose heartbeats announce newer metadata than
+	// this node has ("": none).
+	stale string
+	// staleRecheck is when to look again after asking stale for its state.
+	staleRecheck time.Time
+	// quorumSince is when this node last regained quorum (zero while it
+	// has none); regainWait how long after that it waits for every
+	// member it knows to be heard; unheard is a member not heard yet.
+	quorumSince time.Time
+	regainWait  time.Duration
+	unheard     string
+	// vanished is a member that said it held the instance and no longer
+	// counts; confirmAt is when a pending takeover from it may go ahead
+	// (zero: none pending) and confirmDelay how long a new one waits.
+	vanished     string
+	confirmAt    time.Time
+	confirmDelay time.Duration
+}
+
+// step is the whole decision for one instance, a pure function of facts:
+// the fault, the election rule (decide), and the safety rules that keep
+// a node from taking VIPs another may still hold. The first rule that
+// holds a takeover back gives the reason.
+func step(f facts) verdict {
+	if f.fault != "" {
+		return verdict{reason: f.fault, fault: true}
+	}
+	v := decide(f.situation)
+	if !f.quorum {
+		v.reason = fmt.Sprintf("no quorum: sees %d of %d needed", min(f.seen, f.heard), f.needed)
+	}
+	if !v.hold || f.self.Holding {
+		return v
+	}
+	switch {
+	case f.needed > 0 && !f.leaseUntil.IsZero():
+		// A holder that vanished may only be cut off: it releases once
+		// its lease runs out; take over only after that and a margin.
+		v.hold = false
+		v.reason = "waiting for the lease of " + f.leaseHolder + " to run out"
+		v.recheck = f.leaseUntil
+	case f.stale != "":
+		// Until its state arrives this node does not know whether it
+		// holds; ask for it (one round trip).
+		v.hold = false
+		v.reason = "waiting for the current state of " + f.stale
+		v.recheck = f.staleRecheck
+		v.askState = f.stale
+	case f.needed > 0 && f.unheard != "" && f.now.Before(f.quorumSince.Add(f.regainWait)):
+		// Just back from a partition on the minority side: the members
+		// heard first may not be all that are alive, and one not heard
+		// yet may hold the VIP by now. Give every member the time a
+		// silence takes to count.
+		v.hold = false
+		v.reason = "quorum regained; waiting to hear from " + f.unheard
+		v.recheck = f.quorumSince.Add(f.regainWait)
+	case f.vanished != "":
+		// A holder that went silent: look again a moment later, so
+		// heartbeats queued while this daemon was descheduled are read
+		// first.
+		v.confirmAt = f.confirmAt
+		if v.confirmAt.IsZero() {
+			v.confirmAt = f.now.Add(f.confirmDelay)
+		}
+		if f.now.Before(v.confirmAt) {
+			v.hold = false
+			v.reason = "making sure " + f.vanished + " is gone"
+			v.recheck = v.confirmAt
+		}
+	}
+	return v
+}
