@@ -2,17 +2,12 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"path/filepath"
 	"sync"
-	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/havip/havip/cloudbind"
 	"github.com/havip/havip/config"
@@ -50,12 +45,19 @@ type Daemon struct {
 	links   map[string]*link      // by interface name
 	holders map[string]*holder    // by instance name
 	scripts map[string][]*checker // by instance name
-	node    *election.Node
+	// node is set once, by setUp, before any goroutine that reads it
+	// starts (health reports read it under fmu, the rest under mu).
+	node *election.Node
 	// cloud makes the binders of the instances; the [cloud] table needs
 	// a restart to change.
-	cloud  cloudbind.Provider
+	cloud cloudbind.Provider
+	// runCtx is the context of Run's tasks, which watchers and checks
+	// follow; nil until Run starts them, and reloads are refused until
+	// then.
 	runCtx context.Context
-	fatal  chan error
+	// fatal takes a link watcher's fatal error to the task that stops
+	// the daemon with it (watchFatal).
+	fatal chan error
 
 	// fmu guards the health state (a leaf lock).
 	fmu       sync.Mutex
@@ -155,187 +157,6 @@ func (d *Daemon) linkFor(ifname string) *link {
 	return l
 }
 
-// Run runs the daemon until ctx is done, then hands every VIP over and
-// leaves the cluster. Start-up errors (the socket in use, memberlist's
-// port taken, the metrics address taken) are returned at once.
-func (d *Daemon) Run(ctx context.Context) error {
-	cfg := d.cfg
-	// Holders close their announcers at the end; the links are closed by
-	// stopAll (or here when Run fails before starting them).
-	defer func() {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		for _, h := range d.holders {
-			h.close()
-		}
-		for _, l := range d.links {
-			if l.cancel == nil {
-				l.mgr.Close()
-			}
-		}
-	}()
-	for _, w := range cfg.Warnings {
-		d.log.Warn("configuration: " + w)
-	}
-	sock, err := status.Listen(cfg.Status.Socket)
-	if err != nil {
-		return err
-	}
-	var metricsLn net.Listener
-	if cfg.Status.Metrics != "" {
-		metricsLn, err = net.Listen("tcp", cfg.Status.Metrics)
-		if err != nil {
-			sock.Close()
-			return fmt.Errorf("listening for metrics on %s: %w", cfg.Status.Metrics, err)
-		}
-	}
-	closeAll := func() {
-		sock.Close()
-		if metricsLn != nil {
-			metricsLn.Close()
-		}
-	}
-
-	// A node starts out holding nothing: remove VIPs an earlier run left
-	// behind (after kill -9, say) before joining anyone.
-	for _, in := range cfg.Instances {
-		if err := d.holders[in.Name].removeStale(); err != nil && !errors.Is(err, vip.ErrNoLink) {
-			closeAll()
-			return fmt.Errorf("instance %q: removing stale VIPs: %w", in.Name, err)
-		}
-	}
-
-	for _, h := range d.holders {
-		h.prepare()
-	}
-	st, err := loadState(cfg.Node.StateDir)
-	if err != nil {
-		// An unreadable state file must not keep the node down; it is
-		// logged, and the node starts as not drained.
-		d.log.Error("reading the node state, starting out of maintenance", "err", err)
-	}
-	if st.Maintenance {
-		d.log.Warn("starting in maintenance (set by havip maintenance on; undo with havip maintenance off)", "file", statePath(cfg.Node.StateDir))
-	}
-
-	node, err := election.New(election.Options{
-		Config:       election.NewConfig(cfg),
-		Holders:      d.electionHolders(),
-		Logger:       d.log,
-		Ready:        d.ready,
-		OnTransition: d.onTransition,
-		Maintenance:  st.Maintenance,
-	})
-	if err != nil {
-		closeAll()
-		return err
-	}
-	d.mu.Lock()
-	d.node = node
-	d.mu.Unlock()
-
-	// Notify queues outlive the election a little, so that the commands
-	// of its last transitions run.
-	qctx, qcancel := context.WithCancel(context.Background())
-	d.tmu.Lock()
-	d.qctx = qctx
-	d.tmu.Unlock()
-	defer func() {
-		d.drainQueues(10 * time.Second)
-		qcancel()
-		d.qwg.Wait()
-	}()
-
-	// Health before the first decision, so an instance on a down
-	// interface starts in FAULT rather than flapping through MASTER.
-	d.mu.Lock()
-	for ifname := range d.links {
-		d.recheckLocked(ifname)
-	}
-	d.mu.Unlock()
-
-	// The election stops last: watchers, checks and servers end with
-	// ctx, the election then releases and leaves.
-	g, gctx := errgroup.WithContext(ctx)
-	d.mu.Lock()
-	d.runCtx = gctx
-	for ifname := range d.links {
-		d.startWatch(ifname)
-	}
-	for _, in := range cfg.Instances {
-		d.startScripts(in, nil, true)
-	}
-	d.mu.Unlock()
-	defer d.stopAll()
-
-	srv := &status.Server{Socket: cfg.Status.Socket, Document: d.Document, Logger: d.log, Handlers: d.handlers()}
-	g.Go(func() error { return srv.Serve(gctx, sock) })
-	if metricsLn != nil {
-		g.Go(func() error { return d.metrics.serve(gctx, metricsLn) })
-		d.log.Info("serving metrics", "addr", metricsLn.Addr().String())
-	}
-	g.Go(func() error {
-		select {
-		case <-gctx.Done():
-			return nil
-		case err := <-d.fatal:
-			return err
-		}
-	})
-	d.awaitFirstRuns(gctx)
-	g.Go(func() error { return node.Run(gctx) })
-	err = g.Wait()
-	// Let the cloud releases started by the last step-downs finish (each
-	// is bounded by its own timeout).
-	d.mu.Lock()
-	var runners []*cloudRunner
-	for _, h := range d.holders {
-		if h.cloud != nil {
-			runners = append(runners, h.cloud)
-		}
-	}
-	d.mu.Unlock()
-	for _, r := range runners {
-		if !r.wait(cloudReleaseTimeout) {
-			d.log.Warn("cloud release still running at exit")
-		}
-	}
-	return err
-}
-
-// awaitFirstRuns waits until every track script has run once (each run
-// is bounded by its timeout), so the election starts from the real
-// health of every instance: no FAULT at start-up for a check that has
-// simply not answered yet, no VIP taken for one run and given back.
-func (d *Daemon) awaitFirstRuns(ctx context.Context) {
-	d.mu.Lock()
-	var waits []<-chan struct{}
-	longest := time.Duration(0)
-	for _, cs := range d.scripts {
-		for _, c := range cs {
-			waits = append(waits, c.script.Ran())
-			longest = max(longest, c.script.Config.Timeout)
-		}
-	}
-	d.mu.Unlock()
-	if len(waits) == 0 {
-		return
-	}
-	// The timeout kills a run; the extra second covers reaping it.
-	deadline := time.NewTimer(longest + time.Second)
-	defer deadline.Stop()
-	for _, w := range waits {
-		select {
-		case <-w:
-		case <-ctx.Done():
-			return
-		case <-deadline.C:
-			d.log.Warn("starting before every track script has run once")
-			return
-		}
-	}
-}
-
 // electionHolders returns the holders as the election wants them. d.mu
 // held, or before Run.
 func (d *Daemon) electionHolders() map[string]election.Holder {
@@ -346,7 +167,9 @@ func (d *Daemon) electionHolders() map[string]election.Holder {
 	return out
 }
 
-// startWatch starts following an interface. d.mu held.
+// startWatch starts following an interface until runCtx ends or
+// stopWatch. A watcher that fails hands its error to the fatal-errors
+// task (watchFatal), which stops the daemon. d.mu held.
 func (d *Daemon) startWatch(ifname string) {
 	l := d.linkFor(ifname)
 	if l.cancel != nil {

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/http"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/havip/havip/election"
 	"github.com/havip/havip/health"
+	"github.com/havip/havip/internal/httpserve"
 	"github.com/havip/havip/internal/proc"
 	"github.com/havip/havip/notify"
 )
@@ -96,26 +96,11 @@ func (m *metrics) notifyDone(e notify.Event, r proc.Result) {
 	m.notifyRuns.WithLabelValues(e.Instance, e.State, result(r)).Inc()
 }
 
-// serve answers /metrics on l until ctx is done.
+// serve answers /metrics on l until ctx is done: the metrics task.
 func (m *metrics) serve(ctx context.Context, l net.Listener) error {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
-	select {
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		<-errc
-		return nil
-	case err := <-errc:
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return err
-	}
+	return httpserve.Serve(ctx, l, mux, httpserve.WithLogger(m.d.log))
 }
 
 // stateCollector reads the election's and the checks' state at scrape

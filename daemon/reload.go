@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"slices"
 	"strings"
@@ -47,31 +48,70 @@ type Diff struct {
 	NeedRestart []string
 }
 
+// restartOnly is a setting that cannot change while the daemon runs: a
+// reload reports it under key when it differs, and keeps its running
+// value.
+type restartOnly struct {
+	// key names the setting in Diff.NeedRestart. Operators' tooling
+	// reads these names: they never change.
+	key string
+	// differs reports whether the setting differs from old to next.
+	differs func(old, next *config.Config) bool
+	// keep sets the setting in next to its value in old.
+	keep func(old, next *config.Config)
+}
+
+// field makes the restartOnly entry of the setting at at(c), compared
+// deeply.
+func field[T any](key string, at func(c *config.Config) *T) restartOnly {
+	return restartOnly{
+		key:     key,
+		differs: func(old, next *config.Config) bool { return !reflect.DeepEqual(*at(old), *at(next)) },
+		keep:    func(old, next *config.Config) { *at(next) = *at(old) },
+	}
+}
+
+// restartOnlySettings are the settings that need a restart, in the
+// order Diff.NeedRestart lists them. The node's identity and addresses,
+// the cluster's membership, key and timing are what memberlist and the
+// heartbeats were started with (election.Config outside its
+// Reloadable); the sockets are open; the cloud provider, its
+// credentials and caches live as long as the process.
+// cluster.quorum is the one [cluster] setting that applies live (it is
+// part of election.Reloadable).
+var restartOnlySettings = []restartOnly{
+	field("node.name", func(c *config.Config) *string { return &c.Node.Name }),
+	field("node.bind", func(c *config.Config) *netip.AddrPort { return &c.Node.Bind }),
+	field("node.advertise", func(c *config.Config) *netip.AddrPort { return &c.Node.Advertise }),
+	field("node.state_dir", func(c *config.Config) *string { return &c.Node.StateDir }),
+	field("cluster.name", func(c *config.Config) *string { return &c.Cluster.Name }),
+	field("cluster.peers", func(c *config.Config) *[]string { return &c.Cluster.Peers }),
+	field("cluster.secret_key_file", func(c *config.Config) *string { return &c.Cluster.SecretKeyFile }),
+	{
+		// The same file with another key in it: a changed path is
+		// reported by the entry above, and the key is kept either way.
+		key: "cluster.secret_key_file (the key in it)",
+		differs: func(old, next *config.Config) bool {
+			return !bytes.Equal(old.Cluster.SecretKey, next.Cluster.SecretKey) &&
+				old.Cluster.SecretKeyFile == next.Cluster.SecretKeyFile
+		},
+		keep: func(old, next *config.Config) { next.Cluster.SecretKey = old.Cluster.SecretKey },
+	},
+	field("cluster.insecure", func(c *config.Config) *bool { return &c.Cluster.Insecure }),
+	field("cluster.timing", func(c *config.Config) *config.Timing { return &c.Cluster.Timing }),
+	field("status.socket", func(c *config.Config) *string { return &c.Status.Socket }),
+	field("status.metrics", func(c *config.Config) *string { return &c.Status.Metrics }),
+	field("cloud", func(c *config.Config) *config.Cloud { return &c.Cloud }),
+}
+
 // Compare lists what changes from old to next.
 func Compare(old, next *config.Config) Diff {
 	var d Diff
-	restart := func(key string, a, b any) {
-		if !reflect.DeepEqual(a, b) {
-			d.NeedRestart = append(d.NeedRestart, key)
+	for _, s := range restartOnlySettings {
+		if s.differs(old, next) {
+			d.NeedRestart = append(d.NeedRestart, s.key)
 		}
 	}
-	restart("node.name", old.Node.Name, next.Node.Name)
-	restart("node.bind", old.Node.Bind, next.Node.Bind)
-	restart("node.advertise", old.Node.Advertise, next.Node.Advertise)
-	restart("node.state_dir", old.Node.StateDir, next.Node.StateDir)
-	restart("cluster.name", old.Cluster.Name, next.Cluster.Name)
-	restart("cluster.peers", old.Cluster.Peers, next.Cluster.Peers)
-	restart("cluster.secret_key_file", old.Cluster.SecretKeyFile, next.Cluster.SecretKeyFile)
-	if !bytes.Equal(old.Cluster.SecretKey, next.Cluster.SecretKey) && old.Cluster.SecretKeyFile == next.Cluster.SecretKeyFile {
-		d.NeedRestart = append(d.NeedRestart, "cluster.secret_key_file (the key in it)")
-	}
-	restart("cluster.insecure", old.Cluster.Insecure, next.Cluster.Insecure)
-	restart("cluster.timing", old.Cluster.Timing, next.Cluster.Timing)
-	restart("status.socket", old.Status.Socket, next.Status.Socket)
-	restart("status.metrics", old.Status.Metrics, next.Status.Metrics)
-	// The cloud provider, its credentials and caches live as long as the
-	// process.
-	restart("cloud", old.Cloud, next.Cloud)
 
 	before := map[string]config.Instance{}
 	for _, in := range old.Instances {
@@ -99,12 +139,9 @@ func Compare(old, next *config.Config) Diff {
 // taken from old.
 func keepRestartOnly(old, next *config.Config) *config.Config {
 	c := *next
-	c.Node = old.Node
-	quorum := next.Cluster.Quorum
-	c.Cluster = old.Cluster
-	c.Cluster.Quorum = quorum
-	c.Status = old.Status
-	c.Cloud = old.Cloud
+	for _, s := range restartOnlySettings {
+		s.keep(old, &c)
+	}
 	return &c
 }
 
@@ -140,6 +177,32 @@ func (d *Daemon) Reload(next *config.Config) (status.ReloadReply, error) {
 			d.startWatch(ifname)
 		}
 	}
+	oldHolders := d.holders
+	holders, errs := d.reloadHolders(cfg, prev)
+	d.cfg = cfg
+	d.holders = holders
+	d.reloadHealth(cfg, prev, need)
+
+	if err := d.node.Reload(election.NewReloadable(cfg), d.electionHolders()); err != nil {
+		errs = append(errs, err.Error())
+	}
+
+	for _, name := range diff.Removed {
+		d.dropInstance(name, oldHolders[name])
+	}
+	for ifname := range d.links {
+		if !need[ifname] {
+			d.stopWatch(ifname)
+		}
+	}
+	return d.reloaded(cfg, diff, errs)
+}
+
+// reloadHolders returns the holders of cfg's instances: an added
+// instance gets a new one (with its stale VIPs removed), a changed one
+// has its holder updated in place, an unchanged one keeps it as it is.
+// It returns the update errors, one per instance. d.mu held.
+func (d *Daemon) reloadHolders(cfg *config.Config, prev map[string]config.Instance) (map[string]*holder, []string) {
 	holders := map[string]*holder{}
 	var errs []string
 	for _, in := range cfg.Instances {
@@ -160,11 +223,14 @@ func (d *Daemon) Reload(next *config.Config) (status.ReloadReply, error) {
 		holders[in.Name] = h
 		d.setHooks(in)
 	}
-	d.cfg = cfg
-	oldHolders := d.holders
-	d.holders = holders
+	return holders, errs
+}
 
-	// Health sources of changed and added instances.
+// reloadHealth updates the health sources of changed and added
+// instances: their track scripts restart when they changed, interfaces
+// no longer tracked stop counting, and every link in need is read
+// again. d.mu held, with cfg already in force.
+func (d *Daemon) reloadHealth(cfg *config.Config, prev map[string]config.Instance, need map[string]bool) {
 	for _, in := range cfg.Instances {
 		p, existed := prev[in.Name]
 		if existed && reflect.DeepEqual(p, in) {
@@ -175,8 +241,8 @@ func (d *Daemon) Reload(next *config.Config) (status.ReloadReply, error) {
 			for _, sc := range in.TrackScripts {
 				keep[sc.Name] = true
 			}
-			prev := d.stopScripts(in.Name, keep)
-			d.startScripts(in, prev, false)
+			verdicts := d.stopScripts(in.Name, keep)
+			d.startScripts(in, verdicts, false)
 		}
 		// Links no longer tracked stop counting; the others are read
 		// again below, without clearing them first (which could end a
@@ -192,24 +258,21 @@ func (d *Daemon) Reload(next *config.Config) (status.ReloadReply, error) {
 			d.recheckLocked(ifname)
 		}
 	}
+}
 
-	if err := d.node.Reload(election.NewReloadable(cfg), d.electionHolders()); err != nil {
-		errs = append(errs, err.Error())
+// dropInstance forgets a removed instance once the election has: its
+// holder (nil if none), checks, health sources and hooks. d.mu held.
+func (d *Daemon) dropInstance(name string, h *holder) {
+	if h != nil {
+		h.close()
 	}
+	d.stopScripts(name, nil)
+	d.clearSources(name, "")
+	d.dropHooks(name)
+}
 
-	for _, name := range diff.Removed {
-		if h := oldHolders[name]; h != nil {
-			h.close()
-		}
-		d.stopScripts(name, nil)
-		d.clearSources(name, "")
-		d.dropHooks(name)
-	}
-	for ifname := range d.links {
-		if !need[ifname] {
-			d.stopWatch(ifname)
-		}
-	}
+// reloaded logs what a reload did and builds its reply.
+func (d *Daemon) reloaded(cfg *config.Config, diff Diff, errs []string) (status.ReloadReply, error) {
 	d.log.Info("configuration reloaded", "config", cfg.Path,
 		"changed", strings.Join(diff.Changed, ","), "added", strings.Join(diff.Added, ","),
 		"removed", strings.Join(diff.Removed, ","), "need_restart", strings.Join(diff.NeedRestart, ","))

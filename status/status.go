@@ -15,6 +15,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/havip/havip/internal/httpserve"
 )
 
 // Document is what `havip status --json` prints. Field names are a
@@ -296,7 +298,9 @@ const Path = "/v1/status"
 type Server struct {
 	Socket   string
 	Document func() Document
-	Logger   *slog.Logger
+	// Logger gets the HTTP server's own error messages; nil discards
+	// them.
+	Logger *slog.Logger
 	// Handlers adds more endpoints (control commands) on the same socket.
 	Handlers map[string]http.Handler
 }
@@ -306,9 +310,8 @@ var ErrInUse = errors.New("another havip daemon is listening on the status socke
 
 // Listen creates the socket (mode 0660, its directory 0755 if missing; on
 // Windows the socket has the access control list its directory passes
-// on, see restrictSocket). A
-// stale socket file left by a crashed daemon is replaced; a live one is
-// refused with ErrInUse.
+// on, see restrictSocket). A stale socket file left by a crashed daemon
+// is replaced; a live one is refused with ErrInUse.
 func Listen(path string) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("creating directory for status socket %s: %w", path, err)
@@ -336,7 +339,9 @@ func Listen(path string) (net.Listener, error) {
 	return l, nil
 }
 
-// Serve answers on l until ctx is done, then removes the socket file.
+// Serve answers on l until ctx is done, then removes the socket file. It
+// is the status socket's task in the daemon: a cancelled context is a
+// clean stop.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+Path, func(w http.ResponseWriter, r *http.Request) {
@@ -348,20 +353,11 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	for p, h := range s.Handlers {
 		mux.Handle(p, h)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
-	select {
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		<-errc
-		os.Remove(s.Socket)
-		return nil
-	case err := <-errc:
+	if err := httpserve.Serve(ctx, l, mux, httpserve.WithLogger(s.Logger)); err != nil {
 		return fmt.Errorf("status server: %w", err)
 	}
+	os.Remove(s.Socket)
+	return nil
 }
 
 // Client talks to a daemon's socket.
