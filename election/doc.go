@@ -16,7 +16,8 @@
 //     a VIP.
 //   - heartbeater (heartbeat.go): sending heartbeats, paced on the member
 //     with the lowest name, and recording arrivals; the wire formats are
-//     in frame.go and messages.go, the sockets in transport.go.
+//     in messages.go and package wire (election/internal/wire), which
+//     also owns the sockets and an in-memory network for tests.
 //   - the instance state machine: step (step.go) is the whole decision
 //     for one instance as a pure function of facts — fault, the ranking
 //     rule decide (rank.go), and the safety rules that hold a takeover

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"time"
+
+	"github.com/havip/havip/election/internal/wire"
 )
 
 // heartbeater sends this node's heartbeats and records the members'.
@@ -12,15 +14,15 @@ import (
 // heartbeat_interval, in frames of their own to members that read them
 // (Meta.Frames) and through memberlist to the others. Sending is paced:
 // see setPace. Receiving is the transport's (the frames of the pace
-// member wake the loop, the others wait in the lazy socket, see
-// frame.go); arrivals go to presence.
+// member wake the loop, the others wait in the lazy socket, see package
+// wire); arrivals go to presence.
 type heartbeater struct {
 	self     string
 	log      *slog.Logger
 	presence *presence
-	framer   *framer
+	framer   *wire.Framer
 	// tr is the transport under memberlist; nil until Run.
-	tr *transport
+	tr wire.Transport
 	// noFrames makes this node neither send nor read heartbeat frames
 	// nor announce that it reads them, as a version before them did
 	// (set by tests before Run).
@@ -39,7 +41,7 @@ type heartbeater struct {
 	frameBuf []byte
 }
 
-func newHeartbeater(self string, l *slog.Logger, p *presence, f *framer) *heartbeater {
+func newHeartbeater(self string, l *slog.Logger, p *presence, f *wire.Framer) *heartbeater {
 	return &heartbeater{self: self, log: l, presence: p, framer: f, paced: make(chan struct{}, 1)}
 }
 
@@ -59,7 +61,7 @@ func (h *heartbeater) received(name string, payload []byte, at time.Time, read b
 // onFrame handles a heartbeat frame, read as it arrived (read) or from
 // the lazy socket; b is only valid during the call.
 func (h *heartbeater) onFrame(b []byte, at time.Time, read bool) {
-	msg, err := h.framer.open(b)
+	msg, err := h.framer.Open(b)
 	if err != nil {
 		h.log.Debug("dropping heartbeat frame", "err", err)
 		return
@@ -69,7 +71,7 @@ func (h *heartbeater) onFrame(b []byte, at time.Time, read bool) {
 		return
 	}
 	kind := 0
-	if b[0] == frameLazy {
+	if b[0] == wire.FrameLazy {
 		kind = 1
 	}
 	h.framesRead[kind].Add(1)
@@ -94,7 +96,7 @@ func (h *heartbeater) path() string {
 	switch {
 	case h.noFrames:
 		return "memberlist"
-	case h.tr != nil && h.tr.lazy != nil:
+	case h.tr != nil && h.tr.Lazy():
 		return "frames, lazy socket"
 	}
 	return "frames, read as they arrive"
@@ -103,7 +105,7 @@ func (h *heartbeater) path() string {
 // readLazy handles the heartbeat frames waiting in the lazy socket.
 func (h *heartbeater) readLazy() {
 	if h.tr != nil {
-		h.tr.readLazy(h.lazyFrame)
+		h.tr.ReadLazy(h.lazyFrame)
 	}
 }
 
@@ -146,14 +148,14 @@ func (h *heartbeater) send(ms *membership, hb []byte) {
 			return
 		}
 		if frame == nil {
-			kind := frameLazy
+			kind := wire.FrameLazy
 			if h.pace.Load() == nil {
-				kind = frameEager
+				kind = wire.FrameEager
 			}
-			h.frameBuf = h.framer.seal(h.frameBuf[:0], kind, hb)
+			h.frameBuf = h.framer.Seal(h.frameBuf[:0], kind, hb)
 			frame = h.frameBuf
 		}
-		if err := h.tr.writeFrame(frame, to); err != nil {
+		if err := h.tr.WriteFrame(frame, to); err != nil {
 			h.log.Debug("heartbeat frame failed", "peer", m.name, "err", err)
 			return
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/netip"
 	"time"
+
+	"github.com/havip/havip/election/internal/wire"
 )
 
 // loop is the election goroutine: it applies events and control
@@ -203,7 +205,7 @@ func (n *Node) noteJoinErrors(errs map[string]string) {
 // resolvePeer turns "host:port" into "ip:port" the way the transport
 // resolves it; an address it cannot resolve is returned unchanged.
 func resolvePeer(p string) string {
-	if ap, err := resolveUDP(p); err == nil {
+	if ap, err := wire.ResolveUDP(p); err == nil {
 		return ap.String()
 	}
 	return p

@@ -4,7 +4,7 @@ import "encoding/binary"
 
 // Direct messages between members go through memberlist's packet path
 // (encrypted and labelled like gossip), or for heartbeats in frames of
-// their own (frame.go). The first byte is the kind; named messages then
+// their own (package wire). The first byte is the kind; named messages then
 // carry the sender's name, length first, and a payload.
 const (
 	// msgMeta carries a node's Meta.

@@ -28,7 +28,7 @@ type Meta struct {
 	// Leaving is set in the last update a node sends before it leaves
 	// the cluster, so peers can tell a graceful leave from a death.
 	Leaving bool
-	// Frames is set by a node that reads heartbeat frames (frame.go);
+	// Frames is set by a node that reads heartbeat frames (package wire);
 	// peers send it their heartbeats through memberlist otherwise.
 	Frames    bool
 	Instances []InstanceMeta

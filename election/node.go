@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/havip/havip/election/internal/wire"
 )
 
 // Holder puts the VIPs of one instance on this node and takes them away.
@@ -82,6 +85,10 @@ type Node struct {
 	members  *membership
 	beats    *heartbeater
 
+	// listen opens the transport memberlist and the heartbeats run on:
+	// UDP and TCP on the bind address, or in tests an in-memory network.
+	listen func(bind netip.AddrPort, l *slog.Logger, onFrame func([]byte, time.Time)) (wire.Transport, error)
+
 	runCtx context.Context
 	ctl    chan controlReq
 	kick   chan struct{}
@@ -132,6 +139,7 @@ func New(o Options) (*Node, error) {
 		epoch:       uint64(start.UnixNano()),
 		start:       start,
 		runCtx:      context.Background(),
+		listen:      listenUDP,
 		ctl:         make(chan controlReq),
 		kick:        make(chan struct{}, 1),
 		pubCh:       make(chan struct{}, 1),
@@ -140,7 +148,7 @@ func New(o Options) (*Node, error) {
 		health:      map[string]Health{},
 		maintenance: o.Maintenance,
 	}
-	f, err := newFramer(o.Config.Cluster, o.Config.SecretKey)
+	f, err := wire.NewFramer(o.Config.Cluster, o.Config.SecretKey)
 	if err != nil {
 		return nil, fmt.Errorf("election: %w", err)
 	}
@@ -203,7 +211,7 @@ func (n *Node) Run(ctx context.Context) error {
 	n.publishPriorities()
 	n.storeMeta(n.buildMeta(0))
 
-	tr, err := newTransport(n.cfg.Bind, n.log, n.beats.eagerFrame())
+	tr, err := n.listen(n.cfg.Bind, n.log, n.beats.eagerFrame())
 	if err != nil {
 		return fmt.Errorf("starting memberlist: %w", err)
 	}
@@ -238,6 +246,10 @@ func (n *Node) Run(ctx context.Context) error {
 	pubCancel()
 	<-pubDone
 	return nil
+}
+
+func listenUDP(bind netip.AddrPort, l *slog.Logger, onFrame func([]byte, time.Time)) (wire.Transport, error) {
+	return wire.NewUDP(bind, l, onFrame)
 }
 
 // join joins the configured peers and sets when start-up is over.

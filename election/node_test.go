@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/havip/havip/config"
+	"github.com/havip/havip/election/internal/wire"
 )
 
 // tracker records which fake holders hold each instance, and the most
@@ -102,10 +103,15 @@ func testTiming() config.Timing {
 	}
 }
 
+// testCluster runs nodes in this process, over an in-memory network
+// (nw) whose links tests can cut, or with udp set before the first start,
+// over loopback UDP.
 type testCluster struct {
 	t     *testing.T
 	tr    *tracker
 	net   int
+	nw    *wire.Network
+	udp   bool
 	nodes []*testNode
 }
 
@@ -129,7 +135,7 @@ type nodeSpec struct {
 
 func newTestCluster(t *testing.T, specs ...nodeSpec) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, tr: newTracker(), net: int(netSeq.Add(1))}
+	c := &testCluster{t: t, tr: newTracker(), net: int(netSeq.Add(1)), nw: wire.NewNetwork()}
 	for i := range specs {
 		c.nodes = append(c.nodes, &testNode{cfg: c.config(i, specs)})
 	}
@@ -191,6 +197,11 @@ func (c *testCluster) start(i int) {
 	n, err := New(Options{Config: NewConfig(tn.cfg), Holders: holders, Logger: logger})
 	if err != nil {
 		c.t.Fatal(err)
+	}
+	if !c.udp {
+		n.listen = func(bind netip.AddrPort, _ *slog.Logger, onFrame func([]byte, time.Time)) (wire.Transport, error) {
+			return c.nw.NewTransport(bind, onFrame)
+		}
 	}
 	if tn.before != nil {
 		tn.before(n)
@@ -478,12 +489,12 @@ func TestRejoinLooksUpNamesInTheBackground(t *testing.T) {
 	n.members.members["node0"] = &member{name: "node0", addr: "127.0.0.9:7946", state: MemberAlive}
 	release := make(chan struct{})
 	looked := make(chan string, 1)
-	lookupIP = func(host string) ([]net.IP, error) {
+	wire.LookupIP = func(host string) ([]net.IP, error) {
 		looked <- host
 		<-release
 		return []net.IP{net.ParseIP("127.0.0.9")}, nil
 	}
-	t.Cleanup(func() { lookupIP = net.LookupIP })
+	t.Cleanup(func() { wire.LookupIP = net.LookupIP })
 
 	done := make(chan map[string]string, 1)
 	returned := make(chan struct{})

@@ -60,8 +60,8 @@ func newFDTicker(d time.Duration) (*fdTicker, error) {
 // a read takes every expiration so far, and the poller's readiness is
 // kept between reads within one Read (each new Read would clear it and
 // have to read once more, in vain, to learn the timer had not expired
-// again). The read is a raw call for the reason udpIO's are: the poller
-// waits, the read cannot block. An error other than the descriptor's
+// again). The read is a raw call for the reason the wire package's socket
+// reads are: the poller waits, the read cannot block. An error other than the descriptor's
 // closing cannot come from a timerfd read of 8 bytes; it ends the ticks
 // too.
 func (t *fdTicker) run() {
@@ -91,7 +91,7 @@ func (t *fdTicker) C() <-chan time.Time { return t.c }
 
 // Delay re-arms the timerfd: first from now, then every period. A tick
 // already delivered but not read stays. It is a raw call (the loop makes
-// it on a heartbeat's arrival; see udpIO), and a failure, possible only
+// it on a heartbeat's arrival; see wire's udpIO), and a failure, possible only
 // once Stop closed the descriptor, leaves nothing to re-arm.
 func (t *fdTicker) Delay(first time.Duration) {
 	spec := unix.ItimerSpec{Interval: unix.NsecToTimespec(int64(t.d)), Value: unix.NsecToTimespec(int64(first))}

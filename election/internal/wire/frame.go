@@ -1,4 +1,4 @@
-package election
+package wire
 
 import (
 	"crypto/aes"
@@ -11,23 +11,24 @@ import (
 	"sync"
 )
 
-// Heartbeats between members that both read frames (Meta.Frames) do not
-// go through memberlist's packet path but in frames of their own on the
-// same UDP port. The first byte tells them from memberlist's packets
-// (which start with a message type below 16, an encryption version 0 or
-// 1, or the label marker 244) and tells the kernel which of two sockets
-// on the port gets the frame (see lazySocket): an eager frame wakes the
-// receiver, a lazy one waits in the socket until the election loop wakes
-// for something else. Only the pace member's heartbeats are eager; the
-// others' answers are read by each member when the next pace heartbeat
-// or its own tick wakes it, so every member wakes about once a heartbeat
-// interval instead of once for each peer's heartbeat.
+// Heartbeats between members that both read frames (the election's
+// Meta.Frames) do not go through memberlist's packet path but in frames
+// of their own on the same UDP port. The first byte tells them from
+// memberlist's packets (which start with a message type below 16, an
+// encryption version 0 or 1, or the label marker 244) and tells the
+// kernel which of two sockets on the port gets the frame (see
+// lazySocket): an eager frame wakes the receiver, a lazy one waits in the
+// socket until the election loop wakes for something else. Only the pace
+// member's heartbeats are eager; the others' answers are read by each
+// member when the next pace heartbeat or its own tick wakes it, so every
+// member wakes about once a heartbeat interval instead of once for each
+// peer's heartbeat.
 //
 //	plain:  kind | 0 | label length | label | message
 //	sealed: kind | 1 | nonce (12) | AES-GCM(message), the first two bytes and the label authenticated
 const (
-	frameEager byte = 0xC8
-	frameLazy  byte = 0xC9
+	FrameEager byte = 0xC8
+	FrameLazy  byte = 0xC9
 
 	framePlain  byte = 0
 	frameSealed byte = 1
@@ -40,15 +41,15 @@ const maxFrame = 512
 // cluster key.
 const frameKeyContext = "havip heartbeat frame v1"
 
-// isFrame reports whether a packet is a heartbeat frame (of either kind).
-func isFrame(b []byte) bool {
-	return len(b) > 0 && (b[0] == frameEager || b[0] == frameLazy)
+// IsFrame reports whether a packet is a heartbeat frame (of either kind).
+func IsFrame(b []byte) bool {
+	return len(b) > 0 && (b[0] == FrameEager || b[0] == FrameLazy)
 }
 
-// framer seals and opens heartbeat frames for one cluster: its label
+// Framer seals and opens heartbeat frames for one cluster: its label
 // (cluster.name) and, when the cluster has a key, AES-GCM under a key
 // derived from it.
-type framer struct {
+type Framer struct {
 	label []byte
 	aead  cipher.AEAD // nil when the cluster has no key
 
@@ -59,11 +60,13 @@ type framer struct {
 	count  uint32
 }
 
-func newFramer(label string, key []byte) (*framer, error) {
+// NewFramer returns the framer of the cluster with this label and key
+// (none: frames are only labelled, not sealed).
+func NewFramer(label string, key []byte) (*Framer, error) {
 	if len(label) > 255 {
 		return nil, errors.New("cluster label longer than 255 bytes")
 	}
-	f := &framer{label: []byte(label)}
+	f := &Framer{label: []byte(label)}
 	if len(key) == 0 {
 		return f, nil
 	}
@@ -84,8 +87,8 @@ func newFramer(label string, key []byte) (*framer, error) {
 	return f, nil
 }
 
-// seal appends the frame of msg to dst.
-func (f *framer) seal(dst []byte, kind byte, msg []byte) []byte {
+// Seal appends the frame of msg to dst.
+func (f *Framer) Seal(dst []byte, kind byte, msg []byte) []byte {
 	if f.aead == nil {
 		dst = append(dst, kind, framePlain, byte(len(f.label)))
 		dst = append(dst, f.label...)
@@ -101,7 +104,7 @@ func (f *framer) seal(dst []byte, kind byte, msg []byte) []byte {
 // nonce appends the next nonce (12 bytes): unique for this process, and
 // the random prefix makes a repeat across processes sharing the key
 // vanishingly unlikely.
-func (f *framer) nonce(dst []byte) []byte {
+func (f *Framer) nonce(dst []byte) []byte {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.count++
@@ -114,7 +117,7 @@ func (f *framer) nonce(dst []byte) []byte {
 
 // aad is what a sealed frame authenticates besides the message: its
 // first two bytes and the cluster label.
-func (f *framer) aad(head []byte) []byte {
+func (f *Framer) aad(head []byte) []byte {
 	a := make([]byte, 0, 2+len(f.label))
 	return append(append(a, head...), f.label...)
 }
@@ -126,10 +129,10 @@ var (
 	errFrameOpen  = errors.New("heartbeat frame does not authenticate (another cluster's key, or altered)")
 )
 
-// open returns the message in frame b, checked against the label and
+// Open returns the message in frame b, checked against the label and
 // key; it may share b's memory.
-func (f *framer) open(b []byte) ([]byte, error) {
-	if len(b) < 3 || !isFrame(b) {
+func (f *Framer) Open(b []byte) ([]byte, error) {
+	if len(b) < 3 || !IsFrame(b) {
 		return nil, errFrameShort
 	}
 	if f.aead == nil {

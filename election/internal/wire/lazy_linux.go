@@ -1,6 +1,6 @@
 //go:build linux
 
-package election
+package wire
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ import (
 )
 
 // lazySocket is a second UDP socket on the gossip port. A reuseport BPF
-// program hands it the lazy heartbeat frames (first byte frameLazy) and
+// program hands it the lazy heartbeat frames (first byte FrameLazy) and
 // everything else to the main socket. It is kept out of the runtime's
 // poller and no goroutine waits on it, so a frame arriving wakes nothing;
 // the election loop reads the socket whenever it wakes anyway (the pace
@@ -32,13 +32,13 @@ type lazySocket struct {
 	empty time.Time
 }
 
-// lazyProgram steers packets whose first byte is frameLazy to the second
+// lazyProgram steers packets whose first byte is FrameLazy to the second
 // socket of the port's reuseport group (the lazy one) and the rest to the
 // first (the main socket). A packet too short to load a byte from ends the
 // program with 0: the main socket.
 var lazyProgram = []unix.SockFilter{
 	{Code: unix.BPF_LD | unix.BPF_B | unix.BPF_ABS, K: 0},
-	{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: uint32(frameLazy)},
+	{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: uint32(FrameLazy)},
 	{Code: unix.BPF_RET | unix.BPF_K, K: 1},
 	{Code: unix.BPF_RET | unix.BPF_K, K: 0},
 }

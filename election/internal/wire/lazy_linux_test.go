@@ -1,6 +1,6 @@
 //go:build linux
 
-package election
+package wire
 
 import (
 	"bytes"
@@ -14,15 +14,61 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// stampsOnArrival makes the kernel timestamp packets as they arrive, for
+// the rest of the test. A socket asking for receive timestamps turns the
+// kernel's timestamping on, but when no other socket on the host has it
+// on, only some time later (from a work queue); a packet that arrives
+// before is stamped when read instead. This keeps a socket with
+// timestamps open and waits until a packet sent to it carries a stamp
+// from before it was read.
+func stampsOnArrival(t *testing.T) {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	self, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	buf, oob := make([]byte, 8), make([]byte, 64)
+	for {
+		if err := unix.Sendto(fd, []byte{0}, 0, self); err != nil {
+			t.Fatal(err)
+		}
+		// Delivery on loopback is done by the time sendto returns.
+		before := time.Now().UnixNano()
+		_, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ts, ok := rxTimestamp(oob[:oobn]); ok && ts.Nano() < before {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the kernel does not timestamp packets as they arrive")
+		}
+	}
+}
+
 // TestLazyFramesWaitForTheReader: on a transport with frames, the kernel
-// hands lazy frames to the lazy socket, where they wait for readLazy with
+// hands lazy frames to the lazy socket, where they wait for ReadLazy with
 // their arrival time; eager frames go to onFrame as they arrive, and the
 // rest to memberlist.
 func TestLazyFramesWaitForTheReader(t *testing.T) {
+	stampsOnArrival(t)
 	for _, bind := range []string{"127.0.0.1:0", "0.0.0.0:0"} {
 		t.Run(bind, func(t *testing.T) {
 			eager := make(chan []byte, 64)
-			tr, err := newTransport(netip.MustParseAddrPort(bind), slog.New(slog.DiscardHandler), func(b []byte, at time.Time) {
+			tr, err := NewUDP(netip.MustParseAddrPort(bind), slog.New(slog.DiscardHandler), func(b []byte, at time.Time) {
 				select {
 				case eager <- bytes.Clone(b):
 				default: // more than this test sends: it has failed already
@@ -41,9 +87,9 @@ func TestLazyFramesWaitForTheReader(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			lazy1 := []byte{frameLazy, framePlain, 1}
-			lazy2 := []byte{frameLazy, framePlain, 2}
-			eagerFrame := []byte{frameEager, framePlain, 3}
+			lazy1 := []byte{FrameLazy, framePlain, 1}
+			lazy2 := []byte{FrameLazy, framePlain, 2}
+			eagerFrame := []byte{FrameEager, framePlain, 3}
 			gossip := []byte{0, 'p', 'i', 'n', 'g'}
 			sent := time.Now()
 			for _, p := range [][]byte{lazy1, eagerFrame, gossip, lazy2} {
@@ -73,7 +119,7 @@ func TestLazyFramesWaitForTheReader(t *testing.T) {
 			// arrival is the kernel's timestamp, not the read's time.
 			var got [][]byte
 			read := time.Now()
-			tr.readLazy(func(b []byte, at time.Time) {
+			tr.ReadLazy(func(b []byte, at time.Time) {
 				got = append(got, bytes.Clone(b))
 				if at.Before(sent) || !at.Before(read) {
 					t.Errorf("lazy frame %x arrived at %v, outside [%v, %v)", b, at, sent, read)
@@ -83,7 +129,7 @@ func TestLazyFramesWaitForTheReader(t *testing.T) {
 				t.Errorf("readLazy got %x, want %x %x", got, lazy1, lazy2)
 			}
 			got = nil
-			tr.readLazy(func(b []byte, _ time.Time) { got = append(got, b) })
+			tr.ReadLazy(func(b []byte, _ time.Time) { got = append(got, b) })
 			if len(got) != 0 {
 				t.Errorf("a second readLazy got %x, want nothing", got)
 			}
@@ -93,12 +139,12 @@ func TestLazyFramesWaitForTheReader(t *testing.T) {
 			// A burst waiting: all come, in order.
 			const burst = 35
 			for i := range burst {
-				if _, err := c.Write([]byte{frameLazy, framePlain, byte(i)}); err != nil {
+				if _, err := c.Write([]byte{FrameLazy, framePlain, byte(i)}); err != nil {
 					t.Fatal(err)
 				}
 			}
 			got = nil
-			tr.readLazy(func(b []byte, _ time.Time) { got = append(got, bytes.Clone(b)) })
+			tr.ReadLazy(func(b []byte, _ time.Time) { got = append(got, bytes.Clone(b)) })
 			if len(got) != burst {
 				t.Fatalf("readLazy got %d of %d frames", len(got), burst)
 			}
@@ -111,24 +157,37 @@ func TestLazyFramesWaitForTheReader(t *testing.T) {
 	}
 }
 
-// TestHeartbeatPath: the start-up log says how heartbeats arrive.
-func TestHeartbeatPath(t *testing.T) {
-	tr, err := newTransport(netip.MustParseAddrPort("127.0.0.1:0"), slog.New(slog.DiscardHandler), func([]byte, time.Time) {})
+// TestUDPLazy: a transport that reads frames has the lazy socket on
+// Linux; one that does not has none, and its frames go to memberlist.
+func TestUDPLazy(t *testing.T) {
+	l := slog.New(slog.DiscardHandler)
+	tr, err := NewUDP(netip.MustParseAddrPort("127.0.0.1:0"), l, func([]byte, time.Time) {})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tr.Shutdown()
-	h := &heartbeater{tr: tr}
-	if got := h.path(); got != "frames, lazy socket" {
-		t.Errorf("with a lazy socket: %q", got)
+	if !tr.Lazy() {
+		t.Error("Lazy() false with a lazy socket")
 	}
-	h.tr = &transport{}
-	if got := h.path(); got != "frames, read as they arrive" {
-		t.Errorf("without one: %q", got)
+	plain, err := NewUDP(netip.MustParseAddrPort("127.0.0.1:0"), l, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	h.noFrames = true
-	if got := h.path(); got != "memberlist" {
-		t.Errorf("without frames: %q", got)
+	defer plain.Shutdown()
+	if plain.Lazy() {
+		t.Error("Lazy() true without onFrame")
+	}
+	frame := []byte{FrameLazy, framePlain, 0}
+	if err := tr.WriteFrame(frame, plain.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-plain.PacketCh():
+		if !bytes.Equal(p.Buf, frame) {
+			t.Errorf("memberlist got %x, want the frame %x", p.Buf, frame)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a frame to a transport without onFrame did not reach memberlist")
 	}
 }
 
@@ -137,12 +196,12 @@ func TestHeartbeatPath(t *testing.T) {
 func TestPortStillExclusive(t *testing.T) {
 	l := slog.New(slog.DiscardHandler)
 	onFrame := func([]byte, time.Time) {}
-	a, err := newTransport(netip.MustParseAddrPort("127.0.0.1:0"), l, onFrame)
+	a, err := NewUDP(netip.MustParseAddrPort("127.0.0.1:0"), l, onFrame)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Shutdown()
-	if b, err := newTransport(a.bind, l, onFrame); err == nil {
+	if b, err := NewUDP(a.bind, l, onFrame); err == nil {
 		b.Shutdown()
 		t.Fatalf("a second transport opened on %s", a.bind)
 	}

@@ -1,4 +1,4 @@
-package election
+package wire
 
 import (
 	"context"
@@ -14,13 +14,29 @@ import (
 	"github.com/hashicorp/memberlist"
 )
 
-// transport is memberlist's UDP+TCP transport, written for havip's
+// Transport is what the election needs from the network: memberlist's
+// transport plus heartbeat frames. UDP is the real one; Network makes
+// in-memory ones for tests.
+type Transport interface {
+	memberlist.NodeAwareTransport
+	// WriteFrame sends one heartbeat frame (already sealed) to a member.
+	WriteFrame(b []byte, to netip.AddrPort) error
+	// ReadLazy calls fn with every lazy frame waiting, in arrival order,
+	// with its arrival time; b is only valid during the call.
+	ReadLazy(fn func(b []byte, at time.Time))
+	// Lazy reports whether lazy frames wait for ReadLazy (true) or reach
+	// onFrame as they arrive (false; also when there is no onFrame, and
+	// frames go to memberlist).
+	Lazy() bool
+}
+
+// UDP is memberlist's UDP+TCP transport, written for havip's
 // traffic: many tiny packets (heartbeats every few milliseconds with the
 // fast profiles). memberlist's own NetTransport allocates a fresh 64 KiB
 // buffer for every packet it receives, which at 400 packets a second is
 // 25 MB/s of garbage; this one reads into one scratch buffer and hands
 // memberlist a copy of exactly the packet's size.
-type transport struct {
+type UDP struct {
 	log  *slog.Logger
 	bind netip.AddrPort
 	udp  *net.UDPConn
@@ -48,12 +64,16 @@ const maxPacket = 65536
 // gossip are not dropped while the daemon is descheduled.
 const udpReadBuffer = 2 << 20
 
-var _ memberlist.NodeAwareTransport = (*transport)(nil)
+var _ Transport = (*UDP)(nil)
 
-// newTransport listens on bind (UDP and TCP, same port). With onFrame
-// set it also opens the lazy heartbeat socket where it can, and hands
-// onFrame the heartbeat frames.
-func newTransport(bind netip.AddrPort, l *slog.Logger, onFrame func(b []byte, at time.Time)) (*transport, error) {
+// NewUDP listens on bind (UDP and TCP, same port). With onFrame set it
+// also opens the lazy heartbeat socket where it can, and hands onFrame
+// the heartbeat frames (b only valid during the call, at when it was
+// read), from the goroutine that reads the socket. Without onFrame the
+// node reads no frames: any that arrive go to memberlist, which drops
+// them (logging an unknown message type, or a label or decryption
+// failure).
+func NewUDP(bind netip.AddrPort, l *slog.Logger, onFrame func(b []byte, at time.Time)) (*UDP, error) {
 	tl, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(bind))
 	if err != nil {
 		return nil, fmt.Errorf("listening on TCP %s: %w", bind, err)
@@ -80,7 +100,7 @@ func newTransport(bind netip.AddrPort, l *slog.Logger, onFrame func(b []byte, at
 		tl.Close()
 		return nil, fmt.Errorf("UDP socket on %s: %w", bind, err)
 	}
-	t := &transport{
+	t := &UDP{
 		log:     l,
 		bind:    bind,
 		udp:     ul,
@@ -101,13 +121,13 @@ func newTransport(bind netip.AddrPort, l *slog.Logger, onFrame func(b []byte, at
 	return t, nil
 }
 
-func (t *transport) closing() bool {
+func (t *UDP) closing() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.shutdown
 }
 
-func (t *transport) readPackets() {
+func (t *UDP) readPackets() {
 	defer t.wg.Done()
 	scratch := make([]byte, maxPacket)
 	for {
@@ -123,7 +143,7 @@ func (t *transport) readPackets() {
 		if n < 1 {
 			continue
 		}
-		if t.onFrame != nil && isFrame(scratch[:n]) {
+		if t.onFrame != nil && IsFrame(scratch[:n]) {
 			t.onFrame(scratch[:n], ts)
 			continue
 		}
@@ -133,7 +153,7 @@ func (t *transport) readPackets() {
 	}
 }
 
-func (t *transport) acceptStreams() {
+func (t *UDP) acceptStreams() {
 	defer t.wg.Done()
 	delay := 5 * time.Millisecond
 	for {
@@ -152,8 +172,12 @@ func (t *transport) acceptStreams() {
 	}
 }
 
+// Addr is the address the transport is bound to, with the port the
+// kernel chose if bind had none.
+func (t *UDP) Addr() netip.AddrPort { return t.bind }
+
 // FinalAdvertiseAddr returns the address peers reach this node on.
-func (t *transport) FinalAdvertiseAddr(ip string, port int) (net.IP, int, error) {
+func (t *UDP) FinalAdvertiseAddr(ip string, port int) (net.IP, int, error) {
 	if ip != "" {
 		a := net.ParseIP(ip)
 		if a == nil {
@@ -219,8 +243,8 @@ func privateAddr() (netip.Addr, error) {
 }
 
 // WriteTo sends one packet.
-func (t *transport) WriteTo(b []byte, addr string) (time.Time, error) {
-	ap, err := resolveUDP(addr)
+func (t *UDP) WriteTo(b []byte, addr string) (time.Time, error) {
+	ap, err := ResolveUDP(addr)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -228,15 +252,17 @@ func (t *transport) WriteTo(b []byte, addr string) (time.Time, error) {
 	return time.Now(), err
 }
 
-func (t *transport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
+func (t *UDP) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
 	return t.WriteTo(b, a.Addr)
 }
 
-// lookupIP resolves a host name (a variable for tests).
-var lookupIP = net.LookupIP
+// LookupIP resolves a host name (a variable so tests can stand in for
+// the resolver).
+var LookupIP = net.LookupIP
 
-// resolveUDP parses "ip:port", resolving a host name if needed.
-func resolveUDP(addr string) (netip.AddrPort, error) {
+// ResolveUDP parses "ip:port", resolving a host name if needed, the way
+// the transports resolve memberlist's addresses.
+func ResolveUDP(addr string) (netip.AddrPort, error) {
 	if ap, err := netip.ParseAddrPort(addr); err == nil {
 		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
 	}
@@ -248,7 +274,7 @@ func resolveUDP(addr string) (netip.AddrPort, error) {
 	if err != nil {
 		return netip.AddrPort{}, fmt.Errorf("bad port in %q", addr)
 	}
-	ips, err := lookupIP(host)
+	ips, err := LookupIP(host)
 	if err != nil || len(ips) == 0 {
 		return netip.AddrPort{}, fmt.Errorf("resolving %q: %w", host, err)
 	}
@@ -256,35 +282,40 @@ func resolveUDP(addr string) (netip.AddrPort, error) {
 	return netip.AddrPortFrom(ip.Unmap(), uint16(p)), nil
 }
 
-// readLazy reads the heartbeat frames waiting in the lazy socket, if
+// ReadLazy reads the heartbeat frames waiting in the lazy socket, if
 // there is one, and calls fn with each and when it arrived.
-func (t *transport) readLazy(fn func(b []byte, at time.Time)) {
+func (t *UDP) ReadLazy(fn func(b []byte, at time.Time)) {
 	if t.lazy != nil {
 		t.lazy.drain(fn)
 	}
 }
 
-// writeFrame sends a heartbeat frame.
-func (t *transport) writeFrame(b []byte, to netip.AddrPort) error {
+// Lazy reports whether the lazy socket could be opened.
+func (t *UDP) Lazy() bool { return t.lazy != nil }
+
+// WriteFrame sends a heartbeat frame.
+func (t *UDP) WriteFrame(b []byte, to netip.AddrPort) error {
 	return t.io.writeTo(b, to)
 }
 
-func (t *transport) PacketCh() <-chan *memberlist.Packet { return t.packets }
-func (t *transport) StreamCh() <-chan net.Conn           { return t.streams }
+func (t *UDP) PacketCh() <-chan *memberlist.Packet { return t.packets }
+func (t *UDP) StreamCh() <-chan net.Conn           { return t.streams }
 
-func (t *transport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
+func (t *UDP) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
 	d := net.Dialer{Timeout: timeout}
 	return d.Dial("tcp", addr)
 }
 
-func (t *transport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
+func (t *UDP) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
 	return t.DialTimeout(a.Addr, timeout)
 }
 
-// Shutdown closes the sockets and waits for the readers. memberlist stops
-// reading PacketCh and StreamCh before it calls Shutdown, so a reader
-// blocked on a send is released by draining here.
-func (t *transport) Shutdown() error {
+// Shutdown closes the sockets and waits for the readers. A reader may be
+// blocked handing memberlist a packet or a stream nobody takes any more
+// (memberlist calls Shutdown while its listeners still run, but a node
+// whose memberlist could not start shuts the transport down alone), so
+// it is released by draining here.
+func (t *UDP) Shutdown() error {
 	t.mu.Lock()
 	t.shutdown = true
 	t.mu.Unlock()

@@ -1,8 +1,10 @@
-package election
+package wire
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -10,11 +12,11 @@ import (
 
 func TestTransportPacketsAndShutdown(t *testing.T) {
 	l := slog.New(slog.DiscardHandler)
-	a, err := newTransport(netip.MustParseAddrPort("127.0.0.1:0"), l, nil)
+	a, err := NewUDP(netip.MustParseAddrPort("127.0.0.1:0"), l, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := newTransport(netip.MustParseAddrPort("127.0.0.1:0"), l, nil)
+	b, err := NewUDP(netip.MustParseAddrPort("127.0.0.1:0"), l, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +49,7 @@ func TestTransportPacketsAndShutdown(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Shutdown hangs")
 	}
-	if _, _, err := (&transport{bind: netip.MustParseAddrPort("127.0.0.1:7946")}).FinalAdvertiseAddr("not-an-ip", 0); err == nil {
+	if _, _, err := (&UDP{bind: netip.MustParseAddrPort("127.0.0.1:7946")}).FinalAdvertiseAddr("not-an-ip", 0); err == nil {
 		t.Error("bad advertise address accepted")
 	}
 }
@@ -58,18 +60,18 @@ func TestTransportPacketsAndShutdown(t *testing.T) {
 // content and source port.
 func TestTransportAddressFamilies(t *testing.T) {
 	l := slog.New(slog.DiscardHandler)
-	open := func(bind string) *transport {
-		tr, err := newTransport(netip.MustParseAddrPort(bind), l, nil)
+	open := func(bind string) *UDP {
+		tr, err := NewUDP(netip.MustParseAddrPort(bind), l, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { tr.Shutdown() })
 		return tr
 	}
-	exchange := func(a, b *transport, loop string) {
+	exchange := func(a, b *UDP, loop string) {
 		t.Helper()
 		ip := netip.MustParseAddr(loop)
-		for i, pair := range [][2]*transport{{a, b}, {b, a}} {
+		for i, pair := range [][2]*UDP{{a, b}, {b, a}} {
 			from, to := pair[0], pair[1]
 			msg := []byte{byte(i), 'h', 'b'}
 			if _, err := from.WriteTo(msg, netip.AddrPortFrom(ip, to.bind.Port()).String()); err != nil {
@@ -89,7 +91,7 @@ func TestTransportAddressFamilies(t *testing.T) {
 	v4 := open("127.0.0.1:0")
 	dual := open("0.0.0.0:0")
 	exchange(v4, dual, "127.0.0.1")
-	v6, err := newTransport(netip.MustParseAddrPort("[::1]:0"), l, nil)
+	v6, err := NewUDP(netip.MustParseAddrPort("[::1]:0"), l, nil)
 	if err != nil {
 		t.Logf("no IPv6 loopback here, IPv6 not exercised: %v", err)
 		return
@@ -106,12 +108,12 @@ func TestTransportAddressFamilies(t *testing.T) {
 // memberlist, in order.
 func TestTransportBurst(t *testing.T) {
 	l := slog.New(slog.DiscardHandler)
-	a, err := newTransport(netip.MustParseAddrPort("127.0.0.1:0"), l, nil)
+	a, err := NewUDP(netip.MustParseAddrPort("127.0.0.1:0"), l, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Shutdown()
-	b, err := newTransport(netip.MustParseAddrPort("127.0.0.1:0"), l, nil)
+	b, err := NewUDP(netip.MustParseAddrPort("127.0.0.1:0"), l, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,6 +133,38 @@ func TestTransportBurst(t *testing.T) {
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatalf("packet %d of %d never arrived", i, n)
+		}
+	}
+}
+
+// TestResolveUDP: an address is parsed (IPv4-mapped ones unmapped), a
+// host name looked up through LookupIP.
+func TestResolveUDP(t *testing.T) {
+	looked := ""
+	LookupIP = func(host string) ([]net.IP, error) {
+		looked = host
+		if host == "peer-one" {
+			return []net.IP{net.ParseIP("::ffff:192.0.2.9"), net.ParseIP("192.0.2.10")}, nil
+		}
+		return nil, errors.New("no such host")
+	}
+	t.Cleanup(func() { LookupIP = net.LookupIP })
+	for _, tc := range []struct{ in, want string }{
+		{"192.0.2.1:7946", "192.0.2.1:7946"},
+		{"[::ffff:192.0.2.1]:7946", "192.0.2.1:7946"},
+		{"[2001:db8::1]:7946", "[2001:db8::1]:7946"},
+		{"peer-one:7947", "192.0.2.9:7947"},
+	} {
+		if got, err := ResolveUDP(tc.in); err != nil || got.String() != tc.want {
+			t.Errorf("ResolveUDP(%q) = %v, %v; want %s", tc.in, got, err, tc.want)
+		}
+	}
+	if looked != "peer-one" {
+		t.Errorf("looked up %q, want peer-one", looked)
+	}
+	for _, bad := range []string{"peer-two:7946", "peer-one:http", "peer-one:65536", "no-port"} {
+		if got, err := ResolveUDP(bad); err == nil {
+			t.Errorf("ResolveUDP(%q) = %v, want an error", bad, got)
 		}
 	}
 }
