@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"net/netip"
+	"time"
 
 	"github.com/havip/havip/vip"
 )
@@ -35,6 +36,26 @@ func ExampleManager_Watch() {
 			}
 		case vip.LinkChanged:
 			log.Printf("eth0 up: %t", e.Up)
+		}
+	}
+}
+
+// A holder adds its VIP for a short lifetime and renews it while it may
+// hold it: if the process stops (frozen, killed), the kernel removes the
+// address about a second after the last renewal.
+func ExampleManager_AddFor() {
+	vip4 := netip.MustParsePrefix("192.0.2.22/32")
+	m := vip.New("eth0")
+	defer m.Close()
+
+	if err := m.AddFor(vip4, time.Second); err != nil {
+		log.Fatal(err)
+	}
+	renew := time.NewTicker(300 * time.Millisecond)
+	defer renew.Stop()
+	for range renew.C {
+		if err := m.Renew(vip4, time.Second); err != nil {
+			log.Print(err)
 		}
 	}
 }

@@ -47,10 +47,19 @@ type ipHelper interface {
 	// Addresses lists the unicast addresses of an interface, with their
 	// on-link prefix lengths (GetUnicastIpAddressTable).
 	Addresses(index uint32) ([]addrInfo, error)
-	// CreateUnicast adds p as a skip-as-source address
+	// CreateUnicast adds p as a skip-as-source address valid and
+	// preferred for lifetime seconds (infiniteLifetime: permanent)
 	// (CreateUnicastIpAddressEntry); errAddrExists when the address is
 	// there already, whatever its prefix length.
-	CreateUnicast(index uint32, p netip.Prefix) error
+	CreateUnicast(index uint32, p netip.Prefix, lifetime uint32) error
+	// SetLifetime makes the address of p valid and preferred for
+	// lifetime seconds from now (GetUnicastIpAddressEntry, then
+	// SetUnicastIpAddressEntry); errAddrNotFound when it is not there,
+	// an error wrapping ErrAddrConflict when it is there with another
+	// prefix length (and is left alone), ErrNoLink when the interface is
+	// gone. Unlike the Linux kernel's replace, it never creates an
+	// address.
+	SetLifetime(index uint32, p netip.Prefix, lifetime uint32) error
 	// DeleteUnicast removes the address of p (DeleteUnicastIpAddressEntry);
 	// errAddrNotFound when it is not there, ErrNoLink when the interface
 	// is gone.
@@ -156,10 +165,11 @@ func (m *helperManager) Close() error { return nil }
 // Name returns the name of the managed interface.
 func (m *helperManager) Name() string { return m.ifname }
 
-// Add puts the address p on the interface as a skip-as-source address, so
-// that the host does not pick the VIP as the source of its own
-// connections. Adding an address that is already there is not an error.
-// The address lives in the active store only: it is gone after a reboot.
+// Add puts the address p on the interface as a skip-as-source address,
+// permanently, so that the host does not pick the VIP as the source of
+// its own connections. Adding an address that is already there is not
+// an error (it becomes permanent). The address lives in the active store
+// only: it is gone after a reboot.
 //
 // Windows keys addresses by address alone, where Linux keys IPv4 ones by
 // address and prefix length: the address of p on the interface with
@@ -167,21 +177,61 @@ func (m *helperManager) Name() string { return m.ifname }
 // a VIP by mistake) is an error wrapping ErrAddrConflict, and is left
 // alone.
 func (m *helperManager) Add(p netip.Prefix) error {
+	return m.AddFor(p, 0)
+}
+
+// AddFor puts the address p on the interface, as Add does, for
+// lifetime: Windows removes it by itself once lifetime has passed
+// without a Renew (or another AddFor). A lifetime of 0 makes it
+// permanent. Lifetimes are whole seconds: lifetime is rounded up, to at
+// least one second. Adding an address that is already there is not an
+// error; its lifetime starts again from now.
+func (m *helperManager) AddFor(p netip.Prefix, lifetime time.Duration) error {
 	if err := checkPrefix(p); err != nil {
+		return fmt.Errorf("adding %s to %s: %w", p, m.ifname, err)
+	}
+	secs, err := lifetimeSeconds(lifetime)
+	if err != nil {
 		return fmt.Errorf("adding %s to %s: %w", p, m.ifname, err)
 	}
 	ifi, err := m.h.Interface(m.ifname)
 	if err != nil {
 		return fmt.Errorf("adding %s to %s: %w", p, m.ifname, err)
 	}
-	err = m.h.CreateUnicast(ifi.Index, p)
+	err = m.h.CreateUnicast(ifi.Index, p, secs)
 	if errors.Is(err, errAddrExists) {
-		err = m.checkExisting(ifi.Index, p)
+		// As the Linux kernel's replace does, the address already
+		// there takes the new lifetime: one left with a short lifetime
+		// must not expire under a permanent VIP.
+		if err = m.checkExisting(ifi.Index, p); err == nil {
+			err = m.h.SetLifetime(ifi.Index, p, secs)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("adding %s to %s: %w", p, m.ifname, err)
 	}
 	m.log.Debug("address added", "vip", p)
+	return nil
+}
+
+// Renew starts the lifetime of the address p again from now (0:
+// permanent). Unlike on Linux, an address that expired or was removed is
+// not put back: Renew fails, wrapping errAddrNotFound.
+func (m *helperManager) Renew(p netip.Prefix, lifetime time.Duration) error {
+	if err := checkPrefix(p); err != nil {
+		return fmt.Errorf("renewing %s on %s: %w", p, m.ifname, err)
+	}
+	secs, err := lifetimeSeconds(lifetime)
+	if err != nil {
+		return fmt.Errorf("renewing %s on %s: %w", p, m.ifname, err)
+	}
+	ifi, err := m.h.Interface(m.ifname)
+	if err != nil {
+		return fmt.Errorf("renewing %s on %s: %w", p, m.ifname, err)
+	}
+	if err := m.h.SetLifetime(ifi.Index, p, secs); err != nil {
+		return fmt.Errorf("renewing %s on %s: %w", p, m.ifname, err)
+	}
 	return nil
 }
 

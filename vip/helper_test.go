@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -31,6 +32,7 @@ type fakeIface struct {
 	info  ifaceInfo
 	addrs map[netip.Addr]int // address → prefix length
 	dup   map[netip.Addr]bool
+	lft   map[netip.Addr]uint32 // address → lifetime in seconds
 }
 
 func newFakeHelper() *fakeHelper {
@@ -48,6 +50,7 @@ func (f *fakeHelper) addIface(name string, index uint32, up bool) {
 		},
 		addrs: map[netip.Addr]int{},
 		dup:   map[netip.Addr]bool{},
+		lft:   map[netip.Addr]uint32{},
 	}
 }
 
@@ -95,7 +98,7 @@ func (f *fakeHelper) markDuplicate(name string, a netip.Addr) {
 	q.put(ipChange{Kind: changeAddrChanged, Index: i.info.Index, Addr: a})
 }
 
-func (f *fakeHelper) CreateUnicast(index uint32, p netip.Prefix) error {
+func (f *fakeHelper) CreateUnicast(index uint32, p netip.Prefix, lifetime uint32) error {
 	f.mu.Lock()
 	f.calls = append(f.calls, "create "+p.String())
 	i := f.byIndex(index)
@@ -110,6 +113,7 @@ func (f *fakeHelper) CreateUnicast(index uint32, p netip.Prefix) error {
 			err = errAddrExists
 		} else {
 			i.addrs[p.Addr()] = p.Bits()
+			i.lft[p.Addr()] = lifetime
 		}
 	}
 	q := f.q
@@ -118,6 +122,32 @@ func (f *fakeHelper) CreateUnicast(index uint32, p netip.Prefix) error {
 		q.put(ipChange{Kind: changeAddrAdded, Index: index, Addr: p.Addr()})
 	}
 	return err
+}
+
+func (f *fakeHelper) SetLifetime(index uint32, p netip.Prefix, lifetime uint32) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf("set %s %d", p, lifetime))
+	i := f.byIndex(index)
+	if i == nil {
+		return ErrNoLink
+	}
+	bits, ok := i.addrs[p.Addr()]
+	switch {
+	case !ok:
+		return errAddrNotFound
+	case bits != p.Bits():
+		return fmt.Errorf("%w (/%d)", ErrAddrConflict, bits)
+	}
+	i.lft[p.Addr()] = lifetime
+	return nil
+}
+
+// lifetime returns the lifetime the address a has on the interface.
+func (f *fakeHelper) lifetime(name string, a netip.Addr) uint32 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.ifaces[name].lft[a]
 }
 
 func (f *fakeHelper) DeleteUnicast(index uint32, p netip.Prefix) error {
@@ -133,6 +163,7 @@ func (f *fakeHelper) DeleteUnicast(index uint32, p netip.Prefix) error {
 			err = errAddrNotFound
 		} else {
 			delete(i.addrs, p.Addr())
+			delete(i.lft, p.Addr())
 		}
 	}
 	q := f.q
@@ -220,8 +251,8 @@ func TestHelperAddIdempotent(t *testing.T) {
 	if diff := cmp.Diff([]netip.Prefix{vip4, vip6}, got, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Errorf("List (-want +got):\n%s", diff)
 	}
-	// The second add found the address and left it alone.
-	want := []string{"create 192.0.2.22/32", "create 192.0.2.22/32", "create 2001:db8::22/128"}
+	// The second add found the address and made it permanent again.
+	want := []string{"create 192.0.2.22/32", "create 192.0.2.22/32", "set 192.0.2.22/32 4294967295", "create 2001:db8::22/128"}
 	if diff := cmp.Diff(want, f.takeCalls()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
@@ -546,4 +577,70 @@ type failingNotify struct{ ipHelper }
 
 func (failingNotify) Notify(*changeQueue) (func(), error) {
 	return nil, errors.New("no notifications")
+}
+
+// Lifetimes: AddFor creates the address with one, or sets it on an
+// address already there; Renew sets it, and never creates an address
+// that is gone; the interface's own address with another prefix length
+// keeps its lifetime.
+func TestHelperLifetime(t *testing.T) {
+	f := newFakeHelper()
+	m := newTestHelperManager(f)
+	if err := m.Renew(vip4, time.Second); !errors.Is(err, ErrNoLink) {
+		t.Errorf("Renew on a missing interface: %v, want ErrNoLink", err)
+	}
+	f.addIface("Ethernet 2", 7, true)
+	f.ifaces["Ethernet 2"].addrs[own4.Addr()] = 24
+	f.ifaces["Ethernet 2"].lft[own4.Addr()] = infiniteLifetime
+
+	steps := []struct {
+		name string
+		do   func() error
+		want uint32 // vip4's lifetime afterwards
+	}{
+		{"AddFor 1.5s rounds up", func() error { return m.AddFor(vip4, 1500*time.Millisecond) }, 2},
+		{"AddFor again sets the lifetime", func() error { return m.AddFor(vip4, 3*time.Second) }, 3},
+		{"Renew", func() error { return m.Renew(vip4, time.Second) }, 1},
+		{"Renew below a second", func() error { return m.Renew(vip4, time.Millisecond) }, 1},
+		{"Add makes it permanent", func() error { return m.Add(vip4) }, infiniteLifetime},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if got := f.lifetime("Ethernet 2", vip4.Addr()); got != s.want {
+			t.Errorf("%s: lifetime %d, want %d", s.name, got, s.want)
+		}
+	}
+	want := []string{"create 192.0.2.22/32", "create 192.0.2.22/32", "set 192.0.2.22/32 3",
+		"set 192.0.2.22/32 1", "set 192.0.2.22/32 1", "create 192.0.2.22/32", "set 192.0.2.22/32 4294967295"}
+	if diff := cmp.Diff(want, f.takeCalls()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+
+	// A VIP that expired or was removed is not put back by Renew.
+	err := m.Renew(vip6, time.Second)
+	if !errors.Is(err, errAddrNotFound) {
+		t.Errorf("Renew of a missing address: %v, want errAddrNotFound", err)
+	}
+	if want := "renewing 2001:db8::22/128 on Ethernet 2: address not found"; err == nil || err.Error() != want {
+		t.Errorf("Renew: %v, want %q", err, want)
+	}
+	if has, _ := m.Has(vip6); has {
+		t.Error("Renew created a missing address")
+	}
+	// The interface's own address, named as a VIP with another prefix
+	// length, keeps its (infinite) lifetime.
+	if err := m.Renew(netip.PrefixFrom(own4.Addr(), 32), time.Second); !errors.Is(err, ErrAddrConflict) {
+		t.Errorf("Renew of the own address as /32: %v, want ErrAddrConflict", err)
+	}
+	if err := m.AddFor(netip.PrefixFrom(own4.Addr(), 32), time.Second); !errors.Is(err, ErrAddrConflict) {
+		t.Errorf("AddFor of the own address as /32: %v, want ErrAddrConflict", err)
+	}
+	if got := f.lifetime("Ethernet 2", own4.Addr()); got != infiniteLifetime {
+		t.Errorf("own address lifetime %d, want infinite", got)
+	}
+	if err := m.AddFor(vip6, -time.Second); err == nil {
+		t.Error("AddFor with a negative lifetime succeeded")
+	}
 }

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/netip"
+	"time"
 
 	"github.com/vishvananda/netns"
 )
@@ -123,4 +125,31 @@ func comparePrefix(a, b netip.Prefix) int {
 		return c
 	}
 	return a.Bits() - b.Bits()
+}
+
+// infiniteLifetime is the lifetime, in seconds, of a permanent address,
+// in the kernel's IFA_CACHEINFO as in Windows' MIB_UNICASTIPADDRESS_ROW.
+const infiniteLifetime = math.MaxUint32
+
+// lifetimeSeconds converts the lifetime of an address to what the kernel
+// and Windows take: whole seconds, rounded up so that an address never
+// lives shorter than asked, and at least one, since a lifetime of 0
+// seconds would mean "already expired". 0 means permanent
+// (infiniteLifetime); a lifetime too long to count in seconds is capped
+// just below it.
+func lifetimeSeconds(lifetime time.Duration) (uint32, error) {
+	switch {
+	case lifetime < 0:
+		return 0, fmt.Errorf("negative lifetime %s", lifetime)
+	case lifetime == 0:
+		return infiniteLifetime, nil
+	}
+	secs := lifetime / time.Second
+	if lifetime%time.Second != 0 {
+		secs++
+	}
+	if secs >= infiniteLifetime {
+		return infiniteLifetime - 1, nil
+	}
+	return uint32(secs), nil
 }

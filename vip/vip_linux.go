@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -99,22 +100,72 @@ func nlAddr(p netip.Prefix) *netlink.Addr {
 	return a
 }
 
-// Add puts the address p on the interface. Adding an address that is
-// already there is not an error. The prefix length is kept as given: use
-// /32 and /128 for a VIP that must not bring a prefix route with it.
+// Add puts the address p on the interface, permanently. Adding an
+// address that is already there is not an error (it becomes permanent).
+// The prefix length is kept as given: use /32 and /128 for a VIP that
+// must not bring a prefix route with it.
 func (m *Manager) Add(p netip.Prefix) error {
-	if err := checkPrefix(p); err != nil {
+	return m.AddFor(p, 0)
+}
+
+// AddFor puts the address p on the interface for lifetime: the kernel
+// removes it by itself once lifetime has passed without a Renew (or
+// another AddFor), so an address whose owner stopped (frozen, hung,
+// killed) does not stay on the interface. A lifetime of 0 makes the
+// address permanent, as Add does. The kernel counts lifetimes in whole
+// seconds: lifetime is rounded up, to at least one second. Adding an
+// address that is already there is not an error; its lifetime starts
+// again from now.
+func (m *Manager) AddFor(p netip.Prefix, lifetime time.Duration) error {
+	if err := m.replace(p, lifetime); err != nil {
 		return fmt.Errorf("adding %s to %s: %w", p, m.ifname, err)
+	}
+	if lifetime > 0 {
+		m.log.Debug("address added", "vip", p, "lifetime", lifetime)
+	} else {
+		m.log.Debug("address added", "vip", p)
+	}
+	return nil
+}
+
+// Renew starts the lifetime of the address p again from now (0:
+// permanent), with the flags AddFor gives it. The kernel has no request
+// that only updates an address: if p expired or was removed, Renew puts
+// it back. A caller that must not put back an expired address checks
+// its own deadline before the call, and again after it (the kernel may
+// have removed the address in between).
+func (m *Manager) Renew(p netip.Prefix, lifetime time.Duration) error {
+	if err := m.replace(p, lifetime); err != nil {
+		return fmt.Errorf("renewing %s on %s: %w", p, m.ifname, err)
+	}
+	return nil
+}
+
+// replace adds p, or updates it, with its lifetime (RTM_NEWADDR with
+// NLM_F_CREATE|NLM_F_REPLACE: idempotent, where AddrAdd of an existing
+// address fails with EEXIST).
+func (m *Manager) replace(p netip.Prefix, lifetime time.Duration) error {
+	if err := checkPrefix(p); err != nil {
+		return err
+	}
+	secs, err := lifetimeSeconds(lifetime)
+	if err != nil {
+		return err
 	}
 	l, err := m.link()
 	if err != nil {
-		return fmt.Errorf("adding %s to %s: %w", p, m.ifname, err)
+		return err
 	}
-	if err := m.h.AddrReplace(l, nlAddr(p)); err != nil {
-		return fmt.Errorf("adding %s to %s: %w", p, m.ifname, err)
+	a := nlAddr(p)
+	if secs != infiniteLifetime {
+		// The library sends IFA_CACHEINFO only for a non-zero lifetime;
+		// without it the kernel makes the address permanent. Valid and
+		// preferred alike: an IPv6 address past its preferred lifetime
+		// would turn deprecated, no longer chosen as a source, before
+		// it goes.
+		a.ValidLft, a.PreferedLft = int(secs), int(secs)
 	}
-	m.log.Debug("address added", "vip", p)
-	return nil
+	return m.h.AddrReplace(l, a)
 }
 
 // Remove takes the address p off the interface. An address that is not

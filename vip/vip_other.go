@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"time"
 )
 
 var errUnsupported = errors.New("vip: only supported on linux")
@@ -31,6 +32,12 @@ func (m *Manager) Name() string { return m.ifname }
 
 // Add fails: only supported on linux.
 func (m *Manager) Add(p netip.Prefix) error { return errUnsupported }
+
+// AddFor fails: only supported on linux.
+func (m *Manager) AddFor(p netip.Prefix, lifetime time.Duration) error { return errUnsupported }
+
+// Renew fails: only supported on linux.
+func (m *Manager) Renew(p netip.Prefix, lifetime time.Duration) error { return errUnsupported }
 
 // Remove fails: only supported on linux.
 func (m *Manager) Remove(p netip.Prefix) error { return errUnsupported }

@@ -33,6 +33,7 @@ var (
 	procInitializeUnicastIpAddressEntry = modiphlpapi.NewProc("InitializeUnicastIpAddressEntry")
 	procCreateUnicastIpAddressEntry     = modiphlpapi.NewProc("CreateUnicastIpAddressEntry")
 	procDeleteUnicastIpAddressEntry     = modiphlpapi.NewProc("DeleteUnicastIpAddressEntry")
+	procSetUnicastIpAddressEntry        = modiphlpapi.NewProc("SetUnicastIpAddressEntry")
 )
 
 // Origins of a manually configured address (NL_PREFIX_ORIGIN,
@@ -118,13 +119,14 @@ func setRowAddr(r *windows.MibUnicastIpAddressRow, a netip.Addr) {
 	r.Address = windows.RawSockaddrInet6{Family: windows.AF_INET6, Addr: a.As16()}
 }
 
-func (iphlpapi) CreateUnicast(index uint32, p netip.Prefix) error {
+func (iphlpapi) CreateUnicast(index uint32, p netip.Prefix, lifetime uint32) error {
 	var row windows.MibUnicastIpAddressRow
-	// Infinite lifetimes, everything else left to the system (DAD
-	// included: Windows probes and announces the address itself).
+	// Everything but the lifetimes left to the system (DAD included:
+	// Windows probes and announces the address itself).
 	syscallN(procInitializeUnicastIpAddressEntry, uintptr(unsafe.Pointer(&row)))
 	setRowAddr(&row, p.Addr())
 	row.InterfaceIndex = index
+	row.ValidLifetime, row.PreferredLifetime = lifetime, lifetime
 	row.OnLinkPrefixLength = uint8(p.Bits())
 	row.SkipAsSource = 1
 	row.PrefixOrigin = ipPrefixOriginManual
@@ -139,6 +141,38 @@ func (iphlpapi) CreateUnicast(index uint32, p netip.Prefix) error {
 		return fmt.Errorf("CreateUnicastIpAddressEntry: %w (%w)", ErrNoLink, err)
 	}
 	return fmt.Errorf("CreateUnicastIpAddressEntry: %w", err)
+}
+
+// SetLifetime reads the address's row, as SetUnicastIpAddressEntry
+// wants, and writes it back with the new lifetimes.
+func (iphlpapi) SetLifetime(index uint32, p netip.Prefix, lifetime uint32) error {
+	var row windows.MibUnicastIpAddressRow
+	setRowAddr(&row, p.Addr())
+	row.InterfaceIndex = index
+	err := windows.GetUnicastIpAddressEntry(&row)
+	switch {
+	case err == nil:
+	case errors.Is(err, windows.ERROR_NOT_FOUND):
+		return errAddrNotFound
+	case errors.Is(err, windows.ERROR_FILE_NOT_FOUND):
+		return fmt.Errorf("GetUnicastIpAddressEntry: %w (%w)", ErrNoLink, err)
+	default:
+		return fmt.Errorf("GetUnicastIpAddressEntry: %w", err)
+	}
+	if int(row.OnLinkPrefixLength) != p.Bits() {
+		return fmt.Errorf("%w (/%d)", ErrAddrConflict, row.OnLinkPrefixLength)
+	}
+	row.ValidLifetime, row.PreferredLifetime = lifetime, lifetime
+	err = errno(syscallN(procSetUnicastIpAddressEntry, uintptr(unsafe.Pointer(&row))))
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, windows.ERROR_NOT_FOUND):
+		return errAddrNotFound
+	case errors.Is(err, windows.ERROR_FILE_NOT_FOUND):
+		return fmt.Errorf("SetUnicastIpAddressEntry: %w (%w)", ErrNoLink, err)
+	}
+	return fmt.Errorf("SetUnicastIpAddressEntry: %w", err)
 }
 
 func (iphlpapi) DeleteUnicast(index uint32, p netip.Prefix) error {

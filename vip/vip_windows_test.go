@@ -123,3 +123,50 @@ func waitFor(t *testing.T, events <-chan Event, want Event) {
 		}
 	}
 }
+
+// TestWindowsManagerLifetime checks, on a real interface (see
+// TestWindowsManager), that Windows removes an address added for one
+// second once nobody renews it, and that Renew then fails rather than
+// adding it back.
+func TestWindowsManagerLifetime(t *testing.T) {
+	ifname := os.Getenv("HAVIP_TEST_INTERFACE")
+	if ifname == "" {
+		t.Skip("set HAVIP_TEST_INTERFACE to an interface this test may add addresses to, and run elevated")
+	}
+	if !windows.GetCurrentProcessToken().IsElevated() {
+		t.Skip("adding addresses needs an elevated (administrator) process")
+	}
+	m := New(ifname)
+	p := netip.MustParsePrefix("192.0.2.251/32")
+	t.Cleanup(func() { m.Remove(p) })
+	if err := m.AddFor(p, time.Second); err != nil {
+		t.Fatalf("AddFor(%s): %v", p, err)
+	}
+	for range 3 {
+		time.Sleep(300 * time.Millisecond)
+		if err := m.Renew(p, time.Second); err != nil {
+			t.Fatalf("Renew(%s): %v", p, err)
+		}
+	}
+	last := time.Now()
+	for {
+		has, err := m.Has(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !has {
+			t.Logf("%s gone %s after the last renewal", p, time.Since(last).Round(time.Millisecond))
+			break
+		}
+		if time.Since(last) > 10*time.Second {
+			t.Fatalf("%s still there 10s after the last renewal, with a lifetime of 1s", p)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := m.Renew(p, time.Second); !errors.Is(err, errAddrNotFound) {
+		t.Errorf("Renew of the expired address: %v, want errAddrNotFound", err)
+	}
+	if has, _ := m.Has(p); has {
+		t.Error("Renew put the expired address back")
+	}
+}
