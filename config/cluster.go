@@ -150,6 +150,9 @@ func knobs(r *rawTuning, t *Timing) ([]durKnob, []intKnob) {
 		{"lease_margin", &r.LeaseMargin, &t.LeaseMargin, 0},
 		// 0 leaves failure detection to memberlist.
 		{"heartbeat_timeout", &r.HeartbeatTimeout, &t.HeartbeatTimeout, 0},
+		// 0 adds the VIPs permanently; checkAddressLifetime has the
+		// rest of the rules.
+		{"address_lifetime", &r.AddressLifetime, &t.AddressLifetime, 0},
 	}
 	ints := []intKnob{
 		{"suspicion_mult", &r.SuspicionMult, &t.SuspicionMult, 1},
@@ -225,6 +228,10 @@ func buildTiming(r *rawCluster, t *Timing, c *collector) {
 			ht.val, from(ht.set), hb.val, from(hb.set))
 	}
 
+	if !bad["address_lifetime"] && !bad["heartbeat_interval"] {
+		checkAddressLifetime(&r.Tuning.AddressLifetime, hb, t, from, c)
+	}
+
 	pi, pt := &r.Tuning.ProbeInterval, &r.Tuning.ProbeTimeout
 	if !bad["probe_interval"] && !bad["probe_timeout"] && pt.val >= pi.val {
 		key := "cluster.tuning.probe_interval"
@@ -233,6 +240,41 @@ func buildTiming(r *rawCluster, t *Timing, c *collector) {
 		}
 		c.add(key, "probe_timeout %s%s must be shorter than probe_interval %s%s",
 			pt.val, from(pt.set), pi.val, from(pi.set))
+	}
+}
+
+// lifetimePerHeartbeat is how many heartbeat intervals an address
+// lifetime must span at least. The election renews the VIPs on its
+// heartbeat ticks once a third of the lifetime has passed, so a renewal
+// comes at most a third of it plus one interval after the last one; three
+// intervals leave one whole interval for a late tick before the kernel
+// removes them.
+const lifetimePerHeartbeat = 3
+
+// checkAddressLifetime checks cluster.tuning.address_lifetime: 0
+// (permanent), or whole seconds (the kernel's unit), at least 1 s and at
+// least lifetimePerHeartbeat × heartbeat_interval. Left to its profile's
+// value, it is raised to that bound (rounded up to whole seconds) rather
+// than refused, so that a file that sets a long heartbeat_interval and
+// no address_lifetime keeps loading.
+func checkAddressLifetime(al, hb *optDuration, t *Timing, from func(bool) string, c *collector) {
+	const key = "cluster.tuning.address_lifetime"
+	floor := lifetimePerHeartbeat * hb.val
+	switch {
+	case al.val == 0:
+	case al.val < time.Second:
+		c.add(key, "must be 0s (permanent addresses) or at least 1s, not %s", al.val)
+	case al.val%time.Second != 0:
+		c.add(key, "must be whole seconds (the kernel counts address lifetimes in seconds), not %s", al.val)
+	case al.val >= floor:
+	case al.set:
+		c.add(key, "address_lifetime %s must be 0s (permanent addresses) or at least %d × heartbeat_interval %s%s, so that one late renewal does not let the VIPs expire",
+			al.val, lifetimePerHeartbeat, hb.val, from(hb.set))
+	default:
+		t.AddressLifetime = floor.Truncate(time.Second)
+		if t.AddressLifetime < floor {
+			t.AddressLifetime += time.Second
+		}
 	}
 }
 

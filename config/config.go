@@ -127,6 +127,12 @@ type Timing struct {
 	// takes about ProbeInterval × (2 + SuspicionMult)); 0 leaves failure
 	// detection to memberlist alone.
 	HeartbeatTimeout time.Duration
+	// AddressLifetime: the VIPs are added with this lifetime and renewed
+	// while this node may hold them, so the kernel removes them by
+	// itself that long after the daemon stops renewing them (frozen,
+	// hung, killed and not restarted). Whole seconds, at least 3 ×
+	// HeartbeatInterval; 0 adds them permanently.
+	AddressLifetime time.Duration
 }
 
 // Instance is one set of VIPs that moves as a unit.

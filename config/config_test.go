@@ -118,6 +118,7 @@ func TestParseReference(t *testing.T) {
 				Lease:                   600 * time.Millisecond,
 				LeaseMargin:             250 * time.Millisecond,
 				HeartbeatTimeout:        800 * time.Millisecond,
+				AddressLifetime:         time.Second,
 			},
 		},
 		Instances: []config.Instance{{
@@ -622,6 +623,30 @@ func TestParseErrors(t *testing.T) {
 			reason: "must be more than 0, not 0s",
 		},
 		{
+			name:   "address_lifetime below a second",
+			conf:   insecure + "[cluster.tuning]\naddress_lifetime = \"500ms\"\n",
+			errKey: "cluster.tuning.address_lifetime",
+			reason: "must be 0s (permanent addresses) or at least 1s, not 500ms",
+		},
+		{
+			name:   "address_lifetime not in whole seconds",
+			conf:   insecure + "[cluster.tuning]\naddress_lifetime = \"1500ms\"\n",
+			errKey: "cluster.tuning.address_lifetime",
+			reason: "must be whole seconds (the kernel counts address lifetimes in seconds), not 1.5s",
+		},
+		{
+			name:   "negative address_lifetime",
+			conf:   insecure + "[cluster.tuning]\naddress_lifetime = \"-1s\"\n",
+			errKey: "cluster.tuning.address_lifetime",
+			reason: "must not be negative, not -1s",
+		},
+		{
+			name:   "address_lifetime below 3 heartbeats",
+			conf:   insecure + "[cluster.tuning]\nheartbeat_interval = \"500ms\"\naddress_lifetime = \"1s\"\n",
+			errKey: "cluster.tuning.address_lifetime",
+			reason: "address_lifetime 1s must be 0s (permanent addresses) or at least 3 × heartbeat_interval 500ms, so that one late renewal does not let the VIPs expire",
+		},
+		{
 			name:   "empty socket",
 			conf:   insecure + "[status]\nsocket = \"\"\n",
 			errKey: "status.socket",
@@ -822,6 +847,39 @@ indirect_checks = 0
 	}
 }
 
+// TestAddressLifetime checks the values address_lifetime takes: the
+// profile's, one from the file, and the profile's raised to three
+// heartbeat intervals when heartbeat_interval is set that long.
+func TestAddressLifetime(t *testing.T) {
+	tests := []struct {
+		name   string
+		timing string
+		tuning string
+		want   time.Duration
+	}{
+		{"default profile", "default", "", time.Second},
+		{"conservative profile", "conservative", "", time.Second},
+		{"permanent", "default", "address_lifetime = \"0s\"", 0},
+		{"set", "fast", "address_lifetime = \"5s\"", 5 * time.Second},
+		{"raised for a long heartbeat", "conservative", "heartbeat_interval = \"500ms\"", 2 * time.Second},
+		{"raised to whole seconds", "conservative", "heartbeat_interval = \"1s\"", 3 * time.Second},
+		{"permanent with a long heartbeat", "conservative", "heartbeat_interval = \"500ms\"\naddress_lifetime = \"0s\"", 0},
+		{"at three heartbeats", "conservative", "heartbeat_interval = \"1s\"\naddress_lifetime = \"3s\"", 3 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conf := strings.Replace(insecure, "insecure", "timing = \""+tt.timing+"\"\ninsecure", 1) + "[cluster.tuning]\n" + tt.tuning + "\n"
+			cfg, err := config.Parse([]byte(conf), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Cluster.Timing.AddressLifetime; got != tt.want {
+				t.Errorf("AddressLifetime = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestProfiles(t *testing.T) {
 	if diff := cmp.Diff([]string{"default", "fast", "instant", "conservative"}, config.ProfileNames()); diff != "" {
 		t.Errorf("ProfileNames (-want +got):\n%s", diff)
@@ -841,6 +899,11 @@ func TestProfiles(t *testing.T) {
 		}
 		if p.ProbeTimeout >= p.ProbeInterval {
 			t.Errorf("%s: probe timeout %s not below probe interval %s", name, p.ProbeTimeout, p.ProbeInterval)
+		}
+		// The VIPs' lifetime is 1s everywhere, and spans three
+		// heartbeats, as a file's own value must.
+		if p.AddressLifetime != time.Second || p.AddressLifetime < 3*p.HeartbeatInterval {
+			t.Errorf("%s: address lifetime %s, want 1s and at least 3 × heartbeat interval %s", name, p.AddressLifetime, p.HeartbeatInterval)
 		}
 	}
 	if _, ok := config.Profile("turbo"); ok {

@@ -58,6 +58,7 @@ type rawTuning struct {
 	Lease                   optDuration `toml:"lease"`
 	LeaseMargin             optDuration `toml:"lease_margin"`
 	HeartbeatTimeout        optDuration `toml:"heartbeat_timeout"`
+	AddressLifetime         optDuration `toml:"address_lifetime"`
 }
 
 type rawInstance struct {

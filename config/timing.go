@@ -8,6 +8,12 @@ const DefaultProfile = "default"
 // profiles are the named timing presets. Failover after a crash takes
 // about ProbeInterval × (2 + SuspicionMult) (see FailureDetection); a
 // graceful stop is seen within about one GossipInterval.
+//
+// Every profile adds the VIPs for an AddressLifetime of 1 s, the shortest
+// the kernel knows (it counts lifetimes in whole seconds): a holder whose
+// daemon stopped renewing them loses them about a second later, while a
+// renewal every third of it is one netlink request on a heartbeat tick
+// (every heartbeat interval of every profile is below a third of it).
 var profiles = []Timing{
 	{
 		// About 0.9 s to detect a dead node, by heartbeats; 8 of them
@@ -33,6 +39,7 @@ var profiles = []Timing{
 		Lease:                   600 * time.Millisecond,
 		LeaseMargin:             250 * time.Millisecond,
 		HeartbeatTimeout:        800 * time.Millisecond,
+		AddressLifetime:         time.Second,
 	},
 	{
 		// About 0.22 s to detect a dead node, by heartbeats; for a
@@ -60,6 +67,7 @@ var profiles = []Timing{
 		Lease:                   150 * time.Millisecond,
 		LeaseMargin:             60 * time.Millisecond,
 		HeartbeatTimeout:        200 * time.Millisecond,
+		AddressLifetime:         time.Second,
 	},
 	{
 		// Heartbeats every 5 ms: a silent member is gone after 30 ms.
@@ -83,6 +91,7 @@ var profiles = []Timing{
 		Lease:                   20 * time.Millisecond,
 		LeaseMargin:             12 * time.Millisecond,
 		HeartbeatTimeout:        30 * time.Millisecond,
+		AddressLifetime:         time.Second,
 	},
 	{
 		// memberlist's LAN defaults: about 6 s to detect a dead node, more
@@ -105,6 +114,7 @@ var profiles = []Timing{
 		Lease:                   2 * time.Second,
 		LeaseMargin:             time.Second,
 		HeartbeatTimeout:        0,
+		AddressLifetime:         time.Second,
 	},
 }
 
