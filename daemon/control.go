@@ -20,6 +20,8 @@ import (
 type nodeState struct {
 	Maintenance bool      `json:"maintenance"`
 	Changed     time.Time `json:"changed"`
+	// Epoch is the epoch of the last run that started (see nextEpoch).
+	Epoch uint64 `json:"epoch,omitempty"`
 }
 
 // loadState reads the state file in dir; a missing file is the zero
@@ -81,7 +83,7 @@ func (d *Daemon) maintenance(_ context.Context, req status.MaintenanceRequest) (
 	d.mu.Lock()
 	dir, node := d.cfg.Node.StateDir, d.node
 	d.mu.Unlock()
-	if err := saveState(dir, nodeState{Maintenance: req.On, Changed: time.Now().UTC()}); err != nil {
+	if err := saveState(dir, nodeState{Maintenance: req.On, Changed: time.Now().UTC(), Epoch: d.epoch.Load()}); err != nil {
 		return status.MaintenanceReply{}, &status.RequestError{Code: http.StatusInternalServerError,
 			Msg: "maintenance not changed: " + err.Error()}
 	}

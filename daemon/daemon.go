@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/havip/havip/cloudbind"
 	"github.com/havip/havip/config"
@@ -58,6 +59,10 @@ type Daemon struct {
 	// fatal takes a link watcher's fatal error to the task that stops
 	// the daemon with it (watchFatal).
 	fatal chan error
+
+	// epoch is this run's epoch, kept in the state file with the
+	// maintenance state.
+	epoch atomic.Uint64
 
 	// fmu guards the health state (a leaf lock).
 	fmu       sync.Mutex
@@ -136,10 +141,11 @@ func New(o Options) (*Daemon, error) {
 	return d, nil
 }
 
-// newHolder makes the holder of an instance, with its cloud binding
-// when a provider is configured. d.mu held, or before Run.
+// newHolder makes the holder of an instance, adding its VIPs for the
+// configured lifetime, with its cloud binding when a provider is
+// configured. d.mu held, or before Run.
 func (d *Daemon) newHolder(in config.Instance) *holder {
-	h := newHolder(in, d.linkFor(in.Interface).mgr, d.log)
+	h := newHolder(in, d.linkFor(in.Interface).mgr, d.cfg.Cluster.Timing.AddressLifetime, d.log)
 	if d.cfg.Cloud.Enabled() {
 		h.cloud = newCloudRunner(d.cloud, d.cloud.Binder(in), d.cfg.Cloud.ReconcileInterval, h.log, h.reannounce)
 	}

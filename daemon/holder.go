@@ -14,16 +14,36 @@ import (
 
 	"github.com/havip/havip/announce"
 	"github.com/havip/havip/config"
+	"github.com/havip/havip/election"
 	"github.com/havip/havip/vip"
 )
 
 // addrs is the part of vip.Manager a holder uses.
 type addrs interface {
 	Name() string
-	Add(netip.Prefix) error
+	// AddFor adds an address for a lifetime (0: permanent).
+	AddFor(p netip.Prefix, lifetime time.Duration) error
+	// Renew starts an address's lifetime again; on Linux it puts back
+	// an address that is gone.
+	Renew(p netip.Prefix, lifetime time.Duration) error
 	Remove(netip.Prefix) error
 	List() ([]netip.Prefix, error)
 }
+
+// errVIPsExpired is returned, wrapped, by Renew when the VIPs' lifetime
+// ran out before they were renewed: the daemon was frozen or starved for
+// longer than the lifetime, so the kernel has removed them, or is about
+// to. The holder does not add them back; the election, which matches
+// election.ErrLost, no longer counts the instance as held and decides
+// again.
+var errVIPsExpired = fmt.Errorf("VIPs expired: %w", election.ErrLost)
+
+// expiryFuzz is how much earlier than its lifetime says the kernel may
+// remove an address: its lifetime check adds HZ/50 jiffies (20 ms) to an
+// address's age "to batch several events at once", and counts in
+// jiffies. A holder counts its VIPs as expired this much early, so that
+// it never takes a removal by the kernel for someone else's.
+const expiryFuzz = 50 * time.Millisecond
 
 // announcer is the part of announce.Announcer a holder uses.
 type announcer interface {
@@ -42,7 +62,13 @@ func openAnnouncer(ifname string, l *slog.Logger) (announcer, error) {
 }
 
 // holder puts one instance's VIPs on the interface and announces them.
-// It implements election.Holder.
+// It implements election.Holder, and election.Renewer for the VIPs'
+// lifetime.
+//
+// The VIPs are added with a lifetime (cluster.tuning.address_lifetime)
+// that Renew extends while the election keeps the instance here, so the
+// kernel removes them by itself once the daemon stops renewing them:
+// frozen, hung, or killed and not restarted.
 type holder struct {
 	inst config.Instance
 	ip   addrs
@@ -50,21 +76,49 @@ type holder struct {
 	log  *slog.Logger
 	// cloud binds the VIPs through the cloud API; nil with provider none.
 	cloud *cloudRunner
+	// lifetime is the VIPs' lifetime on the interface; 0: permanent,
+	// and nothing to renew. It never changes (cluster.timing needs a
+	// restart).
+	lifetime time.Duration
+	// now is the clock; tests replace it.
+	now func() time.Time
+
+	// vmu guards the VIPs' deadlines. It is a leaf lock, never held
+	// across a system call, so that Renew can tell at once that nothing
+	// is due while h.mu is held for one, and the announcement goroutine
+	// can read them.
+	vmu sync.Mutex
+	// validUntil is when the first of the VIPs may expire (the earliest
+	// add or renewal of them all, plus the lifetime, less expiryFuzz);
+	// zero while the holder holds nothing or the lifetime is 0.
+	validUntil time.Time
+	// renewAt is when Renew has work to do: a third of the lifetime
+	// after the earliest add or renewal.
+	renewAt time.Time
 
 	mu     sync.Mutex
 	master bool
-	stop   context.CancelFunc // stops the announcement goroutine
-	done   chan struct{}
-	annMu  sync.Mutex
-	ann    announcer
+	// expiredLogged: ensure has said once that the VIPs expired, since
+	// the last Acquire.
+	expiredLogged bool
+
+	stop  context.CancelFunc // stops the announcement goroutine
+	done  chan struct{}
+	annMu sync.Mutex
+	ann   announcer
 	// sent counts announcements sent since start; atomic because the
 	// announcement goroutine must never take mu (stopAnnouncing waits
 	// for it with mu held).
 	sent atomic.Int64
 }
 
-func newHolder(inst config.Instance, ip addrs, l *slog.Logger) *holder {
-	return &holder{inst: inst, ip: ip, open: openAnnouncer, log: l.With("instance", inst.Name)}
+var _ election.Renewer = (*holder)(nil)
+
+// newHolder makes the holder of inst, which adds its VIPs through ip
+// for lifetime (0: permanently).
+func newHolder(inst config.Instance, ip addrs, lifetime time.Duration, l *slog.Logger) *holder {
+	return &holder{inst: inst, ip: ip, open: openAnnouncer, log: l.With("instance", inst.Name),
+		lifetime: lifetime, now: time.Now}
 }
 
 func (h *holder) vips() []netip.Addr {
@@ -75,18 +129,23 @@ func (h *holder) vips() []netip.Addr {
 	return out
 }
 
-// Acquire adds every VIP, then starts the announcement burst (and the
-// periodic refresh) in the background, so it returns in well under a
-// millisecond.
+// Acquire adds every VIP for the lifetime, then starts the announcement
+// burst (and the periodic refresh) in the background, so it returns in
+// well under a millisecond.
 func (h *holder) Acquire(ctx context.Context) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	// The clock is read before the first add: the kernel starts each
+	// lifetime when it gets the request, later.
+	start := h.now()
 	for _, p := range h.inst.VIPs {
-		if err := h.ip.Add(p); err != nil {
+		if err := h.ip.AddFor(p, h.lifetime); err != nil {
 			return err
 		}
 	}
 	h.master = true
+	h.expiredLogged = false
+	h.setDeadline(start)
 	h.startAnnouncing(h.inst.Announce.Count, h.vips())
 	h.log.Info("VIPs added", "vip", vip.FormatPrefixes(h.inst.VIPs), "interface", h.ip.Name())
 	if h.cloud != nil {
@@ -204,6 +263,13 @@ func (h *holder) announce(ctx context.Context, ifname string, an config.Announce
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if h.expired(h.now()) {
+				// The kernel has removed the VIPs, or is about to:
+				// announcing them would draw their traffic here for
+				// nothing. Renew, or the next Acquire, starts again.
+				h.log.Debug("VIP lifetime ran out; refresh stopped")
+				return
+			}
 			for _, v := range all {
 				if err := a.Announce(v); err != nil {
 					h.log.Warn("refreshing announcement", "vip", v.String(), "err", err)
@@ -219,24 +285,172 @@ func (h *holder) announce(ctx context.Context, ifname string, an config.Announce
 
 func (h *holder) count(n int) { h.sent.Add(int64(n)) }
 
-// Release stops announcing and removes every VIP; it tries all of them
-// even when one fails.
-func (h *holder) Release(ctx context.Context) error {
+// Renew extends the VIPs' lifetime on the interface once a third of it
+// has passed since the last add or renewal. The election calls it on its
+// heartbeat ticks while this node holds the instance (and, with quorum,
+// its lease holds); when nothing is due it returns at once, without
+// waiting for h.mu. With a lifetime of 0 it does nothing.
+//
+// When the lifetime has already run out (the daemon was frozen or
+// starved for longer), it does not add the VIPs back: it stops
+// announcing and returns an error wrapping errVIPsExpired, and leaves
+// the decision to the election. The kernel has no request that only
+// renews an address, so a renewal that returns after the deadline may
+// have put back an address the kernel had just removed: Renew then takes
+// the VIPs off again and reports them expired.
+func (h *holder) Renew(ctx context.Context) error {
+	if h.lifetime <= 0 {
+		return nil
+	}
+	h.vmu.Lock()
+	due := h.renewAt
+	h.vmu.Unlock()
+	if due.IsZero() || h.now().Before(due) {
+		return nil
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.master = false
-	h.stopAnnouncing()
+	if !h.master {
+		return nil
+	}
+	start := h.now()
+	h.vmu.Lock()
+	until, due := h.validUntil, h.renewAt
+	h.vmu.Unlock()
+	if due.IsZero() || start.Before(due) {
+		return nil
+	}
+	if !start.Before(until) {
+		h.stopAnnouncing()
+		return h.expiredError(start, until)
+	}
+	var errs []error
+	for _, p := range h.inst.VIPs {
+		if err := h.ip.Renew(p, h.lifetime); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if end := h.now(); !end.Before(until) {
+		h.stopAnnouncing()
+		h.removeAll("VIP lifetime ran out while renewing; removed them again")
+		return h.expiredError(end, until)
+	}
+	if len(errs) > 0 {
+		// The deadline stays: the VIPs that failed keep their old
+		// lifetime, and the next call tries again.
+		return errors.Join(errs...)
+	}
+	h.setDeadline(start)
+	return nil
+}
+
+// expiredError says how long ago the VIPs were last added or renewed,
+// given the deadline that followed.
+func (h *holder) expiredError(now, until time.Time) error {
+	last := until.Add(-(h.lifetime - expiryFuzz))
+	return fmt.Errorf("%w: %s on %s last renewed %s ago, longer than their lifetime of %s",
+		errVIPsExpired, vip.FormatPrefixes(h.inst.VIPs), h.ip.Name(), now.Sub(last).Round(time.Millisecond), h.lifetime)
+}
+
+// setDeadline (h.mu held) records that every VIP was added or renewed
+// for the lifetime at start, or, with a zero start, that the holder
+// holds none.
+func (h *holder) setDeadline(start time.Time) {
+	h.vmu.Lock()
+	defer h.vmu.Unlock()
+	if start.IsZero() || h.lifetime <= 0 {
+		h.validUntil, h.renewAt = time.Time{}, time.Time{}
+		return
+	}
+	h.validUntil = start.Add(h.lifetime - expiryFuzz)
+	h.renewAt = start.Add(h.lifetime / 3)
+}
+
+// expired reports whether the VIPs' lifetime has run out at now: the
+// kernel has removed them, or may at any moment. Never with a lifetime
+// of 0, nor while the holder holds nothing.
+func (h *holder) expired(now time.Time) bool {
+	h.vmu.Lock()
+	defer h.vmu.Unlock()
+	return !h.validUntil.IsZero() && !now.Before(h.validUntil)
+}
+
+// removeAll (h.mu held) takes every VIP off the interface after its
+// lifetime ran out while it was being renewed or added back, and logs
+// why.
+func (h *holder) removeAll(why string) {
 	var errs []error
 	for _, p := range h.inst.VIPs {
 		if err := h.ip.Remove(p); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	h.log.Info("VIPs removed", "vip", vip.FormatPrefixes(h.inst.VIPs), "interface", h.ip.Name())
+	args := []any{"vip", vip.FormatPrefixes(h.inst.VIPs), "interface", h.ip.Name()}
+	if err := errors.Join(errs...); err != nil {
+		args = append(args, "err", err)
+	}
+	h.log.Warn(why, args...)
+}
+
+// Release stops announcing and removes every VIP; it tries all of them
+// even when one fails. A VIP already gone counts as removed. It returns
+// an error naming every VIP still on the interface, and logs "VIPs
+// removed" only when none is.
+func (h *holder) Release(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.master = false
+	h.setDeadline(time.Time{})
+	h.stopAnnouncing()
+	var (
+		left   []netip.Prefix
+		errs   []error
+		have   map[netip.Prefix]bool
+		listed bool
+	)
+	for _, p := range h.inst.VIPs {
+		err := h.ip.Remove(p)
+		if err == nil {
+			continue
+		}
+		// The removal failed; the VIP may be gone all the same (the
+		// kernel's lifetime ran out, someone else removed it).
+		if !listed {
+			have, listed = h.present(), true
+		}
+		if have != nil && !have[p] {
+			continue
+		}
+		left = append(left, p)
+		errs = append(errs, err)
+	}
 	if h.cloud != nil {
 		h.cloud.stop()
 	}
-	return errors.Join(errs...)
+	if len(left) == 0 {
+		h.log.Info("VIPs removed", "vip", vip.FormatPrefixes(h.inst.VIPs), "interface", h.ip.Name())
+		return nil
+	}
+	err := fmt.Errorf("VIPs %s still on %s: %w", vip.FormatPrefixes(left), h.ip.Name(), errors.Join(errs...))
+	if h.lifetime > 0 {
+		h.log.Error("VIPs not removed; the kernel removes them when their lifetime runs out", "vip", vip.FormatPrefixes(left), "interface", h.ip.Name(), "lifetime", h.lifetime.String(), "err", errors.Join(errs...))
+	} else {
+		h.log.Error("VIPs not removed", "vip", vip.FormatPrefixes(left), "interface", h.ip.Name(), "err", errors.Join(errs...))
+	}
+	return err
+}
+
+// present lists the interface's addresses; nil when they cannot be read.
+func (h *holder) present() map[netip.Prefix]bool {
+	ps, err := h.ip.List()
+	if err != nil {
+		return nil
+	}
+	have := make(map[netip.Prefix]bool, len(ps))
+	for _, p := range ps {
+		have[p] = true
+	}
+	return have
 }
 
 // removeStale removes the instance's VIPs at start-up, before the node
@@ -265,24 +479,51 @@ func (h *holder) removeStale() error {
 }
 
 // ensure re-adds VIPs that someone else removed while this node is
-// master, and announces again. It reports what it re-added.
+// master, for the lifetime, and announces again. It reports what it
+// re-added. Once the VIPs' lifetime has run out it adds nothing back:
+// the removal is then the kernel's expiry, and whether this node may
+// still hold the instance is the election's to decide (Renew tells it).
 func (h *holder) ensure(present map[netip.Prefix]bool) []netip.Prefix {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.master {
 		return nil
 	}
-	var added []netip.Prefix
+	var missing []netip.Prefix
 	for _, p := range h.inst.VIPs {
-		if present[p] {
-			continue
+		if !present[p] {
+			missing = append(missing, p)
 		}
-		if err := h.ip.Add(p); err != nil {
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if h.expired(h.now()) {
+		h.stopAnnouncing()
+		if !h.expiredLogged {
+			h.expiredLogged = true
+			h.log.Warn("VIP lifetime ran out without renewal; not adding it back", "vip", vip.FormatPrefixes(missing), "interface", h.ip.Name(), "lifetime", h.lifetime.String())
+		}
+		return nil
+	}
+	var added []netip.Prefix
+	for _, p := range missing {
+		if err := h.ip.AddFor(p, h.lifetime); err != nil {
 			h.log.Error("re-adding removed VIP", "vip", p.String(), "interface", h.ip.Name(), "err", err)
 			continue
 		}
 		added = append(added, p)
 	}
+	if len(added) > 0 && h.expired(h.now()) {
+		// Added back after the others' lifetime ran out: this node
+		// may no longer hold them. Take them off again.
+		h.stopAnnouncing()
+		h.expiredLogged = true
+		h.removeAll("VIP lifetime ran out while adding a removed VIP back; removed them again")
+		return nil
+	}
+	// The deadline stays that of the VIPs not re-added, which expire
+	// first.
 	if len(added) > 0 {
 		h.log.Warn("VIP was removed from the interface while master; added it back", "vip", vip.FormatPrefixes(added), "interface", h.ip.Name())
 		h.startAnnouncing(h.inst.Announce.Count, h.vips())
@@ -314,6 +555,9 @@ func (h *holder) update(inst config.Instance, ip addrs) error {
 	if !h.master {
 		return nil
 	}
+	// VIPs whose lifetime ran out are not put back, new ones are not
+	// added: the election decides again (see ensure).
+	expired := h.expired(h.now())
 	keep := map[netip.Prefix]bool{}
 	for _, p := range inst.VIPs {
 		keep[p] = true
@@ -331,16 +575,17 @@ func (h *holder) update(inst config.Instance, ip addrs) error {
 	}
 	var burst []netip.Addr
 	for _, p := range inst.VIPs {
-		if had[p] {
+		if had[p] || expired {
 			continue
 		}
-		if err := ip.Add(p); err != nil {
+		// The new VIPs expire after the ones kept: the deadline stays.
+		if err := ip.AddFor(p, h.lifetime); err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		burst = append(burst, p.Addr())
 	}
-	if len(burst) > 0 || moved || old.Announce != inst.Announce {
+	if !expired && (len(burst) > 0 || moved || old.Announce != inst.Announce) {
 		h.log.Info("VIPs updated", "vip", vip.FormatPrefixes(inst.VIPs), "interface", ip.Name(), "announced", joinAddrs(burst))
 		h.startAnnouncing(inst.Announce.Count, burst)
 	}
@@ -358,12 +603,12 @@ func (h *holder) Reannounce() {
 	}
 }
 
-// reannounce starts a fresh burst while master; the cloud binding calls
-// it after each move.
+// reannounce starts a fresh burst while master, unless the VIPs'
+// lifetime ran out; the cloud binding calls it after each move.
 func (h *holder) reannounce() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.master {
+	if h.master && !h.expired(h.now()) {
 		h.startAnnouncing(h.inst.Announce.Count, h.vips())
 	}
 }

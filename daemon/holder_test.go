@@ -20,14 +20,29 @@ type fakeAddrs struct {
 	have  []netip.Prefix
 	calls []string
 	fail  error
+	// failRemove makes Remove of a VIP fail, leaving it in place.
+	failRemove map[netip.Prefix]error
+	// failList makes List fail.
+	failList error
+	// onRenew, if set, runs at each Renew (a test's clock moves on).
+	onRenew func()
 }
 
 func (f *fakeAddrs) Name() string { return "eth0" }
 
-func (f *fakeAddrs) Add(p netip.Prefix) error {
+// call records a call, with the lifetime when there is one.
+func (f *fakeAddrs) call(verb string, p netip.Prefix, lifetime time.Duration) {
+	c := verb + " " + p.String()
+	if lifetime > 0 {
+		c += " for " + lifetime.String()
+	}
+	f.calls = append(f.calls, c)
+}
+
+func (f *fakeAddrs) AddFor(p netip.Prefix, lifetime time.Duration) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, "add "+p.String())
+	f.call("add", p, lifetime)
 	if f.fail != nil {
 		return f.fail
 	}
@@ -37,10 +52,30 @@ func (f *fakeAddrs) Add(p netip.Prefix) error {
 	return nil
 }
 
+// Renew puts back an address that is gone, as the kernel's replace does.
+func (f *fakeAddrs) Renew(p netip.Prefix, lifetime time.Duration) error {
+	f.mu.Lock()
+	f.call("renew", p, lifetime)
+	if !slices.Contains(f.have, p) {
+		f.have = append(f.have, p)
+	}
+	hook := f.onRenew
+	f.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	return nil
+}
+
+// Remove of an address that is not there is not an error, as with
+// vip.Manager.
 func (f *fakeAddrs) Remove(p netip.Prefix) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, "remove "+p.String())
+	if err := f.failRemove[p]; err != nil {
+		return err
+	}
 	f.have = slices.DeleteFunc(f.have, func(q netip.Prefix) bool { return q == p })
 	return nil
 }
@@ -48,7 +83,26 @@ func (f *fakeAddrs) Remove(p netip.Prefix) error {
 func (f *fakeAddrs) List() ([]netip.Prefix, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.failList != nil {
+		return nil, f.failList
+	}
 	return slices.Clone(f.have), nil
+}
+
+// drop removes an address behind the holder's back (the kernel's
+// expiry, or someone else).
+func (f *fakeAddrs) drop(p netip.Prefix) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.have = slices.DeleteFunc(f.have, func(q netip.Prefix) bool { return q == p })
+}
+
+func (f *fakeAddrs) takeCalls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.calls
+	f.calls = nil
+	return c
 }
 
 func (f *fakeAddrs) snapshot() ([]netip.Prefix, []string) {
@@ -109,7 +163,7 @@ func testHolder(refresh time.Duration) (*holder, *fakeAddrs, *fakeAnnouncer) {
 	}
 	ip := &fakeAddrs{}
 	ann := &fakeAnnouncer{}
-	h := newHolder(inst, ip, slog.New(slog.DiscardHandler))
+	h := newHolder(inst, ip, 0, slog.New(slog.DiscardHandler))
 	h.open = func(string, *slog.Logger) (announcer, error) { return ann, nil }
 	return h, ip, ann
 }

@@ -149,7 +149,8 @@ func (d *Daemon) setUp(cfg *config.Config) (*election.Node, error) {
 	for _, h := range d.holders {
 		h.prepare()
 	}
-	return d.newNode(cfg, d.loadMaintenance(cfg))
+	st := d.loadState(cfg)
+	return d.newNode(cfg, st.Maintenance, d.nextEpoch(cfg, st))
 }
 
 // removeStaleVIPs removes the VIPs an earlier run left behind (after
@@ -165,10 +166,10 @@ func (d *Daemon) removeStaleVIPs(cfg *config.Config) error {
 	return nil
 }
 
-// loadMaintenance reads whether the node starts drained. An unreadable
-// state file must not keep the node down; it is logged, and the node
-// starts as not drained.
-func (d *Daemon) loadMaintenance(cfg *config.Config) bool {
+// loadState reads the node state: whether it starts drained, and the
+// last run's epoch. An unreadable state file must not keep the node
+// down; it is logged, and the node starts as not drained.
+func (d *Daemon) loadState(cfg *config.Config) nodeState {
 	st, err := loadState(cfg.Node.StateDir)
 	if err != nil {
 		d.log.Error("reading the node state, starting out of maintenance", "err", err)
@@ -176,11 +177,28 @@ func (d *Daemon) loadMaintenance(cfg *config.Config) bool {
 	if st.Maintenance {
 		d.log.Warn("starting in maintenance (set by havip maintenance on; undo with havip maintenance off)", "file", statePath(cfg.Node.StateDir))
 	}
-	return st.Maintenance
+	return st
+}
+
+// nextEpoch picks this run's epoch, above the last run's whatever the
+// clock did since (see election.NextEpoch), and records it in the state
+// file. The peers drop updates and heartbeats of a run whose epoch is
+// not above the last one they know: a node restarted with its clock
+// stepped back would otherwise be ignored until they restart. When the
+// file cannot be written the start time serves, as it always did, and
+// the error is logged.
+func (d *Daemon) nextEpoch(cfg *config.Config, st nodeState) uint64 {
+	epoch := election.NextEpoch(st.Epoch, time.Now())
+	st.Epoch = epoch
+	if err := saveState(cfg.Node.StateDir, st); err != nil {
+		d.log.Error("recording this run's epoch in the node state; a clock stepped back before the next start may leave that run ignored", "err", err)
+	}
+	d.epoch.Store(epoch)
+	return epoch
 }
 
 // newNode makes the election node; from now on health reaches it.
-func (d *Daemon) newNode(cfg *config.Config, maintenance bool) (*election.Node, error) {
+func (d *Daemon) newNode(cfg *config.Config, maintenance bool, epoch uint64) (*election.Node, error) {
 	node, err := election.New(election.Options{
 		Config:       election.NewConfig(cfg),
 		Holders:      d.electionHolders(),
@@ -188,6 +206,7 @@ func (d *Daemon) newNode(cfg *config.Config, maintenance bool) (*election.Node, 
 		Ready:        d.ready,
 		OnTransition: d.onTransition,
 		Maintenance:  maintenance,
+		Epoch:        epoch,
 	})
 	if err != nil {
 		return nil, err

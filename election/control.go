@@ -131,7 +131,7 @@ func (n *Node) switchover(instance, to string) (string, error) {
 		}
 		return "", fmt.Errorf("%w for instance %q: %q %s", ErrNoTarget, instance, to, why)
 	}
-	d := directive{Instance: instance, Target: to, Issued: time.Now().UnixNano(), Issuer: n.cfg.Name}
+	d := directive{Instance: instance, Target: to, Issued: n.issueTime(instance, time.Now()), Issuer: n.cfg.Name}
 	n.directives[instance] = d
 	n.log.Info("switchover", "instance", instance, "peer", to, "master", master)
 	n.sendDirectives([]directive{d})
@@ -145,7 +145,7 @@ func (n *Node) candidates(instance string) ([]Candidate, bool) {
 	known := false
 	if in := n.instance(instance); in != nil {
 		known = true
-		out = append(out, Candidate{Node: n.cfg.Name, Priority: int(n.effectivePriority(in, n.healthOf(in, time.Now()))), Holding: in.holding})
+		out = append(out, Candidate{Node: n.cfg.Name, Priority: int(n.publishedPriority(in, n.healthOf(in, time.Now()))), Holding: in.holding})
 	}
 	peers := n.members.candidates(instance, time.Now())
 	if len(peers) > 0 {
@@ -154,10 +154,30 @@ func (n *Node) candidates(instance string) ([]Candidate, bool) {
 	return append(out, peers...), known
 }
 
+// issueTime is the Issued of a new directive for an instance: the
+// time, or just after the one in force when that is later — issued by a
+// member whose clock is ahead, it must not outlive every switchover made
+// after it.
+func (n *Node) issueTime(instance string, now time.Time) int64 {
+	t := now.UnixNano()
+	if d, ok := n.directives[instance]; ok && d.Issued >= t {
+		t = d.Issued + 1
+	}
+	return t
+}
+
+// maxDirectives bounds the directives kept: one per instance, and a
+// cluster has a few dozen at most; more can only come from a forged
+// message in insecure mode.
+const maxDirectives = 256
+
 // mergeDirective adopts d if it is newer than what this node knows.
 func (n *Node) mergeDirective(d directive) {
 	old, ok := n.directives[d.Instance]
 	if ok && !d.supersedes(old) {
+		return
+	}
+	if !ok && len(n.directives) >= maxDirectives {
 		return
 	}
 	n.directives[d.Instance] = d
@@ -177,7 +197,7 @@ func (n *Node) preferred(instance string) string {
 	}
 	failed := ""
 	if d.Target == n.cfg.Name {
-		if in := n.instance(instance); in == nil || n.effectivePriority(in, n.healthOf(in, time.Now())) == 0 {
+		if in := n.instance(instance); in == nil || n.publishedPriority(in, n.healthOf(in, time.Now())) == 0 {
 			failed = "not eligible"
 		}
 	} else if m := n.members.members[d.Target]; m != nil {

@@ -2,6 +2,7 @@ package election
 
 import (
 	"encoding/json"
+	"net/netip"
 	"slices"
 	"time"
 )
@@ -37,12 +38,15 @@ func (d *delegate) NotifyMsg(b []byte) {
 	}
 	switch b[0] {
 	case msgHeartbeat:
-		d.n.beats.received(name, payload, time.Now(), true)
+		// memberlist does not say where a message came from.
+		d.n.beats.received(name, payload, netip.AddrPort{}, time.Now(), true)
 	case msgMetaRequest:
-		d.n.presence.heard(name, nil, time.Now())
 		d.n.events.put(event{kind: evMetaRequest, name: name})
 	case msgMeta:
-		d.n.presence.heard(name, nil, time.Now())
+		// Metadata orders itself (epoch, seq), but a replayed copy
+		// could make a crashed member look alive: only heartbeats,
+		// each newer than the last, and probes' answers count as
+		// hearing a member.
 		d.n.events.put(event{kind: evMsg, name: name, meta: slices.Clone(payload)})
 	}
 }

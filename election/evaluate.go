@@ -2,6 +2,7 @@ package election
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -31,11 +32,12 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 				next = t
 			}
 		}
-		if v.fault && !in.holding {
-			// The fault of a failed acquire is only known after act.
+		if v.fault && h.Fault == "" {
+			// The fault of a failed acquire or release is only known
+			// after act.
 			h.Fault = v.reason
 		}
-		if p := n.effectivePriority(in, h); in.prio != p {
+		if p := n.publishedPriority(in, h); in.prio != p {
 			in.prio = p
 			changed = true
 		}
@@ -73,7 +75,7 @@ func (n *Node) observe(now time.Time) view {
 		n.settled = true
 	}
 	ms := n.members.members
-	w := view{now: now, needed: n.cfg.Quorum, seen: n.presence.seen(ms, now), heard: n.presence.heardWithin(ms, now, n.cfg.Timing.Lease)}
+	w := view{now: now, needed: n.cfg.Quorum, seen: n.presence.seen(ms, now), heard: n.presence.leaseHolders(ms, now)}
 	w.quorum = w.needed == 0 || (w.seen >= w.needed && w.heard >= w.needed)
 	switch {
 	case !w.quorum:
@@ -81,6 +83,7 @@ func (n *Node) observe(now time.Time) view {
 	case n.quorumSince.IsZero():
 		n.quorumSince = now
 	}
+	n.noQuorum = !w.quorum
 	return w
 }
 
@@ -117,7 +120,18 @@ func (n *Node) gather(in *instance, h Health, w view) facts {
 	}
 	ms, p := n.members.members, n.presence
 	f.leaseHolder, f.leaseUntil = p.leaseGuard(ms, in.cfg.Name, w.now)
-	f.stale = p.staleMember(ms, w.now)
+	stale, overdue := p.staleMember(ms, w.now)
+	if overdue {
+		n.log.Warn("heartbeats announce a state the member's metadata never reached; not waiting for it any longer", "peer", stale)
+		stale = ""
+	}
+	f.stale = stale
+	f.informed, f.uninformed = p.informed(ms, w.now, n.seq)
+	if n.publishedPriority(in, h) != in.prio {
+		// What this node publishes changes in this evaluation (it
+		// just regained quorum, say): nobody knows the new state yet.
+		f.informed, f.uninformed = 1, ""
+	}
 	f.unheard = p.unheardMember(ms, w.now)
 	f.vanished = p.vanishedHolder(ms, in.cfg.Name, w.now)
 	return f
@@ -141,12 +155,18 @@ func (n *Node) act(ctx context.Context, in *instance, v *verdict, now time.Time)
 	case v.hold && !in.holding:
 		if err := in.holder.Acquire(ctx); err != nil {
 			n.log.Error("acquiring VIPs failed", "instance", in.cfg.Name, "err", err)
-			if rerr := in.holder.Release(ctx); rerr != nil {
-				n.log.Error("cleaning up after failed acquire", "instance", in.cfg.Name, "err", rerr)
-			}
 			in.fault = "acquire failed: " + err.Error()
 			in.retryAt = now.Add(2 * time.Second)
 			*v = verdict{reason: in.fault, fault: true}
+			if rerr := in.holder.Release(ctx); rerr != nil {
+				// Some VIPs may be on the interface: hold them
+				// (and say so) until a release succeeds.
+				n.log.Error("cleaning up after failed acquire", "instance", in.cfg.Name, "err", rerr)
+				in.holding = true
+				in.releaseErr = "releasing VIPs failed: " + rerr.Error()
+				in.retryAt = now.Add(releaseRetry)
+				changed = true
+			}
 		} else {
 			in.holding = true
 			changed = true
@@ -161,16 +181,14 @@ func (n *Node) act(ctx context.Context, in *instance, v *verdict, now time.Time)
 			}
 		}
 	case !v.hold && in.holding:
-		if err := in.holder.Release(ctx); err != nil {
-			n.log.Error("releasing VIPs failed", "instance", in.cfg.Name, "err", err)
-		}
-		in.holding = false
-		changed = true
+		changed = n.release(ctx, in, v, now)
 	}
 	in.conflict = v.conflict && v.hold
 
 	to := StateBackup
 	switch {
+	case in.releaseErr != "":
+		to = StateFault
 	case in.holding:
 		to = StateMaster
 	case v.fault:
@@ -183,4 +201,77 @@ func (n *Node) act(ctx context.Context, in *instance, v *verdict, now time.Time)
 	}
 	n.transition(in, to, v.reason, now)
 	return changed
+}
+
+// renew renews the VIPs this node holds while its lease holds (see
+// Renewer). VIPs that ran out unrenewed — the daemon was frozen or
+// starved for longer than their lifetime — are gone: the instance no
+// longer holds, and the election decides again at once, with the lease
+// as it is now.
+func (n *Node) renew(ctx context.Context) {
+	if n.noQuorum {
+		return
+	}
+	for _, in := range n.insts {
+		r, ok := in.holder.(Renewer)
+		if !ok || !in.holding || in.releaseErr != "" {
+			continue
+		}
+		err := r.Renew(ctx)
+		switch {
+		case err == nil:
+			in.renewErr = ""
+		case errors.Is(err, ErrLost):
+			// The holder's release clears what is left (its
+			// announcements, the cloud binding); the VIPs themselves
+			// are gone, which counts as removed.
+			n.log.Warn("VIPs expired before they were renewed; no longer holding", "instance", in.cfg.Name, "err", err)
+			now := time.Now()
+			v := verdict{reason: "VIPs expired before they were renewed"}
+			n.release(ctx, in, &v, now)
+			to := StateBackup
+			if in.releaseErr != "" {
+				to = StateFault
+			}
+			in.master = ""
+			n.transition(in, to, v.reason, now)
+			n.forcePublish = true
+			n.poke()
+		case err.Error() != in.renewErr:
+			in.renewErr = err.Error()
+			n.log.Error("renewing VIPs failed", "instance", in.cfg.Name, "err", err)
+		}
+	}
+}
+
+// releaseRetry is how soon a failed release is tried again.
+const releaseRetry = time.Second
+
+// release takes the VIPs away. A release that fails leaves the node
+// holding: the VIPs may still be on the interface, and publishing that
+// it holds nothing would let another member add them beside. It goes to
+// FAULT (priority 0) with the reason and is tried again every
+// releaseRetry until it succeeds. It reports whether what this node
+// publishes changed.
+func (n *Node) release(ctx context.Context, in *instance, v *verdict, now time.Time) bool {
+	if err := in.holder.Release(ctx); err != nil {
+		if in.releaseErr == "" {
+			n.log.Error("releasing VIPs failed; still holding them, trying again", "instance", in.cfg.Name, "err", err, "retry", releaseRetry)
+		}
+		in.releaseErr = "releasing VIPs failed: " + err.Error()
+		in.retryAt = now.Add(releaseRetry)
+		*v = verdict{reason: in.releaseErr, fault: true, recheck: in.retryAt}
+		return false
+	}
+	if in.releaseErr != "" {
+		n.log.Info("VIPs released after failed attempts", "instance", in.cfg.Name)
+		in.releaseErr = ""
+		in.retryAt = time.Time{}
+		v.fault = false
+		v.reason = "VIPs released after failed attempts"
+		// Decide again at once, on the health alone.
+		n.poke()
+	}
+	in.holding = false
+	return true
 }

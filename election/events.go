@@ -1,6 +1,9 @@
 package election
 
-import "log/slog"
+import (
+	"log/slog"
+	"sync"
+)
 
 type eventKind int
 
@@ -30,20 +33,123 @@ type event struct {
 }
 
 // eventQueue carries events to the election goroutine; putting one never
-// blocks, so memberlist's goroutines never wait for the election.
+// blocks, so memberlist's goroutines never wait for the election. Events
+// go through a channel; when it is full (a burst while the election
+// goroutine is busy) they are merged per member instead of dropped — a
+// lost leave would keep a dead holder "alive" — and the election
+// goroutine takes the merged ones after the channel's. While merged
+// events wait, new ones are merged too, so each member's events keep
+// their order.
 type eventQueue struct {
 	log *slog.Logger
 	ch  chan event
+	// more is signalled when merged events wait.
+	more chan struct{}
+
+	mu       sync.Mutex
+	spilling bool
+	order    []string // members with merged events, in first-arrival order
+	pending  map[string]*merged
+	dirs     map[string]directive
 }
 
+// merged is what a burst of events about one member comes down to: its
+// last membership change, its newest message, its last probe verdict,
+// and whether it asked for (or should get) this node's metadata.
+type merged struct {
+	member  *event // the last join, update or leave
+	msg     *event // the last evMsg
+	probe   *event // the last evSuspect or evPingOK
+	resumed bool
+	request bool
+}
+
+// eventQueueSize is the channel's capacity: far more than a cluster of
+// ten makes between two wakeups of the election goroutine.
+const eventQueueSize = 1024
+
 func newEventQueue(l *slog.Logger) *eventQueue {
-	return &eventQueue{log: l, ch: make(chan event, 1024)}
+	return &eventQueue{log: l, ch: make(chan event, eventQueueSize), more: make(chan struct{}, 1),
+		pending: map[string]*merged{}, dirs: map[string]directive{}}
 }
 
 func (q *eventQueue) put(e event) {
-	select {
-	case q.ch <- e:
-	default:
-		q.log.Warn("event queue full, dropping member event", "peer", e.name)
+	q.mu.Lock()
+	if !q.spilling {
+		select {
+		case q.ch <- e:
+			q.mu.Unlock()
+			return
+		default:
+			q.spilling = true
+			q.log.Warn("event queue full, merging member events until the election catches up", "peer", e.name)
+		}
 	}
+	q.mergeLocked(e)
+	q.mu.Unlock()
+	select {
+	case q.more <- struct{}{}:
+	default:
+	}
+}
+
+// mergeLocked folds e into the merged events (q.mu held).
+func (q *eventQueue) mergeLocked(e event) {
+	if e.kind == evDirective {
+		for _, d := range e.dirs {
+			if old, ok := q.dirs[d.Instance]; ok && !d.supersedes(old) {
+				continue
+			}
+			if _, ok := q.dirs[d.Instance]; ok || len(q.dirs) < maxDirectives {
+				q.dirs[d.Instance] = d
+			}
+		}
+		return
+	}
+	m := q.pending[e.name]
+	if m == nil {
+		if len(q.pending) >= maxMembers {
+			return
+		}
+		m = &merged{}
+		q.pending[e.name] = m
+		q.order = append(q.order, e.name)
+	}
+	switch e.kind {
+	case evJoin, evUpdate, evLeave:
+		m.member = &e
+	case evMsg:
+		m.msg = &e
+	case evSuspect, evPingOK:
+		m.probe = &e
+	case evResumed:
+		m.resumed = true
+	case evMetaRequest:
+		m.request = true
+	}
+}
+
+// take returns the merged events, in an order that applies each member's
+// membership change before its messages, and ends the merging.
+func (q *eventQueue) take() []event {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []event
+	for _, d := range q.dirs {
+		out = append(out, event{kind: evDirective, dirs: []directive{d}})
+	}
+	for _, name := range q.order {
+		m := q.pending[name]
+		for _, e := range []*event{m.member, m.msg, m.probe} {
+			if e != nil {
+				out = append(out, *e)
+			}
+		}
+		if m.resumed || m.request {
+			out = append(out, event{kind: evMetaRequest, name: name})
+		}
+	}
+	q.order, q.pending, q.dirs = nil, map[string]*merged{}, map[string]directive{}
+	q.spilling = false
+	return out
 }

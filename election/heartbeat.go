@@ -37,7 +37,11 @@ type heartbeater struct {
 	// lazy); framesSent those sent.
 	framesRead [2]atomic.Uint64
 	framesSent atomic.Uint64
-	// frameBuf is the election goroutine's buffer for sealing.
+	// counter numbers this run's heartbeats; msgBuf and frameBuf are
+	// the buffers they are encoded and sealed in. The election
+	// goroutine's.
+	counter  uint64
+	msgBuf   []byte
 	frameBuf []byte
 }
 
@@ -45,11 +49,23 @@ func newHeartbeater(self string, l *slog.Logger, p *presence, f *wire.Framer) *h
 	return &heartbeater{self: self, log: l, presence: p, framer: f, paced: make(chan struct{}, 1)}
 }
 
-// received records a heartbeat from name (payload: its metadata version)
-// that arrived at at. One from the pace member read as it arrived (not
-// from the lazy socket) sends this node's own.
-func (h *heartbeater) received(name string, payload []byte, at time.Time, read bool) {
-	h.presence.heard(name, heartbeatVersion(payload), at)
+// received records a heartbeat from name that arrived at at from from
+// (invalid when not known). One from the pace member read as it arrived
+// (not from the lazy socket) sends this node's own.
+func (h *heartbeater) received(name string, payload []byte, from netip.AddrPort, at time.Time, read bool) {
+	hb, ok := parseHeartbeat(payload)
+	if !ok {
+		h.log.Debug("dropping malformed heartbeat", "peer", name)
+		return
+	}
+	if hb.acks && hb.to != h.self {
+		// Sent to another member (and replayed here): its
+		// acknowledgement is not this node's.
+		return
+	}
+	if !h.presence.received(name, hb, from, at) {
+		return
+	}
 	if p := h.pace.Load(); read && p != nil && *p == name {
 		select {
 		case h.paced <- struct{}{}:
@@ -60,7 +76,7 @@ func (h *heartbeater) received(name string, payload []byte, at time.Time, read b
 
 // onFrame handles a heartbeat frame, read as it arrived (read) or from
 // the lazy socket; b is only valid during the call.
-func (h *heartbeater) onFrame(b []byte, at time.Time, read bool) {
+func (h *heartbeater) onFrame(b []byte, from netip.AddrPort, at time.Time, read bool) {
 	msg, err := h.framer.Open(b)
 	if err != nil {
 		h.log.Debug("dropping heartbeat frame", "err", err)
@@ -75,19 +91,21 @@ func (h *heartbeater) onFrame(b []byte, at time.Time, read bool) {
 		kind = 1
 	}
 	h.framesRead[kind].Add(1)
-	h.received(name, payload, at, read)
+	h.received(name, payload, from, at, read)
 }
 
 // eagerFrame is onFrame for the frames the transport reads as they
 // arrive; nil when this node does not read frames.
-func (h *heartbeater) eagerFrame() func([]byte, time.Time) {
+func (h *heartbeater) eagerFrame() wire.FrameFunc {
 	if h.noFrames {
 		return nil
 	}
-	return func(b []byte, at time.Time) { h.onFrame(b, at, true) }
+	return func(b []byte, from netip.AddrPort, at time.Time) { h.onFrame(b, from, at, true) }
 }
 
-func (h *heartbeater) lazyFrame(b []byte, at time.Time) { h.onFrame(b, at, false) }
+func (h *heartbeater) lazyFrame(b []byte, from netip.AddrPort, at time.Time) {
+	h.onFrame(b, from, at, false)
+}
 
 // path says how this node receives heartbeats, for the log: frames, the
 // lazy ones from a socket read when the daemon wakes anyway ("frames,
@@ -129,33 +147,35 @@ func (h *heartbeater) setPace(ms memberTable, now time.Time) {
 	}
 }
 
-// send sends heartbeat hb to the members membership sends to: in a frame
-// to those that read frames (eager from the pace member, lazy from the
-// others), through memberlist to the rest.
-func (h *heartbeater) send(ms *membership, hb []byte) {
+// send sends this node's next heartbeat, announcing metadata version v,
+// to the members membership sends to: in a frame to those that read
+// frames (eager from the pace member, lazy from the others), through
+// memberlist to the rest. Each member's heartbeat acknowledges the last
+// one this node took from it.
+func (h *heartbeater) send(ms *membership, v metaVersionOf) {
 	if !ms.running() {
 		return
 	}
-	var frame []byte
+	h.counter++
+	h.presence.noteSent(h.counter, time.Now(), v.seq)
+	kind := wire.FrameLazy
+	if h.pace.Load() == nil {
+		kind = wire.FrameEager
+	}
 	ms.forContacts(func(m *member) {
+		hb := heartbeat{version: &v, beat: beatID{epoch: v.epoch, counter: h.counter}, acks: true, to: m.name, ack: h.presence.lastBeat(m.name)}
+		h.msgBuf = appendHeartbeat(h.msgBuf[:0], h.self, hb)
 		if h.noFrames || !m.hasMeta || !m.meta.Frames {
-			ms.sendTo(m, hb)
+			ms.sendTo(m, h.msgBuf)
 			return
 		}
 		to, err := netip.ParseAddrPort(m.addr)
 		if err != nil {
-			ms.sendTo(m, hb)
+			ms.sendTo(m, h.msgBuf)
 			return
 		}
-		if frame == nil {
-			kind := wire.FrameLazy
-			if h.pace.Load() == nil {
-				kind = wire.FrameEager
-			}
-			h.frameBuf = h.framer.Seal(h.frameBuf[:0], kind, hb)
-			frame = h.frameBuf
-		}
-		if err := h.tr.WriteFrame(frame, to); err != nil {
+		h.frameBuf = h.framer.Seal(h.frameBuf[:0], kind, h.msgBuf)
+		if err := h.tr.WriteFrame(h.frameBuf, to); err != nil {
 			h.log.Debug("heartbeat frame failed", "peer", m.name, "err", err)
 			return
 		}

@@ -11,7 +11,7 @@ import (
 
 // TestHeartbeatPath: the start-up log says how heartbeats arrive.
 func TestHeartbeatPath(t *testing.T) {
-	tr, err := wire.NewUDP(netip.MustParseAddrPort("127.0.0.1:0"), slog.New(slog.DiscardHandler), func([]byte, time.Time) {})
+	tr, err := wire.NewUDP(netip.MustParseAddrPort("127.0.0.1:0"), slog.New(slog.DiscardHandler), func([]byte, netip.AddrPort, time.Time) {})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,5 +60,37 @@ func TestClusterOverUDP(t *testing.T) {
 	c.waitHolders("node1", 10*time.Second)
 	if m := c.tr.max("web"); m != 1 {
 		t.Errorf("%d holders at once", m)
+	}
+}
+
+// TestHeartbeatEncoding: a heartbeat decodes to what was encoded; one of
+// a version before acknowledgements (the version alone) still decodes;
+// one cut short anywhere is refused, not misread.
+func TestHeartbeatEncoding(t *testing.T) {
+	v := metaVersionOf{epoch: 7, seq: 9}
+	hb := heartbeat{version: &v, beat: beatID{epoch: 7, counter: 42}, acks: true, to: "node2", ack: beatID{epoch: 5, counter: 17}}
+	msg := appendHeartbeat(nil, "node7", hb)
+	name, payload, ok := splitNamed(msg)
+	if !ok || name != "node7" || msg[0] != msgHeartbeat {
+		t.Fatalf("header: %q %v kind %d", name, ok, msg[0])
+	}
+	got, ok := parseHeartbeat(payload)
+	if !ok || *got.version != v || got.beat != hb.beat || !got.acks || got.to != "node2" || got.ack != hb.ack {
+		t.Errorf("decoded %+v (version %v), %v; want %+v", got, got.version, ok, hb)
+	}
+	for i := 1; i < len(payload); i++ {
+		if i == 16 {
+			continue // the version alone: a heartbeat of an older version
+		}
+		if _, ok := parseHeartbeat(payload[:i]); ok {
+			t.Errorf("a heartbeat cut to %d bytes was accepted", i)
+		}
+	}
+	legacy, ok := parseHeartbeat(payload[:16])
+	if !ok || *legacy.version != v || legacy.acks || legacy.beat != (beatID{}) {
+		t.Errorf("version-only heartbeat decoded as %+v, %v", legacy, ok)
+	}
+	if _, ok := parseHeartbeat(append(payload[:16:16], 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8)); ok {
+		t.Error("a heartbeat without the acknowledgement flag but with its fields was accepted")
 	}
 }

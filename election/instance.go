@@ -19,6 +19,11 @@ type instance struct {
 	higherSince time.Time
 	// prio is the effective priority last published (0: not eligible).
 	prio uint8
+	// renewErr is the last renewal error logged ("" after a success).
+	renewErr string
+	// releaseErr is why the last release failed while the VIPs may still
+	// be on the interface; "" when it did not.
+	releaseErr string
 	// conflict is set while another holder is seen and this node keeps
 	// the VIPs.
 	conflict bool
@@ -34,7 +39,7 @@ func newInstance(ic Instance, h Holder, now time.Time, reason string) *instance 
 	return &instance{cfg: ic, holder: h, state: StateInit, since: now, reason: reason}
 }
 
-// effectivePriority is the priority to publish for an instance: the
+// effectivePriority is an instance's priority on this node: the
 // configured one less its health's penalty (never below 1), or 0 while
 // the node is in maintenance or leaving, or the instance has a fault.
 func (n *Node) effectivePriority(in *instance, h Health) uint8 {
@@ -44,13 +49,28 @@ func (n *Node) effectivePriority(in *instance, h Health) uint8 {
 	return uint8(max(in.cfg.Priority-h.Penalty, 1))
 }
 
+// publishedPriority is the priority the peers are told: the effective
+// one, or 0 while this node has no quorum. A node cut off from the
+// majority cannot hold a VIP; saying so lets the members that still hear
+// it pass it over at once instead of waiting for it to vanish.
+func (n *Node) publishedPriority(in *instance, h Health) uint8 {
+	if n.noQuorum {
+		return 0
+	}
+	return n.effectivePriority(in, h)
+}
+
 // healthOf returns an instance's health as the daemon last set it, with
 // a failed acquire that is still backing off as a fault.
 func (n *Node) healthOf(in *instance, now time.Time) Health {
 	n.mu.Lock()
 	h := n.health[in.cfg.Name]
 	n.mu.Unlock()
-	if h.Fault == "" && now.Before(in.retryAt) {
+	switch {
+	case h.Fault != "":
+	case in.releaseErr != "":
+		h.Fault = in.releaseErr
+	case now.Before(in.retryAt):
 		h.Fault = in.fault
 	}
 	return h

@@ -17,7 +17,7 @@ func (n *Node) loop(ctx context.Context) {
 	every := n.cfg.Timing.HeartbeatInterval
 	heartbeat := newTicker(every)
 	defer heartbeat.Stop()
-	b := beatState{hb: n.heartbeatMessage(), hbSeq: n.seq}
+	var b beatState
 	// The loop wakes at least once a heartbeat interval (its own tick,
 	// or the pace member's heartbeat), so the rejoin round and the safety
 	// evaluation (a full one at least every second, even without input)
@@ -34,6 +34,8 @@ func (n *Node) loop(ctx context.Context) {
 			return
 		case e := <-n.events.ch:
 			n.apply(e)
+			n.drain()
+		case <-n.events.more:
 			n.drain()
 		case <-n.kick:
 		case r := <-n.ctl:
@@ -63,9 +65,13 @@ func (n *Node) loop(ctx context.Context) {
 			n.rejoin(joinDone)
 		}
 		if beat && !n.beat(&b, paced, now) {
+			n.renew(ctx)
 			continue
 		}
 		next := n.evaluate(ctx)
+		if beat {
+			n.renew(ctx)
+		}
 		b.lastEval = now
 		if req != nil {
 			close(req.done)
@@ -78,8 +84,6 @@ func (n *Node) loop(ctx context.Context) {
 
 // beatState is the loop's record of its heartbeats.
 type beatState struct {
-	hb       []byte // the heartbeat message, for metadata version hbSeq
-	hbSeq    uint64
 	lastBeat time.Time
 	lastEval time.Time
 }
@@ -98,10 +102,7 @@ func (n *Node) beat(b *beatState, paced bool, now time.Time) bool {
 	if paced {
 		n.beats.pacedBeats.Add(1)
 	}
-	if b.hbSeq != n.seq {
-		b.hb, b.hbSeq = n.heartbeatMessage(), n.seq
-	}
-	n.beats.send(n.members, b.hb)
+	n.beats.send(n.members, metaVersionOf{epoch: n.epoch, seq: n.seq})
 	b.lastBeat = time.Now()
 	n.beats.setPace(n.members.members, b.lastBeat)
 	if sig := n.presence.signature(n.members.members, b.lastBeat, n.cfg.Quorum > 0); sig != n.lastSig {
@@ -111,20 +112,18 @@ func (n *Node) beat(b *beatState, paced bool, now time.Time) bool {
 	return now.Sub(b.lastEval) >= time.Second
 }
 
-// heartbeatMessage encodes this node's heartbeat: its name and the
-// version of the metadata it last published.
-func (n *Node) heartbeatMessage() []byte {
-	return heartbeatMessage(n.cfg.Name, metaVersionOf{epoch: n.epoch, seq: n.seq})
-}
-
 // drain applies every queued event without waiting, so one evaluation
-// sees a whole burst of updates.
+// sees a whole burst of updates: the channel's, then those merged while
+// it was full.
 func (n *Node) drain() {
 	for {
 		select {
 		case e := <-n.events.ch:
 			n.apply(e)
 		default:
+			for _, e := range n.events.take() {
+				n.apply(e)
+			}
 			return
 		}
 	}

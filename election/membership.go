@@ -37,6 +37,12 @@ func (m *member) holds(instance string) bool {
 // goroutine.
 type memberTable map[string]*member
 
+// maxMembers bounds the member table: a cluster has at most ten
+// configured members, and only memberlist introduces new ones, which
+// with a cluster key takes the key. Without one (insecure mode) anyone on
+// the network could make up names; they are not recorded past this.
+const maxMembers = 64
+
 // membership is this node's view of the cluster's members: memberlist,
 // the table its events build, and the direct messages sent to members.
 // Its fields are the election goroutine's, except the atomics.
@@ -51,6 +57,8 @@ type membership struct {
 	// simulate a crash.
 	stopped  atomic.Bool
 	selfAddr string
+	// full is set once a member was turned away by maxMembers.
+	full     bool
 	presence *presence
 	events   *eventQueue
 }
@@ -66,9 +74,16 @@ func (ms *membership) running() bool { return ms.ml != nil && !ms.stopped.Load()
 func (ms *membership) update(e event) {
 	m := ms.members[e.name]
 	if m == nil {
-		if e.kind == evMsg {
+		if e.kind == evMsg || e.kind == evSuspect || e.kind == evPingOK {
 			// A direct message from a node we do not know as a member
 			// yet: wait for memberlist to introduce it.
+			return
+		}
+		if len(ms.members) >= maxMembers {
+			if !ms.full {
+				ms.full = true
+				ms.log.Error("too many cluster members; ignoring new ones", "peer", e.name, "max", maxMembers)
+			}
 			return
 		}
 		m = &member{name: e.name}
@@ -102,6 +117,11 @@ func (ms *membership) update(e event) {
 
 // alive records a join or update of m.
 func (ms *membership) alive(m *member, e event) {
+	addr, _ := netip.ParseAddrPort(e.addr)
+	ms.presence.know(m.name, addr)
+	if m.state == MemberDead || m.state == MemberLeft {
+		ms.presence.rejoined(m.name)
+	}
 	if m.state != MemberAlive {
 		m.since = time.Now()
 		if m.state != MemberSuspect {

@@ -38,17 +38,84 @@ func splitNamed(b []byte) (name string, payload []byte, ok bool) {
 	return string(b[2 : 2+l]), b[2+l:], true
 }
 
-// heartbeatMessage encodes name's heartbeat announcing metadata version v.
-func heartbeatMessage(name string, v metaVersionOf) []byte {
-	p := binary.BigEndian.AppendUint64(make([]byte, 0, 16), v.epoch)
-	return namedMessage(msgHeartbeat, name, binary.BigEndian.AppendUint64(p, v.seq))
+// beatID identifies one heartbeat of a member: the run that sent it
+// (its metadata epoch) and its counter within that run, which only ever
+// grows.
+type beatID struct{ epoch, counter uint64 }
+
+// newer reports whether b comes after o.
+func (b beatID) newer(o beatID) bool {
+	if b.epoch != o.epoch {
+		return b.epoch > o.epoch
+	}
+	return b.counter > o.counter
 }
 
-// heartbeatVersion decodes a heartbeat's payload; nil when it carries no
-// version.
-func heartbeatVersion(payload []byte) *metaVersionOf {
-	if len(payload) < 16 {
-		return nil
+// heartbeat is a decoded heartbeat's payload:
+//
+//	version: epoch (8) seq (8)
+//	then, from members that acknowledge:
+//	counter (8) | flags (1) | recipient name length (1) | recipient name | ack epoch (8) | ack counter (8)
+//
+// A heartbeat is sent to one member: it acknowledges the last heartbeat
+// its sender took from that member, so the recipient learns that its own
+// heartbeats get through (its lease) and not only that it hears the
+// sender. The recipient's name keeps a heartbeat sent to one member from
+// acknowledging anything when replayed to another. A version before
+// acknowledgements sends only the version and reads only that.
+type heartbeat struct {
+	version *metaVersionOf
+	beat    beatID // zero from a member that does not acknowledge
+	acks    bool
+	to      string
+	ack     beatID
+}
+
+const hbAcks = 1 << 0
+
+// appendHeartbeat encodes hb as a heartbeat from name.
+func appendHeartbeat(dst []byte, name string, hb heartbeat) []byte {
+	dst = append(dst, msgHeartbeat, byte(len(name)))
+	dst = append(dst, name...)
+	var v metaVersionOf
+	if hb.version != nil {
+		v = *hb.version
 	}
-	return &metaVersionOf{epoch: binary.BigEndian.Uint64(payload), seq: binary.BigEndian.Uint64(payload[8:])}
+	dst = binary.BigEndian.AppendUint64(dst, v.epoch)
+	dst = binary.BigEndian.AppendUint64(dst, v.seq)
+	if !hb.acks {
+		return dst
+	}
+	dst = binary.BigEndian.AppendUint64(dst, hb.beat.counter)
+	dst = append(dst, hbAcks, byte(len(hb.to)))
+	dst = append(dst, hb.to...)
+	dst = binary.BigEndian.AppendUint64(dst, hb.ack.epoch)
+	return binary.BigEndian.AppendUint64(dst, hb.ack.counter)
+}
+
+// parseHeartbeat decodes a heartbeat's payload; ok is false when it is
+// cut short. The beat's epoch is the version's: one per run.
+func parseHeartbeat(payload []byte) (hb heartbeat, ok bool) {
+	if len(payload) < 16 {
+		return heartbeat{}, len(payload) == 0
+	}
+	v := metaVersionOf{epoch: binary.BigEndian.Uint64(payload), seq: binary.BigEndian.Uint64(payload[8:])}
+	hb.version = &v
+	rest := payload[16:]
+	if len(rest) == 0 {
+		return hb, true
+	}
+	if len(rest) < 10 || rest[8]&hbAcks == 0 {
+		return heartbeat{}, false
+	}
+	hb.acks = true
+	hb.beat = beatID{epoch: v.epoch, counter: binary.BigEndian.Uint64(rest)}
+	l := int(rest[9])
+	rest = rest[10:]
+	if len(rest) != l+16 {
+		return heartbeat{}, false
+	}
+	hb.to = string(rest[:l])
+	hb.ack = beatID{epoch: binary.BigEndian.Uint64(rest[l:]), counter: binary.BigEndian.Uint64(rest[l+8:])}
+	return hb, true
 }

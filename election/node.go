@@ -33,6 +33,20 @@ type Reannouncer interface {
 	Reannounce()
 }
 
+// Renewer is an optional part of a Holder whose VIPs expire unless they
+// are renewed (addresses with a lifetime): the election renews them once
+// a heartbeat interval while this node holds them and its lease holds,
+// so that a daemon that stops — frozen, hung, killed — stops renewing
+// and the kernel removes its VIPs. Renew must return quickly; an error
+// wrapping ErrLost means the VIPs ran out before they were renewed and
+// are gone (or going): the instance no longer holds.
+type Renewer interface {
+	Renew(ctx context.Context) error
+}
+
+// ErrLost is wrapped by a Renew error when the VIPs expired unrenewed.
+var ErrLost = errors.New("VIPs lost")
+
 // Transition describes one change of an instance's state.
 type Transition struct {
 	Instance string
@@ -59,6 +73,21 @@ type Options struct {
 	Ready func()
 	// Maintenance starts the node drained (a persisted maintenance).
 	Maintenance bool
+	// Epoch identifies this run in the node's metadata and heartbeats:
+	// the peers order a member's updates by it, and drop its heartbeats
+	// of a run with a lower epoch. It must be above every earlier run's
+	// (the daemon keeps it in the state directory: see NextEpoch); 0
+	// takes the start time in nanoseconds, which a clock stepped back
+	// between two runs breaks.
+	Epoch uint64
+}
+
+// NextEpoch returns the epoch for a run that starts at now after a run
+// with epoch prev (0: none known): the start time in nanoseconds, or one
+// more than prev when the clock is behind it. Start times keep the order
+// with members of versions that used them alone.
+func NextEpoch(prev uint64, now time.Time) uint64 {
+	return max(prev+1, uint64(now.UnixNano()))
 }
 
 // Node is this member of the cluster: it gossips with the others and
@@ -87,7 +116,7 @@ type Node struct {
 
 	// listen opens the transport memberlist and the heartbeats run on:
 	// UDP and TCP on the bind address, or in tests an in-memory network.
-	listen func(bind netip.AddrPort, l *slog.Logger, onFrame func([]byte, time.Time)) (wire.Transport, error)
+	listen func(bind netip.AddrPort, l *slog.Logger, onFrame wire.FrameFunc) (wire.Transport, error)
 
 	runCtx context.Context
 	ctl    chan controlReq
@@ -106,8 +135,9 @@ type Node struct {
 	leaving     bool
 	seq         uint64
 	// quorumSince is when this node last regained quorum (zero while
-	// it has none).
+	// it has none); noQuorum is set while quorum is on and not met.
 	quorumSince  time.Time
+	noQuorum     bool
 	lastSig      uint64
 	directives   map[string]directive
 	forcePublish bool
@@ -136,7 +166,7 @@ func New(o Options) (*Node, error) {
 		log:         l,
 		onTrans:     o.OnTransition,
 		ready:       o.Ready,
-		epoch:       uint64(start.UnixNano()),
+		epoch:       o.Epoch,
 		start:       start,
 		runCtx:      context.Background(),
 		listen:      listenUDP,
@@ -147,13 +177,17 @@ func New(o Options) (*Node, error) {
 		directives:  map[string]directive{},
 		health:      map[string]Health{},
 		maintenance: o.Maintenance,
+		noQuorum:    o.Config.Quorum > 0,
+	}
+	if n.epoch == 0 {
+		n.epoch = uint64(start.UnixNano())
 	}
 	f, err := wire.NewFramer(o.Config.Cluster, o.Config.SecretKey)
 	if err != nil {
 		return nil, fmt.Errorf("election: %w", err)
 	}
 	n.events = newEventQueue(l)
-	n.presence = newPresence(o.Config.Timing, func(name string) { n.events.put(event{kind: evResumed, name: name}) })
+	n.presence = newPresence(o.Config.Name, n.epoch, o.Config.Timing, func(name string) { n.events.put(event{kind: evResumed, name: name}) })
 	n.members = newMembership(o.Config.Name, l, n.presence, n.events)
 	n.beats = newHeartbeater(o.Config.Name, l, n.presence, f)
 	for _, ic := range o.Config.Instances {
@@ -201,7 +235,7 @@ func (n *Node) poke() {
 func (n *Node) publishPriorities() {
 	now := time.Now()
 	for _, in := range n.insts {
-		in.prio = n.effectivePriority(in, n.healthOf(in, now))
+		in.prio = n.publishedPriority(in, n.healthOf(in, now))
 	}
 }
 
@@ -248,7 +282,7 @@ func (n *Node) Run(ctx context.Context) error {
 	return nil
 }
 
-func listenUDP(bind netip.AddrPort, l *slog.Logger, onFrame func([]byte, time.Time)) (wire.Transport, error) {
+func listenUDP(bind netip.AddrPort, l *slog.Logger, onFrame wire.FrameFunc) (wire.Transport, error) {
 	return wire.NewUDP(bind, l, onFrame)
 }
 

@@ -26,6 +26,8 @@ type tracker struct {
 	mu      sync.Mutex
 	holders map[string]map[string]bool // instance -> node -> holding
 	maxHeld map[string]int
+	// log is every change, with its time, for a failing test to show.
+	log []string
 }
 
 func newTracker() *tracker {
@@ -39,6 +41,7 @@ func (t *tracker) set(inst, node string, holding bool) {
 		t.holders[inst] = map[string]bool{}
 	}
 	t.holders[inst][node] = holding
+	t.log = append(t.log, fmt.Sprintf("%s %s %s holding=%v", time.Now().Format("15:04:05.000000"), inst, node, holding))
 	n := 0
 	for _, h := range t.holders[inst] {
 		if h {
@@ -59,6 +62,13 @@ func (t *tracker) held(inst string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// history returns the changes so far, one a line.
+func (t *tracker) history() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.Join(t.log, "\n")
 }
 
 func (t *tracker) max(inst string) int {
@@ -116,11 +126,13 @@ type testCluster struct {
 }
 
 type testNode struct {
-	cfg    *config.Config
-	before func(*Node) // called between New and Run
-	node   *Node
-	cancel context.CancelFunc
-	done   chan error
+	cfg *config.Config
+	// holders, if set, replace the fake holders start makes.
+	holders map[string]Holder
+	before  func(*Node) // called between New and Run
+	node    *Node
+	cancel  context.CancelFunc
+	done    chan error
 }
 
 // nodeSpec describes one node of a test cluster.
@@ -186,9 +198,12 @@ func (c *testCluster) config(i int, specs []nodeSpec) *config.Config {
 func (c *testCluster) start(i int) {
 	c.t.Helper()
 	tn := c.nodes[i]
-	holders := map[string]Holder{}
-	for _, in := range tn.cfg.Instances {
-		holders[in.Name] = &fakeHolder{tr: c.tr, node: tn.cfg.Node.Name, inst: in.Name}
+	holders := tn.holders
+	if holders == nil {
+		holders = map[string]Holder{}
+		for _, in := range tn.cfg.Instances {
+			holders[in.Name] = &fakeHolder{tr: c.tr, node: tn.cfg.Node.Name, inst: in.Name}
+		}
 	}
 	var logger *slog.Logger
 	if testing.Verbose() {
@@ -199,8 +214,13 @@ func (c *testCluster) start(i int) {
 		c.t.Fatal(err)
 	}
 	if !c.udp {
-		n.listen = func(bind netip.AddrPort, _ *slog.Logger, onFrame func([]byte, time.Time)) (wire.Transport, error) {
+		n.listen = func(bind netip.AddrPort, _ *slog.Logger, onFrame wire.FrameFunc) (wire.Transport, error) {
 			return c.nw.NewTransport(bind, onFrame)
+		}
+	}
+	if logger != nil {
+		n.onTrans = func(t Transition) {
+			logger.Info("transition", "instance", t.Instance, "from", t.From.String(), "state", t.To.String(), "reason", t.Reason, "master", t.Master)
 		}
 	}
 	if tn.before != nil {
@@ -720,8 +740,7 @@ func TestHeartbeatFrames(t *testing.T) {
 		waitFor(at.cfg.Name+" hears "+from+"'s heartbeats", func() bool {
 			at.presence.mu.Lock()
 			defer at.presence.mu.Unlock()
-			_, ok := at.presence.hbVersion[from]
-			return ok
+			return at.presence.peers[from].hasVersion
 		})
 	}
 	for i, tn := range c.nodes {
@@ -823,7 +842,7 @@ func TestStaleViewBlocksTakeover(t *testing.T) {
 		return Meta{Epoch: 7, Seq: seq, Instances: []InstanceMeta{{Name: "web", Priority: 100, Holding: holding}}}
 	}
 	n.members.members["node0"] = &member{name: "node0", addr: "127.0.0.1:1", state: MemberAlive, since: time.Now().Add(-time.Minute), hasMeta: true, meta: meta(1, false)}
-	n.presence.heard("node0", &metaVersionOf{epoch: 7, seq: 2}, time.Now())
+	heardVersion(n, "node0", metaVersionOf{epoch: 7, seq: 2})
 
 	n.evaluate(ctx)
 	if h := tr.held("web"); len(h) != 0 {
@@ -842,7 +861,7 @@ func TestStaleViewBlocksTakeover(t *testing.T) {
 	}
 
 	// node0 released (version 3, announced and delivered): take it.
-	n.presence.heard("node0", &metaVersionOf{epoch: 7, seq: 3}, time.Now())
+	heardVersion(n, "node0", metaVersionOf{epoch: 7, seq: 3})
 	n.members.members["node0"].meta = meta(3, false)
 	n.evaluate(ctx)
 	if h := tr.held("web"); !slices.Equal(h, []string{"node1"}) {
@@ -919,12 +938,36 @@ func settledNode(t *testing.T, heartbeatTimeout time.Duration, specs ...nodeSpec
 }
 
 // setHeard sets when n last heard name, also to an earlier time than it
-// has (presence.heard keeps the last arrival).
+// has (presence keeps the last arrival).
 func setHeard(n *Node, name string, at time.Time) {
+	known(n, name)
 	n.presence.mu.Lock()
-	n.presence.lastHeard[name] = at
+	n.presence.peers[name].lastHeard = at
 	n.presence.mu.Unlock()
 }
 
 // heard records that n heard name now.
-func heard(n *Node, name string) { n.presence.heard(name, nil, time.Now()) }
+func heard(n *Node, name string) {
+	known(n, name)
+	n.presence.heard(name, time.Now())
+}
+
+// heardVersion records that n got a heartbeat from name, of a version
+// before acknowledgements, announcing v.
+func heardVersion(n *Node, name string, v metaVersionOf) {
+	known(n, name)
+	if !n.presence.received(name, heartbeat{version: &v}, netip.AddrPort{}, time.Now()) {
+		panic("heartbeat dropped")
+	}
+}
+
+// known makes name known to n's presence, as memberlist's introduction
+// does, for tests that fill the member table by hand.
+func known(n *Node, name string) {
+	n.presence.mu.Lock()
+	_, ok := n.presence.peers[name]
+	n.presence.mu.Unlock()
+	if !ok {
+		n.presence.know(name, netip.AddrPort{})
+	}
+}

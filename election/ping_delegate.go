@@ -13,6 +13,6 @@ type pingDelegate struct{ n *Node }
 func (p *pingDelegate) AckPayload() []byte { return nil }
 
 func (p *pingDelegate) NotifyPingComplete(other *memberlist.Node, _ time.Duration, _ []byte) {
-	p.n.presence.heard(other.Name, nil, time.Now())
+	p.n.presence.heard(other.Name, time.Now())
 	p.n.events.put(event{kind: evPingOK, name: other.Name})
 }

@@ -2,67 +2,228 @@ package election
 
 import (
 	"hash/fnv"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/havip/havip/config"
 )
 
-// presence knows when each member was last heard and which metadata
-// version its heartbeats announce, and answers from that the questions
-// the election's safety rests on: does a member count, is the lease held,
-// who may still hold a VIP. Arrivals are recorded from any goroutine (the
+// presence knows when each member was last heard, which of this node's
+// heartbeats it has confirmed, and which metadata version its heartbeats
+// announce; it answers from that the questions the election's safety
+// rests on: does a member count, does this node hold its lease, who may
+// still hold a VIP. Arrivals are recorded from any goroutine (the
 // transport's readers, memberlist's delegates); the questions are asked
 // by the election goroutine, which owns the member table they take.
+//
+// Only members memberlist introduced (know) are recorded, so names that
+// nobody knows allocate nothing; a heartbeat frame is taken only from its
+// member's address, and only when it is newer than the last one taken
+// from that member, so a captured heartbeat replayed later changes
+// nothing.
 type presence struct {
+	self   string
 	timing config.Timing
 	// onResumed is called (without the lock) when a member is heard
 	// after a silence longer than it takes to stop counting it, or for
 	// the first time.
 	onResumed func(name string)
 
-	mu sync.Mutex
-	// lastHeard is when any message (heartbeat, state, probe ack) last
-	// came from each member.
-	lastHeard map[string]time.Time
-	// hbVersion is the metadata version each member's last heartbeat
-	// announced: when it is newer than the metadata this node has, this
-	// node's view of that member is stale.
-	hbVersion map[string]metaVersionOf
+	mu    sync.Mutex
+	peers map[string]*peer
+	// epoch is this run's; sent remembers when this node sent its last
+	// heartbeats, by counter, so an acknowledgement can be turned into
+	// the time of the heartbeat it confirms.
+	epoch uint64
+	sent  [sentWindow]sentBeat
 }
 
-func newPresence(t config.Timing, onResumed func(string)) *presence {
-	return &presence{timing: t, onResumed: onResumed, lastHeard: map[string]time.Time{}, hbVersion: map[string]metaVersionOf{}}
+// sentWindow is how many of its own heartbeats a node remembers: an
+// acknowledgement of an older one is too old to renew a lease anyway
+// (the lease is a few heartbeat intervals).
+const sentWindow = 64
+
+type sentBeat struct {
+	counter uint64
+	at      time.Time
+	// seq is the metadata version the heartbeat announced.
+	seq uint64
 }
 
-// heard records that a message from name arrived at at and, for a
-// heartbeat, the metadata version it announced (v, else nil). A lazy
-// heartbeat frame is read after messages that arrived later; the last
-// arrival stays.
-func (p *presence) heard(name string, v *metaVersionOf, at time.Time) {
+// peer is what presence knows of one member.
+type peer struct {
+	// addr is its address as memberlist knows it; heartbeat frames
+	// from elsewhere are dropped.
+	addr netip.AddrPort
+	// lastHeard is when a fresh heartbeat (or a probe's answer) last
+	// came from it.
+	lastHeard time.Time
+	// beat is its last heartbeat taken; a heartbeat not newer is a
+	// replay (or reordered) and is dropped.
+	beat beatID
+	// version is the metadata version its last heartbeat announced: when
+	// it is newer than the metadata this node has, this node's view of
+	// the member is stale. staleSince is when that was first seen.
+	version    metaVersionOf
+	hasVersion bool
+	staleSince time.Time
+	// acked is when this node sent the latest of its heartbeats the
+	// member confirmed hearing (its send time, on this node's clock);
+	// acks is set once it has sent an acknowledgement at all (a member
+	// of a version before them never does).
+	acked time.Time
+	acks  bool
+	// ackedSeq is the highest metadata version of this node's that the
+	// member confirmed a heartbeat of: it knows this node's state as of
+	// then, or knows that its view is stale.
+	ackedSeq uint64
+}
+
+func newPresence(self string, epoch uint64, t config.Timing, onResumed func(string)) *presence {
+	return &presence{self: self, epoch: epoch, timing: t, onResumed: onResumed, peers: map[string]*peer{}}
+}
+
+// know records a member memberlist introduced, at its address (invalid
+// when unknown); a member not known is never recorded.
+func (p *presence) know(name string, addr netip.AddrPort) {
 	p.mu.Lock()
-	if v != nil {
-		if old, ok := p.hbVersion[name]; !ok || v.newer(old) {
-			p.hbVersion[name] = *v
+	defer p.mu.Unlock()
+	pr := p.peers[name]
+	if pr == nil {
+		pr = &peer{}
+		p.peers[name] = pr
+	}
+	pr.addr = addr
+}
+
+// rejoined forgets the order of a member's heartbeats: memberlist saw it
+// leave or die and come back, so it may be a new run whose epoch is not
+// above the last one's (a clock stepped back without a state directory).
+func (p *presence) rejoined(name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pr := p.peers[name]; pr != nil {
+		pr.beat = beatID{}
+		pr.hasVersion = false
+		pr.staleSince = time.Time{}
+	}
+}
+
+// noteSent records that this node sent heartbeat counter at at,
+// announcing metadata version seq.
+func (p *presence) noteSent(counter uint64, at time.Time, seq uint64) {
+	p.mu.Lock()
+	p.sent[counter%sentWindow] = sentBeat{counter: counter, at: at, seq: seq}
+	p.mu.Unlock()
+}
+
+// lastBeat is the last heartbeat taken from name, to acknowledge.
+func (p *presence) lastBeat(name string) beatID {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pr := p.peers[name]; pr != nil {
+		return pr.beat
+	}
+	return beatID{}
+}
+
+// received records a heartbeat from name that arrived at at from from
+// (invalid when the path does not tell, as for memberlist's messages).
+// It reports whether the heartbeat was taken: a heartbeat from a member
+// nobody introduced, from another address than the member's, or not
+// newer than the last one taken is dropped.
+func (p *presence) received(name string, hb heartbeat, from netip.AddrPort, at time.Time) bool {
+	p.mu.Lock()
+	pr := p.peers[name]
+	switch {
+	case pr == nil:
+		p.mu.Unlock()
+		return false
+	case from.IsValid() && pr.addr.IsValid() && from != pr.addr:
+		p.mu.Unlock()
+		return false
+	case hb.beat.counter != 0 && !p.fresh(pr, hb.beat, at):
+		p.mu.Unlock()
+		return false
+	}
+	if hb.beat.counter != 0 {
+		pr.beat = hb.beat
+	}
+	if hb.version != nil {
+		pr.version, pr.hasVersion = *hb.version, true
+	}
+	if hb.acks {
+		pr.acks = true
+		if hb.ack.epoch == p.epoch && hb.ack.counter != 0 {
+			if s := p.sent[hb.ack.counter%sentWindow]; s.counter == hb.ack.counter {
+				if s.at.After(pr.acked) {
+					pr.acked = s.at
+				}
+				pr.ackedSeq = max(pr.ackedSeq, s.seq)
+			}
 		}
 	}
-	last, ok := p.lastHeard[name]
-	later := !ok || at.After(last)
-	if later {
-		p.lastHeard[name] = at
-	}
+	resumed := p.touchLocked(pr, at)
 	p.mu.Unlock()
-	if later && (!ok || at.Sub(last) > silenceLimit(p.timing)) && p.onResumed != nil {
+	if resumed && p.onResumed != nil {
 		p.onResumed(name)
 	}
+	return true
+}
+
+// fresh reports whether beat b may follow the last one taken from pr:
+// newer, and not absurdly far ahead — a heartbeat forged without the
+// cluster key (insecure mode) must not be able to make every genuine one
+// after it look old. A new run's epoch is at most a day ahead of this
+// node's clock (epochs are start times); a counter advances by at most
+// what the time since the last heartbeat allows at ten times the rate.
+func (p *presence) fresh(pr *peer, b beatID, at time.Time) bool {
+	if !b.newer(pr.beat) {
+		return false
+	}
+	if b.epoch != pr.beat.epoch {
+		return b.epoch <= uint64(at.Add(24*time.Hour).UnixNano())
+	}
+	allowed := uint64(1000)
+	if !pr.lastHeard.IsZero() && p.timing.HeartbeatInterval > 0 {
+		allowed += uint64(10 * at.Sub(pr.lastHeard) / p.timing.HeartbeatInterval)
+	}
+	return b.counter-pr.beat.counter <= allowed
+}
+
+// heard records that a member answered a probe at at: it is up, though
+// it sent no heartbeat.
+func (p *presence) heard(name string, at time.Time) {
+	p.mu.Lock()
+	pr := p.peers[name]
+	resumed := pr != nil && p.touchLocked(pr, at)
+	p.mu.Unlock()
+	if resumed && p.onResumed != nil {
+		p.onResumed(name)
+	}
+}
+
+// touchLocked moves pr's last arrival to at (a lazy heartbeat frame is
+// read after messages that arrived later: the last arrival stays) and
+// reports whether the member resumed after a silence.
+func (p *presence) touchLocked(pr *peer, at time.Time) bool {
+	last := pr.lastHeard
+	if !at.After(last) {
+		return false
+	}
+	pr.lastHeard = at
+	return last.IsZero() || at.Sub(last) > silenceLimit(p.timing)
 }
 
 // lastHeardOf returns when name was last heard.
 func (p *presence) lastHeardOf(name string) (time.Time, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	t, ok := p.lastHeard[name]
-	return t, ok
+	if pr := p.peers[name]; pr != nil && !pr.lastHeard.IsZero() {
+		return pr.lastHeard, true
+	}
+	return time.Time{}, false
 }
 
 // present reports whether a member counts for the election now. Without
@@ -98,8 +259,8 @@ func (p *presence) lastSign(m *member) (last time.Time, heard bool) {
 	return t, true
 }
 
-// counts reports whether messages from m count towards the lease: it is
-// a memberlist member or, with heartbeat_timeout set, a member memberlist
+// counts reports whether m can count towards the lease: it is a
+// memberlist member or, with heartbeat_timeout set, a member memberlist
 // declared dead whose heartbeats still arrive.
 func (p *presence) counts(m *member) bool {
 	return m.state.member() || (m.state == MemberDead && p.timing.HeartbeatTimeout > 0)
@@ -117,11 +278,64 @@ func (p *presence) seen(ms memberTable, now time.Time) int {
 	return c
 }
 
-// heardWithin counts the members (this node included) heard from within d.
-func (p *presence) heardWithin(ms memberTable, now time.Time, d time.Duration) int {
+// leased reports whether m renews this node's lease at now: it confirmed
+// hearing a heartbeat this node sent within the lease (a member that
+// sends no acknowledgements, of a version before them: it was heard
+// within the lease). Hearing a member is not enough: a node whose own
+// heartbeats are lost on the way out would keep its lease while the
+// others stop hearing it and take over.
+func (p *presence) leased(m *member, now time.Time) bool {
+	if !p.counts(m) {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pr := p.peers[m.name]
+	if pr == nil {
+		return false
+	}
+	t := pr.lastHeard
+	if pr.acks {
+		t = pr.acked
+	}
+	return !t.IsZero() && now.Sub(t) <= p.timing.Lease
+}
+
+// informed counts the members (this node included) that renew this
+// node's lease and confirmed a heartbeat announcing its metadata version
+// seq or later (a member that sends no acknowledgements counts when it
+// renews the lease), and names one that renews the lease but has not
+// confirmed that yet ("": none). Before it takes a VIP, a node waits
+// until every member that hears it is informed: two members whose views
+// of each other changed at once (both regained quorum, say) would each
+// take the VIP on the other's old state. A member that has the heartbeat
+// knows that its view is stale and waits for the state itself; one that
+// took the VIP before, announces that in the heartbeat that confirms.
+func (p *presence) informed(ms memberTable, now time.Time, seq uint64) (int, string) {
+	c, missing := 1, ""
+	for _, m := range ms {
+		if !p.leased(m, now) {
+			continue
+		}
+		p.mu.Lock()
+		pr := p.peers[m.name]
+		ok := pr != nil && (!pr.acks || pr.ackedSeq >= seq)
+		p.mu.Unlock()
+		if ok {
+			c++
+		} else {
+			missing = m.name
+		}
+	}
+	return c, missing
+}
+
+// leaseHolders counts the members (this node included) that renew this
+// node's lease at now.
+func (p *presence) leaseHolders(ms memberTable, now time.Time) int {
 	c := 1
-	for name, m := range ms {
-		if t, ok := p.lastHeardOf(name); ok && p.counts(m) && now.Sub(t) <= d {
+	for _, m := range ms {
+		if p.leased(m, now) {
 			c++
 		}
 	}
@@ -129,7 +343,7 @@ func (p *presence) heardWithin(ms memberTable, now time.Time, d time.Duration) i
 }
 
 // signature summarises what the heartbeat tick can change: which members
-// are present and (under quorum) which were heard within the lease.
+// are present and (under quorum) which renew the lease.
 func (p *presence) signature(ms memberTable, now time.Time, quorum bool) uint64 {
 	var sig uint64
 	for name, m := range ms {
@@ -139,7 +353,7 @@ func (p *presence) signature(ms memberTable, now time.Time, quorum bool) uint64 
 		if p.present(m, now) {
 			sig ^= v
 		}
-		if t, ok := p.lastHeardOf(name); quorum && ok && now.Sub(t) <= p.timing.Lease {
+		if quorum && p.leased(m, now) {
 			sig ^= v*31 + 7
 		}
 	}
@@ -149,17 +363,38 @@ func (p *presence) signature(ms memberTable, now time.Time, quorum bool) uint64 
 // staleMember returns a member that counts for the election and whose
 // heartbeats announce newer metadata than this node has, or "". Until
 // that metadata arrives this node does not know whether it holds a VIP,
-// so it must not take one.
-func (p *presence) staleMember(ms memberTable, now time.Time) string {
-	for name, m := range ms {
+// so it must not take one. A member whose announced version is not
+// matched by the metadata it sends for longer than the silence limit is
+// not waited for any more (logged by the caller): its heartbeats
+// announce a version it does not have, which only a forged heartbeat in
+// insecure mode can do.
+func (p *presence) staleMember(ms memberTable, now time.Time) (name string, overdue bool) {
+	for n, m := range ms {
+		if !p.present(m, now) {
+			continue
+		}
 		p.mu.Lock()
-		v, ok := p.hbVersion[name]
+		pr := p.peers[n]
+		stale := pr != nil && pr.hasVersion && (!m.hasMeta || pr.version.newer(m.meta.version()))
+		switch {
+		case !stale:
+			if pr != nil {
+				pr.staleSince = time.Time{}
+			}
+		case pr.staleSince.IsZero():
+			pr.staleSince = now
+		case now.Sub(pr.staleSince) > silenceLimit(p.timing):
+			pr.hasVersion = false
+			pr.staleSince = time.Time{}
+			p.mu.Unlock()
+			return n, true
+		}
 		p.mu.Unlock()
-		if ok && p.present(m, now) && (!m.hasMeta || v.newer(m.meta.version())) {
-			return name
+		if stale {
+			return n, false
 		}
 	}
-	return ""
+	return "", false
 }
 
 // unheardMember returns a member that has not left and does not count
@@ -205,10 +440,12 @@ func (p *presence) leaseGuard(ms memberTable, instance string, now time.Time) (s
 	return who, until
 }
 
-// forget drops what is known of a member's heartbeats (tests).
+// forget drops the version a member's heartbeats announced (tests).
 func (p *presence) forget(name string) {
 	p.mu.Lock()
-	delete(p.hbVersion, name)
+	if pr := p.peers[name]; pr != nil {
+		pr.hasVersion = false
+	}
 	p.mu.Unlock()
 }
 

@@ -131,6 +131,21 @@ func decide(s situation) verdict {
 			otherHolder = &ranked[i]
 		}
 	}
+	// A member that holds while not eligible is releasing, or failed to
+	// release: its VIPs may still be on its interface, so it counts as a
+	// holder that ranks below every eligible member.
+	if otherHolder == nil {
+		for i, c := range s.peers {
+			if c.Holding && c.Priority <= 0 {
+				otherHolder = &s.peers[i]
+				pos[c.Node] = len(ranked)
+				if v.master == "" {
+					v.master = c.Node
+				}
+				break
+			}
+		}
+	}
 	if v.master == "" && len(ranked) > 0 {
 		v.master = ranked[0].Node
 	}
@@ -158,6 +173,9 @@ func decide(s situation) verdict {
 	}
 	if otherHolder != nil {
 		v.reason = otherHolder.Node + " holds"
+		if otherHolder.Priority <= 0 {
+			v.reason = otherHolder.Node + " still holds (not eligible: waiting for it to release)"
+		}
 		v.master = otherHolder.Node
 		return v
 	}

@@ -104,8 +104,16 @@ func TestDecide(t *testing.T) {
 			master: "a",
 		},
 		{
-			name:   "ineligible holder does not block",
+			// It holds while not eligible: its release failed, and
+			// its VIPs may still be on its interface.
+			name:   "ineligible holder blocks until it releases",
 			s:      base(situation{self: Candidate{Node: "b", Priority: 50}, peers: []Candidate{{Node: "a", Priority: 0, Holding: true}}}),
+			hold:   false,
+			master: "a",
+		},
+		{
+			name:   "a holder keeps holding beside an ineligible one",
+			s:      base(situation{self: Candidate{Node: "b", Priority: 50, Holding: true}, peers: []Candidate{{Node: "a", Priority: 0, Holding: true}}}),
 			hold:   true,
 			master: "b",
 		},

@@ -28,6 +28,11 @@ type facts struct {
 	// leaseUntil (zero: nobody).
 	leaseHolder string
 	leaseUntil  time.Time
+	// informed is how many members (this node included) are known to
+	// have this node's current state, or to know theirs is stale;
+	// uninformed is a member that hears this node and is not ("": none).
+	informed   int
+	uninformed string
 	// stale is a member whose heartbeats announce newer metadata than
 	// this node has ("": none).
 	stale string
@@ -84,6 +89,18 @@ func step(f facts) verdict {
 		v.hold = false
 		v.reason = "quorum regained; waiting to hear from " + f.unheard
 		v.recheck = f.quorumSince.Add(f.regainWait)
+	case f.needed > 0 && (f.informed < f.needed || f.uninformed != ""):
+		// This node's state changed since the members that hear it
+		// last confirmed it (it regained quorum, say): a member that
+		// decided on the old state may be taking the VIP right now.
+		// Once they have the new state, such a member shows as a
+		// holder, or as stale, to this node.
+		v.hold = false
+		v.reason = fmt.Sprintf("waiting until the members know this node's state (%d of %d)", f.informed, f.needed)
+		if f.uninformed != "" {
+			v.reason = "waiting until " + f.uninformed + " knows this node's state"
+		}
+		v.recheck = f.staleRecheck
 	case f.vanished != "":
 		// A holder that went silent: look again a moment later, so
 		// heartbeats queued while this daemon was descheduled are read

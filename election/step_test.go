@@ -22,7 +22,7 @@ func TestStep(t *testing.T) {
 				settled: true,
 				preempt: true,
 			},
-			needed: 2, seen: 3, heard: 3,
+			needed: 2, seen: 3, heard: 3, informed: 3,
 			quorumSince:  now.Add(-time.Minute),
 			regainWait:   800 * time.Millisecond,
 			confirmDelay: 5 * time.Millisecond,
@@ -65,6 +65,14 @@ func TestStep(t *testing.T) {
 			f.leaseHolder, f.leaseUntil = "node0", now.Add(300*time.Millisecond)
 		}, want{Hold: true, Reason: "highest-ranked eligible member", Master: "node1"}},
 		{"stale view of a member", func(f *facts) { f.stale = "node2" },
+			want{Reason: "waiting for the current state of node2", Master: "node1", Recheck: now.Add(100 * time.Millisecond), AskState: "node2"}},
+		{"this node's new state not known to a majority yet", func(f *facts) { f.informed = 1 },
+			want{Reason: "waiting until the members know this node's state (1 of 2)", Master: "node1", Recheck: now.Add(100 * time.Millisecond)}},
+		{"a member that hears this node does not know its state yet", func(f *facts) { f.informed = 2; f.uninformed = "node2" },
+			want{Reason: "waiting until node2 knows this node's state", Master: "node1", Recheck: now.Add(100 * time.Millisecond)}},
+		{"a majority knows this node's state, the rest do not hear it", func(f *facts) { f.informed = 2 },
+			want{Hold: true, Reason: "highest-ranked eligible member", Master: "node1"}},
+		{"the state of others is asked for first", func(f *facts) { f.informed = 1; f.stale = "node2" },
 			want{Reason: "waiting for the current state of node2", Master: "node1", Recheck: now.Add(100 * time.Millisecond), AskState: "node2"}},
 		{"quorum just regained, a member unheard", func(f *facts) {
 			f.quorumSince = now.Add(-100 * time.Millisecond)

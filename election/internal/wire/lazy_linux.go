@@ -117,8 +117,8 @@ func openLazy(main *net.UDPConn) (*lazySocket, error) {
 }
 
 // drain reads every frame queued, without waiting, and calls fn with each
-// (b is only valid during the call) and when it arrived.
-func (s *lazySocket) drain(fn func(b []byte, at time.Time)) {
+// (b is only valid during the call), who sent it and when it arrived.
+func (s *lazySocket) drain(fn FrameFunc) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fd < 0 {
@@ -130,7 +130,8 @@ func (s *lazySocket) drain(fn func(b []byte, at time.Time)) {
 		var iov unix.Iovec
 		iov.Base = &s.buf[0]
 		iov.SetLen(len(s.buf))
-		msg := unix.Msghdr{Iov: &iov, Iovlen: 1, Control: &s.oob[0]}
+		var from unix.RawSockaddrAny
+		msg := unix.Msghdr{Name: (*byte)(unsafe.Pointer(&from)), Namelen: uint32(unsafe.Sizeof(from)), Iov: &iov, Iovlen: 1, Control: &s.oob[0]}
 		msg.SetControllen(len(s.oob))
 		r, _, e := unix.RawSyscall(unix.SYS_RECVMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&msg)), unix.MSG_DONTWAIT)
 		switch e {
@@ -146,7 +147,7 @@ func (s *lazySocket) drain(fn func(b []byte, at time.Time)) {
 		if msg.Flags&unix.MSG_TRUNC != 0 {
 			continue
 		}
-		fn(s.buf[:r], s.arrival(&msg, now))
+		fn(s.buf[:r], unmap(sockaddrToAddrPort(&from)), s.arrival(&msg, now))
 	}
 }
 

@@ -68,7 +68,7 @@ func TestLazyFramesWaitForTheReader(t *testing.T) {
 	for _, bind := range []string{"127.0.0.1:0", "0.0.0.0:0"} {
 		t.Run(bind, func(t *testing.T) {
 			eager := make(chan []byte, 64)
-			tr, err := NewUDP(netip.MustParseAddrPort(bind), slog.New(slog.DiscardHandler), func(b []byte, at time.Time) {
+			tr, err := NewUDP(netip.MustParseAddrPort(bind), slog.New(slog.DiscardHandler), func(b []byte, _ netip.AddrPort, at time.Time) {
 				select {
 				case eager <- bytes.Clone(b):
 				default: // more than this test sends: it has failed already
@@ -119,8 +119,11 @@ func TestLazyFramesWaitForTheReader(t *testing.T) {
 			// arrival is the kernel's timestamp, not the read's time.
 			var got [][]byte
 			read := time.Now()
-			tr.ReadLazy(func(b []byte, at time.Time) {
+			tr.ReadLazy(func(b []byte, from netip.AddrPort, at time.Time) {
 				got = append(got, bytes.Clone(b))
+				if want := unmap(netip.MustParseAddrPort(c.LocalAddr().String())); from != want {
+					t.Errorf("lazy frame from %v, want the sender %v", from, want)
+				}
 				if at.Before(sent) || !at.Before(read) {
 					t.Errorf("lazy frame %x arrived at %v, outside [%v, %v)", b, at, sent, read)
 				}
@@ -129,7 +132,7 @@ func TestLazyFramesWaitForTheReader(t *testing.T) {
 				t.Errorf("readLazy got %x, want %x %x", got, lazy1, lazy2)
 			}
 			got = nil
-			tr.ReadLazy(func(b []byte, _ time.Time) { got = append(got, b) })
+			tr.ReadLazy(func(b []byte, _ netip.AddrPort, _ time.Time) { got = append(got, b) })
 			if len(got) != 0 {
 				t.Errorf("a second readLazy got %x, want nothing", got)
 			}
@@ -144,7 +147,7 @@ func TestLazyFramesWaitForTheReader(t *testing.T) {
 				}
 			}
 			got = nil
-			tr.ReadLazy(func(b []byte, _ time.Time) { got = append(got, bytes.Clone(b)) })
+			tr.ReadLazy(func(b []byte, _ netip.AddrPort, _ time.Time) { got = append(got, bytes.Clone(b)) })
 			if len(got) != burst {
 				t.Fatalf("readLazy got %d of %d frames", len(got), burst)
 			}
@@ -161,7 +164,7 @@ func TestLazyFramesWaitForTheReader(t *testing.T) {
 // Linux; one that does not has none, and its frames go to memberlist.
 func TestUDPLazy(t *testing.T) {
 	l := slog.New(slog.DiscardHandler)
-	tr, err := NewUDP(netip.MustParseAddrPort("127.0.0.1:0"), l, func([]byte, time.Time) {})
+	tr, err := NewUDP(netip.MustParseAddrPort("127.0.0.1:0"), l, func([]byte, netip.AddrPort, time.Time) {})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +198,7 @@ func TestUDPLazy(t *testing.T) {
 // share its port, but a second daemon on the same address still fails.
 func TestPortStillExclusive(t *testing.T) {
 	l := slog.New(slog.DiscardHandler)
-	onFrame := func([]byte, time.Time) {}
+	onFrame := func([]byte, netip.AddrPort, time.Time) {}
 	a, err := NewUDP(netip.MustParseAddrPort("127.0.0.1:0"), l, onFrame)
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"syscall"
-	"time"
 )
 
 // lazySocket needs Linux's reuseport BPF steering; elsewhere every frame
@@ -19,6 +18,6 @@ func openLazy(*net.UDPConn) (*lazySocket, error) {
 	return nil, errors.New("lazy heartbeat socket needs Linux")
 }
 
-func (s *lazySocket) drain(func(b []byte, at time.Time)) {}
+func (s *lazySocket) drain(FrameFunc) {}
 
 func (s *lazySocket) close() error { return nil }

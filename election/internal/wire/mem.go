@@ -61,7 +61,7 @@ func NewNetwork() *Network {
 // frames sent to it, as with NewUDP, and its lazy frames wait for
 // ReadLazy; without it frames go to memberlist. It fails if addr is taken
 // by a transport not shut down, or is not one address.
-func (nw *Network) NewTransport(addr netip.AddrPort, onFrame func(b []byte, at time.Time)) (*MemTransport, error) {
+func (nw *Network) NewTransport(addr netip.AddrPort, onFrame FrameFunc) (*MemTransport, error) {
 	addr = unmap(addr)
 	if !addr.Addr().IsValid() || addr.Addr().IsUnspecified() {
 		return nil, fmt.Errorf("in-memory transport on %s: needs a definite address", addr)
@@ -186,7 +186,7 @@ func (nw *Network) remove(t *MemTransport) {
 type MemTransport struct {
 	nw      *Network
 	addr    netip.AddrPort
-	onFrame func(b []byte, at time.Time)
+	onFrame FrameFunc
 	packets chan *memberlist.Packet
 	streams chan net.Conn
 	frames  chan memFrame // eager frames for onFrame; nil without it
@@ -204,8 +204,9 @@ type MemTransport struct {
 
 // memFrame is a frame and when it arrived.
 type memFrame struct {
-	b  []byte
-	at time.Time
+	b    []byte
+	from netip.AddrPort
+	at   time.Time
 }
 
 var _ Transport = (*MemTransport)(nil)
@@ -279,11 +280,11 @@ func (t *MemTransport) receive(from netip.AddrPort, b []byte) {
 	switch {
 	case t.onFrame != nil && b[0] == FrameLazy:
 		if len(t.lazy) < memFrames {
-			t.lazy = append(t.lazy, memFrame{buf, now})
+			t.lazy = append(t.lazy, memFrame{buf, from, now})
 		}
 	case t.onFrame != nil && IsFrame(b):
 		select {
-		case t.frames <- memFrame{buf, now}:
+		case t.frames <- memFrame{buf, from, now}:
 		default:
 		}
 	default:
@@ -300,7 +301,7 @@ func (t *MemTransport) deliverFrames() {
 	for {
 		select {
 		case f := <-t.frames:
-			t.onFrame(f.b, f.at)
+			t.onFrame(f.b, f.from, f.at)
 			clear(f.b)
 		case <-t.done:
 			return
@@ -310,7 +311,7 @@ func (t *MemTransport) deliverFrames() {
 
 // ReadLazy calls fn with each lazy frame waiting, in arrival order, and
 // when it arrived.
-func (t *MemTransport) ReadLazy(fn func(b []byte, at time.Time)) {
+func (t *MemTransport) ReadLazy(fn FrameFunc) {
 	t.readMu.Lock()
 	defer t.readMu.Unlock()
 	t.mu.Lock()
@@ -318,7 +319,7 @@ func (t *MemTransport) ReadLazy(fn func(b []byte, at time.Time)) {
 	t.lazy = nil
 	t.mu.Unlock()
 	for _, f := range q {
-		fn(f.b, f.at)
+		fn(f.b, f.from, f.at)
 		clear(f.b)
 	}
 }

@@ -44,11 +44,11 @@ type memNode struct {
 func attach(t *testing.T, nw *Network, addr string, frames bool) *memNode {
 	t.Helper()
 	n := &memNode{eager: make(chan memFrame, 64)}
-	var onFrame func([]byte, time.Time)
+	var onFrame func([]byte, netip.AddrPort, time.Time)
 	if frames {
-		onFrame = func(b []byte, at time.Time) {
+		onFrame = func(b []byte, from netip.AddrPort, at time.Time) {
 			select {
-			case n.eager <- memFrame{bytes.Clone(b), at}:
+			case n.eager <- memFrame{bytes.Clone(b), from, at}:
 			default: // more than a test sends: it has failed already
 			}
 		}
@@ -90,7 +90,9 @@ func nextFrame(t *testing.T, n *memNode) memFrame {
 // lazyFrames returns the frames n's ReadLazy hands over.
 func lazyFrames(n *memNode) []memFrame {
 	var got []memFrame
-	n.ReadLazy(func(b []byte, at time.Time) { got = append(got, memFrame{bytes.Clone(b), at}) })
+	n.ReadLazy(func(b []byte, from netip.AddrPort, at time.Time) {
+		got = append(got, memFrame{bytes.Clone(b), from, at})
+	})
 	return got
 }
 
@@ -247,12 +249,18 @@ func TestMemFrames(t *testing.T) {
 	if f.at.Before(sent) || f.at.After(time.Now()) {
 		t.Errorf("eager frame arrived at %v, outside the send", f.at.Sub(sent))
 	}
+	if f.from != s.Addr() {
+		t.Errorf("eager frame from %v, want the sender %v", f.from, s.Addr())
+	}
 	read := time.Now()
 	got := lazyFrames(r)
 	if len(got) != 2 || !bytes.Equal(got[0].b, lazy1) || !bytes.Equal(got[1].b, lazy2) {
 		t.Fatalf("ReadLazy got %v, want %x %x", got, lazy1, lazy2)
 	}
 	for _, f := range got {
+		if f.from != s.Addr() {
+			t.Errorf("lazy frame from %v, want the sender %v", f.from, s.Addr())
+		}
 		if f.at.Before(sent) || f.at.After(read) {
 			t.Errorf("lazy frame %x arrived at %v, outside [send, read] = [0, %v]", f.b, f.at.Sub(sent), read.Sub(sent))
 		}
@@ -292,7 +300,7 @@ func TestMemFrames(t *testing.T) {
 	// b is only lent: kept past the call, it no longer holds the frame.
 	s.WriteFrame(lazy1, r.Addr())
 	var kept []byte
-	r.ReadLazy(func(b []byte, _ time.Time) { kept = b })
+	r.ReadLazy(func(b []byte, _ netip.AddrPort, _ time.Time) { kept = b })
 	if bytes.Equal(kept, lazy1) {
 		t.Errorf("a frame kept past ReadLazy still reads %x", kept)
 	}
@@ -305,7 +313,7 @@ func TestMemEagerFramesNotOnTheSender(t *testing.T) {
 	nw := NewNetwork()
 	entered := make(chan struct{}, 2)
 	release := make(chan struct{})
-	r, err := nw.NewTransport(netip.MustParseAddrPort("10.0.0.2:7946"), func([]byte, time.Time) {
+	r, err := nw.NewTransport(netip.MustParseAddrPort("10.0.0.2:7946"), func([]byte, netip.AddrPort, time.Time) {
 		entered <- struct{}{}
 		<-release
 	})
@@ -612,7 +620,7 @@ func TestMemberlistOverMem(t *testing.T) {
 	var mls []*memberlist.Memberlist
 	var trs []*MemTransport
 	for i, name := range []string{"a", "b"} {
-		tr, err := nw.NewTransport(netip.MustParseAddrPort(fmt.Sprintf("10.0.0.%d:7946", i+1)), func([]byte, time.Time) {})
+		tr, err := nw.NewTransport(netip.MustParseAddrPort(fmt.Sprintf("10.0.0.%d:7946", i+1)), func([]byte, netip.AddrPort, time.Time) {})
 		if err != nil {
 			t.Fatal(err)
 		}

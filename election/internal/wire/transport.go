@@ -14,6 +14,11 @@ import (
 	"github.com/hashicorp/memberlist"
 )
 
+// FrameFunc gets one heartbeat frame: b is only valid during the call;
+// from is the address it came from (an IPv4-mapped address unmapped), at
+// when it arrived.
+type FrameFunc func(b []byte, from netip.AddrPort, at time.Time)
+
 // Transport is what the election needs from the network: memberlist's
 // transport plus heartbeat frames. UDP is the real one; Network makes
 // in-memory ones for tests.
@@ -23,7 +28,7 @@ type Transport interface {
 	WriteFrame(b []byte, to netip.AddrPort) error
 	// ReadLazy calls fn with every lazy frame waiting, in arrival order,
 	// with its arrival time; b is only valid during the call.
-	ReadLazy(fn func(b []byte, at time.Time))
+	ReadLazy(fn FrameFunc)
 	// Lazy reports whether lazy frames wait for ReadLazy (true) or reach
 	// onFrame as they arrive (false; also when there is no onFrame, and
 	// frames go to memberlist).
@@ -47,7 +52,7 @@ type UDP struct {
 	// onFrame, if set, gets the heartbeat frames read from udp (b only
 	// valid during the call, at when it was read); memberlist gets the
 	// rest.
-	onFrame func(b []byte, at time.Time)
+	onFrame FrameFunc
 	tcp     *net.TCPListener
 	packets chan *memberlist.Packet
 	streams chan net.Conn
@@ -73,7 +78,7 @@ var _ Transport = (*UDP)(nil)
 // node reads no frames: any that arrive go to memberlist, which drops
 // them (logging an unknown message type, or a label or decryption
 // failure).
-func NewUDP(bind netip.AddrPort, l *slog.Logger, onFrame func(b []byte, at time.Time)) (*UDP, error) {
+func NewUDP(bind netip.AddrPort, l *slog.Logger, onFrame FrameFunc) (*UDP, error) {
 	tl, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(bind))
 	if err != nil {
 		return nil, fmt.Errorf("listening on TCP %s: %w", bind, err)
@@ -144,7 +149,7 @@ func (t *UDP) readPackets() {
 			continue
 		}
 		if t.onFrame != nil && IsFrame(scratch[:n]) {
-			t.onFrame(scratch[:n], ts)
+			t.onFrame(scratch[:n], unmap(from), ts)
 			continue
 		}
 		buf := make([]byte, n)
@@ -284,7 +289,7 @@ func ResolveUDP(addr string) (netip.AddrPort, error) {
 
 // ReadLazy reads the heartbeat frames waiting in the lazy socket, if
 // there is one, and calls fn with each and when it arrived.
-func (t *UDP) ReadLazy(fn func(b []byte, at time.Time)) {
+func (t *UDP) ReadLazy(fn FrameFunc) {
 	if t.lazy != nil {
 		t.lazy.drain(fn)
 	}

@@ -1,0 +1,330 @@
+package election
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// faultyHolder is a fakeHolder whose Release can be made to fail (the
+// VIPs then stay "on the interface": the tracker still counts it) and
+// whose Renew can report the VIPs expired.
+type faultyHolder struct {
+	fakeHolder
+	failRelease atomic.Bool
+	expired     atomic.Bool
+	renewals    atomic.Int64
+}
+
+func (f *faultyHolder) Release(ctx context.Context) error {
+	if f.failRelease.Load() {
+		return errors.New("removing 198.18.0.100/32: operation not permitted")
+	}
+	return f.fakeHolder.Release(ctx)
+}
+
+func (f *faultyHolder) Renew(context.Context) error {
+	f.renewals.Add(1)
+	if f.expired.Swap(false) {
+		f.tr.set(f.inst, f.node, false)
+		return fmt.Errorf("VIPs expired: %w", ErrLost)
+	}
+	return nil
+}
+
+// quorumCluster is a three-node cluster under majority quorum with
+// heartbeat_timeout set, so that heartbeats decide presence, and a lease
+// margin of three heartbeat intervals: one for a heartbeat lost before a
+// cut, one for the holder's lease check, one for a descheduled daemon
+// (README's guarantee; the default profile has 2.5).
+func quorumCluster(t *testing.T) *testCluster {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 50, preempt: true})
+	for _, tn := range c.nodes {
+		tn.cfg.Cluster.Timing.HeartbeatTimeout = 300 * time.Millisecond
+		tn.cfg.Cluster.Timing.LeaseMargin = 150 * time.Millisecond
+	}
+	return c
+}
+
+// TestOneWayLossFromHolder: the holder's own packets are lost on the way
+// out (it still hears the others). Its lease rests on their
+// acknowledgements, which stop: it releases before the others, who no
+// longer hear it, take over — never two holders.
+func TestOneWayLossFromHolder(t *testing.T) {
+	c := quorumCluster(t)
+	for i := range c.nodes {
+		c.start(i)
+	}
+	c.waitHolders("node0", 10*time.Second)
+	c.holdFor("node0", 300*time.Millisecond)
+	t.Logf("%s cut", time.Now().Format("15:04:05.000000"))
+	c.nw.Cut(c.addr(0), c.addr(1))
+	c.nw.Cut(c.addr(0), c.addr(2))
+	c.waitHolders("node1", 5*time.Second)
+	c.holdFor("node1", 500*time.Millisecond)
+	if m := c.tr.max("web"); m != 1 {
+		t.Fatalf("%d holders at once:\n%s", m, c.tr.history())
+	}
+	if st := instanceStatus(t, c.nodes[0].node, "web"); st.State == StateMaster || st.EffectivePriority != 0 {
+		t.Errorf("node0, cut off on the way out: state %v, published priority %d; want no master, priority 0 (no quorum)", st.State, st.EffectivePriority)
+	}
+	c.nw.Heal()
+	c.waitHolders("node0", 10*time.Second)
+	if m := c.tr.max("web"); m != 1 {
+		t.Fatalf("%d holders at once after the heal", m)
+	}
+}
+
+// TestOneWayLossToHolder: the holder hears nobody, the others still hear
+// it. It loses its lease and releases; it says it is not eligible (no
+// quorum), so the next-ranked member takes over at once instead of
+// waiting for a member its heartbeats show alive.
+func TestOneWayLossToHolder(t *testing.T) {
+	c := quorumCluster(t)
+	for i := range c.nodes {
+		c.start(i)
+	}
+	c.waitHolders("node0", 10*time.Second)
+	c.holdFor("node0", 300*time.Millisecond)
+	t.Logf("%s cut", time.Now().Format("15:04:05.000000"))
+	c.nw.Cut(c.addr(1), c.addr(0))
+	c.nw.Cut(c.addr(2), c.addr(0))
+	c.waitHolders("node1", 3*time.Second)
+	c.holdFor("node1", 500*time.Millisecond)
+	for _, m := range c.nodes[1].node.Status().Members {
+		// Alive or suspect (node1's probes do not reach it), but
+		// counted: its heartbeats arrive.
+		if m.Name == "node0" && (!m.State.member() || m.Priority != 0) {
+			t.Errorf("node1 sees node0 %s with priority %d; want a member with priority 0 (no quorum)", m.State, m.Priority)
+		}
+	}
+	if m := c.tr.max("web"); m != 1 {
+		t.Fatalf("%d holders at once:\n%s", m, c.tr.history())
+	}
+	c.nw.Heal()
+	c.waitHolders("node0", 10*time.Second)
+}
+
+// TestFailedReleaseKeepsHolding: a holder whose release fails goes to
+// FAULT but keeps saying it holds, so nobody adds the VIPs beside the
+// ones still on its interface; it tries again, and once the release
+// succeeds the next member takes over.
+func TestFailedReleaseKeepsHolding(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
+	fh := &faultyHolder{fakeHolder: fakeHolder{tr: c.tr, node: "node0", inst: "web"}}
+	c.nodes[0].holders = map[string]Holder{"web": fh}
+	c.start(0)
+	c.start(1)
+	c.waitHolders("node0", 10*time.Second)
+	fh.failRelease.Store(true)
+	c.nodes[0].node.SetHealth("web", Health{Fault: "interface eth0 down"})
+	waitUntil(t, 5*time.Second, "node0 in FAULT after the failed release", func() bool {
+		st := instanceStatus(t, c.nodes[0].node, "web")
+		return st.State == StateFault && st.EffectivePriority == 0
+	})
+	c.holdFor("node0", time.Second)
+	for _, m := range c.nodes[1].node.Status().Members {
+		if m.Name == "node0" && (len(m.Instances) != 1 || !m.Instances[0].Holding) {
+			t.Errorf("node1 sees node0 as %+v; want it still holding", m.Instances)
+		}
+	}
+	if r := instanceStatus(t, c.nodes[1].node, "web").Reason; r != "node0 still holds (not eligible: waiting for it to release)" {
+		t.Errorf("node1's reason %q", r)
+	}
+	fh.failRelease.Store(false)
+	c.waitHolders("node1", 5*time.Second)
+	if m := c.tr.max("web"); m != 1 {
+		t.Fatalf("%d holders at once", m)
+	}
+}
+
+// TestExpiredVIPsAreNotHeld: VIPs that expired unrenewed (the daemon was
+// frozen past their lifetime) are gone: the instance no longer holds and
+// decides again — here, with its lease intact, it takes them again.
+func TestExpiredVIPsAreNotHeld(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
+	fh := &faultyHolder{fakeHolder: fakeHolder{tr: c.tr, node: "node0", inst: "web"}}
+	c.nodes[0].holders = map[string]Holder{"web": fh}
+	var lost atomic.Bool
+	c.nodes[0].before = func(n *Node) {
+		n.onTrans = func(tr Transition) {
+			if tr.From == StateMaster {
+				lost.Store(true)
+			}
+		}
+	}
+	c.start(0)
+	c.start(1)
+	c.waitHolders("node0", 10*time.Second)
+	waitUntil(t, 5*time.Second, "renewals", func() bool { return fh.renewals.Load() >= 3 })
+	fh.expired.Store(true)
+	waitUntil(t, 5*time.Second, "node0 leaves MASTER when its VIPs expire", lost.Load)
+	c.waitHolders("node0", 5*time.Second)
+}
+
+// TestReplayedHeartbeatsDropped: a heartbeat is taken only from a member
+// memberlist introduced, from its address, and when newer than the last
+// one taken; its acknowledgement counts only for the member it was sent
+// to, and only for a heartbeat this node sent in this run.
+func TestReplayedHeartbeatsDropped(t *testing.T) {
+	tm := testTiming()
+	p := newPresence("node1", 77, tm, nil)
+	addr := netip.MustParseAddrPort("127.0.0.1:7946")
+	v := metaVersionOf{epoch: 5, seq: 1}
+	beat := func(counter uint64, ack beatID) heartbeat {
+		return heartbeat{version: &v, beat: beatID{epoch: 5, counter: counter}, acks: true, to: "node1", ack: ack}
+	}
+	now := time.Now()
+	if p.received("node0", beat(1, beatID{}), addr, now) {
+		t.Error("a heartbeat from a member nobody introduced was taken")
+	}
+	if _, ok := p.peers["node0"]; ok {
+		t.Error("a name nobody introduced allocated state")
+	}
+	p.know("node0", addr)
+	if !p.received("node0", beat(10, beatID{}), addr, now) {
+		t.Fatal("a first heartbeat was dropped")
+	}
+	for _, tc := range []struct {
+		name string
+		hb   heartbeat
+		from netip.AddrPort
+	}{
+		{"the same heartbeat again", beat(10, beatID{}), addr},
+		{"an older heartbeat", beat(9, beatID{}), addr},
+		{"from another address", beat(11, beatID{}), netip.MustParseAddrPort("127.0.0.2:7946")},
+		{"an older run", heartbeat{version: &metaVersionOf{epoch: 4, seq: 9}, beat: beatID{epoch: 4, counter: 99}, acks: true, to: "node1"}, addr},
+		{"a counter impossibly far ahead", beat(10+1_000_000, beatID{}), addr},
+		{"an epoch more than a day ahead", heartbeat{version: &v, beat: beatID{epoch: uint64(now.Add(48 * time.Hour).UnixNano()), counter: 1}, acks: true, to: "node1"}, addr},
+	} {
+		if p.received("node0", tc.hb, tc.from, now.Add(time.Millisecond)) {
+			t.Errorf("%s: taken", tc.name)
+		}
+	}
+	if last, _ := p.lastHeardOf("node0"); !last.Equal(now) {
+		t.Errorf("dropped heartbeats moved the last arrival to %v", last.Sub(now))
+	}
+
+	// Acknowledgements: of a heartbeat this node sent, in this run.
+	m := &member{name: "node0", state: MemberAlive}
+	sent := now.Add(-100 * time.Millisecond)
+	p.noteSent(3, sent, 1)
+	if !p.received("node0", beat(11, beatID{epoch: 76, counter: 3}), addr, now) {
+		t.Fatal("heartbeat dropped")
+	}
+	if p.leased(m, now) {
+		t.Error("an acknowledgement of another run's heartbeat renewed the lease")
+	}
+	if !p.received("node0", beat(12, beatID{epoch: 77, counter: 3}), addr, now) {
+		t.Fatal("heartbeat dropped")
+	}
+	if !p.leased(m, now) || p.leased(m, sent.Add(tm.Lease+time.Millisecond)) {
+		t.Error("the lease does not run from the acknowledged heartbeat's sending")
+	}
+	// Heard, but no longer acknowledging: the lease runs out.
+	if !p.received("node0", beat(13, beatID{epoch: 77, counter: 3}), addr, now.Add(tm.Lease)) || p.leased(m, now.Add(tm.Lease+time.Millisecond)) {
+		t.Error("hearing a member renewed the lease without its acknowledgement")
+	}
+
+	// A member that left and came back may be a new run with a lower
+	// epoch (a clock stepped back): its heartbeats are taken again.
+	p.rejoined("node0")
+	if !p.received("node0", heartbeat{version: &metaVersionOf{epoch: 3}, beat: beatID{epoch: 3, counter: 1}, acks: true, to: "node1"}, addr, now.Add(time.Second)) {
+		t.Error("a rejoined member's new run was dropped")
+	}
+}
+
+// TestHeartbeatForAnotherMemberIgnored: a heartbeat addressed to another
+// member (replayed here) changes nothing.
+func TestHeartbeatForAnotherMemberIgnored(t *testing.T) {
+	p := newPresence("node1", 77, testTiming(), nil)
+	h := newHeartbeater("node1", slog.New(slog.DiscardHandler), p, nil)
+	addr := netip.MustParseAddrPort("127.0.0.1:7946")
+	p.know("node0", addr)
+	v := metaVersionOf{epoch: 5, seq: 1}
+	msg := appendHeartbeat(nil, "node0", heartbeat{version: &v, beat: beatID{epoch: 5, counter: 1}, acks: true, to: "node2"})
+	_, payload, _ := splitNamed(msg)
+	h.received("node0", payload, addr, time.Now(), true)
+	if _, ok := p.lastHeardOf("node0"); ok {
+		t.Error("a heartbeat sent to node2 counted on node1")
+	}
+	msg = appendHeartbeat(nil, "node0", heartbeat{version: &v, beat: beatID{epoch: 5, counter: 1}, acks: true, to: "node1"})
+	_, payload, _ = splitNamed(msg)
+	h.received("node0", payload, addr, time.Now(), true)
+	if _, ok := p.lastHeardOf("node0"); !ok {
+		t.Error("a heartbeat sent to node1 did not count")
+	}
+}
+
+// TestEventQueueMergesWhenFull: a burst larger than the queue is merged
+// per member, never dropped: the last membership change of each member
+// arrives, after its earlier events and before later ones.
+func TestEventQueueMergesWhenFull(t *testing.T) {
+	q := newEventQueue(slog.New(slog.DiscardHandler))
+	for i := range eventQueueSize {
+		q.put(event{kind: evUpdate, name: fmt.Sprintf("node%d", i%3)})
+	}
+	q.put(event{kind: evLeave, name: "node0"})
+	q.put(event{kind: evMsg, name: "node0", meta: []byte{1}})
+	q.put(event{kind: evMsg, name: "node0", meta: []byte{2}})
+	q.put(event{kind: evDirective, dirs: []directive{{Instance: "web", Target: "node1", Issued: 5}}})
+	q.put(event{kind: evDirective, dirs: []directive{{Instance: "web", Target: "node2", Issued: 4}}})
+	if len(q.ch) != eventQueueSize {
+		t.Fatalf("channel holds %d", len(q.ch))
+	}
+	for range eventQueueSize {
+		<-q.ch
+	}
+	// Still merging until the merged events are taken: order is kept.
+	q.put(event{kind: evJoin, name: "node0"})
+	if len(q.ch) != 0 {
+		t.Error("an event overtook the merged ones")
+	}
+	got := q.take()
+	var kinds []string
+	for _, e := range got {
+		kinds = append(kinds, fmt.Sprintf("%d:%s:%v", e.kind, e.name, e.meta))
+	}
+	want := []string{fmt.Sprintf("%d::[]", evDirective), fmt.Sprintf("%d:node0:[]", evJoin), fmt.Sprintf("%d:node0:[2]", evMsg)}
+	if fmt.Sprint(kinds) != fmt.Sprint(want) {
+		t.Errorf("merged events %v, want %v", kinds, want)
+	}
+	if got[0].dirs[0].Target != "node1" {
+		t.Errorf("merged directive %+v, want the newest", got[0].dirs[0])
+	}
+	q.put(event{kind: evUpdate, name: "node1"})
+	if len(q.ch) != 1 {
+		t.Error("after take the channel is not used again")
+	}
+}
+
+// TestNextEpoch: a run's epoch is its start time, or above the last
+// run's when the clock went back.
+func TestNextEpoch(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	if got := NextEpoch(0, now); got != uint64(now.UnixNano()) {
+		t.Errorf("first run: %d", got)
+	}
+	ahead := uint64(now.Add(time.Hour).UnixNano())
+	if got := NextEpoch(ahead, now); got != ahead+1 {
+		t.Errorf("clock an hour behind the last run: %d, want %d", got, ahead+1)
+	}
+}
+
+// TestSwitchoverOutlivesAFutureDirective: a switchover issued by a member
+// whose clock ran ahead does not pin the cluster: the next one, made
+// with a correct clock, is issued after it and wins.
+func TestSwitchoverOutlivesAFutureDirective(t *testing.T) {
+	n, _ := settledNode(t, 0, nodeSpec{priority: 100}, nodeSpec{priority: 50})
+	future := time.Now().Add(24 * time.Hour).UnixNano()
+	n.mergeDirective(directive{Instance: "web", Target: "node0", Issued: future, Issuer: "node0"})
+	d := directive{Instance: "web", Target: "node1", Issued: n.issueTime("web", time.Now()), Issuer: "node1"}
+	if !d.supersedes(n.directives["web"]) {
+		t.Errorf("a new directive (issued %d) does not supersede one from the future (%d)", d.Issued, future)
+	}
+}
