@@ -1,8 +1,10 @@
 package testbed
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"os/exec"
 	"slices"
 	"strings"
@@ -18,16 +20,34 @@ const (
 	nftChain = "forward"
 )
 
-// faults is the fault state Partition, Isolate and Loss build up; every
-// change rewrites the whole table in one nft transaction.
+// faults is the fault state Partition, Isolate, CutOneWay and Loss build
+// up; every change rewrites the whole table in one nft transaction.
 type faults struct {
 	// group maps a node index to its partition group; nil: no partition.
 	group map[int]int
 	// isolated nodes exchange no frame with anyone, observer included.
 	isolated map[int]bool
+	// oneway maps a (from, to) pair of host indexes (-1: the observer) to
+	// what is dropped on the way from the first to the second.
+	oneway map[[2]int]oneWayCut
 	// loss is the percentage of frames dropped at random on every port.
 	loss int
 }
+
+// oneWayCut is what a one-way cut drops; a pair cut both ways keeps the
+// larger.
+type oneWayCut int
+
+const (
+	// cutTraffic drops every frame but address resolution.
+	cutTraffic oneWayCut = iota + 1
+	// cutAll drops every frame.
+	cutAll
+)
+
+// ObserverIndex stands for the observer where the one-way cuts take host
+// indexes; it is the observer's Host.Index.
+const ObserverIndex = -1
 
 // NftAvailable reports whether the nft command is there, and why not.
 func NftAvailable() error {
@@ -41,7 +61,7 @@ func NftAvailable() error {
 // different groups are dropped at the bridge, in both directions. A node
 // in no group is a group of its own. The observer keeps seeing every node,
 // so it sees both sides of the partition. It replaces any earlier
-// partition; isolation and loss stay.
+// partition; isolation, one-way cuts and loss stay.
 func (n *Net) Partition(groups ...[]int) error {
 	g := map[int]int{}
 	for k, grp := range groups {
@@ -84,6 +104,61 @@ func (n *Net) Isolate(nodes ...int) error {
 	})
 }
 
+// CutOneWay drops at the bridge every frame that enters from the port of
+// a node in from and leaves on the port of a node in to: the nodes in to
+// no longer hear the nodes in from, while everything the other way (and
+// to or from anyone else, the observer included) passes. ObserverIndex
+// may stand in either list for the observer. A node in both lists is not
+// cut from itself (its frames never come back out of its own port). Cuts
+// add to earlier ones, partitions, isolation and loss; Heal removes them.
+//
+// Address resolution is cut too: a node in to cannot resolve a node in
+// from, and once its neighbour entry expires (a few seconds to a minute
+// after the cut) it cannot send it anything either, so a long cut ends
+// up cutting both directions of unicast. CutOneWayTraffic keeps the
+// reverse direction working.
+func (n *Net) CutOneWay(from, to []int) error {
+	return n.cutOneWay("cut one way", cutAll, from, to)
+}
+
+// CutOneWayTraffic is CutOneWay that lets address resolution through
+// (ARP, and IPv6 neighbour solicitations and advertisements): every
+// other frame from a node in from to a node in to is dropped, and the
+// nodes in to keep reaching the nodes in from for as long as the cut
+// lasts, the way a firewall rule or a broken path in one direction
+// behaves.
+func (n *Net) CutOneWayTraffic(from, to []int) error {
+	return n.cutOneWay("cut traffic one way", cutTraffic, from, to)
+}
+
+func (n *Net) cutOneWay(what string, cut oneWayCut, from, to []int) error {
+	for _, i := range append(slices.Clone(from), to...) {
+		if i != ObserverIndex && (i < 0 || i >= len(n.Nodes)) {
+			return fmt.Errorf("testbed: %s: no node %d", what, i)
+		}
+	}
+	return n.changeFaults(func(f *faults) { f.addOneWay(cut, from, to) })
+}
+
+// addOneWay adds the cut of every pair (from, to) but a node's own, each
+// pair keeping the larger of its cuts.
+func (f *faults) addOneWay(cut oneWayCut, from, to []int) {
+	// The map is shared with the state in force: a copy leaves that
+	// state as it was when the transaction fails.
+	m := maps.Clone(f.oneway)
+	if m == nil {
+		m = map[[2]int]oneWayCut{}
+	}
+	for _, i := range from {
+		for _, j := range to {
+			if i != j {
+				m[[2]int{i, j}] = max(m[[2]int{i, j}], cut)
+			}
+		}
+	}
+	f.oneway = m
+}
+
 // Loss drops percent (0..100) of the frames entering the bridge on every
 // port, nodes' and observer's, at random (nftables numgen): each direction
 // of each link loses that share. Loss(0) removes it; partitions and
@@ -95,7 +170,7 @@ func (n *Net) Loss(percent int) error {
 	return n.changeFaults(func(f *faults) { f.loss = percent })
 }
 
-// Heal removes every partition, isolation and loss.
+// Heal removes every partition, isolation, one-way cut and loss.
 func (n *Net) Heal() error {
 	return n.changeFaults(func(f *faults) { *f = faults{} })
 }
@@ -107,6 +182,15 @@ func (n *Net) FaultRules() (string, error) {
 	defer cancel()
 	out, err := run(ctx, "ip", "netns", "exec", n.Switch, "nft", "list", "table", "bridge", nftTable)
 	return string(out), err
+}
+
+// hostPort is the bridge port of node i, or of the observer for
+// ObserverIndex.
+func (n *Net) hostPort(i int) string {
+	if i == ObserverIndex {
+		return n.Observer.Port
+	}
+	return n.Nodes[i].Port
 }
 
 func (n *Net) changeFaults(change func(*faults)) error {
@@ -149,7 +233,7 @@ func (n *Net) nftScript(f faults) string {
 }
 
 // faultRules lists the chain's rules for f: isolation first, then the
-// partition, then loss.
+// partition, the one-way cuts (by from, then to) and loss.
 func (n *Net) faultRules(f faults) []string {
 	var rules []string
 	var iso []int
@@ -168,6 +252,31 @@ func (n *Net) faultRules(f faults) []string {
 					rules = append(rules, fmt.Sprintf("iifname %q oifname %q drop", n.Nodes[i].Port, n.Nodes[j].Port))
 				}
 			}
+		}
+	}
+	var pairs [][2]int
+	for p := range f.oneway {
+		pairs = append(pairs, p)
+	}
+	slices.SortFunc(pairs, func(a, b [2]int) int {
+		if c := cmp.Compare(a[0], b[0]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a[1], b[1])
+	})
+	for _, p := range pairs {
+		on := fmt.Sprintf("iifname %q oifname %q", n.hostPort(p[0]), n.hostPort(p[1]))
+		switch f.oneway[p] {
+		case cutAll:
+			rules = append(rules, on+" drop")
+		case cutTraffic:
+			// Three rules, each a negation: an accept for the
+			// resolution frames would end the chain for them and
+			// spare them the loss rules that follow.
+			rules = append(rules,
+				on+" ether type != { arp, ip6 } drop",
+				on+" ether type ip6 ip6 nexthdr != ipv6-icmp drop",
+				on+" ether type ip6 icmpv6 type != { nd-neighbor-solicit, nd-neighbor-advert } drop")
 		}
 	}
 	if f.loss > 0 {

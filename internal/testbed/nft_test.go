@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -237,5 +238,93 @@ func TestLoad(t *testing.T) {
 	l.Stop()
 	if _, err := StartLoad(0, time.Second); err == nil {
 		t.Error("StartLoad(0) succeeded")
+	}
+}
+
+// TestFaultRules checks the rules the fault state renders to, without
+// nftables: each fault's rules, in their order, and how the one-way cuts
+// add up.
+func TestFaultRules(t *testing.T) {
+	n := &Net{
+		Nodes:    []Host{{Index: 0, Port: "p0"}, {Index: 1, Port: "p1"}, {Index: 2, Port: "p2"}},
+		Observer: Host{Index: ObserverIndex, Port: "pobs"},
+	}
+	traffic := func(from, to string) []string {
+		on := fmt.Sprintf("iifname %q oifname %q", from, to)
+		return []string{
+			on + " ether type != { arp, ip6 } drop",
+			on + " ether type ip6 ip6 nexthdr != ipv6-icmp drop",
+			on + " ether type ip6 icmpv6 type != { nd-neighbor-solicit, nd-neighbor-advert } drop",
+		}
+	}
+	cat := func(parts ...[]string) []string {
+		var out []string
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		f    faults
+		want []string
+	}{
+		{"none", faults{}, nil},
+		{
+			"one way, every frame",
+			faults{oneway: map[[2]int]oneWayCut{{0, 2}: cutAll, {0, 1}: cutAll}},
+			[]string{`iifname "p0" oifname "p1" drop`, `iifname "p0" oifname "p2" drop`},
+		},
+		{
+			"one way, traffic",
+			faults{oneway: map[[2]int]oneWayCut{{1, 0}: cutTraffic, {2, 0}: cutTraffic}},
+			cat(traffic("p1", "p0"), traffic("p2", "p0")),
+		},
+		{
+			"observer",
+			faults{oneway: map[[2]int]oneWayCut{{0, ObserverIndex}: cutAll, {ObserverIndex, 0}: cutTraffic}},
+			cat(traffic("pobs", "p0"), []string{`iifname "p0" oifname "pobs" drop`}),
+		},
+		{
+			"every fault at once",
+			faults{
+				isolated: map[int]bool{2: true},
+				group:    map[int]int{0: 0, 1: 0, 2: 1},
+				oneway:   map[[2]int]oneWayCut{{1, 0}: cutAll},
+				loss:     5,
+			},
+			[]string{
+				`iifname "p2" drop`, `oifname "p2" drop`,
+				`iifname "p0" oifname "p2" drop`, `iifname "p1" oifname "p2" drop`,
+				`iifname "p2" oifname "p0" drop`, `iifname "p2" oifname "p1" drop`,
+				`iifname "p1" oifname "p0" drop`,
+				`iifname "p0" numgen random mod 100 < 5 drop`, `iifname "p1" numgen random mod 100 < 5 drop`,
+				`iifname "p2" numgen random mod 100 < 5 drop`, `iifname "pobs" numgen random mod 100 < 5 drop`,
+			},
+		},
+	} {
+		if got := n.faultRules(tc.f); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: rules\n%s\nwant\n%s", tc.name, strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+		}
+	}
+
+	// The cuts add up, skip a node's own port and keep the larger cut
+	// of a pair, and adding one leaves an earlier state as it was.
+	var f faults
+	f.addOneWay(cutTraffic, []int{0, 1}, []int{1, 2})
+	before := f
+	f.addOneWay(cutAll, []int{0}, []int{2})
+	f.addOneWay(cutTraffic, []int{0}, []int{2})
+	if len(before.oneway) != 3 || before.oneway[[2]int{0, 2}] != cutTraffic {
+		t.Errorf("adding cuts changed the earlier state: %v", before.oneway)
+	}
+	want := cat([]string{}, traffic("p0", "p1"), []string{`iifname "p0" oifname "p2" drop`}, traffic("p1", "p2"))
+	if got := n.faultRules(f); !slices.Equal(got, want) {
+		t.Errorf("added cuts: rules\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, bad := range [][2][]int{{{3}, {0}}, {{0}, {-2}}} {
+		if err := n.CutOneWay(bad[0], bad[1]); err == nil || !strings.Contains(err.Error(), "no node") {
+			t.Errorf("CutOneWay(%v, %v) = %v, want a no-node error", bad[0], bad[1], err)
+		}
 	}
 }

@@ -186,3 +186,66 @@ func (r SamplerReport) Timeline(start time.Time) string {
 	}
 	return b.String()
 }
+
+// Span is a run of samples with the same holders: from the first of them
+// to the first sample that differed, or to the last sample taken for the
+// last run.
+type Span struct {
+	From, To time.Time
+	Holders  []int
+}
+
+// Spans cuts the sampled time into runs of the same holders, in order.
+func (r SamplerReport) Spans() []Span {
+	spans := make([]Span, len(r.Changes))
+	for i, c := range r.Changes {
+		spans[i] = Span{From: c.At, To: r.Last.At, Holders: c.Holders}
+		if i+1 < len(r.Changes) {
+			spans[i].To = r.Changes[i+1].At
+		}
+	}
+	return spans
+}
+
+// FirstWhere returns the time of the first sample at or after since whose
+// holders satisfy ok: since itself when the holders sampled last before
+// it already did. ok is false when no sample did.
+func (r SamplerReport) FirstWhere(since time.Time, ok func(holders []int) bool) (time.Time, bool) {
+	spans := r.Spans()
+	for i, s := range spans {
+		// The last run includes the last sample.
+		if s.To.Before(since) || s.To.Equal(since) && i < len(spans)-1 {
+			continue
+		}
+		if ok(s.Holders) {
+			if s.From.Before(since) {
+				return since, true
+			}
+			return s.From, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// TimeWhere is how long, within [from, to), the holders satisfied ok,
+// each run counted from its first sample to the first sample that
+// differed.
+func (r SamplerReport) TimeWhere(from, to time.Time, ok func(holders []int) bool) time.Duration {
+	var d time.Duration
+	for _, s := range r.Spans() {
+		if !ok(s.Holders) {
+			continue
+		}
+		a, b := s.From, s.To
+		if a.Before(from) {
+			a = from
+		}
+		if b.After(to) {
+			b = to
+		}
+		if b.After(a) {
+			d += b.Sub(a)
+		}
+	}
+	return d
+}

@@ -54,3 +54,57 @@ func TestPingStatsOutage(t *testing.T) {
 		}
 	}
 }
+
+func TestSamplerSpans(t *testing.T) {
+	s := &Sampler{}
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	// [0] until 20, [0 1] until 30, [1] until 50, [] until 60, [1] to 80.
+	for _, x := range []struct {
+		ms      int
+		holders []int
+	}{
+		{0, []int{0}}, {10, []int{0}}, {20, []int{0, 1}}, {25, []int{0, 1}}, {30, []int{1}},
+		{50, []int{}}, {60, []int{1}}, {70, []int{1}}, {80, []int{1}},
+	} {
+		s.record(at(x.ms), x.holders, nil)
+	}
+	r := s.Report()
+	spans := r.Spans()
+	if len(spans) != 5 || !spans[0].To.Equal(at(20)) || !spans[4].From.Equal(at(60)) || !spans[4].To.Equal(at(80)) {
+		t.Fatalf("spans %+v", spans)
+	}
+	only1 := func(h []int) bool { return len(h) == 1 && h[0] == 1 }
+	two := func(h []int) bool { return len(h) >= 2 }
+	none := func(h []int) bool { return len(h) == 0 }
+	for _, c := range []struct {
+		since  int
+		ok     func([]int) bool
+		want   int
+		wantOK bool
+	}{
+		{0, only1, 30, true},
+		{35, only1, 35, true}, // already so at 35
+		{50, only1, 60, true},
+		{80, only1, 80, true}, // the last sample
+		{81, only1, 0, false}, // after the last sample
+		{0, two, 20, true},
+		{30, two, 0, false},
+		{20, none, 50, true},
+	} {
+		got, ok := r.FirstWhere(at(c.since), c.ok)
+		if ok != c.wantOK || ok && !got.Equal(at(c.want)) {
+			t.Errorf("FirstWhere(%d) = %v, %t; want %d, %t", c.since, got.Sub(t0), ok, c.want, c.wantOK)
+		}
+	}
+	ms := func(d int) time.Duration { return time.Duration(d) * time.Millisecond }
+	if d := r.TimeWhere(at(0), at(80), two); d != ms(10) {
+		t.Errorf("two holders for %v, want 10ms", d)
+	}
+	if d := r.TimeWhere(at(0), at(80), only1); d != ms(40) {
+		t.Errorf("node 1 alone for %v, want 40ms", d)
+	}
+	if d := r.TimeWhere(at(22), at(55), func(h []int) bool { return len(h) != 1 }); d != ms(13) {
+		t.Errorf("not one holder in [22, 55) for %v, want 13ms", d)
+	}
+}
