@@ -43,6 +43,8 @@ type heartbeater struct {
 	counter  uint64
 	msgBuf   []byte
 	frameBuf []byte
+	// hears is the election goroutine's buffer for the hearing list.
+	hears []hearing
 }
 
 func newHeartbeater(self string, l *slog.Logger, p *presence, f *wire.Framer) *heartbeater {
@@ -162,8 +164,10 @@ func (h *heartbeater) send(ms *membership, v metaVersionOf) {
 	if h.pace.Load() == nil {
 		kind = wire.FrameEager
 	}
+	now := time.Now()
+	h.hears = h.presence.hearings(ms.members, now, h.hears[:0])
 	ms.forContacts(func(m *member) {
-		hb := heartbeat{version: &v, beat: beatID{epoch: v.epoch, counter: h.counter}, acks: true, to: m.name, ack: h.presence.lastBeat(m.name)}
+		hb := heartbeat{version: &v, beat: beatID{epoch: v.epoch, counter: h.counter}, acks: true, to: m.name, ack: h.presence.lastBeat(m.name), hears: h.hears}
 		h.msgBuf = appendHeartbeat(h.msgBuf[:0], h.self, hb)
 		if h.noFrames || !m.hasMeta || !m.meta.Frames {
 			ms.sendTo(m, h.msgBuf)

@@ -1,6 +1,9 @@
 package election
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"hash/fnv"
+)
 
 // Direct messages between members go through memberlist's packet path
 // (encrypted and labelled like gossip), or for heartbeats in frames of
@@ -56,19 +59,41 @@ func (b beatID) newer(o beatID) bool {
 //	version: epoch (8) seq (8)
 //	then, from members that acknowledge:
 //	counter (8) | flags (1) | recipient name length (1) | recipient name | ack epoch (8) | ack counter (8)
+//	| count (1) | count × (member name hash (4) | milliseconds since heard (2))
 //
 // A heartbeat is sent to one member: it acknowledges the last heartbeat
 // its sender took from that member, so the recipient learns that its own
 // heartbeats get through (its lease) and not only that it hears the
 // sender. The recipient's name keeps a heartbeat sent to one member from
-// acknowledging anything when replayed to another. A version before
-// acknowledgements sends only the version and reads only that.
+// acknowledging anything when replayed to another. The last part says
+// which members the sender hears, and how long ago it last did: a member
+// does not take over from a holder that another member still hears. A
+// version before acknowledgements sends only the version and reads only
+// that.
 type heartbeat struct {
 	version *metaVersionOf
 	beat    beatID // zero from a member that does not acknowledge
 	acks    bool
 	to      string
 	ack     beatID
+	hears   []hearing
+}
+
+// hearing is one entry of a heartbeat's list of members its sender hears.
+type hearing struct {
+	name uint32 // nameHash of the member's name
+	age  uint16 // milliseconds since the sender last heard it, capped
+}
+
+// maxHearings bounds a heartbeat's list: a cluster has at most ten
+// members.
+const maxHearings = 16
+
+// nameHash is the hash a heartbeat's hearing list names members by.
+func nameHash(name string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return h.Sum32()
 }
 
 const hbAcks = 1 << 0
@@ -90,7 +115,14 @@ func appendHeartbeat(dst []byte, name string, hb heartbeat) []byte {
 	dst = append(dst, hbAcks, byte(len(hb.to)))
 	dst = append(dst, hb.to...)
 	dst = binary.BigEndian.AppendUint64(dst, hb.ack.epoch)
-	return binary.BigEndian.AppendUint64(dst, hb.ack.counter)
+	dst = binary.BigEndian.AppendUint64(dst, hb.ack.counter)
+	n := min(len(hb.hears), maxHearings)
+	dst = append(dst, byte(n))
+	for _, e := range hb.hears[:n] {
+		dst = binary.BigEndian.AppendUint32(dst, e.name)
+		dst = binary.BigEndian.AppendUint16(dst, e.age)
+	}
+	return dst
 }
 
 // parseHeartbeat decodes a heartbeat's payload; ok is false when it is
@@ -112,10 +144,22 @@ func parseHeartbeat(payload []byte) (hb heartbeat, ok bool) {
 	hb.beat = beatID{epoch: v.epoch, counter: binary.BigEndian.Uint64(rest)}
 	l := int(rest[9])
 	rest = rest[10:]
-	if len(rest) != l+16 {
+	if len(rest) < l+17 {
 		return heartbeat{}, false
 	}
 	hb.to = string(rest[:l])
 	hb.ack = beatID{epoch: binary.BigEndian.Uint64(rest[l:]), counter: binary.BigEndian.Uint64(rest[l+8:])}
+	rest = rest[l+16:]
+	n := int(rest[0])
+	rest = rest[1:]
+	if n > maxHearings || len(rest) != 6*n {
+		return heartbeat{}, false
+	}
+	if n > 0 {
+		hb.hears = make([]hearing, n)
+	}
+	for i := range hb.hears {
+		hb.hears[i] = hearing{name: binary.BigEndian.Uint32(rest[6*i:]), age: binary.BigEndian.Uint16(rest[6*i+4:])}
+	}
 	return hb, true
 }

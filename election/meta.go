@@ -129,6 +129,11 @@ func (m *Meta) UnmarshalBinary(b []byte) error {
 	if len(b) < 19 {
 		return errors.New("short node metadata")
 	}
+	if len(b) > maxMetaSize {
+		// No member publishes more (memberlist's limit); a direct
+		// message could carry it, and must not grow the member table.
+		return fmt.Errorf("node metadata of %d bytes, more than %d", len(b), maxMetaSize)
+	}
 	out := Meta{
 		Epoch:       binary.BigEndian.Uint64(b[1:9]),
 		Seq:         binary.BigEndian.Uint64(b[9:17]),

@@ -78,6 +78,9 @@ type peer struct {
 	// member confirmed a heartbeat of: it knows this node's state as of
 	// then, or knows that its view is stale.
 	ackedSeq uint64
+	// hears is when the member last heard each member it reported in
+	// its last heartbeat, by name hash, on this node's clock.
+	hears map[uint32]time.Time
 }
 
 func newPresence(self string, epoch uint64, t config.Timing, onResumed func(string)) *presence {
@@ -152,6 +155,19 @@ func (p *presence) received(name string, hb heartbeat, from netip.AddrPort, at t
 	}
 	if hb.version != nil {
 		pr.version, pr.hasVersion = *hb.version, true
+	}
+	if len(hb.hears) > 0 {
+		// The latest report of each member stays until a later one:
+		// a member the sender stopped hearing keeps the time it was
+		// last heard. Bounded: a cluster reports at most ten names.
+		if pr.hears == nil || len(pr.hears) > 4*maxHearings {
+			pr.hears = make(map[uint32]time.Time, len(hb.hears))
+		}
+		for _, e := range hb.hears {
+			if t := at.Add(-time.Duration(e.age) * time.Millisecond); t.After(pr.hears[e.name]) {
+				pr.hears[e.name] = t
+			}
+		}
 	}
 	if hb.acks {
 		pr.acks = true
@@ -420,16 +436,19 @@ func (p *presence) vanishedHolder(ms memberTable, instance string, now time.Time
 }
 
 // leaseGuard returns a member that held the instance and no longer counts
-// but was heard from less than lease + lease_margin ago, and when that
-// time is up; zero when there is none. Such a holder may only be cut off:
-// it releases once its lease runs out.
+// but was heard less than lease + lease_margin ago — by this node, or by
+// a member this node hears, as its heartbeats report — and when that time
+// is up; zero when there is none. Such a holder may only be cut off from
+// this node: it releases once its lease runs out, and while another
+// member still hears it (a cut in one direction between the holder and
+// this node only), its lease may never run out.
 func (p *presence) leaseGuard(ms memberTable, instance string, now time.Time) (string, time.Time) {
 	who, until := "", time.Time{}
 	for name, m := range ms {
 		if p.present(m, now) || !m.holds(instance) {
 			continue
 		}
-		last, ok := p.lastHeardOf(name)
+		last, ok := p.lastHeardByAny(ms, name, now)
 		if !ok {
 			continue
 		}
@@ -438,6 +457,48 @@ func (p *presence) leaseGuard(ms memberTable, instance string, now time.Time) (s
 		}
 	}
 	return who, until
+}
+
+// lastHeardByAny is when name was last heard by this node or, as their
+// last heartbeats report, by a member that counts now.
+func (p *presence) lastHeardByAny(ms memberTable, name string, now time.Time) (time.Time, bool) {
+	last, ok := p.lastHeardOf(name)
+	h := nameHash(name)
+	for other, m := range ms {
+		if other == name || !p.present(m, now) {
+			continue
+		}
+		p.mu.Lock()
+		t, reported := time.Time{}, false
+		if pr := p.peers[other]; pr != nil {
+			t, reported = pr.hears[h]
+		}
+		p.mu.Unlock()
+		if reported && t.After(last) {
+			last, ok = t, true
+		}
+	}
+	return last, ok
+}
+
+// hearings lists the members that count now, with how long ago this node
+// last heard each, for its heartbeats.
+func (p *presence) hearings(ms memberTable, now time.Time, dst []hearing) []hearing {
+	for name, m := range ms {
+		if len(dst) == maxHearings {
+			break
+		}
+		if !p.present(m, now) {
+			continue
+		}
+		last, ok := p.lastHeardOf(name)
+		if !ok {
+			continue
+		}
+		age := min(now.Sub(last).Milliseconds(), 1<<16-1)
+		dst = append(dst, hearing{name: nameHash(name), age: uint16(max(age, 0))})
+	}
+	return dst
 }
 
 // forget drops the version a member's heartbeats announced (tests).

@@ -328,3 +328,53 @@ func TestSwitchoverOutlivesAFutureDirective(t *testing.T) {
 		t.Errorf("a new directive (issued %d) does not supersede one from the future (%d)", d.Issued, future)
 	}
 }
+
+// TestOneWayLossFromHolderToOne: the holder's packets to one member only
+// are lost; another member still hears it and confirms its lease. The
+// member that no longer hears it must not take over: the one that does
+// reports hearing it.
+func TestOneWayLossFromHolderToOne(t *testing.T) {
+	c := quorumCluster(t)
+	for i := range c.nodes {
+		c.start(i)
+	}
+	c.waitHolders("node0", 10*time.Second)
+	c.holdFor("node0", 300*time.Millisecond)
+	c.nw.Cut(c.addr(0), c.addr(1))
+	c.holdFor("node0", 2*time.Second)
+	if r := instanceStatus(t, c.nodes[1].node, "web").Reason; r != "waiting for the lease of node0 to run out" {
+		t.Errorf("node1's reason %q", r)
+	}
+	// node0's gossip stops as in a crash (its loop runs on and
+	// releases when its lease runs out): node2 stops hearing it too, and
+	// node1 takes over.
+	c.crash(0)
+	c.waitHolders("node1", 5*time.Second)
+	if m := c.tr.max("web"); m != 1 {
+		t.Fatalf("%d holders at once:\n%s", m, c.tr.history())
+	}
+}
+
+// TestHearingsEncoding: the list of members a heartbeat's sender hears
+// decodes to what was encoded, and a list longer than its bound or cut
+// short is refused.
+func TestHearingsEncoding(t *testing.T) {
+	v := metaVersionOf{epoch: 7, seq: 9}
+	hb := heartbeat{version: &v, beat: beatID{epoch: 7, counter: 1}, acks: true, to: "node2",
+		hears: []hearing{{name: nameHash("node0"), age: 12}, {name: nameHash("node1"), age: 65535}}}
+	_, payload, _ := splitNamed(appendHeartbeat(nil, "node7", hb))
+	got, ok := parseHeartbeat(payload)
+	if !ok || len(got.hears) != 2 || got.hears[0] != hb.hears[0] || got.hears[1] != hb.hears[1] {
+		t.Errorf("decoded %+v, %v", got.hears, ok)
+	}
+	if _, ok := parseHeartbeat(payload[:len(payload)-1]); ok {
+		t.Error("a list cut short was accepted")
+	}
+	long := append(payload[:len(payload)-13:len(payload)-13], byte(maxHearings+1))
+	for range maxHearings + 1 {
+		long = append(long, 0, 0, 0, 1, 0, 1)
+	}
+	if _, ok := parseHeartbeat(long); ok {
+		t.Error("a list over its bound was accepted")
+	}
+}
