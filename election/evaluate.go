@@ -133,6 +133,7 @@ func (n *Node) gather(in *instance, h Health, w view) facts {
 		f.informed, f.uninformed = 1, ""
 	}
 	f.unheard = p.unheardMember(ms, w.now)
+	f.unconfirmed = p.unconfirmedMember(ms, w.now)
 	f.vanished = p.vanishedHolder(ms, in.cfg.Name, w.now)
 	return f
 }

@@ -31,6 +31,9 @@ type heartbeater struct {
 	// with (see setPace); paced is signalled when one arrives.
 	pace  atomic.Pointer[string]
 	paced chan struct{}
+	// news is signalled when a member's heartbeat announces a new state
+	// (presence.onNews).
+	news chan struct{}
 	// pacedBeats counts the heartbeats sent on the pace member's.
 	pacedBeats atomic.Uint64
 	// framesRead counts the heartbeat frames read, by kind (eager,
@@ -48,7 +51,14 @@ type heartbeater struct {
 }
 
 func newHeartbeater(self string, l *slog.Logger, p *presence, f *wire.Framer) *heartbeater {
-	return &heartbeater{self: self, log: l, presence: p, framer: f, paced: make(chan struct{}, 1)}
+	h := &heartbeater{self: self, log: l, presence: p, framer: f, paced: make(chan struct{}, 1), news: make(chan struct{}, 1)}
+	p.onNews = func() {
+		select {
+		case h.news <- struct{}{}:
+		default:
+		}
+	}
+	return h
 }
 
 // received records a heartbeat from name that arrived at at from from

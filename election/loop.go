@@ -51,6 +51,13 @@ func (n *Node) loop(ctx context.Context) {
 			beat, paced = true, true
 		case <-heartbeat.C():
 			beat = true
+		case <-n.beats.news:
+			// A member announced a new state: confirm it at once
+			// (under quorum its takeover waits for that), at most
+			// four times an interval.
+			if n.cfg.Quorum > 0 && time.Since(b.lastBeat) >= every/4 {
+				n.sendBeat(&b)
+			}
 		case errs := <-joinDone:
 			n.joinBusy = false
 			n.noteJoinErrors(errs)
@@ -72,6 +79,13 @@ func (n *Node) loop(ctx context.Context) {
 		if beat {
 			n.renew(ctx)
 		}
+		if n.cfg.Quorum > 0 && n.seq != b.sentSeq {
+			// This node's state changed: announce it at once. Under
+			// quorum a takeover waits for the members to confirm
+			// the current state (see presence.informed), which they
+			// do in their next heartbeats.
+			n.sendBeat(&b)
+		}
 		b.lastEval = now
 		if req != nil {
 			close(req.done)
@@ -86,6 +100,8 @@ func (n *Node) loop(ctx context.Context) {
 type beatState struct {
 	lastBeat time.Time
 	lastEval time.Time
+	// sentSeq is the metadata version the last heartbeat announced.
+	sentSeq uint64
 }
 
 // beat sends this node's heartbeat (paced: on the pace member's) and
@@ -102,14 +118,20 @@ func (n *Node) beat(b *beatState, paced bool, now time.Time) bool {
 	if paced {
 		n.beats.pacedBeats.Add(1)
 	}
-	n.beats.send(n.members, metaVersionOf{epoch: n.epoch, seq: n.seq})
-	b.lastBeat = time.Now()
-	n.beats.setPace(n.members.members, b.lastBeat)
+	n.sendBeat(b)
 	if sig := n.presence.signature(n.members.members, b.lastBeat, n.cfg.Quorum > 0); sig != n.lastSig {
 		n.lastSig = sig
 		return true
 	}
 	return now.Sub(b.lastEval) >= time.Second
+}
+
+// sendBeat sends this node's heartbeat now and picks the pace member
+// anew.
+func (n *Node) sendBeat(b *beatState) {
+	n.beats.send(n.members, metaVersionOf{epoch: n.epoch, seq: n.seq})
+	b.lastBeat, b.sentSeq = time.Now(), n.seq
+	n.beats.setPace(n.members.members, b.lastBeat)
 }
 
 // drain applies every queued event without waiting, so one evaluation

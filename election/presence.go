@@ -29,6 +29,11 @@ type presence struct {
 	// after a silence longer than it takes to stop counting it, or for
 	// the first time.
 	onResumed func(name string)
+	// onNews, if set, is called (without the lock) when a member's
+	// heartbeat announces a new state of it, or the member is heard
+	// after a silence: this node answers with a heartbeat at once, whose
+	// acknowledgement tells the member its state is known here.
+	onNews func()
 
 	mu    sync.Mutex
 	peers map[string]*peer
@@ -153,7 +158,9 @@ func (p *presence) received(name string, hb heartbeat, from netip.AddrPort, at t
 	if hb.beat.counter != 0 {
 		pr.beat = hb.beat
 	}
+	news := false
 	if hb.version != nil {
+		news = !pr.hasVersion || hb.version.newer(pr.version)
 		pr.version, pr.hasVersion = *hb.version, true
 	}
 	if len(hb.hears) > 0 {
@@ -184,6 +191,9 @@ func (p *presence) received(name string, hb heartbeat, from netip.AddrPort, at t
 	p.mu.Unlock()
 	if resumed && p.onResumed != nil {
 		p.onResumed(name)
+	}
+	if (news || resumed) && p.onNews != nil {
+		p.onNews()
 	}
 	return true
 }
@@ -418,6 +428,17 @@ func (p *presence) staleMember(ms memberTable, now time.Time) (name string, over
 func (p *presence) unheardMember(ms memberTable, now time.Time) string {
 	for name, m := range ms {
 		if m.state != MemberLeft && !p.present(m, now) {
+			return name
+		}
+	}
+	return ""
+}
+
+// unconfirmedMember returns a member that counts now but has not
+// confirmed any heartbeat of this node within the lease, or "".
+func (p *presence) unconfirmedMember(ms memberTable, now time.Time) string {
+	for name, m := range ms {
+		if p.present(m, now) && !p.leased(m, now) {
 			return name
 		}
 	}

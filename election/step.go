@@ -40,10 +40,13 @@ type facts struct {
 	staleRecheck time.Time
 	// quorumSince is when this node last regained quorum (zero while it
 	// has none); regainWait how long after that it waits for every
-	// member it knows to be heard; unheard is a member not heard yet.
+	// member it knows to be heard, and for every member it hears to
+	// confirm its heartbeats; unheard and unconfirmed are such members
+	// ("": none).
 	quorumSince time.Time
 	regainWait  time.Duration
 	unheard     string
+	unconfirmed string
 	// vanished is a member that said it held the instance and no longer
 	// counts; confirmAt is when a pending takeover from it may go ahead
 	// (zero: none pending) and confirmDelay how long a new one waits.
@@ -89,6 +92,16 @@ func step(f facts) verdict {
 		v.hold = false
 		v.reason = "quorum regained; waiting to hear from " + f.unheard
 		v.recheck = f.quorumSince.Add(f.regainWait)
+	case f.needed > 0 && f.unconfirmed != "" && f.now.Before(f.quorumSince.Add(f.regainWait)):
+		// Just started, or back from a partition: a member this node
+		// hears but that has not confirmed its heartbeats yet does not
+		// know this node's state (see informed), and may be taking the
+		// VIP on the old one. It confirms within a heartbeat or two;
+		// one that never does (its packets to this node are lost) is
+		// waited for no longer than a silence takes to count.
+		v.hold = false
+		v.reason = "quorum regained; waiting for " + f.unconfirmed + " to confirm this node's heartbeats"
+		v.recheck = f.staleRecheck
 	case f.needed > 0 && (f.informed < f.needed || f.uninformed != ""):
 		// This node's state changed since the members that hear it
 		// last confirmed it (it regained quorum, say): a member that

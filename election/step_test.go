@@ -78,6 +78,14 @@ func TestStep(t *testing.T) {
 			f.quorumSince = now.Add(-100 * time.Millisecond)
 			f.unheard = "node0"
 		}, want{Reason: "quorum regained; waiting to hear from node0", Master: "node1", Recheck: now.Add(700 * time.Millisecond)}},
+		{"quorum just regained, a member heard but not confirming", func(f *facts) {
+			f.quorumSince = now.Add(-100 * time.Millisecond)
+			f.unconfirmed = "node2"
+		}, want{Reason: "quorum regained; waiting for node2 to confirm this node's heartbeats", Master: "node1", Recheck: now.Add(100 * time.Millisecond)}},
+		{"quorum regained long ago, a member still not confirming", func(f *facts) {
+			f.quorumSince = now.Add(-time.Second)
+			f.unconfirmed = "node2"
+		}, want{Hold: true, Reason: "highest-ranked eligible member", Master: "node1"}},
 		{"quorum regained long enough ago", func(f *facts) {
 			f.quorumSince = now.Add(-time.Second)
 			f.unheard = "node0"
