@@ -99,7 +99,10 @@ func (c *collector) valid(key, problem string) bool {
 func (c *collector) decodeError(err error) {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
-		c.errs = append(c.errs, &Error{File: c.file, Line: pe.Position.Line, Msg: pe.Message})
+		// The TOML parser quotes the offending text raw, newlines
+		// included; one problem stays on one line.
+		msg := strings.ReplaceAll(pe.Message, "\n", `\n`)
+		c.errs = append(c.errs, &Error{File: c.file, Line: pe.Position.Line, Msg: msg})
 		return
 	}
 	c.add("", "%s", strings.TrimPrefix(err.Error(), "toml: "))

@@ -137,6 +137,8 @@ func parseHeartbeat(payload []byte) (hb heartbeat, ok bool) {
 	if len(rest) == 0 {
 		return hb, true
 	}
+	// Flag bits other than hbAcks are ignored: a later version may set
+	// them for what this one does not read.
 	if len(rest) < 10 || rest[8]&hbAcks == 0 {
 		return heartbeat{}, false
 	}

@@ -151,6 +151,9 @@ func (m *Meta) UnmarshalBinary(b []byte) error {
 		if len(rest) < 1+l+2 {
 			return errors.New("truncated node metadata")
 		}
+		if l == 0 {
+			return errors.New("node metadata: an instance without a name")
+		}
 		out.Instances = append(out.Instances, InstanceMeta{
 			Name:     string(rest[1 : 1+l]),
 			Priority: rest[1+l],

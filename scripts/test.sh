@@ -21,3 +21,17 @@ GOOS=windows GOARCH=amd64 go build -o /dev/null ./cmd/havip
 # -p 1: the integration tests and the namespace tests each start several
 # daemons; running packages one at a time keeps a 2-core machine honest.
 go test -count=1 -p 1 -timeout 20m "$@" ./...
+# Fuzz the decoders of what the network and the operator hand the daemon.
+# Their seed corpora ran above as tests; here each target fuzzes for
+# FUZZTIME (default 5s), one per go test, which takes one target at a
+# time. A failing input is written to the package's testdata/fuzz.
+fuzztime=${FUZZTIME:-5s}
+for target in \
+	./election/internal/wire:FuzzFrameOpen \
+	./election:FuzzMetaDecode \
+	./election:FuzzNamedMessage \
+	./election:FuzzHeartbeat \
+	./election:FuzzDelegate \
+	./config:FuzzConfigParse; do
+	go test -run='^$' -fuzz="^${target#*:}\$" -fuzztime="$fuzztime" "${target%%:*}"
+done
