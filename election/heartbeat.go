@@ -161,17 +161,19 @@ func (h *heartbeater) setPace(ms memberTable, now time.Time) {
 
 // send sends this node's next heartbeat, announcing metadata version v,
 // to the members membership sends to: in a frame to those that read
-// frames (eager from the pace member, lazy from the others), through
-// memberlist to the rest. Each member's heartbeat acknowledges the last
-// one this node took from it.
-func (h *heartbeater) send(ms *membership, v metaVersionOf) {
+// frames (eager from the pace member, or when urgent, lazy otherwise),
+// through memberlist to the rest. Each member's heartbeat acknowledges
+// the last one this node took from it. An urgent heartbeat announces a
+// new state of this node or confirms a member's: the receiver waits for
+// it, so it wakes the receiver instead of waiting for its next wakeup.
+func (h *heartbeater) send(ms *membership, v metaVersionOf, urgent bool) {
 	if !ms.running() {
 		return
 	}
 	h.counter++
 	h.presence.noteSent(h.counter, time.Now(), v.seq)
 	kind := wire.FrameLazy
-	if h.pace.Load() == nil {
+	if h.pace.Load() == nil || urgent {
 		kind = wire.FrameEager
 	}
 	now := time.Now()

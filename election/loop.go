@@ -56,7 +56,7 @@ func (n *Node) loop(ctx context.Context) {
 			// (under quorum its takeover waits for that), at most
 			// four times an interval.
 			if n.cfg.Quorum > 0 && time.Since(b.lastBeat) >= every/4 {
-				n.sendBeat(&b)
+				n.sendBeat(&b, true)
 			}
 		case errs := <-joinDone:
 			n.joinBusy = false
@@ -84,7 +84,7 @@ func (n *Node) loop(ctx context.Context) {
 			// quorum a takeover waits for the members to confirm
 			// the current state (see presence.informed), which they
 			// do in their next heartbeats.
-			n.sendBeat(&b)
+			n.sendBeat(&b, true)
 		}
 		b.lastEval = now
 		if req != nil {
@@ -118,7 +118,7 @@ func (n *Node) beat(b *beatState, paced bool, now time.Time) bool {
 	if paced {
 		n.beats.pacedBeats.Add(1)
 	}
-	n.sendBeat(b)
+	n.sendBeat(b, false)
 	if sig := n.presence.signature(n.members.members, b.lastBeat, n.cfg.Quorum > 0); sig != n.lastSig {
 		n.lastSig = sig
 		return true
@@ -126,10 +126,10 @@ func (n *Node) beat(b *beatState, paced bool, now time.Time) bool {
 	return now.Sub(b.lastEval) >= time.Second
 }
 
-// sendBeat sends this node's heartbeat now and picks the pace member
-// anew.
-func (n *Node) sendBeat(b *beatState) {
-	n.beats.send(n.members, metaVersionOf{epoch: n.epoch, seq: n.seq})
+// sendBeat sends this node's heartbeat now (urgent: see
+// heartbeater.send) and picks the pace member anew.
+func (n *Node) sendBeat(b *beatState, urgent bool) {
+	n.beats.send(n.members, metaVersionOf{epoch: n.epoch, seq: n.seq}, urgent)
 	b.lastBeat, b.sentSeq = time.Now(), n.seq
 	n.beats.setPace(n.members.members, b.lastBeat)
 }
