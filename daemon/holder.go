@@ -92,8 +92,10 @@ type holder struct {
 	// add or renewal of them all, plus the lifetime, less expiryFuzz);
 	// zero while the holder holds nothing or the lifetime is 0.
 	validUntil time.Time
-	// renewAt is when Renew has work to do: a third of the lifetime
-	// after the earliest add or renewal.
+	// renewAt is when Renew has work to do: half the lifetime after
+	// the earliest add or renewal. Each renewal costs netlink requests
+	// and wakes the address watcher; half leaves the heartbeat ticks
+	// (at most a third of the lifetime apart) time for one more try.
 	renewAt time.Time
 
 	mu     sync.Mutex
@@ -285,8 +287,8 @@ func (h *holder) announce(ctx context.Context, ifname string, an config.Announce
 
 func (h *holder) count(n int) { h.sent.Add(int64(n)) }
 
-// Renew extends the VIPs' lifetime on the interface once a third of it
-// has passed since the last add or renewal. The election calls it on its
+// Renew extends the VIPs' lifetime on the interface once half of it has
+// passed since the last add or renewal. The election calls it on its
 // heartbeat ticks while this node holds the instance (and, with quorum,
 // its lease holds); when nothing is due it returns at once, without
 // waiting for h.mu. With a lifetime of 0 it does nothing.
@@ -363,7 +365,7 @@ func (h *holder) setDeadline(start time.Time) {
 		return
 	}
 	h.validUntil = start.Add(h.lifetime - expiryFuzz)
-	h.renewAt = start.Add(h.lifetime / 3)
+	h.renewAt = start.Add(h.lifetime / 2)
 }
 
 // expired reports whether the VIPs' lifetime has run out at now: the

@@ -66,7 +66,7 @@ func (s *syncBuffer) String() string {
 }
 
 // Acquire adds every VIP with the lifetime; Renew renews each of them
-// once a third of it has passed, and not before.
+// once half of it has passed, and not before.
 func TestHolderRenew(t *testing.T) {
 	h, ip, _, clk, _ := lifetimeHolder(0)
 	ctx := context.Background()
@@ -84,10 +84,10 @@ func TestHolderRenew(t *testing.T) {
 		want    []string
 	}{
 		{"at once", 0, nil},
-		{"more than 2/3 left", 300 * time.Millisecond, nil},
-		{"due", 40 * time.Millisecond, renewed},
+		{"more than half left", 490 * time.Millisecond, nil},
+		{"due", 20 * time.Millisecond, renewed},
 		{"just renewed", 0, nil},
-		{"not due again", 330 * time.Millisecond, nil},
+		{"not due again", 490 * time.Millisecond, nil},
 		{"due again", 10 * time.Millisecond, renewed},
 		// Late (a slow tick), but within the lifetime: renewed.
 		{"late", 900 * time.Millisecond, renewed},
