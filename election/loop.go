@@ -54,8 +54,11 @@ func (n *Node) loop(ctx context.Context) {
 		case <-n.beats.news:
 			// A member announced a new state: confirm it at once
 			// (under quorum its takeover waits for that), at most
-			// four times an interval.
-			if n.cfg.Quorum > 0 && time.Since(b.lastBeat) >= every/4 {
+			// four times an interval — counted apart from the
+			// regular heartbeats: one may have gone out just before
+			// the new state arrived.
+			if n.cfg.Quorum > 0 && time.Since(b.lastUrgent) >= every/4 {
+				b.lastUrgent = time.Now()
 				n.sendBeat(&b, true)
 			}
 		case errs := <-joinDone:
@@ -102,6 +105,8 @@ type beatState struct {
 	lastEval time.Time
 	// sentSeq is the metadata version the last heartbeat announced.
 	sentSeq uint64
+	// lastUrgent is when the last heartbeat answering news went out.
+	lastUrgent time.Time
 }
 
 // beat sends this node's heartbeat (paced: on the pace member's) and
