@@ -75,6 +75,9 @@ func (n *Node) observe(now time.Time) view {
 		n.settled = true
 	}
 	ms := n.members.members
+	for _, m := range ms {
+		m.counted = n.presence.present(m, now)
+	}
 	w := view{now: now, needed: n.cfg.Quorum, seen: n.presence.seen(ms, now), heard: n.presence.leaseHolders(ms, now)}
 	w.quorum = w.needed == 0 || (w.seen >= w.needed && w.heard >= w.needed)
 	switch {
@@ -84,6 +87,7 @@ func (n *Node) observe(now time.Time) view {
 		n.quorumSince = now
 	}
 	n.noQuorum = !w.quorum
+	n.hadQuorum = n.hadQuorum || w.quorum
 	return w
 }
 

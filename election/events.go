@@ -30,6 +30,8 @@ type event struct {
 	addr string
 	meta []byte
 	dirs []directive
+	// long, on evResumed: the silence outlasted a lease and its margin.
+	long bool
 }
 
 // eventQueue carries events to the election goroutine; putting one never
@@ -61,6 +63,7 @@ type merged struct {
 	msg     *event // the last evMsg
 	probe   *event // the last evSuspect or evPingOK
 	resumed bool
+	long    bool
 	request bool
 }
 
@@ -124,6 +127,7 @@ func (q *eventQueue) mergeLocked(e event) {
 		m.probe = &e
 	case evResumed:
 		m.resumed = true
+		m.long = m.long || e.long
 	case evMetaRequest:
 		m.request = true
 	}
@@ -145,7 +149,9 @@ func (q *eventQueue) take() []event {
 				out = append(out, *e)
 			}
 		}
-		if m.resumed || m.request {
+		if m.resumed {
+			out = append(out, event{kind: evResumed, name: name, long: m.long})
+		} else if m.request {
 			out = append(out, event{kind: evMetaRequest, name: name})
 		}
 	}

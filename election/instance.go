@@ -52,9 +52,12 @@ func (n *Node) effectivePriority(in *instance, h Health) uint8 {
 // publishedPriority is the priority the peers are told: the effective
 // one, or 0 while this node has no quorum. A node cut off from the
 // majority cannot hold a VIP; saying so lets the members that still hear
-// it pass it over at once instead of waiting for it to vanish.
+// it pass it over at once instead of waiting for it to vanish. At
+// start-up, before it first had quorum, a node still gets a silence
+// limit to find it: members starting together rank each other by their
+// priorities, as they always did, not by who confirmed quorum first.
 func (n *Node) publishedPriority(in *instance, h Health) uint8 {
-	if n.noQuorum {
+	if n.noQuorum && (n.hadQuorum || time.Since(n.start) > silenceLimit(n.cfg.Timing)) {
 		return 0
 	}
 	return n.effectivePriority(in, h)

@@ -52,15 +52,7 @@ func (n *Node) loop(ctx context.Context) {
 		case <-heartbeat.C():
 			beat = true
 		case <-n.beats.news:
-			// A member announced a new state: confirm it at once
-			// (under quorum its takeover waits for that), at most
-			// four times an interval — counted apart from the
-			// regular heartbeats: one may have gone out just before
-			// the new state arrived.
-			if n.cfg.Quorum > 0 && time.Since(b.lastUrgent) >= every/4 {
-				b.lastUrgent = time.Now()
-				n.sendBeat(&b, true)
-			}
+			n.answerNews(&b)
 		case errs := <-joinDone:
 			n.joinBusy = false
 			n.noteJoinErrors(errs)
@@ -70,26 +62,22 @@ func (n *Node) loop(ctx context.Context) {
 		// socket are read before anything is decided.
 		n.beats.readLazy()
 		now := time.Now()
+		n.noteStall(&b, now)
 		if now.Sub(lastRejoin) >= rejoinEvery {
 			lastRejoin = now
 			n.rejoin(joinDone)
 		}
-		if beat && !n.beat(&b, paced, now) {
-			n.renew(ctx)
-			continue
-		}
-		next := n.evaluate(ctx)
 		if beat {
-			n.renew(ctx)
+			send, eval := n.beatDue(&b, paced, now)
+			if !eval {
+				if send {
+					n.sendBeat(&b, false)
+				}
+				n.renew(ctx)
+				continue
+			}
 		}
-		if n.cfg.Quorum > 0 && n.seq != b.sentSeq {
-			// This node's state changed: announce it at once. Under
-			// quorum a takeover waits for the members to confirm
-			// the current state (see presence.informed), which they
-			// do in their next heartbeats.
-			n.sendBeat(&b, true)
-		}
-		b.lastEval = now
+		next := n.decide(ctx, &b, beat, now)
 		if req != nil {
 			close(req.done)
 		}
@@ -99,8 +87,63 @@ func (n *Node) loop(ctx context.Context) {
 	}
 }
 
+// decide evaluates the election and then, on a heartbeat tick, sends
+// the heartbeat and renews the VIPs held; a changed state is announced
+// at once. The heartbeat goes out after the evaluation: a node that lost
+// its lease (a daemon resumed after a freeze) releases before it tells
+// anyone it is there, so nobody sees its old claim as current. It
+// returns when the next evaluation is due without new input.
+func (n *Node) decide(ctx context.Context, b *beatState, beat bool, now time.Time) time.Time {
+	next := n.evaluate(ctx)
+	changed := n.cfg.Quorum > 0 && n.seq != b.sentSeq
+	if beat || changed {
+		// Under quorum a takeover waits for the members to confirm
+		// the current state (see presence.informed).
+		n.sendBeat(b, changed)
+	}
+	if beat {
+		n.renew(ctx)
+	}
+	b.lastEval = now
+	return next
+}
+
+// answerNews confirms at once a member's new state (under quorum its
+// takeover waits for that), at most four times an interval — counted
+// apart from the regular heartbeats: one may have gone out just before
+// the new state arrived.
+func (n *Node) answerNews(b *beatState) {
+	if n.cfg.Quorum > 0 && time.Since(b.lastUrgent) >= n.cfg.Timing.HeartbeatInterval/4 {
+		b.lastUrgent = time.Now()
+		n.sendBeat(b, true)
+	}
+}
+
+// noteStall notices that the loop did not run for longer than a silence
+// limit — it wakes at least once a heartbeat interval, so the daemon was
+// frozen (SIGSTOP, a paused VM) or starved — and treats what it knows of
+// the cluster as it would at start-up: messages queued meanwhile may be
+// read in any order, and the members may have counted this node out and
+// moved on. It takes no VIP for one more silence limit; its lease, which
+// rests on fresh confirmations, is checked at once as always.
+func (n *Node) noteStall(b *beatState, now time.Time) {
+	gap := now.Sub(b.lastWake)
+	b.lastWake = now
+	limit := silenceLimit(n.cfg.Timing)
+	if b.lastEval.IsZero() || gap <= limit {
+		return
+	}
+	n.log.Warn("the daemon did not run for a while; taking no VIP until the cluster is heard again",
+		"stalled", gap.Round(time.Millisecond), "wait", limit)
+	n.settled = false
+	n.joinFailed = false
+	n.settleBy = now.Add(limit)
+}
+
 // beatState is the loop's record of its heartbeats.
 type beatState struct {
+	// lastWake is when the loop last woke.
+	lastWake time.Time
 	lastBeat time.Time
 	lastEval time.Time
 	// sentSeq is the metadata version the last heartbeat announced.
@@ -109,26 +152,26 @@ type beatState struct {
 	lastUrgent time.Time
 }
 
-// beat sends this node's heartbeat (paced: on the pace member's) and
-// reports whether the election must be evaluated now. Under quorum the
-// lease, with heartbeat_timeout the members' presence, is re-checked
-// every beat; the full evaluation runs only when either changed, or when
-// the last one is a second old.
-func (n *Node) beat(b *beatState, paced bool, now time.Time) bool {
+// beatDue tells, on a heartbeat tick (paced: the pace member's
+// heartbeat arrived), whether to send this node's heartbeat, and whether
+// to evaluate the election first. Under quorum the lease, with
+// heartbeat_timeout the members' presence, is re-checked every beat; the
+// full evaluation runs only when either changed, or when the last one is
+// a second old.
+func (n *Node) beatDue(b *beatState, paced bool, now time.Time) (send, eval bool) {
 	if time.Since(b.lastBeat) < n.cfg.Timing.HeartbeatInterval/2 {
 		// A tick delivered before a Delay, or a pace heartbeat just
 		// after the own tick sent one (the next arrival will send).
-		return false
+		return false, false
 	}
 	if paced {
 		n.beats.pacedBeats.Add(1)
 	}
-	n.sendBeat(b, false)
-	if sig := n.presence.signature(n.members.members, b.lastBeat, n.cfg.Quorum > 0); sig != n.lastSig {
+	if sig := n.presence.signature(n.members.members, now, n.cfg.Quorum > 0); sig != n.lastSig {
 		n.lastSig = sig
-		return true
+		return true, true
 	}
-	return now.Sub(b.lastEval) >= time.Second
+	return true, now.Sub(b.lastEval) >= time.Second
 }
 
 // sendBeat sends this node's heartbeat now (urgent: see
@@ -167,7 +210,17 @@ func (n *Node) apply(e event) {
 		}
 	case e.name == n.cfg.Name:
 	case e.kind == evResumed || e.kind == evMetaRequest:
-		n.members.sendTo(n.members.members[e.name], n.directMessage())
+		m := n.members.members[e.name]
+		if e.long && n.cfg.Quorum > 0 && m != nil && !m.counted {
+			// Silent for longer than its lease, and counted out
+			// here meanwhile (so this node ran while it was
+			// silent, rather than being frozen itself): whatever
+			// it held then, it has released by now (or its daemon
+			// was frozen and its lease check comes first thing).
+			// Its old claim must not make this node step down.
+			m.void()
+		}
+		n.members.sendTo(m, n.directMessage())
 	default:
 		n.members.update(e)
 	}

@@ -21,7 +21,17 @@ type member struct {
 	// state: a member not heard from since has heartbeat_timeout from
 	// then to send its first heartbeat.
 	joined time.Time
+	// voided is set when the member came back after a silence longer
+	// than its lease: its metadata from before says nothing about what
+	// it holds now, until newer metadata arrives.
+	voided bool
+	// counted is whether it counted for the election at this node's
+	// last evaluation.
+	counted bool
 }
+
+// void marks the member's current metadata as history (see voided).
+func (m *member) void() { m.voided = m.hasMeta }
 
 // holds reports whether the member's last metadata says it holds the
 // instance.
@@ -172,6 +182,7 @@ func (ms *membership) takeMeta(m *member, b []byte) {
 	if !m.hasMeta || meta.newer(m.meta) {
 		m.meta = meta
 		m.hasMeta = true
+		m.voided = false
 	}
 }
 
@@ -192,8 +203,8 @@ func (ms *membership) sendTo(m *member, msg []byte) {
 // crashed node for long.
 const deadContact = 10 * time.Second
 
-// sendAll sends msg to every alive or suspect member, and to dead ones
-// heard from within deadContact, by the addresses this goroutine recorded
+// sendAll sends msg to every alive or suspect member, to dead ones heard
+// from within deadContact, and to left ones heard again since they left, by the addresses this goroutine recorded
 // (memberlist's own Node structs may change under a reader).
 func (ms *membership) sendAll(msg []byte) {
 	if !ms.running() {
@@ -206,12 +217,22 @@ func (ms *membership) sendAll(msg []byte) {
 func (ms *membership) forContacts(fn func(m *member)) {
 	now := time.Now()
 	for _, m := range ms.members {
-		if m.addr == "" || m.state == MemberLeft {
+		if m.addr == "" {
 			continue
 		}
 		if !m.state.member() {
-			last, _ := ms.presence.lastSign(m)
+			last, heard := ms.presence.lastSign(m)
 			if last.IsZero() || now.Sub(last) > deadContact {
+				continue
+			}
+			if m.state == MemberLeft && (!heard || !last.After(m.since)) {
+				// Left, and not heard since: it is gone. One
+				// heard again is back (restarted) before
+				// memberlist says so — which can take a gossip
+				// round when its join came with an old
+				// incarnation — and must hear this node's
+				// heartbeats meanwhile, or it counts this node
+				// out and takes the VIP beside it.
 				continue
 			}
 		}
@@ -231,7 +252,7 @@ func (ms *membership) candidates(instance string, now time.Time) []Candidate {
 		if !ok {
 			continue
 		}
-		out = append(out, Candidate{Node: m.name, Priority: int(im.Priority), Holding: im.Holding})
+		out = append(out, Candidate{Node: m.name, Priority: int(im.Priority), Holding: im.Holding && !m.voided})
 	}
 	sortCandidates(out)
 	return out

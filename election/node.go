@@ -138,6 +138,7 @@ type Node struct {
 	// it has none); noQuorum is set while quorum is on and not met.
 	quorumSince  time.Time
 	noQuorum     bool
+	hadQuorum    bool
 	lastSig      uint64
 	directives   map[string]directive
 	forcePublish bool
@@ -187,7 +188,9 @@ func New(o Options) (*Node, error) {
 		return nil, fmt.Errorf("election: %w", err)
 	}
 	n.events = newEventQueue(l)
-	n.presence = newPresence(o.Config.Name, n.epoch, o.Config.Timing, func(name string) { n.events.put(event{kind: evResumed, name: name}) })
+	n.presence = newPresence(o.Config.Name, n.epoch, o.Config.Timing, func(name string, long bool) {
+		n.events.put(event{kind: evResumed, name: name, long: long})
+	})
 	n.members = newMembership(o.Config.Name, l, n.presence, n.events)
 	n.beats = newHeartbeater(o.Config.Name, l, n.presence, f)
 	for _, ic := range o.Config.Instances {

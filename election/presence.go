@@ -27,8 +27,9 @@ type presence struct {
 	timing config.Timing
 	// onResumed is called (without the lock) when a member is heard
 	// after a silence longer than it takes to stop counting it, or for
-	// the first time.
-	onResumed func(name string)
+	// the first time; long says the silence outlasted a lease and its
+	// margin.
+	onResumed func(name string, long bool)
 	// onNews, if set, is called (without the lock) when a member's
 	// heartbeat announces a new state of it, or the member is heard
 	// after a silence: this node answers with a heartbeat at once, whose
@@ -88,7 +89,7 @@ type peer struct {
 	hears map[uint32]time.Time
 }
 
-func newPresence(self string, epoch uint64, t config.Timing, onResumed func(string)) *presence {
+func newPresence(self string, epoch uint64, t config.Timing, onResumed func(string, bool)) *presence {
 	return &presence{self: self, epoch: epoch, timing: t, onResumed: onResumed, peers: map[string]*peer{}}
 }
 
@@ -187,10 +188,10 @@ func (p *presence) received(name string, hb heartbeat, from netip.AddrPort, at t
 			}
 		}
 	}
-	resumed := p.touchLocked(pr, at)
+	resumed, long := p.touchLocked(pr, at)
 	p.mu.Unlock()
 	if resumed && p.onResumed != nil {
-		p.onResumed(name)
+		p.onResumed(name, long)
 	}
 	if (news || resumed) && p.onNews != nil {
 		p.onNews()
@@ -223,23 +224,31 @@ func (p *presence) fresh(pr *peer, b beatID, at time.Time) bool {
 func (p *presence) heard(name string, at time.Time) {
 	p.mu.Lock()
 	pr := p.peers[name]
-	resumed := pr != nil && p.touchLocked(pr, at)
+	resumed, long := false, false
+	if pr != nil {
+		resumed, long = p.touchLocked(pr, at)
+	}
 	p.mu.Unlock()
 	if resumed && p.onResumed != nil {
-		p.onResumed(name)
+		p.onResumed(name, long)
 	}
 }
 
 // touchLocked moves pr's last arrival to at (a lazy heartbeat frame is
 // read after messages that arrived later: the last arrival stays) and
-// reports whether the member resumed after a silence.
-func (p *presence) touchLocked(pr *peer, at time.Time) bool {
+// reports whether the member resumed after a silence, and whether that
+// silence outlasted a lease and its margin.
+func (p *presence) touchLocked(pr *peer, at time.Time) (resumed, long bool) {
 	last := pr.lastHeard
 	if !at.After(last) {
-		return false
+		return false, false
 	}
 	pr.lastHeard = at
-	return last.IsZero() || at.Sub(last) > silenceLimit(p.timing)
+	if last.IsZero() {
+		return true, false
+	}
+	gap := at.Sub(last)
+	return gap > silenceLimit(p.timing), gap > p.timing.Lease+p.timing.LeaseMargin
 }
 
 // lastHeardOf returns when name was last heard.
