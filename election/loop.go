@@ -211,13 +211,14 @@ func (n *Node) apply(e event) {
 	case e.name == n.cfg.Name:
 	case e.kind == evResumed || e.kind == evMetaRequest:
 		m := n.members.members[e.name]
-		if e.long && n.cfg.Quorum > 0 && m != nil && !m.counted {
+		if e.long && n.cfg.Quorum > 0 && m != nil && !m.counted && n.settled {
 			// Silent for longer than its lease, and counted out
-			// here meanwhile (so this node ran while it was
-			// silent, rather than being frozen itself): whatever
-			// it held then, it has released by now (or its daemon
-			// was frozen and its lease check comes first thing).
-			// Its old claim must not make this node step down.
+			// here meanwhile while this node ran (not settling
+			// after its own stall, when everybody looks silent):
+			// whatever it held then, it has released by now (or
+			// its daemon was frozen and its lease check comes
+			// first thing). Its old claim must not make this node
+			// step down.
 			m.void()
 		}
 		n.members.sendTo(m, n.directMessage())
