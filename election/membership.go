@@ -123,6 +123,12 @@ func (ms *membership) update(e event) {
 		return
 	}
 	ms.takeMeta(m, e.meta)
+	if m.state == MemberDead && m.hasMeta && m.meta.Leaving {
+		// Its last update said it was leaving, and arrived after
+		// memberlist reported it gone: it left.
+		m.state = MemberLeft
+		ms.log.Info("member left", "peer", m.name, "addr", m.addr)
+	}
 }
 
 // alive records a join or update of m.
