@@ -218,17 +218,7 @@ func (t *MemTransport) Addr() netip.AddrPort { return t.addr }
 // one as the UDP transport does.
 func (t *MemTransport) FinalAdvertiseAddr(ip string, port int) (net.IP, int, error) {
 	if ip != "" {
-		a := net.ParseIP(ip)
-		if a == nil {
-			return nil, 0, fmt.Errorf("advertise address %q is not an IP address", ip)
-		}
-		if a4 := a.To4(); a4 != nil {
-			a = a4
-		}
-		if port == 0 {
-			port = int(t.addr.Port())
-		}
-		return a, port, nil
+		return configuredAdvertise(ip, port, t.addr.Port())
 	}
 	return net.IP(t.addr.Addr().AsSlice()), int(t.addr.Port()), nil
 }

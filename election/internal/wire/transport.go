@@ -184,17 +184,7 @@ func (t *UDP) Addr() netip.AddrPort { return t.bind }
 // FinalAdvertiseAddr returns the address peers reach this node on.
 func (t *UDP) FinalAdvertiseAddr(ip string, port int) (net.IP, int, error) {
 	if ip != "" {
-		a := net.ParseIP(ip)
-		if a == nil {
-			return nil, 0, fmt.Errorf("advertise address %q is not an IP address", ip)
-		}
-		if a4 := a.To4(); a4 != nil {
-			a = a4
-		}
-		if port == 0 {
-			port = int(t.bind.Port())
-		}
-		return a, port, nil
+		return configuredAdvertise(ip, port, t.bind.Port())
 	}
 	if !t.bind.Addr().IsUnspecified() {
 		return net.IP(t.bind.Addr().Unmap().AsSlice()), int(t.bind.Port()), nil
@@ -204,6 +194,22 @@ func (t *UDP) FinalAdvertiseAddr(ip string, port int) (net.IP, int, error) {
 		return nil, 0, err
 	}
 	return net.IP(a.AsSlice()), int(t.bind.Port()), nil
+}
+
+// configuredAdvertise is the advertise address memberlist was given (ip,
+// and port, 0 for the transport's own).
+func configuredAdvertise(ip string, port int, own uint16) (net.IP, int, error) {
+	a := net.ParseIP(ip)
+	if a == nil {
+		return nil, 0, fmt.Errorf("advertise address %q is not an IP address", ip)
+	}
+	if a4 := a.To4(); a4 != nil {
+		a = a4
+	}
+	if port == 0 {
+		port = int(own)
+	}
+	return a, port, nil
 }
 
 // privateAddr picks the address to advertise when bound to 0.0.0.0: the
