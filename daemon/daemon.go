@@ -267,7 +267,9 @@ func (d *Daemon) watch(ctx context.Context, ifname string, m *vip.Manager) error
 	}
 }
 
-// resync re-lists the interface and restores the VIPs of master instances.
+// resync re-lists the interface, restores the VIPs of master instances
+// and has the election release again at once where VIPs it failed to
+// remove are gone.
 func (d *Daemon) resync(ifname string, m *vip.Manager) {
 	have, err := m.List()
 	if err != nil {
@@ -284,9 +286,15 @@ func (d *Daemon) resync(ifname string, m *vip.Manager) {
 			hs = append(hs, d.holders[in.Name])
 		}
 	}
+	node := d.node
 	d.mu.Unlock()
 	for _, h := range hs {
 		h.ensure(present)
+		if h.leftGone(present) && node != nil {
+			// Release again now rather than at the next retry: the
+			// others wait for this node to say it holds nothing.
+			node.Reevaluate()
+		}
 	}
 }
 

@@ -88,6 +88,10 @@ type holder struct {
 	// expiredLogged: ensure has said once that the VIPs expired, since
 	// the last Acquire.
 	expiredLogged bool
+	// releaseFailed: the last Release left VIPs on the interface; the
+	// election tries again, and the address watch tells it when they
+	// are gone (see leftGone).
+	releaseFailed bool
 
 	stop  context.CancelFunc // stops the announcement goroutine
 	done  chan struct{}
@@ -324,6 +328,7 @@ func (h *holder) Release(ctx context.Context) error {
 	if h.cloud != nil {
 		h.cloud.stop()
 	}
+	h.releaseFailed = len(left) > 0
 	if len(left) == 0 {
 		h.log.Info("VIPs removed", "vip", vip.FormatPrefixes(h.inst.VIPs), "interface", h.ip.Name())
 		return nil
@@ -348,6 +353,24 @@ func (h *holder) present() map[netip.Prefix]bool {
 		have[p] = true
 	}
 	return have
+}
+
+// leftGone reports whether the VIPs a failed Release left on the
+// interface are all gone from present (the interface's addresses): the
+// kernel's lifetime ran out, or someone removed them. The release the
+// election tries again then succeeds at once.
+func (h *holder) leftGone(present map[netip.Prefix]bool) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.releaseFailed || h.master {
+		return false
+	}
+	for _, p := range h.inst.VIPs {
+		if present[p] {
+			return false
+		}
+	}
+	return true
 }
 
 // removeStale removes the instance's VIPs at start-up, before the node

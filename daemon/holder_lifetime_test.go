@@ -298,6 +298,36 @@ func TestHolderReleaseFailingRemove(t *testing.T) {
 	}
 }
 
+// leftGone tells the address watch when the VIPs a failed Release left
+// behind are all gone, and only then.
+func TestHolderLeftGone(t *testing.T) {
+	h, ip, _, _, _ := lifetimeHolder(0)
+	if err := h.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	v4, v6 := h.inst.VIPs[0], h.inst.VIPs[1]
+	if h.leftGone(map[netip.Prefix]bool{}) {
+		t.Error("leftGone while master")
+	}
+	ip.failRemove = map[netip.Prefix]error{v4: errors.New("operation not permitted")}
+	if err := h.Release(context.Background()); err == nil {
+		t.Fatal("Release succeeded with a VIP left on the interface")
+	}
+	if h.leftGone(map[netip.Prefix]bool{v4: true}) {
+		t.Errorf("leftGone with %v still there", v4)
+	}
+	if !h.leftGone(map[netip.Prefix]bool{netip.MustParsePrefix("198.18.0.1/24"): true}) {
+		t.Errorf("not leftGone once %v left (and %v was removed)", v4, v6)
+	}
+	ip.failRemove = nil
+	if err := h.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if h.leftGone(map[netip.Prefix]bool{}) {
+		t.Error("leftGone after a Release that worked")
+	}
+}
+
 // A VIP already gone counts as removed: whether Remove says nothing (the
 // address was not there) or fails while the address is gone anyway.
 func TestHolderReleaseMissingCountsAsRemoved(t *testing.T) {

@@ -224,6 +224,12 @@ func (n *Node) SetHealth(instance string, h Health) {
 	n.poke()
 }
 
+// Reevaluate has the election decide again at once rather than at its
+// next event or retry. The daemon calls it when something a decision
+// waits on has changed outside the election: VIPs whose removal failed
+// have left the interface, so the release tried again now succeeds.
+func (n *Node) Reevaluate() { n.poke() }
+
 func (n *Node) poke() {
 	select {
 	case n.kick <- struct{}{}:

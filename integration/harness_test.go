@@ -55,7 +55,7 @@ func runMain(m *testing.M) int {
 		havipBin, buildErr = filepath.Abs(bin)
 	} else {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		havipBin, buildErr = testbed.BuildHavip(ctx, dir)
+		havipBin, buildErr = testbed.BuildHavip(ctx, dir, "havip_failpoints")
 		cancel()
 	}
 	if buildErr != nil {
@@ -120,6 +120,8 @@ type daemon struct {
 	logPath string
 	proc    *testbed.Proc
 	starts  int
+	// env is added to the daemon's environment (NAME=value).
+	env []string
 }
 
 // newCluster builds a topology of n nodes; nothing runs on it yet. The
@@ -194,7 +196,11 @@ func (c *cluster) start(i int) {
 	defer f.Close()
 	d.starts++
 	fmt.Fprintf(f, "=== %s: havip run, start %d ===\n", time.Now().Format(time.RFC3339Nano), d.starts)
-	p, err := c.net.Start(d.ns, []string{havipBin, "run", "--config", d.config}, f, f)
+	argv := []string{havipBin, "run", "--config", d.config}
+	if len(d.env) > 0 {
+		argv = append(append([]string{"env"}, d.env...), argv...)
+	}
+	p, err := c.net.Start(d.ns, argv, f, f)
 	if err != nil {
 		c.t.Fatal(err)
 	}

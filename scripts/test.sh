@@ -13,6 +13,8 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+# The failpoints the integration tests build into havip (internal/failpoint).
+go vet -tags havip_failpoints ./internal/failpoint ./vip
 GOOS=darwin go vet ./... >/dev/null
 # Windows Server: cross-compiled and vetted here; its logic runs in the
 # tests below against fakes of the system calls (docs/windows.md).
@@ -21,6 +23,7 @@ GOOS=windows GOARCH=amd64 go build -o /dev/null ./cmd/havip
 # -p 1: the integration tests and the namespace tests each start several
 # daemons; running packages one at a time keeps a 2-core machine honest.
 go test -count=1 -p 1 -timeout 20m "$@" ./...
+go test -count=1 -tags havip_failpoints "$@" ./internal/failpoint
 # Fuzz the decoders of what the network and the operator hand the daemon.
 # Their seed corpora ran above as tests; here each target fuzzes for
 # FUZZTIME (default 5s), one per go test, which takes one target at a

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/havip/havip/internal/failpoint"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -181,7 +182,10 @@ func (m *Manager) Remove(p netip.Prefix) error {
 	if err != nil {
 		return fmt.Errorf("removing %s from %s: %w", p, m.ifname, err)
 	}
-	err = m.h.AddrDel(l, nlAddr(p))
+	err = failpoint.Inject("vip.remove")
+	if err == nil {
+		err = m.h.AddrDel(l, nlAddr(p))
+	}
 	if errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENODEV) {
 		return nil
 	}

@@ -37,8 +37,9 @@ func ModuleRoot(ctx context.Context) (string, error) {
 
 // BuildHavip builds ./cmd/havip of the module into dir and returns the
 // binary's path. It is built static (CGO_ENABLED=0), as the packages
-// build it: no libc mapped into the daemon.
-func BuildHavip(ctx context.Context, dir string) (string, error) {
+// build it: no libc mapped into the daemon. tags are Go build tags
+// (havip_failpoints for the integration tests: see internal/failpoint).
+func BuildHavip(ctx context.Context, dir string, tags ...string) (string, error) {
 	root, err := ModuleRoot(ctx)
 	if err != nil {
 		return "", fmt.Errorf("building havip: %w", err)
@@ -47,11 +48,15 @@ func BuildHavip(ctx context.Context, dir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("building havip: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/havip")
+	args := []string{"build", "-o", bin}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, "./cmd/havip")...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building havip: go build ./cmd/havip: %w\n%s", err, out)
+		return "", fmt.Errorf("building havip: go %s ./cmd/havip: %w\n%s", strings.Join(args, " "), err, out)
 	}
 	return bin, nil
 }

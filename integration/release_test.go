@@ -1,0 +1,142 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/havip/havip/internal/failpoint"
+	"github.com/havip/havip/internal/testbed"
+)
+
+// The failed-release tests make the kernel refuse node 0's VIP removal
+// (the failpoint vip.remove, armed while the daemon runs: see
+// internal/failpoint) and then drain node 0. A node whose release failed
+// must go on counting as the holder for everyone — FAULT with the reason,
+// never "not holding" while the address is still on its interface — and
+// try again; nobody else may add the VIP meanwhile.
+//
+// With the default address lifetime the kernel removes the VIP a second
+// after its last renewal, and the next attempt finds it gone; with
+// permanent addresses (address_lifetime = "0s") the VIP stays until the
+// removal works, which it does once the failpoint is disarmed.
+
+// refusedFor is how long the permanent case keeps the removal failing.
+const refusedFor = 3 * time.Second
+
+func TestFailedRelease(t *testing.T) {
+	if os.Getenv("HAVIP_BIN") != "" {
+		t.Skip("HAVIP_BIN is set: the failed-release tests need havip built with -tags havip_failpoints, as the suite builds it")
+	}
+	t.Run("lifetime", func(t *testing.T) { testFailedRelease(t, false) })
+	t.Run("permanent", func(t *testing.T) { testFailedRelease(t, true) })
+}
+
+var (
+	releaseFailed  = regexp.MustCompile(`msg="releasing VIPs failed; still holding them, trying again".*failpoint vip.remove`)
+	vipsRemoved    = regexp.MustCompile(`msg="VIPs removed"`)
+	releasedAtLast = regexp.MustCompile(`msg="VIPs released after failed attempts"`)
+)
+
+func testFailedRelease(t *testing.T, permanent bool) {
+	c := newCluster(t, 3, false)
+	vip := testbed.VIP4(0)
+	o := c.opts(web(false, 150, 100, 50))
+	o.Quorum = "majority"
+	if permanent {
+		o.Extra = "[cluster.tuning]\naddress_lifetime = \"0s\"\n"
+	}
+	c.configure(o)
+	fp := filepath.Join(c.dir, "failpoints0")
+	if err := os.Mkdir(fp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[0].env = []string{failpoint.EnvDir + "=" + fp}
+	c.startAll()
+	c.waitHolders(vip, 0)
+	c.waitStatus(allNodes(3), expectRole("web", 0))
+
+	sm := c.sample(vip)
+	armedAt := time.Now()
+	armed := filepath.Join(fp, "vip.remove")
+	if err := os.WriteFile(armed, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, err := c.havip(0, "maintenance", "on", "--socket", c.nodes[0].socket); err != nil {
+		t.Fatalf("havip maintenance on: %v: %s", err, stderr)
+	}
+	// Node 0 says why it still holds the VIP.
+	c.waitFullStatus(0, func(s *fullStatus) error {
+		in := s.Instances[0]
+		if in.State != "FAULT" || !strings.Contains(in.Reason, "releasing VIPs failed") {
+			return fmt.Errorf("state %s, reason %q; want FAULT and the failed release", in.State, in.Reason)
+		}
+		return nil
+	})
+	disarmAt := time.Time{}
+	if permanent {
+		c.keepHolders(refusedFor, vip, 0)
+		if log := c.log(0); vipsRemoved.MatchString(log) {
+			t.Errorf("node 0 logged \"VIPs removed\" while removing them failed")
+		}
+		disarmAt = time.Now()
+		if err := os.Remove(armed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.waitHolders(vip, 1)
+	c.waitStatus(allNodes(3), expectRole("web", 1))
+	r := sm.stop()
+
+	gone, _ := r.FirstWhere(armedAt, notHeldBy(0))
+	took, _ := r.FirstWhere(armedAt, heldByOther(0))
+	two := r.TimeWhere(armedAt, r.Last.At, twoOrMore)
+	none := r.TimeWhere(armedAt, r.Last.At, noHolder)
+	t.Logf("removal refused: the VIP left node 0 %v and node 1 held it %v after the failpoint was armed; two holders %v, none %v",
+		ms(gone.Sub(armedAt)), ms(took.Sub(armedAt)), ms(two), ms(none))
+	if two > 0 {
+		t.Errorf("two holders of %s for %v after node 0's removal failed", vip, ms(two))
+	}
+	if permanent && gone.Before(disarmAt) {
+		t.Errorf("the VIP left node 0 %v before the removal was allowed", ms(disarmAt.Sub(gone)))
+	}
+	log := c.log(0)
+	if !releaseFailed.MatchString(log) {
+		t.Errorf("node 0 did not log the failed release with its cause")
+	}
+	if permanent && !releasedAtLast.MatchString(log) {
+		t.Errorf("node 0 did not log the release that worked after the failed attempts")
+	}
+}
+
+// waitFullStatus waits until check accepts node i's full status.
+func (c *cluster) waitFullStatus(i int, check func(*fullStatus) error) {
+	c.t.Helper()
+	err := waitFor(func() error {
+		s, err := c.fullStatus(i)
+		if err != nil {
+			return err
+		}
+		if len(s.Instances) == 0 {
+			return fmt.Errorf("node %d: no instance in status", i)
+		}
+		return check(s)
+	})
+	if err != nil {
+		c.t.Fatalf("node %d: %v", i, err)
+	}
+}
+
+// log returns what node i's daemon logged so far.
+func (c *cluster) log(i int) string {
+	c.t.Helper()
+	data, err := os.ReadFile(c.nodes[i].logPath)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return string(data)
+}
