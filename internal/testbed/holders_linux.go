@@ -65,6 +65,32 @@ func (p *HolderProbe) Holders(vip netip.Addr) ([]int, error) {
 	return holders, nil
 }
 
+// HoldersAll lists, for each of vips, the nodes whose eth0 has it now
+// (in node order): one address dump per node, whatever the number of
+// VIPs.
+func (p *HolderProbe) HoldersAll(vips []netip.Addr) (map[netip.Addr][]int, error) {
+	out := make(map[netip.Addr][]int, len(vips))
+	for _, v := range vips {
+		out[v] = []int{}
+	}
+	for i, h := range p.handles {
+		addrs, err := h.AddrList(p.links[i], netlink.FAMILY_ALL)
+		if err != nil {
+			return nil, fmt.Errorf("testbed: addresses of node %d: %w", i, err)
+		}
+		for _, a := range addrs {
+			ip, ok := netip.AddrFromSlice(a.IP)
+			if !ok {
+				continue
+			}
+			if hs, want := out[ip.Unmap()]; want && (len(hs) == 0 || hs[len(hs)-1] != i) {
+				out[ip.Unmap()] = append(hs, i)
+			}
+		}
+	}
+	return out, nil
+}
+
 // Close closes the sockets.
 func (p *HolderProbe) Close() error {
 	for _, h := range p.handles {

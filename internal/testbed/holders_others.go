@@ -20,5 +20,10 @@ func (p *HolderProbe) Holders(netip.Addr) ([]int, error) {
 	return nil, errors.New("testbed: holder probes need Linux network namespaces")
 }
 
+// HoldersAll is never reached.
+func (p *HolderProbe) HoldersAll([]netip.Addr) (map[netip.Addr][]int, error) {
+	return nil, errors.New("testbed: holder probes need Linux network namespaces")
+}
+
 // Close does nothing.
 func (p *HolderProbe) Close() error { return nil }

@@ -32,6 +32,9 @@ type faults struct {
 	oneway map[[2]int]oneWayCut
 	// loss is the percentage of frames dropped at random on every port.
 	loss int
+	// portLoss maps a host index (ObserverIndex: the observer) to the
+	// percentage of frames entering the bridge from it dropped at random.
+	portLoss map[int]int
 }
 
 // oneWayCut is what a one-way cut drops; a pair cut both ways keeps the
@@ -170,6 +173,60 @@ func (n *Net) Loss(percent int) error {
 	return n.changeFaults(func(f *faults) { f.loss = percent })
 }
 
+// Faults is a whole fault state, for callers that overlap faults and end
+// them one by one (a chaos schedule): SetFaults puts it in place of the
+// state in force in one transaction, so frames never see a moment
+// between the old rules and the new ones.
+type Faults struct {
+	// Cuts drop frames one way; a partition is two cuts.
+	Cuts []Cut
+	// Loss maps a host index (ObserverIndex: the observer) to the
+	// percentage (0..100) of the frames entering the bridge from it that
+	// are dropped at random.
+	Loss map[int]int
+}
+
+// Cut drops every frame from a host in From to a host in To (host
+// indexes; ObserverIndex for the observer), or with Traffic every frame
+// but address resolution (see CutOneWayTraffic).
+type Cut struct {
+	From, To []int
+	Traffic  bool
+}
+
+// SetFaults replaces every partition, isolation, cut and loss in force
+// with f.
+func (n *Net) SetFaults(f Faults) error {
+	next := faults{}
+	for _, c := range f.Cuts {
+		for _, i := range append(slices.Clone(c.From), c.To...) {
+			if i != ObserverIndex && (i < 0 || i >= len(n.Nodes)) {
+				return fmt.Errorf("testbed: set faults: no node %d", i)
+			}
+		}
+		kind := cutAll
+		if c.Traffic {
+			kind = cutTraffic
+		}
+		next.addOneWay(kind, c.From, c.To)
+	}
+	for i, pct := range f.Loss {
+		if i != ObserverIndex && (i < 0 || i >= len(n.Nodes)) {
+			return fmt.Errorf("testbed: set faults: no node %d", i)
+		}
+		if pct < 0 || pct > 100 {
+			return fmt.Errorf("testbed: set faults: loss of %d%% on host %d: want 0..100", pct, i)
+		}
+		if pct > 0 {
+			if next.portLoss == nil {
+				next.portLoss = map[int]int{}
+			}
+			next.portLoss[i] = pct
+		}
+	}
+	return n.changeFaults(func(cur *faults) { *cur = next })
+}
+
 // Heal removes every partition, isolation, one-way cut and loss.
 func (n *Net) Heal() error {
 	return n.changeFaults(func(f *faults) { *f = faults{} })
@@ -286,13 +343,21 @@ func (n *Net) faultRules(f faults) []string {
 		}
 		ports = append(ports, n.Observer.Port)
 		for _, p := range ports {
-			if f.loss == 100 {
-				// numgen yields 0..99: "< 100" is out of its range.
-				rules = append(rules, fmt.Sprintf("iifname %q drop", p))
-			} else {
-				rules = append(rules, fmt.Sprintf("iifname %q numgen random mod 100 < %d drop", p, f.loss))
-			}
+			rules = append(rules, lossRule(p, f.loss))
 		}
 	}
+	hosts := slices.Sorted(maps.Keys(f.portLoss))
+	for _, i := range hosts {
+		rules = append(rules, lossRule(n.hostPort(i), f.portLoss[i]))
+	}
 	return rules
+}
+
+// lossRule drops pct percent of the frames entering from port.
+func lossRule(port string, pct int) string {
+	if pct == 100 {
+		// numgen yields 0..99: "< 100" is out of its range.
+		return fmt.Sprintf("iifname %q drop", port)
+	}
+	return fmt.Sprintf("iifname %q numgen random mod 100 < %d drop", port, pct)
 }

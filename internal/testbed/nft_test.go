@@ -286,6 +286,11 @@ func TestFaultRules(t *testing.T) {
 			cat(traffic("pobs", "p0"), []string{`iifname "p0" oifname "pobs" drop`}),
 		},
 		{
+			"loss on some ports",
+			faults{portLoss: map[int]int{ObserverIndex: 100, 1: 30}},
+			[]string{`iifname "pobs" drop`, `iifname "p1" numgen random mod 100 < 30 drop`},
+		},
+		{
 			"every fault at once",
 			faults{
 				isolated: map[int]bool{2: true},
@@ -326,5 +331,23 @@ func TestFaultRules(t *testing.T) {
 		if err := n.CutOneWay(bad[0], bad[1]); err == nil || !strings.Contains(err.Error(), "no node") {
 			t.Errorf("CutOneWay(%v, %v) = %v, want a no-node error", bad[0], bad[1], err)
 		}
+	}
+}
+
+// TestSetFaultsState checks the state SetFaults builds (the rules follow
+// from it as above) and that a bad fault leaves the state in force.
+func TestSetFaultsState(t *testing.T) {
+	n := &Net{Nodes: []Host{{Index: 0, Port: "p0"}, {Index: 1, Port: "p1"}}, Observer: Host{Index: ObserverIndex, Port: "pobs"}}
+	for _, f := range []Faults{
+		{Cuts: []Cut{{From: []int{0}, To: []int{2}}}},
+		{Loss: map[int]int{5: 10}},
+		{Loss: map[int]int{0: 101}},
+	} {
+		if err := n.SetFaults(f); err == nil || !strings.Contains(err.Error(), "set faults") {
+			t.Errorf("SetFaults(%+v) = %v, want an error", f, err)
+		}
+	}
+	if len(n.faults.oneway) != 0 || len(n.faults.portLoss) != 0 {
+		t.Errorf("state after failed SetFaults: %+v", n.faults)
 	}
 }
