@@ -24,6 +24,20 @@ GOOS=windows GOARCH=amd64 go build -o /dev/null ./cmd/havip
 # daemons; running packages one at a time keeps a 2-core machine honest.
 go test -count=1 -p 1 -timeout 20m "$@" ./...
 go test -count=1 -tags havip_failpoints "$@" ./internal/failpoint
+# A short seeded chaos schedule (docs/chaos.md): three nodes, the fast
+# profile, a minute of overlapping faults judged from outside. The report
+# is printed when an invariant was violated.
+if [ "$(id -u)" -eq 0 ]; then
+	chaos_report=$(mktemp)
+	if ! go run ./integration/cmd/chaos -nodes 3 -profile fast -duration 60s -seed "${CHAOS_SEED:-1}" -out "$chaos_report"; then
+		cat "$chaos_report"
+		rm -f "$chaos_report"
+		exit 1
+	fi
+	rm -f "$chaos_report"
+else
+	echo "skipping the chaos run: it needs root (network namespaces)" >&2
+fi
 # Fuzz the decoders of what the network and the operator hand the daemon.
 # Their seed corpora ran above as tests; here each target fuzzes for
 # FUZZTIME (default 5s), one per go test, which takes one target at a
