@@ -191,7 +191,7 @@ func chaos(ctx context.Context, o options, stderr io.Writer) (*report, error) {
 	}
 	vs, stats := check(rec, b)
 	rep := &report{o: o, tm: tm, b: b, sched: sched, rec: rec, violations: vs, stats: stats,
-		injected: r.injected, skipped: r.skipped, resolved: r.resolved, logs: c.logs}
+		injected: r.injected, skipped: r.skipped, resolved: r.resolved, tails: readTails(vs, c.logs)}
 	return rep, nil
 }
 

@@ -23,7 +23,9 @@ type report struct {
 	injected   map[kind]int
 	skipped    map[kind]int
 	resolved   map[int]string
-	logs       []string
+	// tails are, per violation, each node's last log lines before it
+	// (read before the run's directory is removed).
+	tails [][]string
 }
 
 // around is how far before and after a violation the report shows the
@@ -87,8 +89,8 @@ func (r *report) write(w io.Writer) {
 	if len(r.violations) > 0 {
 		p("## Violations")
 		p("")
-		for _, v := range r.violations {
-			r.writeViolation(w, v)
+		for j, v := range r.violations {
+			r.writeViolation(w, j, v)
 		}
 	}
 	p("## Schedule")
@@ -129,7 +131,21 @@ func offset(d time.Duration) string {
 
 func ms(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 
-func (r *report) writeViolation(w io.Writer, v violation) {
+// readTails reads, for each violation, the last log lines of every node
+// before it.
+func readTails(vs []violation, logs []string) [][]string {
+	out := make([][]string, len(vs))
+	for j, v := range vs {
+		for i, path := range logs {
+			for _, l := range tailBefore(path, v.From, logLines) {
+				out[j] = append(out[j], fmt.Sprintf("node%d: %s", i, l))
+			}
+		}
+	}
+	return out
+}
+
+func (r *report) writeViolation(w io.Writer, j int, v violation) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	at := v.From.Sub(r.rec.Start)
 	p("### %s, instance i%d, at %s for %v", v.Rule, v.Inst, offset(at), ms(v.To.Sub(v.From)))
@@ -150,10 +166,8 @@ func (r *report) writeViolation(w io.Writer, v violation) {
 	p("Last log lines before it:")
 	p("")
 	p("```")
-	for i, path := range r.logs {
-		for _, l := range tailBefore(path, v.From, logLines) {
-			p("node%d: %s", i, l)
-		}
+	for _, l := range r.tails[j] {
+		p("%s", l)
 	}
 	p("```")
 	p("")
