@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +37,59 @@ type Binder interface {
 // calls.
 type Preparer interface {
 	Prepare(ctx context.Context) error
+}
+
+// Inspector is an optional part of a Binder: a read-only report of the
+// binding and of the cluster members' ports, for `havip check --cloud`.
+type Inspector interface {
+	// Inspect reads the binding and the port of each member address
+	// (this server's own addresses are added).
+	Inspect(ctx context.Context, members []netip.Addr) (Report, error)
+}
+
+// Report is what Inspect found.
+type Report struct {
+	// Bound is what Check reports.
+	Bound bool
+	// Ports are the members' ports, this server's first.
+	Ports []MemberPort
+	// Notes are further facts, a sentence each (the floating IP).
+	Notes []string
+}
+
+// MemberPort is the port of one member's fixed IP in this server's
+// network.
+type MemberPort struct {
+	Addr netip.Addr
+	// Self marks this server's own address.
+	Self bool
+	// PortID is empty when no port of the network has the address.
+	PortID string
+	// Open: huaweicloud, the port's source/destination check is off;
+	// openstack, the port allows the VIPs.
+	Open bool
+	// Listed: huaweicloud, every VIP port of the instance lists the
+	// address (the VIP is bound to it).
+	Listed bool
+}
+
+// MetadataReporter is an optional part of a Provider: how the metadata
+// service takes reads (MetadataTokenRequired, MetadataTokenOptional,
+// MetadataNoToken, MetadataUnused).
+type MetadataReporter interface {
+	Metadata(ctx context.Context) (string, error)
+}
+
+// withSelf returns own's addresses followed by the members that are not
+// among them.
+func withSelf(own, members []netip.Addr) []netip.Addr {
+	out := slices.Clone(own)
+	for _, m := range members {
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // ErrNoCheck means the provider cannot read the binding back.

@@ -1,20 +1,20 @@
 package cloudbind
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/exec"
 	"strings"
-	"time"
 
 	"github.com/havip/havip/config"
+	"github.com/havip/havip/internal/proc"
 )
 
-// execProvider runs the operator's commands on acquire and release.
+// execProvider runs the operator's commands on acquire and release, as
+// track scripts and notify hooks are run (internal/proc): no shell, a
+// process group of their own killed as a whole on timeout, the daemon's
+// environment without what belongs to it alone, a bounded standard
+// error.
 type execProvider struct {
 	counter
 	cfg  config.Cloud
@@ -60,51 +60,31 @@ func (b *execBinder) run(ctx context.Context, action string, argv []string) erro
 	for i, v := range b.inst.VIPs {
 		vips[i] = v.Addr().String()
 	}
-	env := append(os.Environ(),
+	env := proc.Environ(
 		"HAVIP_ACTION="+action,
 		"HAVIP_INSTANCE="+b.inst.Name,
 		"HAVIP_INTERFACE="+b.inst.Interface,
 		"HAVIP_VIPS="+strings.Join(vips, " "),
 	)
-	var err error
+	var r proc.Result
 	for n := 1; n <= b.p.cfg.Retries+1; n++ {
 		b.p.counter.n.Add(1)
-		if err = b.once(ctx, argv, env); err == nil {
+		if r = proc.Run(ctx, argv, env, b.p.cfg.Timeout); r.OK() {
 			return nil
 		}
+		log := b.p.log.With("instance", b.inst.Name, "action", action, "result", r.Summary(), "stderr", r.Stderr)
 		if ctx.Err() != nil || n > b.p.cfg.Retries {
+			log.Warn("cloud command failed")
 			break
 		}
-		b.p.log.Warn("cloud command failed; retrying", "instance", b.inst.Name, "action", action, "err", err)
+		log.Warn("cloud command failed; retrying")
 		if sleepCtx(ctx, b.p.opts.Retry.backoff(n)) != nil {
 			break
 		}
 	}
-	return fmt.Errorf("cloud %s command: %w", action, err)
-}
-
-func (b *execBinder) once(ctx context.Context, argv, env []string) error {
-	ctx, cancel := context.WithTimeout(ctx, b.p.cfg.Timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = env
-	cmd.WaitDelay = time.Second
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	err := cmd.Run()
-	if err == nil {
-		return nil
+	msg := r.Summary()
+	if line, _, _ := strings.Cut(r.Stderr, "\n"); line != "" {
+		msg += ": " + line
 	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("%s: no answer within %s", argv[0], b.p.cfg.Timeout)
-	}
-	msg := strings.TrimSpace(out.String())
-	if len(msg) > 300 {
-		msg = msg[len(msg)-300:]
-	}
-	if msg != "" {
-		return fmt.Errorf("%s: %w: %s", argv[0], err, msg)
-	}
-	return fmt.Errorf("%s: %w", argv[0], err)
+	return fmt.Errorf("cloud %s command %s: %s", action, argv[0], msg)
 }

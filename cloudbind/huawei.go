@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -16,14 +18,15 @@ import (
 
 // huawei binds VIPs through the Huawei Cloud VPC v1 ports API: a VIP is a
 // port of its own whose allowed_address_pairs list the fixed IPs of the
-// servers it is bound to.
+// servers it is bound to, and each bound server's own port has its
+// source/destination check off (the pair 1.1.1.1/0).
 type huawei struct {
 	counter
 	cfg  config.Cloud
 	opts Options
 	log  *slog.Logger
 	api  *caller // signed VPC calls
-	meta *caller // metadata calls
+	meta *metadata
 
 	static Credentials
 	agency *agencyCreds
@@ -35,26 +38,49 @@ type huawei struct {
 }
 
 type ownPort struct {
-	id  string
-	ips []netip.Addr
+	id, network string
+	ips         []netip.Addr
+	// open: the source/destination check is off, as last seen.
+	open bool
 }
+
+// openPair is the allowed address pair that turns a port's
+// source/destination check off (Huawei's VPC API reference: "If
+// allowed_address_pairs is 1.1.1.1/0, the source/destination check is
+// disabled"); the console's "Bind to Server" sets it on the server's
+// port.
+const openPair = "1.1.1.1/0"
+
+// pageSize is the ports asked for per listing call.
+const pageSize = 200
 
 // hwPort is the part of a VPC port used here. Unknown fields are kept
 // out of updates: only allowed_address_pairs is ever written.
 type hwPort struct {
-	ID          string `json:"id"`
-	DeviceOwner string `json:"device_owner"`
-	MAC         string `json:"mac_address"`
-	FixedIPs    []struct {
-		SubnetID  string `json:"subnet_id"`
-		IPAddress string `json:"ip_address"`
-	} `json:"fixed_ips"`
-	Pairs []hwPair `json:"allowed_address_pairs"`
+	ID          string      `json:"id"`
+	NetworkID   string      `json:"network_id"`
+	DeviceOwner string      `json:"device_owner"`
+	MAC         string      `json:"mac_address"`
+	FixedIPs    []hwFixedIP `json:"fixed_ips"`
+	Pairs       []hwPair    `json:"allowed_address_pairs"`
+}
+
+type hwFixedIP struct {
+	SubnetID  string `json:"subnet_id"`
+	IPAddress string `json:"ip_address"`
 }
 
 type hwPair struct {
 	IPAddress  string `json:"ip_address"`
 	MACAddress string `json:"mac_address,omitempty"`
+}
+
+func (p *hwPort) has(addr netip.Addr) bool {
+	return slices.ContainsFunc(p.FixedIPs, func(f hwFixedIP) bool { return pairIs(f.IPAddress, addr) })
+}
+
+func (p *hwPort) open() bool {
+	return slices.ContainsFunc(p.Pairs, func(pr hwPair) bool { return pr.IPAddress == openPair })
 }
 
 func newHuawei(c config.Cloud, o Options) (*huawei, error) {
@@ -69,22 +95,17 @@ func newHuawei(c config.Cloud, o Options) (*huawei, error) {
 		ownPorts: map[string]*ownPort{},
 		warned:   map[netip.Addr]bool{},
 	}
-	h.meta = &caller{client: o.HTTPClient, timeout: c.CallTimeout, retry: o.Retry}
+	h.meta = newMetadata(c.MetadataURL, &caller{client: o.HTTPClient, timeout: c.CallTimeout, retry: o.Retry}, o.Now)
 	h.api = &caller{client: o.HTTPClient, timeout: c.CallTimeout, retry: o.Retry, calls: &h.counter, prepare: h.sign,
 		throttle: &throttle{}}
 	switch c.Auth {
 	case config.AuthAgency:
-		h.agency = &agencyCreds{c: h.meta, base: c.MetadataURL, now: o.Now}
+		h.agency = &agencyCreds{meta: h.meta, now: o.Now}
 	default:
 		if c.AccessKey == "" || c.SecretKey.Reveal() == "" {
 			return nil, errors.New("huaweicloud: access_key and the secret key are required")
 		}
 		h.static = Credentials{AccessKey: c.AccessKey, SecretKey: c.SecretKey.Reveal()}
-	}
-	if vid := c.VIPPortID; vid != "" {
-		// Config checks that there is exactly one VIP then; the port is
-		// known for whichever address it is.
-		h.vipPorts[netip.Addr{}] = vid
 	}
 	return h, nil
 }
@@ -92,6 +113,8 @@ func newHuawei(c config.Cloud, o Options) (*huawei, error) {
 func (h *huawei) Name() string { return config.ProviderHuaweiCloud }
 func (h *huawei) Mode() string { return h.cfg.Mode }
 
+// sign adds X-Project-Id (the SDK sends and signs it on every call; it
+// selects a sub-project's resources) and the signature.
 func (h *huawei) sign(ctx context.Context, r *http.Request) error {
 	cr := h.static
 	if h.agency != nil {
@@ -100,13 +123,14 @@ func (h *huawei) sign(ctx context.Context, r *http.Request) error {
 			return err
 		}
 	}
+	r.Header.Set(headerProjectID, h.cfg.ProjectID)
 	return Sign(r, cr, h.opts.Now())
 }
 
 func (h *huawei) url(path string, q url.Values) string {
 	u := strings.TrimSuffix(h.cfg.Endpoint, "/") + "/v1/" + url.PathEscape(h.cfg.ProjectID) + path
 	if len(q) > 0 {
-		u += "?" + q.Encode()
+		u += "?" + encodeQuery(q)
 	}
 	return u
 }
@@ -121,9 +145,34 @@ func (h *huawei) getPort(ctx context.Context, id string) (*hwPort, error) {
 	return &body.Port, nil
 }
 
+func (h *huawei) putPairs(ctx context.Context, id string, pairs []hwPair) error {
+	body := map[string]any{"port": map[string]any{"allowed_address_pairs": pairs}}
+	return h.api.do(ctx, "PUT", h.url("/ports/"+url.PathEscape(id), nil), body, nil)
+}
+
+// listPorts lists the ports that match q, a page at a time (limit and
+// marker, the last ID of the page before).
+func (h *huawei) listPorts(ctx context.Context, q url.Values) ([]hwPort, error) {
+	var all []hwPort
+	q.Set("limit", strconv.Itoa(pageSize))
+	for {
+		var body struct {
+			Ports []hwPort `json:"ports"`
+		}
+		if err := h.api.do(ctx, "GET", h.url("/ports", q), nil, &body); err != nil {
+			return nil, err
+		}
+		all = append(all, body.Ports...)
+		if len(body.Ports) < pageSize {
+			return all, nil
+		}
+		q.Set("marker", body.Ports[len(body.Ports)-1].ID)
+	}
+}
+
 // own returns this server's port on ifname: configured, or found in the
-// metadata by the interface's MAC; its fixed IPs come from one GET.
-// Both are cached for the life of the daemon.
+// metadata by the interface's MAC; its network, fixed IPs and whether it
+// is open come from one GET. All is cached for the life of the daemon.
 func (h *huawei) own(ctx context.Context, ifname string) (*ownPort, error) {
 	h.mu.Lock()
 	p := h.ownPorts[ifname]
@@ -137,7 +186,7 @@ func (h *huawei) own(ctx context.Context, ifname string) (*ownPort, error) {
 		if err != nil {
 			return nil, fmt.Errorf("finding the MAC of %s: %w", ifname, err)
 		}
-		if id, err = portByMAC(ctx, h.meta, h.cfg.MetadataURL, mac); err != nil {
+		if id, err = portByMAC(ctx, h.meta, mac); err != nil {
 			return nil, err
 		}
 	}
@@ -145,7 +194,7 @@ func (h *huawei) own(ctx context.Context, ifname string) (*ownPort, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading this server's port %s: %w", id, err)
 	}
-	p = &ownPort{id: id}
+	p = &ownPort{id: id, network: port.NetworkID, open: port.open()}
 	for _, f := range port.FixedIPs {
 		if a, err := netip.ParseAddr(f.IPAddress); err == nil {
 			p.ips = append(p.ips, a)
@@ -160,27 +209,69 @@ func (h *huawei) own(ctx context.Context, ifname string) (*ownPort, error) {
 	return p, nil
 }
 
+// openOwn turns this server's port's source/destination check off,
+// unless it is already (as last seen) or the operator keeps the port.
+// It reads the port first, so that the pairs someone else set stay.
+func (h *huawei) openOwn(ctx context.Context, own *ownPort) (bool, error) {
+	h.mu.Lock()
+	open := own.open
+	h.mu.Unlock()
+	if open || !h.cfg.ManageOwnPort {
+		return false, nil
+	}
+	port, err := h.getPort(ctx, own.id)
+	if err != nil {
+		return false, fmt.Errorf("reading this server's port %s: %w", own.id, err)
+	}
+	wrote := false
+	if !port.open() {
+		pairs := append(slices.Clone(port.Pairs), hwPair{IPAddress: openPair})
+		if err := h.putPairs(ctx, own.id, pairs); err != nil {
+			return false, fmt.Errorf("turning the source/destination check of this server's port %s off: %w", own.id, err)
+		}
+		wrote = true
+		h.log.Info("source/destination check of this server's port turned off, so that it takes the VIPs' traffic",
+			"port", own.id, "pair", openPair)
+	}
+	h.mu.Lock()
+	own.open = true
+	h.mu.Unlock()
+	return wrote, nil
+}
+
 // vipPortNow returns the VIP port of vip as it is now: from the listing
-// when vipPort had to look it up, else read again.
-func (h *huawei) vipPortNow(ctx context.Context, vip netip.Addr) (string, *hwPort, error) {
-	id, port, err := h.vipPort(ctx, vip)
+// when vipPort had to look it up, else read again. A cached port that is
+// gone (404: the VIP was deleted and created again) is looked up anew,
+// unless cloud.vip_port_id names it.
+func (h *huawei) vipPortNow(ctx context.Context, own *ownPort, vip netip.Addr) (string, *hwPort, error) {
+	id, port, err := h.vipPort(ctx, own, vip)
 	if err != nil || port != nil {
 		return id, port, err
 	}
-	if port, err = h.getPort(ctx, id); err != nil {
+	port, err = h.getPort(ctx, id)
+	if IsStatus(err, http.StatusNotFound) && h.cfg.VIPPortID == "" {
+		h.log.Info("the VIP's port is gone; looking it up again", "vip", vip.String(), "vip_port", id)
+		h.mu.Lock()
+		delete(h.vipPorts, vip)
+		h.mu.Unlock()
+		return h.vipPort(ctx, own, vip)
+	}
+	if err != nil {
 		return "", nil, fmt.Errorf("reading VIP port %s of %s: %w", id, vip, err)
 	}
 	return id, port, nil
 }
 
 // vipPort returns the VIP port of vip and, when it had to be looked up,
-// the port as listed (saving a GET).
-func (h *huawei) vipPort(ctx context.Context, vip netip.Addr) (string, *hwPort, error) {
+// the port as listed (saving a GET). The lookup stays in this server's
+// network, so that one address used in two VPCs is not ambiguous.
+func (h *huawei) vipPort(ctx context.Context, own *ownPort, vip netip.Addr) (string, *hwPort, error) {
+	if id := h.cfg.VIPPortID; id != "" {
+		// Config checks that there is exactly one VIP then.
+		return id, nil, nil
+	}
 	h.mu.Lock()
 	id, ok := h.vipPorts[vip]
-	if !ok {
-		id, ok = h.vipPorts[netip.Addr{}]
-	}
 	h.mu.Unlock()
 	if ok {
 		return id, nil, nil
@@ -188,32 +279,23 @@ func (h *huawei) vipPort(ctx context.Context, vip netip.Addr) (string, *hwPort, 
 	q := url.Values{}
 	q.Set("device_owner", "neutron:VIP_PORT")
 	q.Set("fixed_ips", "ip_address="+vip.String())
-	var body struct {
-		Ports []hwPort `json:"ports"`
-	}
-	if err := h.api.do(ctx, "GET", h.url("/ports", q), nil, &body); err != nil {
+	q.Set("network_id", own.network)
+	ports, err := h.listPorts(ctx, q)
+	if err != nil {
 		return "", nil, fmt.Errorf("finding the VIP port of %s: %w", vip, err)
 	}
-	var found []hwPort
-	for _, p := range body.Ports {
-		for _, f := range p.FixedIPs {
-			if a, err := netip.ParseAddr(f.IPAddress); err == nil && a == vip {
-				found = append(found, p)
-				break
-			}
-		}
-	}
-	switch len(found) {
+	ports = slices.DeleteFunc(ports, func(p hwPort) bool { return !p.has(vip) || p.NetworkID != own.network })
+	switch len(ports) {
 	case 0:
-		return "", nil, fmt.Errorf("no VIP port (device_owner neutron:VIP_PORT) has the address %s: create the virtual IP in the subnet first", vip)
+		return "", nil, fmt.Errorf("no VIP port (device_owner neutron:VIP_PORT) has the address %s in network %s: create the virtual IP in the subnet first", vip, own.network)
 	case 1:
 	default:
-		return "", nil, fmt.Errorf("%d VIP ports have the address %s; set cloud.vip_port_id", len(found), vip)
+		return "", nil, fmt.Errorf("%d VIP ports have the address %s in network %s; set cloud.vip_port_id", len(ports), vip, own.network)
 	}
 	h.mu.Lock()
-	h.vipPorts[vip] = found[0].ID
+	h.vipPorts[vip] = ports[0].ID
 	h.mu.Unlock()
-	return found[0].ID, &found[0], nil
+	return ports[0].ID, &ports[0], nil
 }
 
 func (h *huawei) Binder(inst config.Instance) Binder {
@@ -248,22 +330,23 @@ func (b *huaweiBinder) target(p *ownPort, vip netip.Addr) (netip.Addr, bool) {
 // want returns the pairs the VIP port should list and whether they
 // differ from have.
 func (b *huaweiBinder) want(have []hwPair, me netip.Addr) ([]hwPair, bool) {
-	listed := false
-	for _, p := range have {
-		if a, err := netip.ParseAddr(p.IPAddress); err == nil && a == me {
-			listed = true
-		}
-	}
+	listed := slices.ContainsFunc(have, func(p hwPair) bool { return pairIs(p.IPAddress, me) })
 	if b.h.cfg.Mode == config.ModeShared {
 		if listed {
 			return have, false
 		}
-		return append(append([]hwPair{}, have...), hwPair{IPAddress: me.String()}), true
+		return append(slices.Clone(have), hwPair{IPAddress: me.String()}), true
 	}
 	if listed && len(have) == 1 {
 		return have, false
 	}
 	return []hwPair{{IPAddress: me.String()}}, true
+}
+
+// pairIs reports whether an allowed address pair is exactly addr.
+func pairIs(s string, addr netip.Addr) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a == addr
 }
 
 // Prepare finds this server's port and the VIP ports, and caches them.
@@ -276,26 +359,28 @@ func (b *huaweiBinder) Prepare(ctx context.Context) error {
 		if _, ok := b.target(own, vip); !ok {
 			continue
 		}
-		if _, _, err := b.h.vipPort(ctx, vip); err != nil {
+		if _, _, err := b.h.vipPort(ctx, own, vip); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// Bind opens this server's port (once) and makes each VIP port list
+// this server.
 func (b *huaweiBinder) Bind(ctx context.Context) (bool, error) {
 	own, err := b.h.own(ctx, b.inst.Interface)
 	if err != nil {
 		return false, err
 	}
-	moved := false
-	var errs []error
+	moved, err := b.h.openOwn(ctx, own)
+	errs := []error{err}
 	for _, vip := range b.vips {
 		me, ok := b.target(own, vip)
 		if !ok {
 			continue
 		}
-		id, port, err := b.h.vipPortNow(ctx, vip)
+		id, port, err := b.h.vipPortNow(ctx, own, vip)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -304,8 +389,7 @@ func (b *huaweiBinder) Bind(ctx context.Context) (bool, error) {
 		if !change {
 			continue
 		}
-		body := map[string]any{"port": map[string]any{"allowed_address_pairs": pairs}}
-		if err := b.h.api.do(ctx, "PUT", b.h.url("/ports/"+url.PathEscape(id), nil), body, nil); err != nil {
+		if err := b.h.putPairs(ctx, id, pairs); err != nil {
 			errs = append(errs, fmt.Errorf("binding VIP port %s of %s to %s: %w", id, vip, me, err))
 			continue
 		}
@@ -316,6 +400,8 @@ func (b *huaweiBinder) Bind(ctx context.Context) (bool, error) {
 	return moved, errors.Join(errs...)
 }
 
+// Check reads the VIP ports and reports whether they list this server
+// (alone, in exclusive mode).
 func (b *huaweiBinder) Check(ctx context.Context) (bool, error) {
 	own, err := b.h.own(ctx, b.inst.Interface)
 	if err != nil {
@@ -327,7 +413,7 @@ func (b *huaweiBinder) Check(ctx context.Context) (bool, error) {
 		if !ok {
 			continue
 		}
-		_, port, err := b.h.vipPortNow(ctx, vip)
+		_, port, err := b.h.vipPortNow(ctx, own, vip)
 		if err != nil {
 			return false, err
 		}
@@ -338,11 +424,62 @@ func (b *huaweiBinder) Check(ctx context.Context) (bool, error) {
 	return bound, nil
 }
 
+// Inspect reads the binding and the ports of the members' fixed IPs in
+// this server's network: whether each port's source/destination check
+// is off and whether the VIP ports list it.
+func (b *huaweiBinder) Inspect(ctx context.Context, members []netip.Addr) (Report, error) {
+	bound, err := b.Check(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	own, err := b.h.own(ctx, b.inst.Interface)
+	if err != nil {
+		return Report{}, err
+	}
+	var vipPorts []*hwPort
+	for _, vip := range b.vips {
+		if _, ok := b.target(own, vip); !ok {
+			continue
+		}
+		_, port, err := b.h.vipPortNow(ctx, own, vip)
+		if err != nil {
+			return Report{}, err
+		}
+		vipPorts = append(vipPorts, port)
+	}
+	all, err := b.h.listPorts(ctx, url.Values{"network_id": {own.network}})
+	if err != nil {
+		return Report{}, fmt.Errorf("listing the ports of network %s: %w", own.network, err)
+	}
+	rep := Report{Bound: bound}
+	for _, m := range withSelf(own.ips, members) {
+		mp := MemberPort{Addr: m, Self: slices.Contains(own.ips, m)}
+		if i := slices.IndexFunc(all, func(p hwPort) bool { return p.DeviceOwner != "neutron:VIP_PORT" && p.has(m) }); i >= 0 {
+			mp.PortID, mp.Open = all[i].ID, all[i].open()
+			mp.Listed = len(vipPorts) > 0 && !slices.ContainsFunc(vipPorts, func(v *hwPort) bool {
+				return !slices.ContainsFunc(v.Pairs, func(p hwPair) bool { return pairIs(p.IPAddress, m) })
+			})
+		}
+		rep.Ports = append(rep.Ports, mp)
+	}
+	return rep, nil
+}
+
 // Unbind does nothing: the next master's write replaces the list in
 // exclusive mode, and shared mode keeps every server listed. Removing
 // this server on the way out could leave the VIP bound to nobody when no
-// other member takes over.
+// other member takes over. The own port stays open: a later takeover
+// needs it.
 func (b *huaweiBinder) Unbind(context.Context) error { return nil }
+
+// Metadata reports how the metadata service takes reads, when this
+// configuration reads it.
+func (h *huawei) Metadata(ctx context.Context) (string, error) {
+	if h.cfg.PortID != "" && h.agency == nil {
+		return MetadataUnused, nil
+	}
+	return h.meta.mode(ctx)
+}
 
 func pairIPs(ps []hwPair) string {
 	s := make([]string, len(ps))

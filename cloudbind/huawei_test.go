@@ -3,6 +3,7 @@ package cloudbind_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http/httptest"
@@ -23,6 +24,7 @@ const (
 	ipB  = "192.168.0.12"
 	vip  = "192.168.0.100"
 	sk   = "s3cr3t-SK-value"
+	open = "1.1.1.1/0"
 )
 
 func newFake(t *testing.T, mod func(*fake.Config)) (*fake.Server, string) {
@@ -55,6 +57,7 @@ func huaweiCfg(url string) config.Cloud {
 		Endpoint:          url,
 		ProjectID:         "proj1",
 		MetadataURL:       url,
+		ManageOwnPort:     true,
 		Auth:              config.AuthAKSK,
 		AccessKey:         "AK1",
 		SecretKey:         sk,
@@ -76,6 +79,19 @@ func opts(log *bytes.Buffer) cloudbind.Options {
 	return o
 }
 
+// clockOpts are opts whose clock reads *now, or the real time while
+// *now is zero.
+func clockOpts(now *time.Time) cloudbind.Options {
+	o := opts(nil)
+	o.Now = func() time.Time {
+		if now.IsZero() {
+			return time.Now()
+		}
+		return *now
+	}
+	return o
+}
+
 func mustProvider(t *testing.T, c config.Cloud, o cloudbind.Options) cloudbind.Provider {
 	t.Helper()
 	p, err := cloudbind.New(c, o)
@@ -91,10 +107,23 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
+// calls returns the fake's calls whose path starts with prefix.
+func calls(f *fake.Server, prefix string) []fake.Call {
+	var out []fake.Call
+	for _, c := range f.State().Calls {
+		if strings.HasPrefix(c.Path, prefix) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func TestHuaweiExclusiveFollowsMaster(t *testing.T) {
 	f, url := newFake(t, func(c *fake.Config) {
 		// Bound to both, as the console leaves it.
 		c.Ports[2].Pairs = []string{ipA, ipB}
+		c.Ports[0].Pairs = []string{open}
+		c.Ports[1].Pairs = []string{open}
 	})
 	var logs bytes.Buffer
 	a := mustProvider(t, huaweiCfg(url), opts(&logs))
@@ -113,13 +142,12 @@ func TestHuaweiExclusiveFollowsMaster(t *testing.T) {
 	if got := f.Pairs("vip-port"); !slices.Equal(got, []string{ipA}) {
 		t.Fatalf("pairs %v, want only %s", got, ipA)
 	}
-	// IDs are cached: the first transition listed once, read its own
-	// port once and wrote once; the next check reads the VIP port once.
-	calls := a.Calls()
+	// IDs are cached: the next bind reads the VIP port once.
+	n := a.Calls()
 	if moved, err := ba.Bind(ctx(t)); err != nil || moved {
 		t.Fatalf("second Bind: moved %v, err %v", moved, err)
 	}
-	if n := a.Calls() - calls; n != 1 {
+	if n := a.Calls() - n; n != 1 {
 		t.Errorf("a bind that changes nothing made %d calls, want 1", n)
 	}
 
@@ -134,11 +162,11 @@ func TestHuaweiExclusiveFollowsMaster(t *testing.T) {
 		t.Fatalf("A Check: %v %v, want false", bound, err)
 	}
 	// The real master re-asserts with one read and one write.
-	calls = a.Calls()
+	n = a.Calls()
 	if moved, err := ba.Bind(ctx(t)); err != nil || !moved {
 		t.Fatalf("A re-Bind: moved %v, err %v", moved, err)
 	}
-	if n := a.Calls() - calls; n != 2 {
+	if n := a.Calls() - n; n != 2 {
 		t.Errorf("re-asserting made %d calls, want 2", n)
 	}
 	if got := f.Pairs("vip-port"); !slices.Equal(got, []string{ipA}) {
@@ -172,42 +200,134 @@ func TestHuaweiShared(t *testing.T) {
 	}
 }
 
+// Binding also turns the source/destination check of this server's port
+// off, as the console's "Bind to Server" does, keeping its other pairs;
+// once, not on every bind.
+func TestHuaweiOpensOwnPort(t *testing.T) {
+	f, url := newFake(t, func(c *fake.Config) { c.Ports[0].Pairs = []string{"10.9.9.9"} })
+	p := mustProvider(t, huaweiCfg(url), opts(nil))
+	b := p.Binder(inst)
+	if err := b.(cloudbind.Preparer).Prepare(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Pairs("port-a"); !slices.Equal(got, []string{"10.9.9.9"}) {
+		t.Fatalf("Prepare changed the own port: %v", got)
+	}
+	n := p.Calls()
+	if moved, err := b.Bind(ctx(t)); err != nil || !moved {
+		t.Fatalf("Bind: %v %v", moved, err)
+	}
+	if got := f.Pairs("port-a"); !slices.Equal(got, []string{"10.9.9.9", open}) {
+		t.Errorf("own port pairs %v, want the other pair kept and %s", got, open)
+	}
+	if got := f.Pairs("vip-port"); !slices.Equal(got, []string{ipA}) {
+		t.Errorf("VIP port pairs %v", got)
+	}
+	// Read and open the own port, read and write the VIP port.
+	if n := p.Calls() - n; n != 4 {
+		t.Errorf("the first takeover made %d calls, want 4", n)
+	}
+	// Later binds leave the own port alone.
+	if err := f.SetPairs("vip-port", ipB); err != nil {
+		t.Fatal(err)
+	}
+	n = p.Calls()
+	if _, err := b.Bind(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if n := p.Calls() - n; n != 2 {
+		t.Errorf("a later takeover made %d calls, want 2", n)
+	}
+}
+
+func TestHuaweiLeavesOwnPortToOperator(t *testing.T) {
+	f, url := newFake(t, nil)
+	c := huaweiCfg(url)
+	c.ManageOwnPort = false
+	if _, err := mustProvider(t, c, opts(nil)).Binder(inst).Bind(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Pairs("port-a"); len(got) != 0 {
+		t.Errorf("own port pairs %v, want untouched", got)
+	}
+	if got := f.Pairs("vip-port"); !slices.Equal(got, []string{ipA}) {
+		t.Errorf("VIP port pairs %v", got)
+	}
+}
+
+func TestHuaweiPreparedTakeoverCostsTwoCalls(t *testing.T) {
+	f, url := newFake(t, func(c *fake.Config) {
+		c.Ports[2].Pairs = []string{ipB}
+		c.Ports[0].Pairs = []string{open}
+	})
+	p := mustProvider(t, huaweiCfg(url), opts(nil))
+	b := p.Binder(inst)
+	if err := b.(cloudbind.Preparer).Prepare(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Pairs("vip-port"); !slices.Equal(got, []string{ipB}) {
+		t.Fatalf("Prepare changed the binding: %v", got)
+	}
+	n := p.Calls()
+	if moved, err := b.Bind(ctx(t)); err != nil || !moved {
+		t.Fatalf("Bind: %v %v", moved, err)
+	}
+	if n := p.Calls() - n; n != 2 {
+		t.Errorf("a prepared takeover made %d calls, want 2 (read and write the VIP port)", n)
+	}
+}
+
+// Every call carries X-Project-Id and signs it, as the SDK does (with the
+// security token of agency credentials).
+func TestHuaweiSignsProjectID(t *testing.T) {
+	for _, auth := range []string{config.AuthAKSK, config.AuthAgency} {
+		t.Run(auth, func(t *testing.T) {
+			f, url := newFake(t, nil)
+			c := huaweiCfg(url)
+			if auth == config.AuthAgency {
+				c.Auth, c.AccessKey, c.SecretKey = config.AuthAgency, "", ""
+			}
+			if _, err := mustProvider(t, c, opts(nil)).Binder(inst).Bind(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			want := "x-project-id;x-sdk-date"
+			if auth == config.AuthAgency {
+				want += ";x-security-token"
+			}
+			api := calls(f, "/v1/")
+			if len(api) == 0 {
+				t.Fatal("no API call")
+			}
+			for _, c := range api {
+				if got := strings.Join(c.Signed, ";"); got != want || c.Status != 200 {
+					t.Errorf("%s %s?%s: %d, signed %s, want %s", c.Method, c.Path, c.Query, c.Status, got, want)
+				}
+			}
+		})
+	}
+}
+
 func TestHuaweiAgencyCredentials(t *testing.T) {
 	f, url := newFake(t, func(c *fake.Config) { c.AgencyTTL = 15 * time.Minute })
 	c := huaweiCfg(url)
 	c.Auth, c.AccessKey, c.SecretKey = config.AuthAgency, "", ""
 	var now time.Time
-	o := opts(nil)
-	o.Now = func() time.Time {
-		if now.IsZero() {
-			return time.Now()
-		}
-		return now
-	}
+	o := clockOpts(&now)
 	b := mustProvider(t, c, o).Binder(inst)
 	for range 3 {
 		if _, err := b.Bind(ctx(t)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	count := func() int {
-		n := 0
-		for _, c := range f.State().Calls {
-			if c.Path == "/openstack/latest/securitykey" {
-				n++
-			}
-		}
-		return n
-	}
+	count := func() int { return len(calls(f, "/openstack/latest/securitykey")) }
 	if n := count(); n != 1 {
 		t.Errorf("fetched the agency credentials %d times, want once (cached)", n)
 	}
 	// Six minutes later less than ten are left: renewed before expiry.
+	// (The fake's clock is the real one: the signature date is six
+	// minutes ahead, within its skew allowance.)
 	now = time.Now().Add(6 * time.Minute)
-	if _, err := b.Check(ctx(t)); err == nil {
-		// The fake's clock is the real one, so the signature date is
-		// six minutes ahead, still within its skew allowance.
-	} else {
+	if _, err := b.Check(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(); n != 2 {
@@ -215,6 +335,102 @@ func TestHuaweiAgencyCredentials(t *testing.T) {
 	}
 	if got := f.Pairs("vip-port"); !slices.Equal(got, []string{ipA}) {
 		t.Fatalf("pairs %v", got)
+	}
+}
+
+// A server that requires metadata tokens (http_tokens = required) is
+// read with one, as the SDK does: asked for once, sent on every read,
+// asked for again when the service refuses it.
+func TestHuaweiMetadataTokenRequired(t *testing.T) {
+	f, url := newFake(t, func(c *fake.Config) {
+		c.MetadataTokens = fake.TokensRequired
+		c.AgencyTTL = 15 * time.Minute
+	})
+	c := huaweiCfg(url)
+	c.Auth, c.AccessKey, c.SecretKey = config.AuthAgency, "", ""
+	var now time.Time
+	o := clockOpts(&now)
+	b := mustProvider(t, c, o).Binder(inst)
+	if _, err := b.Bind(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Pairs("vip-port"); !slices.Equal(got, []string{ipA}) {
+		t.Fatalf("pairs %v", got)
+	}
+	// The service forgets its tokens (a restart); the next renewal of
+	// the agency credentials is refused once, then gets a new token.
+	f.ExpireMetadataTokens()
+	now = time.Now().Add(6 * time.Minute)
+	if _, err := b.Check(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	reads, tokens := 0, 0
+	for _, c := range calls(f, "/") {
+		switch {
+		case c.Path == "/meta-data/latest/api/token":
+			tokens++
+		case strings.HasPrefix(c.Path, "/openstack/"):
+			reads++
+			if !c.MetadataToken {
+				t.Errorf("%s read without a token", c.Path)
+			}
+		}
+	}
+	if tokens != 2 || reads != 4 {
+		t.Errorf("%d token requests and %d reads, want 2 and 4 (network_data.json, securitykey, a refused and a repeated securitykey)", tokens, reads)
+	}
+	if st := f.State(); st.Rejected != 1 {
+		t.Errorf("the fake refused %d requests, want 1 (the stale token)", st.Rejected)
+	}
+}
+
+// A metadata service without the token API (Nova, older ECS) is read
+// without a token.
+func TestHuaweiMetadataWithoutTokens(t *testing.T) {
+	f, url := newFake(t, func(c *fake.Config) { c.MetadataTokens = fake.TokensUnsupported })
+	if _, err := mustProvider(t, huaweiCfg(url), opts(nil)).Binder(inst).Bind(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range calls(f, "/openstack/") {
+		if c.MetadataToken || c.Status != 200 {
+			t.Errorf("%s: status %d, token %v", c.Path, c.Status, c.MetadataToken)
+		}
+	}
+	if got := f.Pairs("vip-port"); !slices.Equal(got, []string{ipA}) {
+		t.Fatalf("pairs %v", got)
+	}
+}
+
+func TestHuaweiWithoutAgency(t *testing.T) {
+	_, url := newFake(t, func(c *fake.Config) {
+		c.Callers["127.0.0.1"] = fake.Caller{MAC: macA, PortID: "port-a", NoAgency: true}
+	})
+	c := huaweiCfg(url)
+	c.Auth, c.AccessKey, c.SecretKey = config.AuthAgency, "", ""
+	_, err := mustProvider(t, c, opts(nil)).Binder(inst).Bind(ctx(t))
+	if err == nil || !strings.Contains(err.Error(), "no agency is attached") || !strings.Contains(err.Error(), `cloud.auth = "aksk"`) {
+		t.Fatalf("Bind without an agency: %v, want a message saying what to configure", err)
+	}
+}
+
+func TestHuaweiMetadataModes(t *testing.T) {
+	for mode, want := range map[string]string{
+		fake.TokensRequired:    cloudbind.MetadataTokenRequired,
+		fake.TokensOptional:    cloudbind.MetadataTokenOptional,
+		fake.TokensUnsupported: cloudbind.MetadataNoToken,
+	} {
+		_, url := newFake(t, func(c *fake.Config) { c.MetadataTokens = mode })
+		p := mustProvider(t, huaweiCfg(url), opts(nil))
+		got, err := p.(cloudbind.MetadataReporter).Metadata(ctx(t))
+		if err != nil || got != want {
+			t.Errorf("fake %s: %q %v, want %q", mode, got, err, want)
+		}
+	}
+	_, url := newFake(t, nil)
+	c := huaweiCfg(url)
+	c.PortID = "port-a"
+	if got, err := mustProvider(t, c, opts(nil)).(cloudbind.MetadataReporter).Metadata(ctx(t)); got != cloudbind.MetadataUnused || err != nil {
+		t.Errorf("port_id and aksk: %q %v, want unused", got, err)
 	}
 }
 
@@ -253,21 +469,11 @@ func TestHuaweiGivesUpBounded(t *testing.T) {
 	f, url := newFake(t, nil)
 	b := mustProvider(t, huaweiCfg(url), opts(nil)).Binder(inst)
 	f.Inject(fake.Fault{Status: 503, Count: 1000})
-	start := time.Now()
 	_, err := b.Bind(ctx(t))
-	if err == nil || !cloudbind.IsStatus(err, 503) {
-		t.Fatalf("Bind: %v, want a 503", err)
+	if err == nil || !cloudbind.IsStatus(err, 503) || !strings.Contains(err.Error(), "APIGW.0201") {
+		t.Fatalf("Bind: %v, want the gateway's 503", err)
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("gave up after %v", d)
-	}
-	n := 0
-	for _, c := range f.State().Calls {
-		if strings.HasPrefix(c.Path, "/v1/") {
-			n++
-		}
-	}
-	if n != 4 {
+	if n := len(calls(f, "/v1/")); n != 4 {
 		t.Errorf("%d API calls, want 4 attempts", n)
 	}
 }
@@ -277,8 +483,8 @@ func TestHuaweiBadSecret(t *testing.T) {
 	c := huaweiCfg(url)
 	c.SecretKey = "wrong-secret-value"
 	_, err := mustProvider(t, c, opts(nil)).Binder(inst).Bind(ctx(t))
-	if err == nil || !cloudbind.IsStatus(err, 401) {
-		t.Fatalf("Bind with a wrong secret: %v, want 401", err)
+	if err == nil || !cloudbind.IsStatus(err, 401) || !strings.Contains(err.Error(), "APIGW.0301: Incorrect IAM authentication information") {
+		t.Fatalf("Bind with a wrong secret: %v, want the gateway's 401", err)
 	}
 	if strings.Contains(err.Error(), "wrong-secret-value") {
 		t.Errorf("error shows the secret: %v", err)
@@ -295,6 +501,50 @@ func TestHuaweiNoVIPPort(t *testing.T) {
 	_, err := mustProvider(t, huaweiCfg(url), opts(nil)).Binder(in).Bind(ctx(t))
 	if err == nil || !strings.Contains(err.Error(), "no VIP port") {
 		t.Fatalf("Bind: %v", err)
+	}
+}
+
+// A VIP deleted and created again has a new port: the cached ID is
+// dropped on 404 and the port found again, unless it is configured.
+func TestHuaweiVIPPortCreatedAgain(t *testing.T) {
+	f, url := newFake(t, nil)
+	b := mustProvider(t, huaweiCfg(url), opts(nil)).Binder(inst)
+	if _, err := b.Bind(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	f.DeletePort("vip-port")
+	f.AddPort(fake.Port{ID: "vip-port-new", NetworkID: "net1", DeviceOwner: "neutron:VIP_PORT", FixedIPs: []string{vip}, Pairs: []string{ipB}})
+	if moved, err := b.Bind(ctx(t)); err != nil || !moved {
+		t.Fatalf("Bind after the VIP was created again: %v %v", moved, err)
+	}
+	if got := f.Pairs("vip-port-new"); !slices.Equal(got, []string{ipA}) {
+		t.Errorf("new VIP port pairs %v", got)
+	}
+
+	c := huaweiCfg(url)
+	c.VIPPortID = "vip-port-new"
+	configured := mustProvider(t, c, opts(nil)).Binder(inst)
+	f.DeletePort("vip-port-new")
+	if _, err := configured.Bind(ctx(t)); !cloudbind.IsStatus(err, 404) {
+		t.Errorf("Bind with a configured VIP port that is gone: %v, want 404", err)
+	}
+}
+
+// The same address as a VIP in two VPCs: the VIP port is the one in this
+// server's network.
+func TestHuaweiVIPPortInOwnNetwork(t *testing.T) {
+	f, url := newFake(t, func(c *fake.Config) {
+		c.Ports = append(c.Ports, fake.Port{ID: "aaa-other-vpc", NetworkID: "net2", DeviceOwner: "neutron:VIP_PORT",
+			FixedIPs: []string{vip}, Pairs: []string{"10.2.0.5"}})
+	})
+	if _, err := mustProvider(t, huaweiCfg(url), opts(nil)).Binder(inst).Bind(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Pairs("vip-port"); !slices.Equal(got, []string{ipA}) {
+		t.Errorf("VIP port pairs %v", got)
+	}
+	if got := f.Pairs("aaa-other-vpc"); !slices.Equal(got, []string{"10.2.0.5"}) {
+		t.Errorf("the other VPC's VIP port changed: %v", got)
 	}
 }
 
@@ -326,22 +576,29 @@ func TestHuaweiVIPPortPerAddress(t *testing.T) {
 	}
 }
 
-func TestHuaweiPreparedTakeoverCostsTwoCalls(t *testing.T) {
-	f, url := newFake(t, func(c *fake.Config) { c.Ports[2].Pairs = []string{ipB} })
-	p := mustProvider(t, huaweiCfg(url), opts(nil))
-	b := p.Binder(inst)
-	if err := b.(cloudbind.Preparer).Prepare(ctx(t)); err != nil {
+// Inspect reports each member's port, found in a listing of the network
+// that takes several pages.
+func TestHuaweiInspect(t *testing.T) {
+	_, url := newFake(t, func(c *fake.Config) {
+		for i := range 250 {
+			c.Ports = append(c.Ports, fake.Port{ID: fmt.Sprintf("filler-%03d", i), NetworkID: "net1",
+				FixedIPs: []string{fmt.Sprintf("192.168.1.%d", i)}})
+		}
+		c.Ports[0].Pairs = []string{open}
+		c.Ports[2].Pairs = []string{ipA}
+	})
+	b := mustProvider(t, huaweiCfg(url), opts(nil)).Binder(inst)
+	rep, err := b.(cloudbind.Inspector).Inspect(ctx(t), []netip.Addr{netip.MustParseAddr(ipB), netip.MustParseAddr("192.168.0.99")})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := f.Pairs("vip-port"); !slices.Equal(got, []string{ipB}) {
-		t.Fatalf("Prepare changed the binding: %v", got)
+	want := []cloudbind.MemberPort{
+		{Addr: netip.MustParseAddr(ipA), Self: true, PortID: "port-a", Open: true, Listed: true},
+		{Addr: netip.MustParseAddr(ipB), PortID: "port-b"},
+		{Addr: netip.MustParseAddr("192.168.0.99")},
 	}
-	calls := p.Calls()
-	if moved, err := b.Bind(ctx(t)); err != nil || !moved {
-		t.Fatalf("Bind: %v %v", moved, err)
-	}
-	if n := p.Calls() - calls; n != 2 {
-		t.Errorf("a prepared takeover made %d calls, want 2 (read and write the VIP port)", n)
+	if !rep.Bound || !slices.Equal(rep.Ports, want) {
+		t.Errorf("report %+v, want bound and %+v", rep, want)
 	}
 }
 
@@ -351,6 +608,7 @@ func TestHuaweiRetryAfterSharedByBinders(t *testing.T) {
 	f, url := newFake(t, func(c *fake.Config) {
 		c.Ports = append(c.Ports, fake.Port{ID: "vip-port-2", NetworkID: "net1", DeviceOwner: "neutron:VIP_PORT",
 			FixedIPs: []string{"192.168.0.101"}})
+		c.Ports[0].Pairs = []string{open}
 	})
 	p := mustProvider(t, huaweiCfg(url), opts(nil))
 	db := config.Instance{Name: "db", Interface: "eth0", VIPs: []netip.Prefix{netip.MustParsePrefix("192.168.0.101/32")}}

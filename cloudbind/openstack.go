@@ -23,13 +23,14 @@ import (
 
 // osProvider binds VIPs through Neutron: the master's port lists the VIP
 // in its allowed_address_pairs (and, in exclusive mode, no other port
-// of the network does); an optional floating IP follows the master.
+// of the network does); an optional floating IP follows the master's
+// port, or sits once on the port that reserves the VIP.
 type osProvider struct {
 	counter
 	cfg  config.Cloud
 	opts Options
 	log  *slog.Logger
-	meta *caller
+	meta *metadata
 	// throttle holds every Neutron call back after a 429.
 	throttle throttle
 
@@ -37,6 +38,7 @@ type osProvider struct {
 	pc       *gophercloud.ProviderClient
 	net      *gophercloud.ServiceClient
 	ownPorts map[string]*osOwn // interface -> this server's port
+	vipPort  string            // the port that reserves the VIP, once found
 }
 
 type osOwn struct {
@@ -56,7 +58,7 @@ func newOpenStack(c config.Cloud, o Options) (*osProvider, error) {
 	}
 	p := &osProvider{cfg: c, opts: o, log: o.Logger.With("provider", config.ProviderOpenStack),
 		ownPorts: map[string]*osOwn{}}
-	p.meta = &caller{client: o.HTTPClient, timeout: c.CallTimeout, retry: o.Retry}
+	p.meta = newMetadata(c.MetadataURL, &caller{client: o.HTTPClient, timeout: c.CallTimeout, retry: o.Retry}, o.Now)
 	return p, nil
 }
 
@@ -113,13 +115,14 @@ func (p *osProvider) client(ctx context.Context) (*gophercloud.ServiceClient, er
 		if err != nil {
 			return nil, fmt.Errorf("keystone authentication: %w", scrub(err))
 		}
-		// The endpoint comes from the file or the catalog, without the
-		// version discovery call NewNetworkV2 would make.
+		// The endpoint comes from the file or the catalog (of the
+		// region given), without the version discovery call
+		// NewNetworkV2 would make.
 		ep := p.cfg.Endpoint
 		if ep == "" {
-			eo := gophercloud.EndpointOpts{Type: "network", Availability: gophercloud.AvailabilityPublic}
+			eo := gophercloud.EndpointOpts{Type: "network", Region: p.cfg.Region, Availability: gophercloud.AvailabilityPublic}
 			if ep, err = pc.EndpointLocator(eo); err != nil {
-				return nil, fmt.Errorf("finding Neutron in the catalog (or set cloud.endpoint): %w", err)
+				return nil, fmt.Errorf("finding Neutron of region %q in the catalog (or set cloud.endpoint): %w", p.cfg.Region, err)
 			}
 		}
 		ep = gophercloud.NormalizeURL(ep)
@@ -238,7 +241,7 @@ func (p *osProvider) own(ctx context.Context, nc *gophercloud.ServiceClient, ifn
 		if err != nil {
 			return nil, nil, fmt.Errorf("finding the MAC of %s: %w", ifname, err)
 		}
-		if id, err = portByMAC(ctx, p.meta, p.cfg.MetadataURL, mac); err != nil {
+		if id, err = portByMAC(ctx, p.meta, mac); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -297,9 +300,16 @@ func (b *osBinder) edit(ctx context.Context, nc *gophercloud.ServiceClient, port
 		if !changed {
 			return false, nil
 		}
+		opts := ports.UpdateOpts{AllowedAddressPairs: &pairs}
+		// If-Match only where Neutron keeps revisions (the
+		// standard-attr-revisions extension): a port without
+		// revision_number cannot meet a constraint.
 		rev := port.RevisionNumber
+		if rev > 0 {
+			opts.RevisionNumber = &rev
+		}
 		err := b.p.call(ctx, func(ctx context.Context) error {
-			_, err := ports.Update(ctx, nc, port.ID, ports.UpdateOpts{AllowedAddressPairs: &pairs, RevisionNumber: &rev}).Extract()
+			_, err := ports.Update(ctx, nc, port.ID, opts).Extract()
 			return err
 		})
 		if err == nil {
@@ -358,15 +368,7 @@ func (b *osBinder) state(ctx context.Context, nc *gophercloud.ServiceClient) (*p
 		}
 		return port, nil, nil
 	}
-	var all []ports.Port
-	err = b.p.call(ctx, func(ctx context.Context) error {
-		pages, err := ports.List(nc, ports.ListOpts{NetworkID: own.network}).AllPages(ctx)
-		if err != nil {
-			return err
-		}
-		all, err = ports.ExtractPorts(pages)
-		return err
-	})
+	all, err := b.p.listPorts(ctx, nc, ports.ListOpts{NetworkID: own.network})
 	if err != nil {
 		return nil, nil, fmt.Errorf("listing the ports of network %s: %w", own.network, err)
 	}
@@ -456,32 +458,105 @@ func (b *osBinder) getFloating(ctx context.Context, nc *gophercloud.ServiceClien
 	return fip, nil
 }
 
-// floating associates the floating IP with this server's port.
+// fipTarget is where the floating IP belongs: this server's port on its
+// IPv4 fixed IP (floating_ip_port "master"), or the port that reserves
+// the VIP, on the VIP ("vip").
+func (b *osBinder) fipTarget(ctx context.Context, nc *gophercloud.ServiceClient, port *ports.Port) (id, fixed string, err error) {
+	if b.p.cfg.FloatingIPPort == config.FloatingIPOnVIP {
+		vip, ok := b.vip4()
+		if !ok {
+			return "", "", fmt.Errorf("instance %s has no IPv4 VIP for the floating IP", b.inst.Name)
+		}
+		id, err := b.p.reservedPort(ctx, nc, port, vip)
+		return id, vip.String(), err
+	}
+	for _, f := range port.FixedIPs {
+		if a, err := netip.ParseAddr(f.IPAddress); err == nil && a.Is4() {
+			return port.ID, a.String(), nil
+		}
+	}
+	return port.ID, "", nil
+}
+
+func (b *osBinder) vip4() (netip.Addr, bool) {
+	for _, v := range b.vips {
+		if v.Is4() {
+			return v, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// reservedPort finds the port that reserves vip: cloud.vip_port_id, or
+// the port of this server's network whose fixed IP it is; cached.
+func (p *osProvider) reservedPort(ctx context.Context, nc *gophercloud.ServiceClient, own *ports.Port, vip netip.Addr) (string, error) {
+	if p.cfg.VIPPortID != "" {
+		return p.cfg.VIPPortID, nil
+	}
+	p.mu.Lock()
+	id := p.vipPort
+	p.mu.Unlock()
+	if id != "" {
+		return id, nil
+	}
+	found, err := p.listPorts(ctx, nc, ports.ListOpts{NetworkID: own.NetworkID, FixedIPs: []ports.FixedIPOpts{{IPAddress: vip.String()}}})
+	if err != nil {
+		return "", fmt.Errorf("finding the port that reserves %s: %w", vip, err)
+	}
+	if len(found) != 1 {
+		return "", fmt.Errorf("%d ports of network %s have the fixed IP %s; reserve it with one port (openstack port create --fixed-ip ip-address=%s) or set cloud.vip_port_id",
+			len(found), own.NetworkID, vip, vip)
+	}
+	p.mu.Lock()
+	p.vipPort = found[0].ID
+	p.mu.Unlock()
+	return found[0].ID, nil
+}
+
+func (p *osProvider) listPorts(ctx context.Context, nc *gophercloud.ServiceClient, opts ports.ListOpts) ([]ports.Port, error) {
+	var all []ports.Port
+	err := p.call(ctx, func(ctx context.Context) error {
+		pages, err := ports.List(nc, opts).AllPages(ctx)
+		if err != nil {
+			return err
+		}
+		all, err = ports.ExtractPorts(pages)
+		return err
+	})
+	return all, err
+}
+
+// floating associates the floating IP with its target port (see
+// fipTarget) when it is elsewhere.
 func (b *osBinder) floating(ctx context.Context, nc *gophercloud.ServiceClient, port *ports.Port) (bool, error) {
 	id := b.p.cfg.FloatingIPID
 	fip, err := b.getFloating(ctx, nc)
 	if err != nil {
 		return false, err
 	}
-	if fip.PortID == port.ID {
+	target, fixed, err := b.fipTarget(ctx, nc, port)
+	if err != nil {
+		return false, err
+	}
+	if fip.PortID == target && (fixed == "" || fip.FixedIP == fixed) {
 		return false, nil
 	}
-	fixed := ""
-	for _, f := range port.FixedIPs {
-		if a, err := netip.ParseAddr(f.IPAddress); err == nil && a.Is4() {
-			fixed = a.String()
-			break
-		}
-	}
-	pid := port.ID
 	err = b.p.call(ctx, func(ctx context.Context) error {
-		_, err := floatingips.Update(ctx, nc, id, floatingips.UpdateOpts{PortID: &pid, FixedIP: fixed}).Extract()
+		_, err := floatingips.Update(ctx, nc, id, floatingips.UpdateOpts{PortID: &target, FixedIP: fixed}).Extract()
 		return err
 	})
-	if err != nil {
-		return false, fmt.Errorf("associating floating IP %s with port %s: %w", id, pid, err)
+	if IsStatus(err, http.StatusNotFound) {
+		// The reserved port may be gone (the VIP reserved again): find
+		// it anew next time.
+		b.p.mu.Lock()
+		b.p.vipPort = ""
+		b.p.mu.Unlock()
 	}
-	b.p.log.Info("floating IP moved to this server", "instance", b.inst.Name, "floating_ip", id, "port", pid)
+	if err != nil {
+		return false, fmt.Errorf("associating floating IP %s with port %s: %w", id, target, err)
+	}
+	b.p.log.Info("floating IP associated", "instance", b.inst.Name, "floating_ip", id, "port", target,
+		"fixed_ip", fixed, "on", b.p.cfg.FloatingIPPort)
 	return true, nil
 }
 
@@ -503,9 +578,64 @@ func (b *osBinder) Check(ctx context.Context) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		return fip.PortID == port.ID, nil
+		target, _, err := b.fipTarget(ctx, nc, port)
+		if err != nil {
+			return false, err
+		}
+		return fip.PortID == target, nil
 	}
 	return true, nil
+}
+
+// Inspect reads the binding and the ports of the members' fixed IPs in
+// this server's network: whether each allows the VIPs.
+func (b *osBinder) Inspect(ctx context.Context, members []netip.Addr) (Report, error) {
+	bound, err := b.Check(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	nc, err := b.p.client(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	own, _, err := b.p.own(ctx, nc, b.inst.Interface)
+	if err != nil {
+		return Report{}, err
+	}
+	all, err := b.p.listPorts(ctx, nc, ports.ListOpts{NetworkID: own.network})
+	if err != nil {
+		return Report{}, fmt.Errorf("listing the ports of network %s: %w", own.network, err)
+	}
+	rep := Report{Bound: bound}
+	for _, m := range withSelf(own.ips, members) {
+		mp := MemberPort{Addr: m, Self: slices.Contains(own.ips, m)}
+		for i := range all {
+			if slices.ContainsFunc(all[i].FixedIPs, func(f ports.IP) bool { return f.IPAddress == m.String() }) {
+				mp.PortID = all[i].ID
+				mp.Open = !slices.ContainsFunc(b.vips, func(v netip.Addr) bool { return !hasPair(&all[i], v) })
+				break
+			}
+		}
+		rep.Ports = append(rep.Ports, mp)
+	}
+	if id := b.p.cfg.FloatingIPID; id != "" {
+		fip, err := b.getFloating(ctx, nc)
+		if err != nil {
+			return Report{}, err
+		}
+		rep.Notes = append(rep.Notes, fmt.Sprintf("floating IP %s (%s) is on port %q, fixed IP %q (floating_ip_port %q)",
+			id, fip.FloatingIP, fip.PortID, fip.FixedIP, b.p.cfg.FloatingIPPort))
+	}
+	return rep, nil
+}
+
+// Metadata reports how the metadata service takes reads, when this
+// configuration reads it.
+func (p *osProvider) Metadata(ctx context.Context) (string, error) {
+	if p.cfg.PortID != "" {
+		return MetadataUnused, nil
+	}
+	return p.meta.mode(ctx)
 }
 
 // Unbind removes the VIPs from this server's port in exclusive mode;

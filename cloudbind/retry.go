@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Retry bounds the retries of one API call. 429 answers wait for their
@@ -147,9 +148,14 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 // do sends method url with body in (nil: none) and decodes a 2xx answer
-// into out (nil: discard), retrying as the policy allows. The error is
-// that of the last attempt.
+// into out (nil: discard; a *[]byte takes the body as it is), retrying
+// as the policy allows. The error is that of the last attempt.
 func (c *caller) do(ctx context.Context, method, url string, in, out any) error {
+	return c.doWith(ctx, method, url, nil, in, out)
+}
+
+// doWith is do with extra request headers.
+func (c *caller) doWith(ctx context.Context, method, url string, hdr http.Header, in, out any) error {
 	var body []byte
 	if in != nil {
 		var err error
@@ -175,7 +181,7 @@ func (c *caller) do(ctx context.Context, method, url string, in, out any) error 
 			}
 			return last
 		}
-		wait, err := c.once(ctx, method, url, path, body, out)
+		wait, err := c.once(ctx, method, url, path, hdr, body, out)
 		if err == nil {
 			return nil
 		}
@@ -195,7 +201,7 @@ func (c *caller) do(ctx context.Context, method, url string, in, out any) error 
 
 // once makes one attempt. wait < 0: do not retry; 0: back off; > 0:
 // the server asked for that wait.
-func (c *caller) once(ctx context.Context, method, url, path string, body []byte, out any) (time.Duration, error) {
+func (c *caller) once(ctx context.Context, method, url, path string, hdr http.Header, body []byte, out any) (time.Duration, error) {
 	actx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var rd io.Reader
@@ -207,11 +213,19 @@ func (c *caller) once(ctx context.Context, method, url, path string, body []byte
 		return -1, err
 	}
 	req.Header.Set("Accept", "application/json")
+	for k, vs := range hdr {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.prepare != nil {
 		if err := c.prepare(actx, req); err != nil {
+			if errors.Is(err, errNoAgency) || IsStatus(err, http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound) {
+				return -1, err
+			}
 			return 0, err
 		}
 	}
@@ -230,6 +244,10 @@ func (c *caller) once(ctx context.Context, method, url, path string, body []byte
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if resp.StatusCode/100 == 2 {
+		if raw, ok := out.(*[]byte); ok {
+			*raw = data
+			return 0, nil
+		}
 		if out != nil && len(data) > 0 {
 			if err := json.Unmarshal(data, out); err != nil {
 				return -1, fmt.Errorf("%s %s: decoding the answer: %w", method, path, err)
@@ -278,9 +296,11 @@ func retryAfter(h string, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-// errorBody finds an error code and message in the usual shapes of
-// Huawei ({"error_code","error_msg"}, {"code","message"}) and Neutron
-// ({"NeutronError":{"type","message"}}) answers.
+// errorBody finds an error code and message in the answers of Huawei's
+// API gateway ({"error_code","error_msg"}), its VPC service ({"code",
+// "message"}), Neutron ({"NeutronError":{"type","message"}}) and
+// Keystone ({"error":{"code","title","message"}}); an answer that is not
+// JSON (the metadata service's) gives its text as the message.
 func errorBody(data []byte) (code, msg string) {
 	var b struct {
 		ErrorCode string `json:"error_code"`
@@ -291,8 +311,16 @@ func errorBody(data []byte) (code, msg string) {
 			Type    string `json:"type"`
 			Message string `json:"message"`
 		} `json:"NeutronError"`
+		Keystone *struct {
+			Title   string `json:"title"`
+			Message string `json:"message"`
+		} `json:"error"`
 	}
-	if json.Unmarshal(data, &b) != nil {
+	if err := json.Unmarshal(data, &b); err != nil {
+		msg = strings.Join(strings.Fields(string(data)), " ")
+		if !json.Valid(data) && utf8.ValidString(msg) {
+			return "", shorten(msg)
+		}
 		return "", ""
 	}
 	switch {
@@ -300,14 +328,20 @@ func errorBody(data []byte) (code, msg string) {
 		code, msg = b.ErrorCode, b.ErrorMsg
 	case b.Neutron != nil:
 		code, msg = b.Neutron.Type, b.Neutron.Message
+	case b.Keystone != nil:
+		code, msg = b.Keystone.Title, b.Keystone.Message
 	default:
 		if s, ok := b.Code.(string); ok {
 			code = s
 		}
 		msg = b.Message
 	}
+	return code, shorten(msg)
+}
+
+func shorten(msg string) string {
 	if len(msg) > 200 {
-		msg = msg[:200] + "…"
+		return strings.ToValidUTF8(msg[:200], "") + "…"
 	}
-	return code, msg
+	return msg
 }

@@ -14,13 +14,15 @@ import (
 	"time"
 )
 
-// SDK-HMAC-SHA256 request signing of Huawei Cloud's API gateway.
+// SDK-HMAC-SHA256 request signing of Huawei Cloud's API gateway, as the
+// official SDK (huaweicloud-sdk-go-v3 core/auth/signer) does it.
 
 const (
-	signAlgorithm  = "SDK-HMAC-SHA256"
-	headerSdkDate  = "X-Sdk-Date"
-	headerSecToken = "X-Security-Token"
-	sdkDateFormat  = "20060102T150405Z"
+	signAlgorithm   = "SDK-HMAC-SHA256"
+	headerSdkDate   = "X-Sdk-Date"
+	headerSecToken  = "X-Security-Token"
+	headerProjectID = "X-Project-Id"
+	sdkDateFormat   = "20060102T150405Z"
 )
 
 // Credentials sign requests: an access key and its secret, plus a
@@ -35,9 +37,9 @@ type Credentials struct {
 }
 
 // Sign adds X-Sdk-Date (unless set), X-Security-Token (for temporary
-// credentials) and the Authorization header to r. The signed headers are
-// host, x-sdk-date, and content-type and x-security-token when present.
-// It reads and restores r's body.
+// credentials) and the Authorization header to r. Like the SDK it signs
+// x-sdk-date, x-project-id when r has one, and x-security-token; not
+// host, not content-type. It reads and restores r's body.
 func Sign(r *http.Request, c Credentials, now time.Time) error {
 	if r.Header.Get(headerSdkDate) == "" {
 		r.Header.Set(headerSdkDate, now.UTC().Format(sdkDateFormat))
@@ -45,9 +47,9 @@ func Sign(r *http.Request, c Credentials, now time.Time) error {
 	if c.SecurityToken != "" {
 		r.Header.Set(headerSecToken, c.SecurityToken)
 	}
-	names := []string{"host", "x-sdk-date"}
-	if r.Header.Get("Content-Type") != "" {
-		names = append(names, "content-type")
+	names := []string{"x-sdk-date"}
+	if r.Header.Get(headerProjectID) != "" {
+		names = append(names, "x-project-id")
 	}
 	if c.SecurityToken != "" {
 		names = append(names, "x-security-token")
@@ -79,22 +81,22 @@ func readBody(r *http.Request) ([]byte, error) {
 // Signature computes the hex signature of r over the signed header names
 // (lower case, sorted), using X-Sdk-Date of r.
 func Signature(r *http.Request, body []byte, signed []string, secret string) string {
-	sts := StringToSign(CanonicalRequest(r, body, signed), r.Header.Get(headerSdkDate))
+	sts := stringToSign(canonicalRequest(r, body, signed), r.Header.Get(headerSdkDate))
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(sts))
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// StringToSign is the algorithm, the date and the hash of the canonical
+// stringToSign is the algorithm, the date and the hash of the canonical
 // request, one per line.
-func StringToSign(canonical, date string) string {
+func stringToSign(canonical, date string) string {
 	h := sha256.Sum256([]byte(canonical))
 	return signAlgorithm + "\n" + date + "\n" + hex.EncodeToString(h[:])
 }
 
-// CanonicalRequest is method, URI, query, headers, signed header names
+// canonicalRequest is method, URI, query, headers, signed header names
 // and the hash of the body, one per line.
-func CanonicalRequest(r *http.Request, body []byte, signed []string) string {
+func canonicalRequest(r *http.Request, body []byte, signed []string) string {
 	h := sha256.Sum256(body)
 	return strings.Join([]string{
 		r.Method,
@@ -141,6 +143,14 @@ func CanonicalQuery(q map[string][]string) string {
 	return strings.Join(parts, "&")
 }
 
+// encodeQuery writes q as the SDK puts it on the wire: sorted by name,
+// a space as %20 (url.Values.Encode writes "+", which a gateway that
+// decodes by RFC 3986 reads as a plus sign, so the signature would not
+// match).
+func encodeQuery(q url.Values) string {
+	return strings.ReplaceAll(q.Encode(), "+", "%20")
+}
+
 func canonicalHeaders(r *http.Request, signed []string) string {
 	lower := map[string][]string{}
 	for k, v := range r.Header {
@@ -180,24 +190,4 @@ func escape(s string) string {
 		b.WriteByte(hexdig[c&15])
 	}
 	return b.String()
-}
-
-// ParseAuthorization splits an SDK-HMAC-SHA256 Authorization header.
-func ParseAuthorization(h string) (access string, signed []string, signature string, ok bool) {
-	rest, found := strings.CutPrefix(h, signAlgorithm+" ")
-	if !found {
-		return "", nil, "", false
-	}
-	for _, part := range strings.Split(rest, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-		switch k {
-		case "Access":
-			access = v
-		case "SignedHeaders":
-			signed = strings.Split(v, ";")
-		case "Signature":
-			signature = v
-		}
-	}
-	return access, signed, signature, access != "" && len(signed) > 0 && signature != ""
 }

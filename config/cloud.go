@@ -28,6 +28,16 @@ const (
 	ModeShared = "shared"
 )
 
+// Where an OpenStack floating IP goes (cloud.floating_ip_port).
+const (
+	// FloatingIPOnMaster moves the floating IP to the master's own port
+	// on each takeover: it reaches the master's own address.
+	FloatingIPOnMaster = "master"
+	// FloatingIPOnVIP associates the floating IP once with the port that
+	// reserves the VIP: it reaches the VIP wherever it is.
+	FloatingIPOnVIP = "vip"
+)
+
 // Huawei Cloud credential sources.
 const (
 	AuthAKSK   = "aksk"
@@ -76,7 +86,8 @@ type Cloud struct {
 	// CallTimeout bounds every API call (each attempt).
 	CallTimeout time.Duration
 
-	// Region gives Huawei Cloud's default endpoint.
+	// Region gives Huawei Cloud's default endpoint; for openstack it
+	// picks the region's Neutron in the Keystone catalog.
 	Region string
 	// Endpoint is the API's base URL: Huawei VPC, or Neutron for
 	// openstack (empty: from the Keystone catalog).
@@ -87,6 +98,10 @@ type Cloud struct {
 	// PortID is this server's NIC port; empty: found from metadata.
 	PortID      string
 	MetadataURL string
+	// ManageOwnPort turns the source/destination check of this server's
+	// port off when binding (huaweicloud); false leaves the port to the
+	// operator.
+	ManageOwnPort bool
 
 	// Auth is aksk or agency (huaweicloud); password or
 	// application_credential (openstack, derived from the keys given).
@@ -106,6 +121,8 @@ type Cloud struct {
 	PasswordFile                    string
 	Password                        Secret
 	FloatingIPID                    string
+	// FloatingIPPort is FloatingIPOnMaster or FloatingIPOnVIP.
+	FloatingIPPort string
 
 	// exec
 	Acquire []string
@@ -136,6 +153,7 @@ type rawCloud struct {
 	VIPPortID     optString `toml:"vip_port_id"`
 	PortID        optString `toml:"port_id"`
 	MetadataURL   optString `toml:"metadata_url"`
+	ManageOwnPort optBool   `toml:"manage_own_port"`
 	Auth          optString `toml:"auth"`
 	AccessKey     optString `toml:"access_key"`
 	SecretKeyFile optString `toml:"secret_key_file"`
@@ -148,6 +166,7 @@ type rawCloud struct {
 	Project                         optString `toml:"project"`
 	PasswordFile                    optString `toml:"password_file"`
 	FloatingIPID                    optString `toml:"floating_ip_id"`
+	FloatingIPPort                  optString `toml:"floating_ip_port"`
 
 	Acquire optStrings  `toml:"acquire"`
 	Release optStrings  `toml:"release"`
@@ -166,6 +185,8 @@ func DefaultCloud() Cloud {
 		ReconcileInterval: r.ReconcileInterval.val,
 		CallTimeout:       r.CallTimeout.val,
 		MetadataURL:       r.MetadataURL.val,
+		ManageOwnPort:     r.ManageOwnPort.val,
+		FloatingIPPort:    r.FloatingIPPort.val,
 		Timeout:           r.Timeout.val,
 		Retries:           r.Retries.val,
 	}
@@ -177,6 +198,8 @@ func applyCloudDefaults(r *rawCloud) {
 	r.ReconcileInterval.setDefault(30 * time.Second)
 	r.CallTimeout.setDefault(10 * time.Second)
 	r.MetadataURL.setDefault(DefaultMetadataURL)
+	r.ManageOwnPort.setDefault(true)
+	r.FloatingIPPort.setDefault(FloatingIPOnMaster)
 	r.Timeout.setDefault(30 * time.Second)
 	r.Retries.setDefault(3)
 }
@@ -258,6 +281,7 @@ func buildCloud(f *rawFile, cfg *Config, dir string, opts ParseOptions, c *colle
 		{"project", &r.Project, &out.Project},
 		{"password_file", &r.PasswordFile, &out.PasswordFile},
 		{"floating_ip_id", &r.FloatingIPID, &out.FloatingIPID},
+		{"floating_ip_port", &r.FloatingIPPort, &out.FloatingIPPort},
 	}
 	set := map[string]bool{}
 	for _, s := range strs {
@@ -273,6 +297,10 @@ func buildCloud(f *rawFile, cfg *Config, dir string, opts ParseOptions, c *colle
 	if c.valid(key("release"), r.Release.problem) && r.Release.set {
 		out.Release = r.Release.val
 		set["release"] = true
+	}
+	if c.valid(key("manage_own_port"), r.ManageOwnPort.problem) {
+		out.ManageOwnPort = r.ManageOwnPort.val
+		set["manage_own_port"] = r.ManageOwnPort.set
 	}
 	set["timeout"] = r.Timeout.set
 	set["retries"] = r.Retries.set
@@ -292,10 +320,10 @@ func buildCloud(f *rawFile, cfg *Config, dir string, opts ParseOptions, c *colle
 		ProviderNone: {},
 		ProviderExec: {"acquire", "release", "timeout", "retries"},
 		ProviderHuaweiCloud: {"mode", "region", "endpoint", "project_id", "vip_port_id", "port_id",
-			"metadata_url", "auth", "access_key", "secret_key_file"},
-		ProviderOpenStack: {"mode", "endpoint", "project_id", "vip_port_id", "port_id", "metadata_url",
+			"metadata_url", "manage_own_port", "auth", "access_key", "secret_key_file"},
+		ProviderOpenStack: {"mode", "region", "endpoint", "project_id", "vip_port_id", "port_id", "metadata_url",
 			"auth_url", "application_credential_id", "application_credential_secret_file",
-			"user", "domain", "project", "password_file", "floating_ip_id"},
+			"user", "domain", "project", "password_file", "floating_ip_id", "floating_ip_port"},
 	}
 	allowed := map[string]bool{}
 	for _, k := range uses[provider] {
@@ -404,6 +432,7 @@ func buildCloud(f *rawFile, cfg *Config, dir string, opts ParseOptions, c *colle
 		default:
 			c.add(key("application_credential_id"), "is required with provider %q (or set cloud.user and cloud.password_file)", provider)
 		}
+		checkFloatingIP(cfg, set, c)
 	}
 
 	if !out.Enabled() || provider == ProviderExec {
@@ -437,6 +466,35 @@ func buildCloud(f *rawFile, cfg *Config, dir string, opts ParseOptions, c *colle
 	}
 	if out.VIPPortID != "" && total > 1 {
 		c.add(key("vip_port_id"), "names one VIP port, but the instances have %d VIPs; leave it empty to find each VIP's port by its address", total)
+	}
+}
+
+// checkFloatingIP checks cloud.floating_ip_port: master or vip, with a
+// floating IP to place; vip needs the one IPv4 VIP whose port it goes to.
+func checkFloatingIP(cfg *Config, set map[string]bool, c *collector) {
+	out := &cfg.Cloud
+	switch out.FloatingIPPort {
+	case FloatingIPOnMaster, FloatingIPOnVIP:
+	default:
+		c.add("cloud.floating_ip_port", "unknown value %q (want %s)", out.FloatingIPPort,
+			orList([]string{FloatingIPOnMaster, FloatingIPOnVIP}))
+		return
+	}
+	if set["floating_ip_port"] && out.FloatingIPID == "" {
+		c.add("cloud.floating_ip_port", "only applies with cloud.floating_ip_id")
+		return
+	}
+	if out.FloatingIPPort != FloatingIPOnVIP || out.FloatingIPID == "" {
+		return
+	}
+	v4 := 0
+	for _, a := range cfg.VIPAddrs() {
+		if a.Is4() {
+			v4++
+		}
+	}
+	if v4 != 1 {
+		c.add("cloud.floating_ip_port", "%q puts the floating IP on the port of one IPv4 VIP, but the instances have %d", FloatingIPOnVIP, v4)
 	}
 }
 

@@ -66,10 +66,12 @@ reconcile_interval = "5s"
 		Endpoint:          "https://vpc.cn-north-4.myhuaweicloud.com",
 		ProjectID:         "p1",
 		MetadataURL:       "http://169.254.169.254",
+		ManageOwnPort:     true,
 		Auth:              "aksk",
 		AccessKey:         "AK1",
 		SecretKeyFile:     filepath.Join(dir, "cloud.sk"),
 		SecretKey:         "very-secret-sk",
+		FloatingIPPort:    "master",
 		Timeout:           30 * time.Second,
 		Retries:           3,
 	}
@@ -107,6 +109,8 @@ func TestCloudErrors(t *testing.T) {
 	}
 	manyVIPs := strings.Replace(cloudBase, `vips = ["10.0.0.100"]`, "vips = ["+strings.Join(vips, ", ")+"]", 1)
 	agency := "\n[cloud]\nprovider = \"huaweicloud\"\nregion = \"r\"\nproject_id = \"p\"\nauth = \"agency\"\n"
+	openstackTable := "\n[cloud]\nprovider = \"openstack\"\nauth_url = \"https://k/v3\"\napplication_credential_id = \"a\"\napplication_credential_secret_file = \"cloud.sk\"\n"
+	openstack := cloudBase + openstackTable
 	tests := []struct {
 		name   string
 		conf   string
@@ -132,6 +136,12 @@ func TestCloudErrors(t *testing.T) {
 		{"exec without acquire", cloudBase + "[cloud]\nprovider = \"exec\"\n", 0, "cloud.acquire", "is required"},
 		{"openstack without auth", cloudBase + "[cloud]\nprovider = \"openstack\"\nauth_url = \"https://k/v3\"\n", 0, "cloud.application_credential_id", "is required"},
 		{"openstack user without password", cloudBase + "[cloud]\nprovider = \"openstack\"\nauth_url = \"https://k/v3\"\nuser = \"u\"\nproject = \"p\"\n", 0, "cloud.password_file", "is required"},
+		{"manage_own_port not a bool", cloudBase + agency + "manage_own_port = \"no\"\n", 0, "cloud.manage_own_port", "must be true or false"},
+		{"manage_own_port with openstack", cloudBase + "[cloud]\nprovider = \"openstack\"\nauth_url = \"https://k/v3\"\napplication_credential_id = \"a\"\napplication_credential_secret_file = \"cloud.sk\"\nmanage_own_port = false\n", 0o600, "cloud.manage_own_port", `is not used with provider "openstack"`},
+		{"floating_ip_port unknown", openstack + "floating_ip_id = \"f\"\nfloating_ip_port = \"eip\"\n", 0o600, "cloud.floating_ip_port", `unknown value "eip"`},
+		{"floating_ip_port without a floating IP", openstack + "floating_ip_port = \"vip\"\n", 0o600, "cloud.floating_ip_port", "only applies with cloud.floating_ip_id"},
+		{"floating_ip_port vip with two IPv4 VIPs", strings.Replace(cloudBase, `"10.0.0.100"`, `"10.0.0.100", "10.0.0.101"`, 1) + openstackTable + "floating_ip_id = \"f\"\nfloating_ip_port = \"vip\"\n", 0o600, "cloud.floating_ip_port", "the instances have 2"},
+		{"floating_ip_port with huaweicloud", cloudBase + agency + "floating_ip_port = \"vip\"\n", 0, "cloud.floating_ip_port", `is not used with provider "huaweicloud"`},
 		{"unknown cloud key", cloudBase + "[cloud]\nprovider = \"none\"\nvip_port = \"x\"\n", 0, "", `unknown key "cloud.vip_port"`},
 	}
 	for _, tt := range tests {
@@ -194,8 +204,34 @@ floating_ip_id = "fip1"
 		t.Fatal(err)
 	}
 	c := cfg.Cloud
-	if c.Auth != "application_credential" || c.ApplicationCredentialSecret.Reveal() != "app-secret" || c.FloatingIPID != "fip1" || c.Mode != "exclusive" {
+	if c.Auth != "application_credential" || c.ApplicationCredentialSecret.Reveal() != "app-secret" || c.FloatingIPID != "fip1" ||
+		c.Mode != "exclusive" || c.FloatingIPPort != config.FloatingIPOnMaster || c.Region != "" {
 		t.Errorf("cloud %+v", c)
+	}
+
+	// A region of the catalog, and the floating IP on the VIP's port.
+	conf += "region = \"RegionTwo\"\nfloating_ip_port = \"vip\"\n"
+	if cfg, err = config.Parse([]byte(conf), filepath.Join(dir, "havip.toml")); err != nil {
+		t.Fatal(err)
+	}
+	if c := cfg.Cloud; c.Region != "RegionTwo" || c.FloatingIPPort != config.FloatingIPOnVIP || c.Endpoint != "" {
+		t.Errorf("cloud %+v", c)
+	}
+}
+
+func TestCloudManageOwnPort(t *testing.T) {
+	conf := cloudBase + "\n[cloud]\nprovider = \"huaweicloud\"\nregion = \"r\"\nproject_id = \"p\"\nauth = \"agency\"\n"
+	for _, tt := range []struct {
+		line string
+		want bool
+	}{{"", true}, {"manage_own_port = false\n", false}, {"manage_own_port = true\n", true}} {
+		cfg, err := config.Parse([]byte(conf+tt.line), "havip.toml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Cloud.ManageOwnPort != tt.want {
+			t.Errorf("%q: manage_own_port %v, want %v", tt.line, cfg.Cloud.ManageOwnPort, tt.want)
+		}
 	}
 }
 

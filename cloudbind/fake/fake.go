@@ -11,13 +11,10 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/havip/havip/cloudbind"
 )
 
 // Port is a port of the fake cloud.
@@ -27,9 +24,12 @@ type Port struct {
 	DeviceOwner string   `json:"device_owner"`
 	MAC         string   `json:"mac_address"`
 	FixedIPs    []string `json:"fixed_ips"`
-	// Pairs are the allowed_address_pairs' IP addresses.
+	// Pairs are the allowed_address_pairs' IP addresses (or CIDRs).
 	Pairs    []string `json:"allowed_address_pairs"`
 	Revision int      `json:"revision_number"`
+	// Region is the OpenStack region of the port; empty: the first of
+	// Config.Regions.
+	Region string `json:"region,omitempty"`
 }
 
 // Caller is what the metadata service tells one server, chosen by the
@@ -37,6 +37,9 @@ type Port struct {
 type Caller struct {
 	MAC    string `json:"mac"`
 	PortID string `json:"port_id"`
+	// NoAgency: no agency is attached to the server, so securitykey
+	// has no credentials to give.
+	NoAgency bool `json:"no_agency,omitempty"`
 }
 
 // Fault changes the next Count API answers (metadata excluded).
@@ -56,7 +59,13 @@ type Call struct {
 	From   string    `json:"from"`
 	Method string    `json:"method"`
 	Path   string    `json:"path"`
-	Status int       `json:"status"`
+	// Query is the query as sent.
+	Query  string `json:"query,omitempty"`
+	Status int    `json:"status"`
+	// Signed lists the headers an AK/SK signature covered.
+	Signed []string `json:"signed,omitempty"`
+	// MetadataToken is set when a metadata read carried a token.
+	MetadataToken bool `json:"metadata_token,omitempty"`
 }
 
 // State is a snapshot of the fake, for tests.
@@ -77,6 +86,18 @@ type State struct {
 	Secrets []string `json:"secrets"`
 }
 
+// Metadata token modes of the metadata service (Config.MetadataTokens).
+const (
+	// TokensOptional hands out tokens and checks those sent, but reads
+	// without one work too (ECS http_tokens = optional, the default).
+	TokensOptional = "optional"
+	// TokensRequired refuses reads without a valid token (ECS
+	// http_tokens = required).
+	TokensRequired = "required"
+	// TokensUnsupported has no token API at all (Nova).
+	TokensUnsupported = "unsupported"
+)
+
 // Config sets a fake up.
 type Config struct {
 	ProjectID string `json:"project_id"`
@@ -94,6 +115,22 @@ type Config struct {
 	Callers map[string]Caller `json:"callers"`
 	// FloatingIPs maps floating IP IDs to the port they are on.
 	FloatingIPs map[string]string `json:"floating_ips"`
+	// MetadataTokens is TokensOptional (the default), TokensRequired or
+	// TokensUnsupported.
+	MetadataTokens string `json:"metadata_tokens,omitempty"`
+	// Regions are the regions of the Keystone catalog, each with its
+	// own Neutron; empty: "RegionOne".
+	Regions []string `json:"regions,omitempty"`
+	// PageSize is the most ports one listing answers (Neutron's
+	// pagination_max_limit, the VPC API's page limit); 0: Neutron
+	// answers everything, the VPC API 2000.
+	PageSize int `json:"page_size,omitempty"`
+	// NoRevisions is a Neutron without the standard-attr-revisions
+	// extension: ports have no revision_number.
+	NoRevisions bool `json:"no_revisions,omitempty"`
+	// Unrouted are networks no router connects to the external network:
+	// a floating IP cannot be associated with their ports.
+	Unrouted []string `json:"unrouted,omitempty"`
 }
 
 // Server is the fake cloud. Its Handler serves the metadata service, the
@@ -103,19 +140,24 @@ type Server struct {
 	cfg Config
 	now func() time.Time
 
-	mu        sync.Mutex
-	ports     map[string]*Port
-	fips      map[string]string
-	callers   map[netip.Addr]Caller
-	temp      map[string]tempCred // AK -> agency credentials
-	tokens    map[string]time.Time
-	faults    []Fault
-	calls     []Call
-	notBefore map[string]throttled // caller -> its last Retry-After
-	early     int
-	rejected  int
-	secrets   []string
-	race      map[string]string // port -> address a concurrent writer adds
+	mu         sync.Mutex
+	ports      map[string]*Port
+	fips       map[string]*floatingIP
+	callers    map[netip.Addr]Caller
+	temp       map[string]tempCred  // AK -> agency credentials
+	tokens     map[string]time.Time // Keystone tokens
+	metaTokens map[string]time.Time // metadata tokens
+	faults     []Fault
+	calls      []Call
+	notBefore  map[string]throttled // caller -> its last Retry-After
+	early      int
+	rejected   int
+	secrets    []string
+	race       map[string]string // port -> address a concurrent writer adds
+}
+
+type floatingIP struct {
+	port, fixed string
 }
 
 // throttled is a 429 given to a caller: when, and until when it must
@@ -134,26 +176,32 @@ type tempCred struct {
 
 // New makes a fake from cfg.
 func New(cfg Config) *Server {
+	if len(cfg.Regions) == 0 {
+		cfg.Regions = []string{"RegionOne"}
+	}
+	if cfg.MetadataTokens == "" {
+		cfg.MetadataTokens = TokensOptional
+	}
 	s := &Server{
-		cfg:       cfg,
-		now:       time.Now,
-		ports:     map[string]*Port{},
-		fips:      map[string]string{},
-		callers:   map[netip.Addr]Caller{},
-		temp:      map[string]tempCred{},
-		tokens:    map[string]time.Time{},
-		notBefore: map[string]throttled{},
-		race:      map[string]string{},
+		cfg:        cfg,
+		now:        time.Now,
+		ports:      map[string]*Port{},
+		fips:       map[string]*floatingIP{},
+		callers:    map[netip.Addr]Caller{},
+		temp:       map[string]tempCred{},
+		tokens:     map[string]time.Time{},
+		metaTokens: map[string]time.Time{},
+		notBefore:  map[string]throttled{},
+		race:       map[string]string{},
 	}
 	for _, p := range cfg.Ports {
-		p := p
-		if p.Revision == 0 {
-			p.Revision = 1
-		}
-		s.ports[p.ID] = &p
+		s.addLocked(p)
 	}
 	for k, v := range cfg.FloatingIPs {
-		s.fips[k] = v
+		s.fips[k] = &floatingIP{port: v}
+		if p, ok := s.ports[v]; ok && len(p.FixedIPs) > 0 {
+			s.fips[k].fixed = p.FixedIPs[0]
+		}
 	}
 	for a, c := range cfg.Callers {
 		if ip, err := netip.ParseAddr(a); err == nil {
@@ -161,6 +209,32 @@ func New(cfg Config) *Server {
 		}
 	}
 	return s
+}
+
+func (s *Server) addLocked(p Port) {
+	if p.Revision == 0 {
+		p.Revision = 1
+	}
+	if p.Region == "" {
+		p.Region = s.cfg.Regions[0]
+	}
+	p.FixedIPs = slices.Clone(p.FixedIPs)
+	p.Pairs = slices.Clone(p.Pairs)
+	s.ports[p.ID] = &p
+}
+
+// AddPort creates a port (a VIP created again, say).
+func (s *Server) AddPort(p Port) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addLocked(p)
+}
+
+// DeletePort deletes a port.
+func (s *Server) DeletePort(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.ports, id)
 }
 
 // SetPairs changes a port's allowed_address_pairs behind everyone's back.
@@ -178,11 +252,21 @@ func (s *Server) SetPairs(id string, ips ...string) error {
 
 // RaceNextUpdate makes another writer add ip to a port's pairs just
 // before the next update of that port arrives, as if it had won a race:
-// an update guarded by the old revision then fails with 412.
+// Neutron then refuses an update guarded by the old revision (412); the
+// VPC API, which has no such guard, lets the later write replace it.
 func (s *Server) RaceNextUpdate(id, ip string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.race[id] = ip
+}
+
+// raceLocked applies a pending race on p.
+func (s *Server) raceLocked(p *Port) {
+	if ip, ok := s.race[p.ID]; ok {
+		delete(s.race, p.ID)
+		p.Pairs = append(p.Pairs, ip)
+		p.Revision++
+	}
 }
 
 // Pairs returns a port's allowed_address_pairs.
@@ -199,7 +283,10 @@ func (s *Server) Pairs(id string) []string {
 func (s *Server) FloatingIPPort(id string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.fips[id]
+	if f, ok := s.fips[id]; ok {
+		return f.port
+	}
+	return ""
 }
 
 // Inject queues a fault.
@@ -214,10 +301,9 @@ func (s *Server) State() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := State{Ports: map[string]Port{}, Calls: slices.Clone(s.calls), Early: s.early, Rejected: s.rejected,
-		Secrets: slices.Clone(s.secrets)}
-	st.FloatingIPs = map[string]string{}
+		Secrets: slices.Clone(s.secrets), FloatingIPs: map[string]string{}}
 	for k, v := range s.fips {
-		st.FloatingIPs[k] = v
+		st.FloatingIPs[k] = v.port
 	}
 	for id, p := range s.ports {
 		c := *p
@@ -240,9 +326,18 @@ func source(r *http.Request) string {
 	return host
 }
 
+// recorder keeps the status and what the handlers note about a call.
 type recorder struct {
 	http.ResponseWriter
 	status int
+	call   *Call
+}
+
+// note records something about the call being answered.
+func note(w http.ResponseWriter, f func(*Call)) {
+	if rec, ok := w.(*recorder); ok {
+		f(rec.call)
+	}
 }
 
 func (w *recorder) WriteHeader(code int) {
@@ -252,21 +347,47 @@ func (w *recorder) WriteHeader(code int) {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	from := source(r)
-	rec := &recorder{ResponseWriter: w, status: 200}
-	at := s.now()
+	call := Call{At: s.now(), From: from, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery}
+	rec := &recorder{ResponseWriter: w, status: 200, call: &call}
 	defer func() {
+		call.Status = rec.status
 		s.mu.Lock()
-		s.calls = append(s.calls, Call{At: at, From: from, Method: r.Method, Path: r.URL.Path, Status: rec.status})
+		s.calls = append(s.calls, call)
 		if len(s.calls) > 10000 {
 			s.calls = s.calls[len(s.calls)-10000:]
 		}
 		s.mu.Unlock()
 	}()
-	if strings.HasPrefix(r.URL.Path, "/openstack/") {
+	if strings.HasPrefix(r.URL.Path, "/openstack/") || strings.HasPrefix(r.URL.Path, "/meta-data/") {
 		s.metadata(rec, r, from)
 		return
 	}
+	if s.fault(rec, r, from, call.At) {
+		return
+	}
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/v1/"):
+		s.huawei(rec, r)
+	case r.URL.Path == "/v3/auth/tokens":
+		s.keystone(rec, r)
+	case strings.HasPrefix(r.URL.Path, "/v2.0/"):
+		s.neutron(rec, r, s.cfg.Regions[0], strings.TrimPrefix(r.URL.Path, "/v2.0/"))
+	case strings.HasPrefix(r.URL.Path, "/neutron/"):
+		region, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/neutron/"), "/")
+		rest, ok := strings.CutPrefix(rest, "v2.0/")
+		if !ok || !slices.Contains(s.cfg.Regions, region) {
+			neutronError(rec, 404, "HTTPNotFound", "The resource could not be found.")
+			return
+		}
+		s.neutron(rec, r, region, rest)
+	default:
+		plainError(rec, 404, "404 page not found")
+	}
+}
 
+// fault answers with the next injected fault, if any, and tracks
+// callers that come back before a Retry-After has passed.
+func (s *Server) fault(w http.ResponseWriter, r *http.Request, from string, at time.Time) bool {
 	s.mu.Lock()
 	if nb, ok := s.notBefore[from]; ok {
 		switch {
@@ -294,107 +415,27 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-time.After(f.Delay):
 		case <-r.Context().Done():
-			return
+			return true
 		}
 	}
-	switch {
-	case f.Status == http.StatusTooManyRequests:
-		if f.RetryAfter > 0 {
-			w.Header().Set("Retry-After", fmt.Sprint(int((f.RetryAfter+time.Second-1)/time.Second)))
-		}
-		writeErr(rec, 429, "APIGW.0308", "the request is throttled")
-		return
-	case f.Status != 0:
-		writeErr(rec, f.Status, "VPC.FAKE", "injected fault")
-		return
+	if f.Status == 0 {
+		return false
 	}
-
+	if f.Status == http.StatusTooManyRequests && f.RetryAfter > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(int((f.RetryAfter+time.Second-1)/time.Second)))
+	}
+	huawei := strings.HasPrefix(r.URL.Path, "/v1/")
 	switch {
-	case strings.HasPrefix(r.URL.Path, "/v1/"):
-		s.huawei(rec, r)
+	case huawei && f.Status == http.StatusTooManyRequests:
+		apigwError(w, f.Status, "APIGW.0308", "The throttling threshold has been reached: policy user over ratelimit,limit:200,time:5 minute")
+	case huawei:
+		apigwError(w, f.Status, "APIGW.0201", "Request error: backend unavailable")
 	case r.URL.Path == "/v3/auth/tokens":
-		s.keystone(rec, r)
-	case strings.HasPrefix(r.URL.Path, "/v2.0/"):
-		s.neutron(rec, r)
+		keystoneError(w, f.Status, http.StatusText(f.Status), "injected fault")
 	default:
-		writeErr(rec, 404, "FAKE.404", "no such API")
+		neutronError(w, f.Status, "HTTP"+strings.ReplaceAll(http.StatusText(f.Status), " ", ""), "injected fault")
 	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeErr(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]string{"error_code": code, "error_msg": msg})
-}
-
-// matchingPorts returns the ports, by ID, that match the network_id and
-// device_owner filters both APIs share. s.mu held.
-func (s *Server) matchingPorts(q url.Values) []*Port {
-	ids := slices.Sorted(maps.Keys(s.ports))
-	out := make([]*Port, 0, len(ids))
-	for _, id := range ids {
-		p := s.ports[id]
-		if v := q.Get("network_id"); v != "" && p.NetworkID != v {
-			continue
-		}
-		if v := q.Get("device_owner"); v != "" && p.DeviceOwner != v {
-			continue
-		}
-		out = append(out, p)
-	}
-	return out
-}
-
-func (s *Server) reject(w http.ResponseWriter, status int, code, msg string) {
-	s.mu.Lock()
-	s.rejected++
-	s.mu.Unlock()
-	writeErr(w, status, code, msg)
-}
-
-// metadata serves network_data.json and the agency's security key to
-// the caller its source address names.
-func (s *Server) metadata(w http.ResponseWriter, r *http.Request, from string) {
-	ip, _ := netip.ParseAddr(from)
-	s.mu.Lock()
-	c, ok := s.callers[ip]
-	s.mu.Unlock()
-	if !ok || r.Method != http.MethodGet {
-		http.NotFound(w, r)
-		return
-	}
-	switch r.URL.Path {
-	case "/openstack/latest/network_data.json":
-		writeJSON(w, 200, map[string]any{
-			"links": []map[string]any{{
-				"id": "tap" + c.PortID[:min(len(c.PortID), 11)], "type": "cascading", "vif_id": c.PortID,
-				"ethernet_mac_address": c.MAC, "mtu": 1500,
-			}},
-			"networks": []any{},
-			"services": []any{},
-		})
-	case "/openstack/latest/securitykey":
-		ttl := s.cfg.AgencyTTL
-		if ttl <= 0 {
-			ttl = time.Hour
-		}
-		cred := tempCred{secret: randHex(20), token: randHex(64), expires: s.now().Add(ttl)}
-		ak := "TMP" + strings.ToUpper(randHex(8))
-		s.mu.Lock()
-		s.temp[ak] = cred
-		s.secrets = append(s.secrets, cred.secret, cred.token)
-		s.mu.Unlock()
-		writeJSON(w, 200, map[string]any{"credential": map[string]any{
-			"access": ak, "secret": cred.secret, "securitytoken": cred.token,
-			"expires_at": cred.expires.UTC().Format(time.RFC3339Nano),
-		}})
-	default:
-		http.NotFound(w, r)
-	}
+	return true
 }
 
 func randHex(n int) string {
@@ -403,58 +444,10 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// verify checks an AK/SK signature: a known key, a fresh date, host and
-// x-sdk-date among the signed headers, and the signature itself. It
-// returns the body.
-func (s *Server) verify(r *http.Request) ([]byte, string) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		return nil, "cannot read the body"
-	}
-	ak, signed, sig, ok := cloudbind.ParseAuthorization(r.Header.Get("Authorization"))
-	if !ok {
-		return nil, "no SDK-HMAC-SHA256 Authorization"
-	}
-	if !slices.Contains(signed, "host") || !slices.Contains(signed, "x-sdk-date") {
-		return nil, "host and x-sdk-date must be signed"
-	}
-	if !slices.IsSorted(signed) {
-		return nil, "signed headers are not sorted"
-	}
-	d, err := time.Parse("20060102T150405Z", r.Header.Get("X-Sdk-Date"))
-	if err != nil {
-		return nil, "bad X-Sdk-Date"
-	}
-	if skew := s.now().Sub(d); skew > 15*time.Minute || skew < -15*time.Minute {
-		return nil, "X-Sdk-Date too far from now"
-	}
+func (s *Server) countRejected() {
 	s.mu.Lock()
-	secret, known := s.cfg.Keys[ak]
-	tc, temp := s.temp[ak]
+	s.rejected++
 	s.mu.Unlock()
-	switch {
-	case known:
-		if r.Header.Get("X-Security-Token") != "" {
-			return nil, "a security token with a permanent key"
-		}
-	case temp:
-		if s.now().After(tc.expires) {
-			return nil, "temporary credentials expired"
-		}
-		if r.Header.Get("X-Security-Token") != tc.token || !slices.Contains(signed, "x-security-token") {
-			return nil, "bad or unsigned X-Security-Token"
-		}
-		secret = tc.secret
-	default:
-		return nil, "unknown access key"
-	}
-	if r.Host == "" {
-		return nil, "no Host"
-	}
-	if want := cloudbind.Signature(r, body, signed, secret); want != sig {
-		return nil, "signature mismatch"
-	}
-	return body, ""
 }
 
 // decodeStrict decodes JSON refusing unknown fields and trailing data.
@@ -472,4 +465,68 @@ func decodeStrict(body []byte, v any) error {
 
 func readAll(r *http.Request) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(r.Body, 1<<20))
+}
+
+// filterPorts returns, sorted by ID, the ports of region that match the
+// filters both APIs share: id, network_id, device_owner, mac_address
+// and fixed_ips=ip_address=X. s.mu held.
+func (s *Server) filterPorts(q map[string][]string, region string) ([]*Port, error) {
+	var wantIPs []string
+	for _, f := range q["fixed_ips"] {
+		v, ok := strings.CutPrefix(f, "ip_address=")
+		if _, err := netip.ParseAddr(v); !ok || err != nil {
+			return nil, fmt.Errorf("invalid fixed_ips filter %q", f)
+		}
+		wantIPs = append(wantIPs, v)
+	}
+	one := func(k string) string {
+		if v := q[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	var out []*Port
+	for _, id := range slices.Sorted(maps.Keys(s.ports)) {
+		p := s.ports[id]
+		switch {
+		case region != "" && p.Region != region,
+			one("id") != "" && p.ID != one("id"),
+			one("network_id") != "" && p.NetworkID != one("network_id"),
+			one("device_owner") != "" && p.DeviceOwner != one("device_owner"),
+			one("mac_address") != "" && p.MAC != one("mac_address"):
+			continue
+		}
+		if len(wantIPs) > 0 && !slices.ContainsFunc(wantIPs, func(ip string) bool { return slices.Contains(p.FixedIPs, ip) }) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// page cuts a sorted listing at marker (the last ID of the previous
+// page) to at most limit ports; more reports whether some are left.
+func page(ports []*Port, marker string, limit int) (out []*Port, more bool, err error) {
+	start := 0
+	if marker != "" {
+		i := slices.IndexFunc(ports, func(p *Port) bool { return p.ID == marker })
+		if i < 0 {
+			return nil, false, fmt.Errorf("marker %s not found", marker)
+		}
+		start = i + 1
+	}
+	ports = ports[start:]
+	if limit > 0 && len(ports) > limit {
+		return ports[:limit], true, nil
+	}
+	return ports, false, nil
+}
+
+// pairAddr parses an allowed address pair: an address or a CIDR.
+func pairAddr(s string) (netip.Prefix, bool) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a, a.BitLen()), true
+	}
+	p, err := netip.ParsePrefix(s)
+	return p, err == nil
 }
