@@ -208,6 +208,10 @@ type Announce struct {
 // Status configures the control socket.
 type Status struct {
 	Socket string
+	// SocketGroup is the group, besides root, whose members may use the
+	// socket (mode 0660): a name or a number; empty keeps the daemon's
+	// own group. SocketGroupID looks it up.
+	SocketGroup string
 	// Metrics is the TCP address of the Prometheus endpoint (/metrics);
 	// empty: no metrics.
 	Metrics string

@@ -515,14 +515,23 @@ func TestParseErrors(t *testing.T) {
 			conf:   "[cluster]\nname = \"c\"\nsecret_key_file = \"secret.key\"\n",
 			key:    func(t *testing.T, p string) { writeKey(t, p, key(32), 0o644) },
 			errKey: "cluster.secret_key_file",
-			reason: "is readable by other users (mode 0644); run: chmod 600",
+			reason: "can be read or written by other users (mode 0644); it must be readable by its owner only: run chmod 600",
+		},
+		{
+			// The cluster key is held to the cloud secrets' rule: its
+			// group may not read it either.
+			name:   "group-readable key",
+			conf:   "[cluster]\nname = \"c\"\nsecret_key_file = \"secret.key\"\n",
+			key:    func(t *testing.T, p string) { writeKey(t, p, key(32), 0o640) },
+			errKey: "cluster.secret_key_file",
+			reason: "can be read or written by other users (mode 0640); it must be readable by its owner only: run chmod 600",
 		},
 		{
 			name:   "world-writable key",
 			conf:   "[cluster]\nname = \"c\"\nsecret_key_file = \"secret.key\"\n",
 			key:    func(t *testing.T, p string) { writeKey(t, p, key(32), 0o602) },
 			errKey: "cluster.secret_key_file",
-			reason: "is writable by other users (mode 0602); run: chmod 600",
+			reason: "can be read or written by other users (mode 0602); it must be readable by its owner only: run chmod 600",
 		},
 		{
 			name:   "bad base64",
@@ -681,7 +690,7 @@ func TestParseErrors(t *testing.T) {
 				// The message names the file, the line or key, and the reason.
 				prefix := path + ": "
 				if tt.line > 0 {
-					prefix = fmt.Sprintf("%s:%d: ", path, tt.line)
+					prefix = fmt.Sprintf("%s:%d:", path, tt.line)
 				}
 				if tt.errKey != "" {
 					prefix += tt.errKey + ": "
@@ -759,7 +768,7 @@ func TestTooManyInstances(t *testing.T) {
 	var b strings.Builder
 	b.WriteString(insecure)
 	for i := range config.MaxInstances + 1 {
-		fmt.Fprintf(&b, "[[instance]]\nname = \"i%d\"\ninterface = \"eth0\"\nvips = [\"10.0.0.%d\"]\n", i, i+1)
+		fmt.Fprintf(&b, "[[instance]]\nname = \"i%d\"\ninterface = \"eth%d\"\nvips = [\"10.0.0.%d\"]\n", i, i, i+1)
 	}
 	_, err := config.Parse([]byte(b.String()), "havip.toml")
 	want := "havip.toml: instance: 13 instances; at most 12 fit in the node metadata every member publishes"
@@ -967,7 +976,7 @@ timing default: heartbeat every 100ms, a member silent for 800ms no longer count
 instance web on eth0: 192.168.0.22/32, priority 150, preempt
   tracks eth1: FAULT while any is down
   track script app: every 2s (timeout 1.5s), 2 failures -> FAULT, 2 successes -> healthy
-  track script disk: every 30s (timeout 5s), 1 failures -> priority -60, 1 successes -> healthy
+  track script disk: every 30s (timeout 5s), 1 failure -> priority -60, 1 success -> healthy
   notify on MASTER, BACKUP, FAULT (timeout 10s)
 metrics on http://127.0.0.1:9650/metrics
 `,

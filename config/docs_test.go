@@ -160,10 +160,9 @@ func TestConfigDocs(t *testing.T) {
 // meaning of a [cluster.tuning] row.
 var profileBracket = regexp.MustCompile(`\[([^\[\]]+)\] \|$`)
 
-// checkProfileBrackets checks that every [cluster.tuning] row lists the
-// values of the profiles other than "default", in ProfileNames order.
-func checkProfileBrackets(t *testing.T, doc string) {
-	t.Helper()
+// profileValues returns, by [cluster.tuning] knob, its values in the
+// profiles other than "default", in ProfileNames order.
+func profileValues() map[string][]string {
 	want := map[string][]string{}
 	for _, name := range ProfileNames() {
 		if name == DefaultProfile {
@@ -178,6 +177,14 @@ func checkProfileBrackets(t *testing.T, doc string) {
 			want[k.name] = append(want[k.name], fmt.Sprint(*k.val))
 		}
 	}
+	return want
+}
+
+// checkProfileBrackets checks that every [cluster.tuning] row lists the
+// values of the profiles other than "default", in ProfileNames order.
+func checkProfileBrackets(t *testing.T, doc string) {
+	t.Helper()
+	want := profileValues()
 	for i, line := range strings.Split(doc, "\n") {
 		m := docRow.FindStringSubmatch(line)
 		if m == nil || !strings.HasPrefix(m[1], "cluster.tuning.") {
@@ -192,5 +199,50 @@ func checkProfileBrackets(t *testing.T, doc string) {
 		if got, w := b[1], strings.Join(want[knob], ", "); got != w {
 			t.Errorf("docs/config.md:%d: %s: profile values [%s], want [%s]", i+1, m[1], got, w)
 		}
+	}
+}
+
+// refBracket is the list of profile values in a comment of
+// examples/reference.toml: "[1s, 500ms, 1s]" or "[fast 25ms, instant 5ms,
+// conservative 250ms]".
+var refBracket = regexp.MustCompile(`\[([^\[\]]+)\]\s*$`)
+
+// TestReferenceProfileBrackets checks that every [cluster.tuning] knob of
+// examples/reference.toml is preceded by the values of the profiles
+// other than "default", in ProfileNames order.
+func TestReferenceProfileBrackets(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "examples", "reference.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := profileValues()
+	names := ProfileNames()
+	in, last, seen := false, "", 0
+	for i, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "[") {
+			in = line == "[cluster.tuning]"
+			continue
+		}
+		if !in {
+			continue
+		}
+		if m := refBracket.FindStringSubmatch(line); m != nil && strings.HasPrefix(line, "#") {
+			last = m[1]
+			for _, n := range names {
+				last = strings.ReplaceAll(last, n+" ", "")
+			}
+			continue
+		}
+		knob, _, ok := strings.Cut(strings.TrimPrefix(line, "# "), " = ")
+		if w, isKnob := want[knob]; ok && isKnob {
+			seen++
+			if got := strings.Join(w, ", "); last != got {
+				t.Errorf("examples/reference.toml:%d: %s: profile values [%s], want [%s]", i+1, knob, last, got)
+			}
+			last = ""
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("examples/reference.toml lists %d [cluster.tuning] knobs, want %d", seen, len(want))
 	}
 }

@@ -10,14 +10,21 @@ import (
 //
 //	havip.toml: instance[1] "db": vips[0]: "10.0.0.300" is not an IP address
 //
-// Syntax errors carry a line number instead of a key:
+// Syntax errors carry a line and a column instead of a key, and an
+// excerpt of the file that points at the mistake:
 //
-//	havip.toml:7: expected value but found '\n' instead
+//	havip.toml:7:12: expected value but found '\n' instead
 type Error struct {
 	// File is the configuration file, as given to Load or Parse.
 	File string
 	// Line is the 1-based line of a syntax error; 0 when unknown.
 	Line int
+	// Column is the 1-based column of a syntax error; 0 when unknown.
+	Column int
+	// Excerpt shows the lines around a syntax error with a caret under
+	// it, several lines of text; empty for other problems. Error leaves
+	// it out, so that one problem stays on one line.
+	Excerpt string
 	// Key is the path of the key, such as "cluster.peers[2]" or
 	// `instance[0] "web": priority`; empty for problems of the whole file.
 	Key string
@@ -32,11 +39,19 @@ func (e *Error) Error() string {
 		if e.Line > 0 {
 			b.WriteString(":")
 			b.WriteString(strconv.Itoa(e.Line))
+			if e.Column > 0 {
+				b.WriteString(":")
+				b.WriteString(strconv.Itoa(e.Column))
+			}
 		}
 		b.WriteString(": ")
 	} else if e.Line > 0 {
 		b.WriteString("line ")
 		b.WriteString(strconv.Itoa(e.Line))
+		if e.Column > 0 {
+			b.WriteString(", column ")
+			b.WriteString(strconv.Itoa(e.Column))
+		}
 		b.WriteString(": ")
 	}
 	if e.Key != "" {

@@ -188,3 +188,9 @@ func parseVIP(s string) (netip.Prefix, string) {
 	}
 	return netip.PrefixFrom(a, a.BitLen()), ""
 }
+
+// VIPKey names VIP j of instance i in messages, as the configuration's
+// own errors do: `instance[0] "web": vips[1]`.
+func (c *Config) VIPKey(i, j int) string {
+	return joinKey(itemKey("instance", i, c.Instances[i].Name), fmt.Sprintf("vips[%d]", j))
+}

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -19,21 +20,54 @@ const maxNameLen = 64
 
 // ParseOptions changes what ParseWithOptions checks.
 type ParseOptions struct {
-	// SkipKeyFile leaves cluster.secret_key_file (and the cloud credential
-	// files) unread: its path is still resolved, but the file is not
-	// opened and SecretKey stays nil. For
-	// checking a file away from the machine it is meant for; never for
-	// running the daemon.
+	// SkipKeyFile leaves this host's files and names alone:
+	// cluster.secret_key_file and the cloud credential files are not
+	// read (their paths are still resolved, SecretKey stays nil),
+	// status.socket_group is not looked up, and LoadWithOptions does not
+	// check who may change the file. For checking a file away from the
+	// machine it is meant for; never for running the daemon.
 	SkipKeyFile bool
 }
 
-// Load reads the configuration file at path; see Parse.
+// Load reads the configuration file at path; see Parse. The file must
+// be one that only root (or the user running havip) can change: it names
+// the commands havip runs as root.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	return LoadWithOptions(path, ParseOptions{})
+}
+
+// LoadWithOptions is Load with options.
+func LoadWithOptions(path string, opts ParseOptions) (*Config, error) {
+	data, fi, err := readFile(path)
 	if err != nil {
 		return nil, Errors{{File: path, Msg: "cannot read the configuration: " + errText(err)}}
 	}
-	return Parse(data, path)
+	if !opts.SkipKeyFile {
+		if problems := configAccessProblems(path, fi); len(problems) > 0 {
+			errs := make(Errors, len(problems))
+			for i, p := range problems {
+				errs[i] = &Error{File: path, Msg: p}
+			}
+			return nil, errs
+		}
+	}
+	return ParseWithOptions(data, path, opts)
+}
+
+// readFile reads a file and describes the file it read (not what the
+// path points to a moment later).
+func readFile(path string) ([]byte, os.FileInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := io.ReadAll(f)
+	return data, fi, err
 }
 
 // Parse decodes, completes and checks a configuration, and reads the
@@ -55,7 +89,7 @@ func ParseWithOptions(data []byte, path string, opts ParseOptions) (*Config, err
 	// tables given as plain values.
 	var doc map[string]any
 	if _, err := toml.Decode(string(data), &doc); err != nil {
-		c.decodeError(err)
+		c.decodeError(err, data)
 		return nil, c.errs
 	}
 	if !checkShape(doc, c) {
@@ -65,7 +99,7 @@ func ParseWithOptions(data []byte, path string, opts ParseOptions) (*Config, err
 	var raw rawFile
 	if _, err := toml.Decode(string(data), &raw); err != nil {
 		// checkShape has ruled out what could fail here.
-		c.decodeError(err)
+		c.decodeError(err, data)
 		return nil, c.errs
 	}
 	applyDefaults(&raw, c)
@@ -94,18 +128,6 @@ func (c *collector) valid(key, problem string) bool {
 		return false
 	}
 	return true
-}
-
-func (c *collector) decodeError(err error) {
-	var pe toml.ParseError
-	if errors.As(err, &pe) {
-		// The TOML parser quotes the offending text raw, newlines
-		// included; one problem stays on one line.
-		msg := strings.ReplaceAll(pe.Message, "\n", `\n`)
-		c.errs = append(c.errs, &Error{File: c.file, Line: pe.Position.Line, Msg: msg})
-		return
-	}
-	c.add("", "%s", strings.TrimPrefix(err.Error(), "toml: "))
 }
 
 // applyDefaults fills in every key the file leaves out. It is the one
@@ -199,7 +221,10 @@ func build(f *rawFile, path string, opts ParseOptions, c *collector) *Config {
 	peerIPs := buildCluster(f, cfg, dir, opts, c)
 	buildInstances(f, cfg, peerIPs, c)
 	buildCloud(f, cfg, dir, opts, c)
-	buildStatus(f, cfg, dir, c)
+	if !cloudChecksLimits(cfg) {
+		checkLimits(cfg, c)
+	}
+	buildStatus(f, cfg, dir, opts, c)
 	buildStateDir(f, cfg, dir, c)
 	return cfg
 }

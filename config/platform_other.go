@@ -5,7 +5,9 @@ package config
 import (
 	"fmt"
 	"os"
-	"strings"
+	"os/user"
+	"strconv"
+	"syscall"
 )
 
 // DefaultPath is where havip looks for its configuration file.
@@ -26,20 +28,63 @@ var (
 	ifNameRule  = linuxIfNameRule
 )
 
-// keyAccessProblems refuses a key file other users may read or write,
-// from its mode bits.
+// keyAccessProblems refuses a key file that anyone but its owner may
+// read or write, or that belongs to another user than root or the one
+// running havip: the same rule as for the cloud credentials.
 func keyAccessProblems(path string, fi os.FileInfo) []string {
-	perm := fi.Mode().Perm()
-	var who []string
-	if perm&0o004 != 0 {
-		who = append(who, "readable")
+	return secretAccessProblems(path, fi)
+}
+
+// configAccessProblems refuses a configuration file that another user
+// may change: it names the commands havip runs as root (track scripts,
+// notify hooks, the exec cloud provider).
+func configAccessProblems(path string, fi os.FileInfo) []string {
+	var problems []string
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+		who := "its group"
+		if perm&0o002 != 0 {
+			who = "every user"
+		}
+		problems = append(problems, fmt.Sprintf("%q can be changed by %s (mode %04o), who could then run commands as root through track scripts, notify hooks or the exec cloud provider; run: chmod go-w %s",
+			path, who, perm, path))
 	}
-	if perm&0o002 != 0 {
-		who = append(who, "writable")
+	if uid, ok := fileOwner(fi); ok && uid != 0 && int(uid) != os.Geteuid() {
+		problems = append(problems, fmt.Sprintf("%q belongs to %s, who could run commands as root through it; run: chown root: %s",
+			path, userName(uid), path))
 	}
-	if len(who) == 0 {
-		return nil
+	return problems
+}
+
+// fileOwner returns the uid that owns a file.
+func fileOwner(fi os.FileInfo) (uint32, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
 	}
-	return []string{fmt.Sprintf("%q is %s by other users (mode %04o); run: chmod 600 %s",
-		path, strings.Join(who, " and "), perm, path)}
+	return st.Uid, true
+}
+
+// userName names a uid for messages: "uid 1000 (alice)".
+func userName(uid uint32) string {
+	s := "uid " + strconv.FormatUint(uint64(uid), 10)
+	if u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10)); err == nil {
+		s += " (" + u.Username + ")"
+	}
+	return s
+}
+
+// lookupGroup finds a group by name, or takes a number as the group ID.
+func lookupGroup(g string) (int, error) {
+	if gid, err := strconv.Atoi(g); err == nil && gid >= 0 {
+		return gid, nil
+	}
+	grp, err := user.LookupGroup(g)
+	if err != nil {
+		return -1, fmt.Errorf("%q is not a group of this host (create it with: groupadd --system %s)", g, g)
+	}
+	gid, err := strconv.Atoi(grp.Gid)
+	if err != nil {
+		return -1, fmt.Errorf("%q has group ID %q, which is not a number", g, grp.Gid)
+	}
+	return gid, nil
 }

@@ -94,8 +94,9 @@ type rawNotify struct {
 }
 
 type rawStatus struct {
-	Socket  optString `toml:"socket"`
-	Metrics optString `toml:"metrics"`
+	Socket      optString `toml:"socket"`
+	SocketGroup optString `toml:"socket_group"`
+	Metrics     optString `toml:"metrics"`
 }
 
 // Leaf types. set is true when the key is in the file; problem, when not

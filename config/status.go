@@ -12,7 +12,7 @@ import (
 const maxSocketPath = 107
 
 // buildStatus checks [status] and fills cfg.Status.
-func buildStatus(f *rawFile, cfg *Config, dir string, c *collector) {
+func buildStatus(f *rawFile, cfg *Config, dir string, opts ParseOptions, c *collector) {
 	if c.valid("status.socket", f.Status.Socket.problem) {
 		s := f.Status.Socket.val
 		switch {
@@ -25,6 +25,14 @@ func buildStatus(f *rawFile, cfg *Config, dir string, c *collector) {
 			}
 		}
 		cfg.Status.Socket = s
+	}
+	if c.valid("status.socket_group", f.Status.SocketGroup.problem) {
+		cfg.Status.SocketGroup = f.Status.SocketGroup.val
+		if !opts.SkipKeyFile {
+			if _, err := cfg.Status.SocketGroupID(); err != nil {
+				c.add("status.socket_group", "%v", err)
+			}
+		}
 	}
 	if c.valid("status.metrics", f.Status.Metrics.problem) {
 		if m := f.Status.Metrics.val; m != "" {
@@ -53,4 +61,12 @@ func checkListenAddr(s string) string {
 		}
 	}
 	return ""
+}
+
+// SocketGroupID returns the ID of SocketGroup, -1 when it is empty.
+func (s Status) SocketGroupID() (int, error) {
+	if s.SocketGroup == "" {
+		return -1, nil
+	}
+	return lookupGroup(s.SocketGroup)
 }

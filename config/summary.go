@@ -87,8 +87,8 @@ func (c *Config) Summary() string {
 			if sc.Weight > 0 {
 				effect = fmt.Sprintf("priority -%d", sc.Weight)
 			}
-			line("  track script %s: every %s (timeout %s), %d failures -> %s, %d successes -> healthy",
-				sc.Name, sc.Interval, sc.Timeout, sc.Fall, effect, sc.Rise)
+			line("  track script %s: every %s (timeout %s), %s -> %s, %s -> healthy",
+				sc.Name, sc.Interval, sc.Timeout, count(sc.Fall, "failure"), effect, count(sc.Rise, "success"))
 		}
 		var hooks []string
 		for _, st := range []string{"MASTER", "BACKUP", "FAULT"} {
@@ -99,6 +99,9 @@ func (c *Config) Summary() string {
 		if len(hooks) > 0 {
 			line("  notify on %s (timeout %s)", strings.Join(hooks, ", "), in.Notify.Timeout)
 		}
+	}
+	if c.Status.SocketGroup != "" {
+		line("status socket %s: root and group %s may use it", c.Status.Socket, c.Status.SocketGroup)
 	}
 	if c.Status.Metrics != "" {
 		line("metrics on http://%s/metrics", c.Status.Metrics)
@@ -122,4 +125,15 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// count writes n things: "1 failure", "2 failures", "1 success".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	if strings.HasSuffix(thing, "s") {
+		return fmt.Sprintf("%d %ses", n, thing)
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

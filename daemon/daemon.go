@@ -24,9 +24,14 @@ type Options struct {
 	Config  *config.Config
 	Logger  *slog.Logger
 	Version string
-	// Ready, if set, is called once the cluster is joined and every
-	// instance has left INIT.
+	// Ready, if set, is called once every instance has left INIT and
+	// the node has settled: it joined a member, or its startup_grace
+	// passed without one (see readyWhenSettled).
 	Ready func()
+	// Guard, if set, refuses a configuration this host must not run
+	// (preflight.Refuse): a reload of such a file is refused like a file
+	// that does not load.
+	Guard func(*config.Config) error
 }
 
 // Daemon is one running havip.
@@ -36,6 +41,7 @@ type Daemon struct {
 	log     *slog.Logger
 	version string
 	ready   func()
+	guard   func(*config.Config) error
 	metrics *metrics
 
 	// mu guards the configuration and what is built from it. It is never
@@ -106,12 +112,14 @@ func New(o Options) (*Daemon, error) {
 	if l == nil {
 		l = slog.New(slog.DiscardHandler)
 	}
+	l = slog.New(flatErrors{l.Handler()})
 	d := &Daemon{
 		cfg:       o.Config,
 		name:      o.Config.Node.Name,
 		log:       l,
 		version:   o.Version,
 		ready:     o.Ready,
+		guard:     o.Guard,
 		links:     map[string]*link{},
 		holders:   map[string]*holder{},
 		scripts:   map[string][]*checker{},

@@ -190,7 +190,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, b2f(in.State == st), in.Name, st.String())
 		}
 		if in.Master != "" {
-			ch <- prometheus.MustNewConstMetric(descMaster, prometheus.GaugeValue, 1, in.Name, in.Master)
+			ch <- prometheus.MustNewConstMetric(descMaster, prometheus.GaugeValue, 1, in.Name, labelValue(in.Master))
 		}
 		ch <- prometheus.MustNewConstMetric(descHolding, prometheus.GaugeValue, b2f(in.State == election.StateMaster), in.Name)
 		ch <- prometheus.MustNewConstMetric(descPriority, prometheus.GaugeValue, float64(in.Priority), in.Name)
@@ -198,8 +198,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, m := range s.Members {
 		for _, st := range memberStates {
-			ch <- prometheus.MustNewConstMetric(descMember, prometheus.GaugeValue, b2f(m.State == st), m.Name, string(st))
+			ch <- prometheus.MustNewConstMetric(descMember, prometheus.GaugeValue, b2f(m.State == st), labelValue(m.Name), string(st))
 		}
-		ch <- prometheus.MustNewConstMetric(descMemberPriority, prometheus.GaugeValue, float64(m.Priority), m.Name)
+		ch <- prometheus.MustNewConstMetric(descMemberPriority, prometheus.GaugeValue, float64(m.Priority), labelValue(m.Name))
 	}
 }

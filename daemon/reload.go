@@ -16,13 +16,17 @@ import (
 )
 
 // ReloadFile reads the configuration file again and applies it (see
-// Reload). A file that does not load changes nothing: its errors are
-// logged and returned. Everything it returns has been logged.
+// Reload). A file that does not load, or that this host must not run
+// (Options.Guard), changes nothing: its errors are logged and returned.
+// Everything it returns has been logged.
 func (d *Daemon) ReloadFile() (status.ReloadReply, error) {
 	d.mu.Lock()
 	path := d.cfg.Path
 	d.mu.Unlock()
 	cfg, err := config.Load(path)
+	if err == nil && d.guard != nil {
+		err = d.guard(cfg)
+	}
 	if err != nil {
 		var errs config.Errors
 		if errors.As(err, &errs) {
@@ -100,6 +104,7 @@ var restartOnlySettings = []restartOnly{
 	field("cluster.insecure", func(c *config.Config) *bool { return &c.Cluster.Insecure }),
 	field("cluster.timing", func(c *config.Config) *config.Timing { return &c.Cluster.Timing }),
 	field("status.socket", func(c *config.Config) *string { return &c.Status.Socket }),
+	field("status.socket_group", func(c *config.Config) *string { return &c.Status.SocketGroup }),
 	field("status.metrics", func(c *config.Config) *string { return &c.Status.Metrics }),
 	field("cloud", func(c *config.Config) *config.Cloud { return &c.Cloud }),
 }

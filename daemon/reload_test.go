@@ -75,7 +75,7 @@ func TestCompare(t *testing.T) {
 			c.Cluster.Quorum = quorum
 		}, Diff{NeedRestart: []string{"node.name", "node.bind", "node.advertise", "node.state_dir",
 			"cluster.name", "cluster.peers", "cluster.secret_key_file", "cluster.insecure", "cluster.timing",
-			"status.socket", "status.metrics", "cloud"}}},
+			"status.socket", "status.socket_group", "status.metrics", "cloud"}}},
 		{"a new key in the same file", func(c *config.Config) { c.Cluster.SecretKey = bytes.Repeat([]byte{7}, 32) },
 			Diff{NeedRestart: []string{"cluster.secret_key_file (the key in it)"}}},
 	}
@@ -117,7 +117,7 @@ func otherConfig() *config.Config {
 		Cluster: config.Cluster{Name: "d", Peers: []string{"10.0.0.3:7946"}, SecretKeyFile: "/etc/havip/key",
 			SecretKey: bytes.Repeat([]byte{7}, 32), Quorum: config.QuorumMajority, Timing: config.Timing{Profile: "fast"}},
 		Instances: []config.Instance{{Name: "new", Interface: "eth1", Priority: 50}},
-		Status:    config.Status{Socket: "/s", Metrics: "127.0.0.1:9650"},
+		Status:    config.Status{Socket: "/s", SocketGroup: "havip", Metrics: "127.0.0.1:9650"},
 		Cloud:     config.Cloud{Provider: config.ProviderExec},
 		Warnings:  []string{"a warning"},
 	}
@@ -141,6 +141,7 @@ var settings = map[string]string{
 	"Cluster.Timing":        "cluster.timing",
 	"Instances":             "",
 	"Status.Socket":         "status.socket",
+	"Status.SocketGroup":    "status.socket_group",
 	"Status.Metrics":        "status.metrics",
 	"Cloud":                 "cloud",
 	"Warnings":              "",

@@ -36,7 +36,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	node, err := d.setUp(cfg)
+	node, err := d.setUp(ctx, cfg)
 	if err != nil {
 		lns.close()
 		return err
@@ -109,7 +109,11 @@ type listeners struct {
 
 // listen opens the status socket and the metrics address.
 func listen(st config.Status) (listeners, error) {
-	sock, err := status.Listen(st.Socket)
+	gid, err := st.SocketGroupID()
+	if err != nil {
+		return listeners{}, fmt.Errorf("status.socket_group: %w", err)
+	}
+	sock, err := status.Listen(st.Socket, gid)
 	if err != nil {
 		return listeners{}, err
 	}
@@ -141,8 +145,9 @@ func (d *Daemon) logWarnings(cfg *config.Config) {
 
 // setUp puts the host in its starting state and makes the election
 // node: stale VIPs removed, holders prepared, the maintenance state
-// read.
-func (d *Daemon) setUp(cfg *config.Config) (*election.Node, error) {
+// read. The node reports ready to d.ready once settled, unless ctx ends
+// first.
+func (d *Daemon) setUp(ctx context.Context, cfg *config.Config) (*election.Node, error) {
 	if err := d.removeStaleVIPs(cfg); err != nil {
 		return nil, err
 	}
@@ -150,7 +155,7 @@ func (d *Daemon) setUp(cfg *config.Config) (*election.Node, error) {
 		h.prepare()
 	}
 	st := d.loadState(cfg)
-	return d.newNode(cfg, st.Maintenance, d.nextEpoch(cfg, st))
+	return d.newNode(cfg, st.Maintenance, d.nextEpoch(cfg, st), d.readyWhenSettled(ctx, cfg))
 }
 
 // removeStaleVIPs removes the VIPs an earlier run left behind (after
@@ -167,12 +172,17 @@ func (d *Daemon) removeStaleVIPs(cfg *config.Config) error {
 }
 
 // loadState reads the node state: whether it starts drained, and the
-// last run's epoch. An unreadable state file must not keep the node
-// down; it is logged, and the node starts as not drained.
+// last run's epoch. An unreadable or corrupt state file may have said
+// "drained": the node starts drained rather than take VIPs an operator
+// moved away, and says how to undo it. It does not stay down: `havip
+// status` and `havip maintenance off` work as always, and the next save
+// (this run's epoch, below) writes a sound file.
 func (d *Daemon) loadState(cfg *config.Config) nodeState {
 	st, err := loadState(cfg.Node.StateDir)
 	if err != nil {
-		d.log.Error("reading the node state, starting out of maintenance", "err", err)
+		d.log.Error("the node state cannot be read: starting in maintenance, as it may have said; `havip maintenance off` undoes it",
+			"file", statePath(cfg.Node.StateDir), "err", err)
+		return nodeState{Maintenance: true, Changed: time.Now().UTC()}
 	}
 	if st.Maintenance {
 		d.log.Warn("starting in maintenance (set by havip maintenance on; undo with havip maintenance off)", "file", statePath(cfg.Node.StateDir))
@@ -198,12 +208,12 @@ func (d *Daemon) nextEpoch(cfg *config.Config, st nodeState) uint64 {
 }
 
 // newNode makes the election node; from now on health reaches it.
-func (d *Daemon) newNode(cfg *config.Config, maintenance bool, epoch uint64) (*election.Node, error) {
+func (d *Daemon) newNode(cfg *config.Config, maintenance bool, epoch uint64, ready func()) (*election.Node, error) {
 	node, err := election.New(election.Options{
 		Config:       election.NewConfig(cfg),
 		Holders:      d.electionHolders(),
 		Logger:       d.log,
-		Ready:        d.ready,
+		Ready:        ready,
 		OnTransition: d.onTransition,
 		Maintenance:  maintenance,
 		Epoch:        epoch,

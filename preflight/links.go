@@ -3,7 +3,6 @@ package preflight
 import (
 	"errors"
 	"net"
-	"net/netip"
 )
 
 // SystemLinks looks interfaces up in the current network namespace.
@@ -20,17 +19,5 @@ func (SystemLinks) Link(name string) (LinkInfo, error) {
 		}
 		return LinkInfo{}, err
 	}
-	li := LinkInfo{Up: ifi.Flags&net.FlagUp != 0, Running: ifi.Flags&net.FlagRunning != 0}
-	addrs, err := ifi.Addrs()
-	if err != nil {
-		return li, err
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok {
-			ip, _ := netip.AddrFromSlice(n.IP)
-			bits, _ := n.Mask.Size()
-			li.Addrs = append(li.Addrs, netip.PrefixFrom(ip.Unmap(), bits))
-		}
-	}
-	return li, nil
+	return LinkInfo{Up: ifi.Flags&net.FlagUp != 0, Running: ifi.Flags&net.FlagRunning != 0}, nil
 }

@@ -2,7 +2,6 @@ package preflight
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -45,40 +44,19 @@ func (c *checker) peers(ctx context.Context) {
 	}
 }
 
-// permissions checks the files that hold secrets: readable by root
-// alone, in a directory only root can change.
+// permissions checks the directory of the key file: config.Load has
+// refused a key (and a configuration) that other users may read or
+// change, but whoever may change the directory can replace the key.
 func (c *checker) permissions() {
 	if !modeBits {
 		return
 	}
 	if f := c.cfg.Cluster.SecretKeyFile; f != "" {
-		c.secretFile(f, "secret key")
-	}
-	if p := c.cfg.Path; p != "" {
-		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o022 != 0 {
-			c.add(Warning, "permissions", fmt.Sprintf("chmod go-w %s", p),
-				"%s is writable by other users (mode %04o): whoever can edit it controls what havip does as root",
-				p, fi.Mode().Perm())
-		}
+		c.secretDir(f, "secret key")
 	}
 }
 
-func (c *checker) secretFile(p, what string) {
-	fi, err := os.Stat(p)
-	if err != nil {
-		c.add(Error, "permissions", "", "%s file %s: %v", what, p, err)
-		return
-	}
-	perm := fi.Mode().Perm()
-	switch {
-	case perm&0o007 != 0:
-		c.add(Error, "permissions", "chmod 600 "+p, "%s file %s is open to other users (mode %04o)", what, p, perm)
-	case perm&0o070 != 0:
-		c.add(Warning, "permissions", "chmod 600 "+p, "%s file %s is open to its group (mode %04o)", what, p, perm)
-	}
-	if uid, ok := fileOwner(fi); ok && uid != 0 && os.Geteuid() == 0 {
-		c.add(Warning, "permissions", "chown root: "+p, "%s file %s belongs to uid %d, not root", what, p, uid)
-	}
+func (c *checker) secretDir(p, what string) {
 	dir := filepath.Dir(p)
 	if di, err := os.Stat(dir); err == nil && di.Mode().Perm()&0o002 != 0 && di.Mode()&os.ModeSticky == 0 {
 		c.add(Error, "permissions", "chmod o-w "+dir,

@@ -42,8 +42,8 @@ func (s Severity) String() string {
 // Finding is one result of a check.
 type Finding struct {
 	Severity Severity
-	// Check names the check: "interface", "persistent-vip", "sysctl",
-	// "peer", "permissions".
+	// Check names the check: "capabilities", "interface", "vip",
+	// "persistent-vip", "sysctl", "peer", "permissions".
 	Check string
 	// Msg says what was found.
 	Msg string
@@ -57,8 +57,6 @@ type LinkInfo struct {
 	Up bool
 	// Running is true when it has a carrier (operationally up).
 	Running bool
-	// Addrs are the addresses configured on it.
-	Addrs []netip.Prefix
 }
 
 // ErrNoLink is returned by Links.Link for an interface that does not exist.
@@ -85,12 +83,20 @@ type Options struct {
 	Dial DialFunc
 	// DialTimeout bounds each probe; 0 means one second.
 	DialTimeout time.Duration
+	// Host lists the host's addresses and routes, for the checks that no
+	// VIP is already in use; nil skips them.
+	Host Host
+	// Capabilities reports the capabilities the process lacks; nil
+	// skips the check.
+	Capabilities CapabilityFunc
 }
 
 // Run checks the host for cfg and returns the findings, most severe first.
 func Run(ctx context.Context, cfg *config.Config, o Options) []Finding {
 	c := &checker{cfg: cfg, o: o}
+	c.capabilities()
 	c.interfaces()
+	c.vipUses()
 	c.persistentVIPs()
 	c.sysctls()
 	c.peers(ctx)
@@ -191,13 +197,6 @@ func (c *checker) interfaces() {
 		case !li.Running:
 			c.add(Warning, "interface", "check the cable, the switch port or the virtual NIC",
 				"%s has no carrier: its instances start in FAULT", name)
-		}
-		for _, p := range li.Addrs {
-			if inst, ok := c.vips()[p.Addr()]; ok {
-				c.add(Info, "interface", "",
-					"%s already holds VIP %s of instance %q; havip removes it at start-up and adds it back only as master",
-					name, p, inst)
-			}
 		}
 	}
 }

@@ -16,7 +16,7 @@ import (
 // message, unknown fields and other methods are refused.
 func TestControlRoundTrip(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "havip.sock")
-	l, err := Listen(sock)
+	l, err := Listen(sock, -1)
 	if err != nil {
 		t.Fatal(err)
 	}

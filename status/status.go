@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/havip/havip/internal/httpserve"
 )
@@ -158,7 +161,7 @@ func (d *Document) WriteTable(w io.Writer) error {
 			q += " (LOST)"
 		}
 	}
-	fmt.Fprintf(tw, "node %s, cluster %s, quorum %s", d.Node, d.Cluster, q)
+	fmt.Fprintf(tw, "node %s, cluster %s, quorum %s", printable(d.Node), printable(d.Cluster), q)
 	if d.Maintenance {
 		fmt.Fprint(tw, ", MAINTENANCE")
 	}
@@ -181,8 +184,7 @@ func (d *Document) WriteTable(w io.Writer) error {
 			if in.Switchover != "" {
 				reason = strings.TrimPrefix(reason+"; switchover to "+in.Switchover, "; ")
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.Name, in.State, master,
-				strings.Join(in.VIPs, ","), in.Interface, prio, since(in.Since), reason)
+			row(tw, in.Name, in.State, master, strings.Join(in.VIPs, ","), in.Interface, prio, since(in.Since), reason)
 		}
 		writeHealth(tw, d.Instances)
 	}
@@ -193,7 +195,7 @@ func (d *Document) WriteTable(w io.Writer) error {
 				fmt.Fprintln(tw)
 				first = false
 			}
-			fmt.Fprintf(tw, "%s\n", c.line(in.Name))
+			row(tw, c.line(in.Name))
 		}
 	}
 	fmt.Fprintln(tw)
@@ -219,7 +221,7 @@ func (d *Document) WriteTable(w io.Writer) error {
 		if m.Maintenance {
 			st += ",maintenance"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", name, m.Addr, st, m.Priority, h)
+		row(tw, name, m.Addr, st, fmt.Sprint(m.Priority), h)
 	}
 	return tw.Flush()
 }
@@ -256,9 +258,9 @@ func writeHealth(tw io.Writer, instances []Instance) {
 	fmt.Fprintln(tw, "INSTANCE\tLAST TRANSITION\tAT\tREASON")
 	for _, in := range instances {
 		if t := in.LastTransition; t != nil {
-			fmt.Fprintf(tw, "%s\t%s -> %s\t%s\t%s\n", in.Name, t.From, t.To, since(t.At), t.Reason)
+			row(tw, in.Name, t.From+" -> "+t.To, since(t.At), t.Reason)
 		} else {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\n", in.Name)
+			row(tw, in.Name, "-", "-", "-")
 		}
 	}
 	fmt.Fprintln(tw)
@@ -278,9 +280,41 @@ func writeHealth(tw io.Writer, instances []Instance) {
 				detail = strings.TrimSpace(fmt.Sprintf("%s (%d ok / %d failed in a row, last run %.3fs)", detail, c.Successes, c.Failures, c.LastDuration))
 			}
 			weight := effect
-			fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\t%s\n", in.Name, c.Type, c.Name, res, weight, detail)
+			row(tw, in.Name, c.Type+" "+c.Name, res, weight, detail)
 		}
 	}
+}
+
+// row prints one row of a table, each cell made printable.
+func row(tw io.Writer, cells ...string) {
+	for i, c := range cells {
+		cells[i] = printable(c)
+	}
+	fmt.Fprintln(tw, strings.Join(cells, "\t"))
+}
+
+// printable makes a name or a message that may come from another member
+// safe to print on a terminal and in a table: invalid UTF-8 becomes
+// U+FFFD, and control and formatting characters (terminal escapes,
+// tabs, newlines, bidirectional overrides) are written as \u{…}
+// escapes. Plain text is returned as it is.
+func printable(s string) string {
+	if !strings.ContainsFunc(s, unprintable) && utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		if unprintable(r) {
+			fmt.Fprintf(&b, "\\u{%x}", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func unprintable(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
 }
 
 func since(s string) string {
@@ -310,9 +344,10 @@ var ErrInUse = errors.New("another havip daemon is listening on the status socke
 
 // Listen creates the socket (mode 0660, its directory 0755 if missing; on
 // Windows the socket has the access control list its directory passes
-// on, see restrictSocket). A stale socket file left by a crashed daemon
-// is replaced; a live one is refused with ErrInUse.
-func Listen(path string) (net.Listener, error) {
+// on, see restrictSocket). gid, unless negative, is the socket's group:
+// its members may use it as root does. A stale socket file left by a
+// crashed daemon is replaced; a live one is refused with ErrInUse.
+func Listen(path string, gid int) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("creating directory for status socket %s: %w", path, err)
 	}
@@ -332,7 +367,7 @@ func Listen(path string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening on status socket %s: %w", path, err)
 	}
-	if err := restrictSocket(path); err != nil {
+	if err := restrictSocket(path, gid); err != nil {
 		l.Close()
 		return nil, err
 	}
@@ -373,6 +408,16 @@ func Client(socket string) *http.Client {
 	}
 }
 
+// dialError says why the daemon on socket could not be reached. A
+// socket this user may not open is not a daemon that is down: it says
+// who may use it.
+func dialError(socket string, err error) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("permission denied on %s: %s", socket, whoMayConnect(socket))
+	}
+	return fmt.Errorf("no havip daemon answers on %s: %w", socket, err)
+}
+
 // Fetch reads the status document from the daemon on socket.
 func Fetch(ctx context.Context, socket string) (*Document, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://havip"+Path, nil)
@@ -381,7 +426,7 @@ func Fetch(ctx context.Context, socket string) (*Document, error) {
 	}
 	resp, err := Client(socket).Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("no havip daemon answers on %s: %w", socket, err)
+		return nil, dialError(socket, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -468,7 +513,7 @@ func Post(ctx context.Context, socket, path string, req, reply any) error {
 	hreq.Header.Set("Content-Type", "application/json")
 	resp, err := Client(socket).Do(hreq)
 	if err != nil {
-		return fmt.Errorf("no havip daemon answers on %s: %w", socket, err)
+		return dialError(socket, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

@@ -35,7 +35,7 @@ func sample() Document {
 
 func TestServeAndFetch(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "run", "havip.sock")
-	l, err := Listen(sock)
+	l, err := Listen(sock, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestServeAndFetch(t *testing.T) {
 	if diff := cmp.Diff(sample(), *got); diff != "" {
 		t.Errorf("fetched document (-want +got):\n%s", diff)
 	}
-	if _, err := Listen(sock); !errors.Is(err, ErrInUse) {
+	if _, err := Listen(sock, -1); !errors.Is(err, ErrInUse) {
 		t.Errorf("second Listen on a live socket: %v, want ErrInUse", err)
 	}
 	cancel()
@@ -82,7 +82,7 @@ func TestListenReplacesStaleSocket(t *testing.T) {
 	}
 	l.(*net.UnixListener).SetUnlinkOnClose(false)
 	l.Close()
-	l2, err := Listen(sock)
+	l2, err := Listen(sock, -1)
 	if err != nil {
 		t.Fatalf("stale socket not replaced: %v", err)
 	}
@@ -90,7 +90,7 @@ func TestListenReplacesStaleSocket(t *testing.T) {
 
 	notSock := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(notSock, nil, 0o600)
-	if _, err := Listen(notSock); err == nil || !strings.Contains(err.Error(), "not a socket") {
+	if _, err := Listen(notSock, -1); err == nil || !strings.Contains(err.Error(), "not a socket") {
 		t.Errorf("Listen on a regular file: %v", err)
 	}
 }

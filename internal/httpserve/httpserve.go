@@ -7,13 +7,31 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"golang.org/x/net/netutil"
 )
 
-// Defaults of the options.
+// Defaults of the options. The servers answer small requests on a unix
+// socket or a trusted address; the bounds keep slow or idle clients, and
+// many of them, from holding the daemon's memory and file descriptors.
 const (
 	// DefaultReadHeaderTimeout bounds how long a client may take to send
 	// its request headers, so that idle connections cannot pile up.
 	DefaultReadHeaderTimeout = 5 * time.Second
+	// DefaultReadTimeout bounds how long a client may take to send a
+	// whole request, body included.
+	DefaultReadTimeout = 10 * time.Second
+	// DefaultWriteTimeout bounds how long a client may take to receive a
+	// reply (a control request waits for the election, a scrape for
+	// the metrics).
+	DefaultWriteTimeout = 30 * time.Second
+	// DefaultIdleTimeout closes a kept-alive connection that has carried
+	// no request for this long, so that idle connections do not hold
+	// the places of DefaultMaxConns for long.
+	DefaultIdleTimeout = 10 * time.Second
+	// DefaultMaxConns is how many connections are open at once; more
+	// wait in the listen backlog until one closes.
+	DefaultMaxConns = 16
 	// DefaultShutdownGrace is how long Serve waits for requests in
 	// flight once the context ends.
 	DefaultShutdownGrace = 2 * time.Second
@@ -24,6 +42,10 @@ type Option func(*options)
 
 type options struct {
 	readHeaderTimeout time.Duration
+	readTimeout       time.Duration
+	writeTimeout      time.Duration
+	idleTimeout       time.Duration
+	maxConns          int
 	shutdownGrace     time.Duration
 	log               *slog.Logger
 }
@@ -32,6 +54,30 @@ type options struct {
 // (DefaultReadHeaderTimeout if not given).
 func WithReadHeaderTimeout(d time.Duration) Option {
 	return func(o *options) { o.readHeaderTimeout = d }
+}
+
+// WithReadTimeout sets the server's ReadTimeout (DefaultReadTimeout if
+// not given).
+func WithReadTimeout(d time.Duration) Option {
+	return func(o *options) { o.readTimeout = d }
+}
+
+// WithWriteTimeout sets the server's WriteTimeout (DefaultWriteTimeout
+// if not given).
+func WithWriteTimeout(d time.Duration) Option {
+	return func(o *options) { o.writeTimeout = d }
+}
+
+// WithIdleTimeout sets the server's IdleTimeout (DefaultIdleTimeout if
+// not given).
+func WithIdleTimeout(d time.Duration) Option {
+	return func(o *options) { o.idleTimeout = d }
+}
+
+// WithMaxConns sets how many connections are served at once
+// (DefaultMaxConns if not given).
+func WithMaxConns(n int) Option {
+	return func(o *options) { o.maxConns = n }
 }
 
 // WithShutdownGrace sets how long Serve waits for requests in flight
@@ -52,7 +98,14 @@ func WithLogger(l *slog.Logger) Option {
 // flight) and returns nil. It returns the error of the listener if serving fails
 // first. Either way ln is closed when Serve returns.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ...Option) error {
-	o := options{readHeaderTimeout: DefaultReadHeaderTimeout, shutdownGrace: DefaultShutdownGrace}
+	o := options{
+		readHeaderTimeout: DefaultReadHeaderTimeout,
+		readTimeout:       DefaultReadTimeout,
+		writeTimeout:      DefaultWriteTimeout,
+		idleTimeout:       DefaultIdleTimeout,
+		maxConns:          DefaultMaxConns,
+		shutdownGrace:     DefaultShutdownGrace,
+	}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -63,7 +116,13 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ...Option)
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: o.readHeaderTimeout,
+		ReadTimeout:       o.readTimeout,
+		WriteTimeout:      o.writeTimeout,
+		IdleTimeout:       o.idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if o.maxConns > 0 {
+		ln = netutil.LimitListener(ln, o.maxConns)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -1,0 +1,100 @@
+//go:build !windows
+
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/havip/havip/config"
+)
+
+// writeConfig writes a loadable configuration with mode and returns its
+// path.
+func writeConfig(t *testing.T, mode os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "havip.toml")
+	if err := os.WriteFile(p, []byte(insecure), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// A configuration that others may change is refused: it names the
+// commands havip runs as root. Reading it is fine.
+func TestLoadRefusesWritableConfig(t *testing.T) {
+	tests := []struct {
+		mode os.FileMode
+		want string // "" when it loads
+	}{
+		{0o600, ""},
+		{0o644, ""},
+		{0o664, "can be changed by its group (mode 0664), who could then run commands as root through track scripts, notify hooks or the exec cloud provider; run: chmod go-w "},
+		{0o646, "can be changed by every user (mode 0646)"},
+	}
+	for _, tt := range tests {
+		p := writeConfig(t, tt.mode)
+		_, err := config.Load(p)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("mode %04o: %v", tt.mode, err)
+		case tt.want != "" && (err == nil || !strings.HasPrefix(err.Error(), p+": ") || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("mode %04o: %v, want %q", tt.mode, err, tt.want)
+		}
+		// Away from the host (havip check --no-host) the file alone counts.
+		if _, err := config.LoadWithOptions(p, config.ParseOptions{SkipKeyFile: true}); err != nil {
+			t.Errorf("mode %04o, SkipKeyFile: %v", tt.mode, err)
+		}
+	}
+}
+
+// A configuration owned by another user than root (or the one running
+// havip) is refused, with the chown that fixes it.
+func TestLoadRefusesConfigOfAnotherUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give the file to another user")
+	}
+	p := writeConfig(t, 0o644)
+	if err := os.Chown(p, 65534, -1); err != nil {
+		t.Fatal(err)
+	}
+	_, err := config.Load(p)
+	if err == nil || !strings.Contains(err.Error(), "belongs to uid 65534") || !strings.Contains(err.Error(), "run: chown root: "+p) {
+		t.Errorf("Load: %v, want it to name uid 65534 and the chown", err)
+	}
+}
+
+// status.socket_group names a group of this host (or a number); an
+// unknown one is refused when the file is loaded for this host.
+func TestSocketGroup(t *testing.T) {
+	cfg, err := config.Parse([]byte(insecure+"[status]\nsocket_group = \"root\"\n"), "havip.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gid, err := cfg.Status.SocketGroupID(); cfg.Status.SocketGroup != "root" || gid != 0 || err != nil {
+		t.Errorf("socket group %q: gid %d, %v; want root 0", cfg.Status.SocketGroup, gid, err)
+	}
+	cfg, err = config.Parse([]byte(insecure+"[status]\nsocket_group = \"4242\"\n"), "havip.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gid, err := cfg.Status.SocketGroupID(); gid != 4242 || err != nil {
+		t.Errorf("numeric group: gid %d, %v", gid, err)
+	}
+	if gid, err := (config.Status{}).SocketGroupID(); gid != -1 || err != nil {
+		t.Errorf("no group: gid %d, %v; want -1", gid, err)
+	}
+	bad := insecure + "[status]\nsocket_group = \"no-such-group-havip\"\n"
+	_, err = config.Parse([]byte(bad), "havip.toml")
+	if want := `havip.toml: status.socket_group: "no-such-group-havip" is not a group of this host`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("unknown group: %v, want %q", err, want)
+	}
+	if _, err := config.ParseWithOptions([]byte(bad), "havip.toml", config.ParseOptions{SkipKeyFile: true}); err != nil {
+		t.Errorf("unknown group away from the host: %v", err)
+	}
+}

@@ -1,0 +1,216 @@
+package preflight
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/havip/havip/config"
+)
+
+// HostLink is one interface of the host and its addresses.
+type HostLink struct {
+	Name  string
+	Addrs []netip.Prefix
+}
+
+// Gateway is a next hop of the host's routing table.
+type Gateway struct {
+	Addr netip.Addr
+	// Dst is the route's destination; 0.0.0.0/0 or ::/0 for a default
+	// route.
+	Dst netip.Prefix
+	// Interface is the interface the route leaves by ("" if unknown).
+	Interface string
+}
+
+// Host is the host's own view of its network: what a VIP must not
+// collide with.
+type Host interface {
+	// Links lists every interface with its addresses.
+	Links() ([]HostLink, error)
+	// Gateways lists the next hops of the main routing table.
+	Gateways() ([]Gateway, error)
+}
+
+// vipUse is what one VIP is on this host, as a finding.
+type vipUse struct {
+	sev Severity
+	// key names the VIP in the file: `instance[0] "web": vips[1]`.
+	key string
+	msg string
+}
+
+// vipUses checks every VIP of cfg against the host's addresses and
+// routes. A VIP that is a gateway, the network or broadcast address of
+// one of its interface's subnets, or an address the host already has
+// (other than as havip's own /32 or /128 on its interface) is an error:
+// announcing it takes the address, or the whole subnet, from everyone
+// else. A VIP outside every subnet of its interface is a warning.
+func vipUses(cfg *config.Config, h Host) ([]vipUse, error) {
+	links, err := h.Links()
+	if err != nil {
+		return nil, fmt.Errorf("listing this host's addresses: %w", err)
+	}
+	gws, err := h.Gateways()
+	if err != nil {
+		return nil, fmt.Errorf("listing this host's routes: %w", err)
+	}
+	byName := map[string]HostLink{}
+	for _, l := range links {
+		byName[l.Name] = l
+	}
+	var out []vipUse
+	for i, in := range cfg.Instances {
+		link, exists := byName[in.Interface]
+		for j, p := range in.VIPs {
+			key := cfg.VIPKey(i, j)
+			a := p.Addr()
+			uses := gatewayUses(a, gws)
+			uses = append(uses, addressUses(a, in.Interface, links)...)
+			if exists {
+				uses = append(uses, subnetUses(a, link)...)
+			}
+			for _, u := range uses {
+				u.key = key
+				out = append(out, u)
+			}
+		}
+	}
+	return out, nil
+}
+
+// gatewayUses finds a VIP among the gateways.
+func gatewayUses(a netip.Addr, gws []Gateway) []vipUse {
+	for _, g := range gws {
+		if g.Addr != a {
+			continue
+		}
+		what := "the default gateway"
+		if g.Dst.Bits() != 0 {
+			what = "the gateway of route " + g.Dst.String()
+		}
+		if g.Interface != "" {
+			what += " on " + g.Interface
+		}
+		return []vipUse{{sev: Error, msg: fmt.Sprintf("%q is %s: announcing it would draw the traffic of every host on that subnet to this one", a, what)}}
+	}
+	return nil
+}
+
+// addressUses finds a VIP among the host's own addresses. On the
+// instance's own interface as a host prefix it is what havip adds: left
+// by an earlier run (removed at start-up) or held by this one.
+func addressUses(a netip.Addr, ifname string, links []HostLink) []vipUse {
+	var out []vipUse
+	for _, l := range links {
+		for _, p := range l.Addrs {
+			if p.Addr() != a {
+				continue
+			}
+			if l.Name == ifname && p.Bits() == a.BitLen() {
+				out = append(out, vipUse{sev: Info, msg: fmt.Sprintf("%s holds %s as havip adds a VIP: left by an earlier run, which havip removes at start-up, or held by the daemon running now", l.Name, p)})
+				continue
+			}
+			out = append(out, vipUse{sev: Error, msg: fmt.Sprintf("%q is already an address of this host (%s on %s); a VIP must be an address no member owns", a, p, l.Name)})
+		}
+	}
+	return out
+}
+
+// subnetUses checks a VIP against the subnets of its interface: not
+// their network or broadcast address, and inside one of them.
+func subnetUses(a netip.Addr, l HostLink) []vipUse {
+	var subnets []string
+	inside := false
+	for _, p := range l.Addrs {
+		if p.Addr().Is4() != a.Is4() || p.Bits() == a.BitLen() || p.Addr().IsLinkLocalUnicast() {
+			continue
+		}
+		subnet := p.Masked()
+		subnets = append(subnets, subnet.String())
+		if !subnet.Contains(a) {
+			continue
+		}
+		inside = true
+		switch {
+		case a == subnet.Addr() && (a.Is6() || p.Bits() < 31):
+			return []vipUse{{sev: Error, msg: fmt.Sprintf("%q is the network address of %s's subnet %s", a, l.Name, subnet)}}
+		case a.Is4() && p.Bits() < 31 && a == broadcast(subnet):
+			return []vipUse{{sev: Error, msg: fmt.Sprintf("%q is the broadcast address of %s's subnet %s", a, l.Name, subnet)}}
+		}
+	}
+	if inside {
+		return nil
+	}
+	family := "IPv4"
+	if a.Is6() {
+		family = "IPv6"
+	}
+	have := "it has none"
+	if len(subnets) > 0 {
+		have = strings.Join(subnets, ", ")
+	}
+	return []vipUse{{sev: Warning, msg: fmt.Sprintf("%q is outside every %s subnet of %s (%s): the hosts on that link do not look it up there", a, family, l.Name, have)}}
+}
+
+// broadcast is the last address of an IPv4 subnet.
+func broadcast(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) | host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// vipUses adds the findings of the VIP checks, under check "vip".
+func (c *checker) vipUses() {
+	if c.o.Host == nil || len(c.cfg.Instances) == 0 {
+		return
+	}
+	uses, err := vipUses(c.cfg, c.o.Host)
+	if err != nil {
+		c.add(Warning, "vip", "", "%v", err)
+		return
+	}
+	for _, u := range uses {
+		fix := ""
+		if u.sev == Error {
+			fix = "pick another VIP: an unused address of the interface's subnet"
+		}
+		c.add(u.sev, "vip", fix, "%s: %s", u.key, u.msg)
+	}
+}
+
+// Refuse returns why the daemon must not run cfg on this host: the
+// errors `havip check` reports about the VIPs (see vipUses) and missing
+// capabilities, each naming cfg's file and the key, or nil. It is what
+// `havip run` checks before it changes anything, and a reload before it
+// applies a file. An error reading the host's state is returned as it
+// is, not as a refusal.
+func Refuse(cfg *config.Config, o Options) error {
+	var errs config.Errors
+	if o.Capabilities != nil && len(cfg.Instances) > 0 {
+		missing, err := o.Capabilities()
+		if err != nil {
+			return err
+		}
+		if len(missing) > 0 {
+			errs = append(errs, &config.Error{File: cfg.Path, Msg: capabilityMsg(missing) + "; " + capabilityFix})
+		}
+	}
+	if o.Host != nil {
+		uses, err := vipUses(cfg, o.Host)
+		if err != nil {
+			return err
+		}
+		for _, u := range uses {
+			if u.sev == Error {
+				errs = append(errs, &config.Error{File: cfg.Path, Key: u.key, Msg: u.msg})
+			}
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}

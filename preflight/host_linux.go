@@ -1,0 +1,115 @@
+package preflight
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// SystemHost reads the host's addresses and routes through netlink.
+type SystemHost struct {
+	// Handle is the netlink handle to ask (one opened in a network
+	// namespace, say); nil asks in the calling thread's namespace.
+	Handle *netlink.Handle
+}
+
+func (n SystemHost) handle() *netlink.Handle {
+	if n.Handle == nil {
+		return &netlink.Handle{}
+	}
+	return n.Handle
+}
+
+// Links implements Host.
+func (n SystemHost) Links() ([]HostLink, error) {
+	h := n.handle()
+	links, err := retryDump(h.LinkList)
+	if err != nil {
+		return nil, err
+	}
+	addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(nil, netlink.FAMILY_ALL) })
+	if err != nil {
+		return nil, err
+	}
+	out := make([]HostLink, len(links))
+	byIndex := map[int]int{}
+	for i, l := range links {
+		out[i].Name = l.Attrs().Name
+		byIndex[l.Attrs().Index] = i
+	}
+	for _, a := range addrs {
+		i, ok := byIndex[a.LinkIndex]
+		if !ok || a.IPNet == nil {
+			continue
+		}
+		if p, ok := prefixOf(a.IPNet); ok {
+			out[i].Addrs = append(out[i].Addrs, p)
+		}
+	}
+	return out, nil
+}
+
+// Gateways implements Host.
+func (n SystemHost) Gateways() ([]Gateway, error) {
+	h := n.handle()
+	routes, err := retryDump(func() ([]netlink.Route, error) { return h.RouteList(nil, netlink.FAMILY_ALL) })
+	if err != nil {
+		return nil, err
+	}
+	names := map[int]string{}
+	if links, err := retryDump(h.LinkList); err == nil {
+		for _, l := range links {
+			names[l.Attrs().Index] = l.Attrs().Name
+		}
+	}
+	var out []Gateway
+	for _, r := range routes {
+		dst := netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+		if r.Family == unix.AF_INET6 {
+			dst = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+		}
+		if r.Dst != nil {
+			if p, ok := prefixOf(r.Dst); ok {
+				dst = p.Masked()
+			}
+		}
+		hops := []*netlink.NexthopInfo{{LinkIndex: r.LinkIndex, Gw: r.Gw}}
+		if len(r.MultiPath) > 0 {
+			hops = r.MultiPath
+		}
+		for _, hop := range hops {
+			if gw, ok := netip.AddrFromSlice(hop.Gw); ok {
+				out = append(out, Gateway{Addr: gw.Unmap(), Dst: dst, Interface: names[hop.LinkIndex]})
+			}
+		}
+	}
+	return out, nil
+}
+
+// prefixOf converts an address with its mask.
+func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
+	a, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	bits, _ := n.Mask.Size()
+	if a.Is4In6() {
+		a = a.Unmap()
+	}
+	return netip.PrefixFrom(a, bits), true
+}
+
+// retryDump repeats a netlink dump that the kernel interrupted because
+// the table changed meanwhile.
+func retryDump[T any](f func() ([]T, error)) ([]T, error) {
+	for range 3 {
+		out, err := f()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return out, err
+		}
+	}
+	return f()
+}
