@@ -43,7 +43,7 @@ func (s Severity) String() string {
 type Finding struct {
 	Severity Severity
 	// Check names the check: "capabilities", "interface", "vip",
-	// "persistent-vip", "sysctl", "peer", "permissions".
+	// "persistent-vip", "sysctl", "peer", "permissions", "keepalived".
 	Check string
 	// Msg says what was found.
 	Msg string
@@ -101,6 +101,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) []Finding {
 	c.sysctls()
 	c.peers(ctx)
 	c.permissions()
+	c.keepalived()
 	sort.SliceStable(c.out, func(i, j int) bool { return c.out[i].Severity > c.out[j].Severity })
 	return c.out
 }

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/havip/havip/config"
+)
+
+// unicastPair is node a's keepalived configuration of a unicast pair.
+const unicastPair = `global_defs {
+    router_id lb-a
+}
+vrrp_script chk {
+    script "/usr/bin/pidof haproxy"
+    interval 2
+    fall 2
+}
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 0.1
+    unicast_src_ip 10.0.0.11
+    unicast_peer {
+        10.0.0.12
+    }
+    virtual_ipaddress {
+        10.0.0.100/24 dev eth0
+    }
+    track_script {
+        chk
+    }
+    notify_master "/etc/keepalived/master.sh"
+}
+`
+
+func TestImportKeepalived(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "keepalived.conf")
+	if err := os.WriteFile(src, []byte(unicastPair), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCmd(t, "import", "keepalived", src, "--secret-key-file", "/etc/havip/pair.key")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	cfg, err := config.ParseWithOptions([]byte(out), "out.toml", config.ParseOptions{SkipKeyFile: true})
+	if err != nil {
+		t.Fatalf("stdout does not load: %v\n%s", err, out)
+	}
+	in := cfg.Instances[0]
+	if cfg.Node.Name != "lb-a" || cfg.Node.Bind.String() != "10.0.0.11:7946" || strings.Join(cfg.Cluster.Peers, ",") != "10.0.0.12:7946" ||
+		cfg.Cluster.SecretKeyFile != "/etc/havip/pair.key" || cfg.Cluster.Timing.Profile != "fast" ||
+		in.Name != "VI_1" || in.Priority != 150 || in.VIPs[0].String() != "10.0.0.100/32" ||
+		strings.Join(in.TrackScripts[0].Command, " ") != "/usr/bin/pidof haproxy" || strings.Join(in.Notify.Master, " ") != "/etc/keepalived/master.sh" {
+		t.Errorf("converted configuration:\n%s", out)
+	}
+	for _, want := range []string{
+		src + ":10: vrrp_instance VI_1: state: not carried over",
+		src + ":14: vrrp_instance VI_1: advert_int: changed: advert_int 100ms",
+		src + `:20: vrrp_instance VI_1: virtual_ipaddress 10.0.0.100: not carried over: the prefix length /24`,
+		"havip import: " + src + ": 1 instances (VI_1)",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("report lacks %q:\n%s", want, errOut)
+		}
+	}
+
+	// --output writes the file, and refuses to overwrite it.
+	dst := filepath.Join(dir, "havip.toml")
+	if code, _, errOut := runCmd(t, "import", "keepalived", src, "--output", dst); code != exitOK {
+		t.Fatalf("--output: exit %d: %s", code, errOut)
+	}
+	if _, err := config.ParseWithOptions(mustRead(t, dst), dst, config.ParseOptions{SkipKeyFile: true}); err != nil {
+		t.Errorf("%s does not load: %v", dst, err)
+	}
+	if code, _, errOut := runCmd(t, "import", "keepalived", src, "--output", dst); code != exitUsage || !strings.Contains(errOut, "exists") {
+		t.Errorf("second --output: exit %d, %s; want 2 and the file named", code, errOut)
+	}
+	if code, _, errOut := runCmd(t, "import", "keepalived", src, "--output", dst, "--force"); code != exitOK {
+		t.Errorf("--force: exit %d: %s", code, errOut)
+	}
+}
+
+func TestImportErrors(t *testing.T) {
+	dir := t.TempDir()
+	lvs := filepath.Join(dir, "lvs.conf")
+	if err := os.WriteFile(lvs, []byte("virtual_server 10.0.0.1 80 {\n  lb_algo rr\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"import"}, "usage: havip import keepalived"},
+		{[]string{"import", "haproxy"}, "usage: havip import keepalived"},
+		{[]string{"import", "keepalived", filepath.Join(dir, "none.conf")}, "none.conf: no such file"},
+		{[]string{"import", "keepalived", lvs}, lvs + ":1: virtual_server: not carried over: havip does not configure LVS"},
+		{[]string{"import", "keepalived", lvs}, "has no vrrp_instance havip can hold: nothing written"},
+	} {
+		code, out, errOut := runCmd(t, tt.args...)
+		if code != exitUsage || out != "" || !strings.Contains(errOut, tt.want) {
+			t.Errorf("havip %s: exit %d, stdout %q, stderr %q; want 2, nothing, and %q", strings.Join(tt.args, " "), code, out, errOut, tt.want)
+		}
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}

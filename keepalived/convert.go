@@ -1,0 +1,502 @@
+package keepalived
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/havip/havip/config"
+)
+
+// DefaultSecretKeyFile is the cluster key the converted configuration
+// names unless told otherwise.
+const DefaultSecretKeyFile = "/etc/havip/secret.key"
+
+// Options complete what keepalived's configuration does not say.
+type Options struct {
+	// Name is node.name; empty takes global_defs router_id, then
+	// Hostname, then leaves the key out (havip takes the host name).
+	Name     string
+	Hostname string
+	// Cluster is cluster.name; empty derives it from the instances'
+	// virtual_router_id, which is the same on every member.
+	Cluster string
+	// SecretKeyFile is cluster.secret_key_file (DefaultSecretKeyFile when
+	// empty).
+	SecretKeyFile string
+}
+
+// instance is a vrrp_instance being converted.
+type instance struct {
+	node  *Node
+	where string // "vrrp_instance VI_1"
+	out   Instance
+	// What the directives said, resolved once the whole block is read.
+	advert     time.Duration
+	advertNode *Node
+	vrid       string
+	bind       *Node // unicast_src_ip or mcast_src_ip
+	peers      *Node // unicast_peer
+	garp       garp
+	vips       []*Node // virtual_ipaddress and virtual_ipaddress_excluded
+	tracks     []*Node // the lines of track_script blocks
+	notify     map[string]*Node
+	removed    bool // merged into another or left out
+	group      *syncGroup
+	prioNode   *Node
+}
+
+// vrrpScript is a vrrp_script block.
+type vrrpScript struct {
+	cmd      *command
+	interval time.Duration
+	timeout  time.Duration
+	weight   int
+	rise     int
+	fall     int
+}
+
+// converter holds the state of one conversion.
+type converter struct {
+	o         Options
+	res       *Result
+	rep       *Report
+	routerID  *Node
+	garp      garp // global_defs defaults
+	scripts   map[string]*vrrpScript
+	instances []*instance
+	groups    []*syncGroup
+	hasAuth   bool
+}
+
+// Convert converts a keepalived configuration into havip's: what could
+// not be carried over, and why, is in the result's Report. Every value it
+// writes is one havip accepts (Result.Check loads it to make sure).
+func Convert(cfg *Config, o Options) *Result {
+	if o.SecretKeyFile == "" {
+		o.SecretKeyFile = DefaultSecretKeyFile
+	}
+	res := &Result{Report: append(Report(nil), cfg.Report...)}
+	if len(cfg.Files) > 0 {
+		res.Source = cfg.Files[0]
+	}
+	c := &converter{o: o, res: res, rep: &res.Report, scripts: map[string]*vrrpScript{}}
+	// Definitions first: keepalived resolves names once the whole file is
+	// read, so instances may name scripts defined after them.
+	for _, n := range cfg.Nodes {
+		switch n.Keyword() {
+		case "global_defs":
+			c.apply(globalDirectives, n.Children, scope{where: "global_defs"})
+		case "vrrp_script":
+			c.script(n)
+		}
+	}
+	c.apply(topDirectives, cfg.Nodes, scope{})
+	for _, g := range c.groups {
+		c.groupTracking(g)
+	}
+	for _, in := range c.instances {
+		c.finish(in)
+	}
+	for _, g := range c.groups {
+		c.syncGroup(g)
+	}
+	c.keep()
+	if len(res.Instances) > 0 {
+		c.nodeKeys()
+		c.clusterKeys()
+	}
+	res.Report = res.Report.sorted()
+	return res
+}
+
+// apply handles each line with its directive in table; a keyword the
+// table does not have is reported as having no equivalent, but for the
+// families of VRRP and LVS settings of global_defs.
+func (c *converter) apply(table map[string]directive, lines []*Node, s scope) {
+	for _, n := range lines {
+		h, ok := table[n.Keyword()]
+		switch {
+		case ok:
+		case s.where == "global_defs" && strings.HasPrefix(n.Keyword(), "vrrp_"):
+			h = say(Note, vrrpOnly)
+		case s.where == "global_defs" && strings.HasPrefix(n.Keyword(), "lvs_"):
+			h = say(Dropped, lvsMsg)
+		default:
+			h = say(Dropped, "havip has no equivalent")
+		}
+		h(c, n, s)
+	}
+}
+
+// vrrpInstance converts one vrrp_instance.
+func (c *converter) vrrpInstance(n *Node) {
+	in := &instance{
+		node:   n,
+		where:  "vrrp_instance " + n.Arg(1),
+		notify: map[string]*Node{},
+		out:    Instance{Priority: 100, Preempt: true, From: fmt.Sprintf("vrrp_instance %s (%s)", n.Arg(1), n.Pos)},
+	}
+	name, ok := safeName(n.Arg(1), config.MaxInstanceNameLen)
+	if !ok {
+		c.rep.add(n, Changed, in.where, "the name is not a valid havip instance name (1 to %d characters of A-Z, a-z, 0-9, '_', '.', '-'): the instance is called %q", config.MaxInstanceNameLen, name)
+	}
+	in.out.Name = name
+	c.apply(instanceDirectives, n.Children, scope{where: in.where, in: in})
+	c.instances = append(c.instances, in)
+}
+
+// finish resolves what needs the whole vrrp_instance block: the VIPs
+// (their dev is compared with the interface), the track scripts (their
+// weights may raise the priority) and the notify commands.
+func (c *converter) finish(in *instance) {
+	if in.out.Interface == "" {
+		c.rep.add(in.node, Problem, in.where, "no interface: keepalived refuses the instance; it is left out")
+		in.removed = true
+		return
+	}
+	for _, n := range in.vips {
+		for _, l := range n.Children {
+			c.vip(l, in, in.where+": "+n.Keyword())
+		}
+	}
+	c.trackScripts(in)
+	c.notifyCommands(in)
+	c.announce(in)
+}
+
+// vip converts one line of virtual_ipaddress: the address and its
+// options, each of which vipOptions maps.
+func (c *converter) vip(l *Node, in *instance, where string) {
+	addr, bits, err := parseAddrPrefix(l.Keyword())
+	if err != nil {
+		c.rep.add(l, Problem, where, "%q is not an IP address: left out", l.Keyword())
+		return
+	}
+	where += " " + addr.String()
+	if bits != addr.BitLen() {
+		c.rep.add(l, Dropped, where, "the prefix length /%d: havip adds %s/%d, a host address (no subnet route comes and goes with it, as keepalived's /%d did)", bits, addr, addr.BitLen(), bits)
+	}
+	opts := l.Words[1:]
+	for i := 0; i < len(opts); i++ {
+		o, known := vipOptions[opts[i]]
+		val := ""
+		if o.arg && i+1 < len(opts) {
+			val = opts[i+1]
+		}
+		switch {
+		case !known:
+			c.rep.add(l, Dropped, where+": "+opts[i], "havip has no equivalent")
+		case o.check != nil:
+			if msg := o.check(in, val); msg != "" {
+				c.rep.add(l, Dropped, where+": "+opts[i]+" "+val, "%s", msg)
+			}
+		default:
+			c.rep.add(l, Dropped, where+": "+strings.TrimSpace(opts[i]+" "+val), "%s", o.msg)
+		}
+		if o.arg {
+			i++
+		}
+	}
+	s := addr.String()
+	if slices.Contains(in.out.VIPs, s) {
+		c.rep.add(l, Note, where, "listed twice: kept once")
+		return
+	}
+	in.out.VIPs = append(in.out.VIPs, s)
+}
+
+// parseAddrPrefix parses "addr" or "addr/bits".
+func parseAddrPrefix(s string) (netip.Addr, int, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Addr{}, 0, err
+		}
+		return p.Addr(), p.Bits(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, 0, err
+	}
+	return a, a.BitLen(), nil
+}
+
+// trackScripts converts the instance's track_script lines with the
+// vrrp_script blocks they name. keepalived adds a positive weight to the
+// priority while the script succeeds; havip lowers the priority by the
+// weight while it fails, so a positive weight also raises the instance's
+// priority: the priority is the same either way.
+func (c *converter) trackScripts(in *instance) {
+	raise := 0
+	for _, l := range in.tracks {
+		where := in.where + ": track_script " + l.Keyword()
+		s, ok := c.scripts[l.Keyword()]
+		switch {
+		case !ok:
+			c.rep.add(l, Problem, where, "there is no vrrp_script %s: left out", l.Keyword())
+			continue
+		case s.cmd == nil:
+			continue // reported at the vrrp_script
+		}
+		w := s.weight
+		if l.Arg(1) == "weight" {
+			v, err := strconv.Atoi(l.Arg(2))
+			if err != nil || v < -253 || v > 253 {
+				c.rep.add(l, Problem, where, "weight %q is not -253..253: the script's own weight (%d) is kept", l.Arg(2), w)
+			} else {
+				w = v
+			}
+			if l.Arg(3) == "reverse" {
+				c.rep.add(l, Dropped, where+": reverse", "havip has no reversed weight: the weight applies while the script fails")
+			}
+		}
+		name, _ := safeName(l.Keyword(), 64)
+		ts := TrackScript{Name: name, Command: s.cmd.argv, Interval: s.interval.String(), Timeout: s.timeout.String(), Rise: s.rise, Fall: s.fall}
+		switch {
+		case w < 0:
+			ts.Weight = -w
+		case w > 0:
+			ts.Weight = w
+			raise += w
+			c.rep.add(l, Changed, where, "weight +%d: keepalived adds it to the priority while the script succeeds, havip subtracts it while the script fails; the instance's priority is raised by it, so the priority is the same either way", w)
+		}
+		in.out.TrackScripts = append(in.out.TrackScripts, ts)
+	}
+	if raise == 0 {
+		return
+	}
+	p := in.out.Priority + raise
+	if p > 255 {
+		c.rep.add(in.prioNode, Changed, in.where+": priority", "priority %d plus the positive script weights (%d) is above 255: havip's priority is 255", in.out.Priority, raise)
+		p = 255
+	}
+	in.out.Priority = p
+}
+
+// notifyCommands converts notify_master, notify_backup and notify_fault.
+func (c *converter) notifyCommands(in *instance) {
+	first := true
+	for _, state := range []string{"master", "backup", "fault"} {
+		n, ok := in.notify[state]
+		if !ok {
+			continue
+		}
+		where := in.where + ": " + n.Keyword()
+		cmd, ok := c.command(n, where, notifyUserMsg)
+		if !ok {
+			continue
+		}
+		setNotify(&in.out, state, cmd.argv)
+		if first {
+			first = false
+			c.rep.add(n, Changed, where, "havip appends three arguments to every notify command: the instance, the state (MASTER, BACKUP, FAULT) and the VIPs, comma separated (also in HAVIP_INSTANCE, HAVIP_STATE, HAVIP_VIPS); check that the commands accept them")
+		}
+	}
+}
+
+// command converts a script or notify line and reports how; extraMsg
+// says what words after the command line mean.
+func (c *converter) command(n *Node, where, extraMsg string) (*command, bool) {
+	cmd, err := parseCommand(n)
+	if err != nil {
+		c.rep.add(n, Problem, where, "%v: left out", err)
+		return nil, false
+	}
+	if cmd.shell {
+		c.rep.add(n, Changed, where, "%q has shell syntax: havip runs it with /bin/sh -c, as keepalived 1 did (keepalived 2 passed those characters to the program as arguments)", cmd.line)
+	}
+	if len(cmd.extra) > 0 {
+		c.rep.add(n, Dropped, where, extraMsg, strings.Join(cmd.extra, " "))
+	}
+	return &cmd, true
+}
+
+// keep leaves out what havip cannot hold: instances without a VIP, VIPs
+// of another instance or of a member, and instances beyond the most a
+// configuration may have.
+func (c *converter) keep() {
+	used := map[string]string{}
+	members := map[string]bool{}
+	for _, in := range c.instances {
+		if in.bind != nil {
+			members[in.bind.Arg(1)] = true
+		}
+		if in.peers != nil {
+			for _, p := range in.peers.Children {
+				members[p.Keyword()] = true
+			}
+		}
+	}
+	names := map[string]bool{}
+	for _, in := range c.instances {
+		if in.removed {
+			continue
+		}
+		var vips []string
+		for _, v := range in.out.VIPs {
+			switch {
+			case used[v] != "":
+				c.rep.add(in.node, Problem, in.where, "VIP %s is also a VIP of %s: left out here", v, used[v])
+			case members[v]:
+				c.rep.add(in.node, Problem, in.where, "VIP %s is a member's own address (unicast_src_ip or unicast_peer): left out", v)
+			default:
+				used[v] = in.where
+				vips = append(vips, v)
+			}
+		}
+		in.out.VIPs = vips
+		switch {
+		case len(vips) == 0:
+			c.rep.add(in.node, Dropped, in.where, "no VIP havip can hold: the instance is left out")
+			in.removed = true
+		case len(c.res.Instances) == config.MaxInstances:
+			c.rep.add(in.node, Dropped, in.where, "a havip configuration has at most %d instances: left out", config.MaxInstances)
+			in.removed = true
+		case names[in.out.Name]:
+			c.rep.add(in.node, Problem, in.where, "a second instance called %q: left out", in.out.Name)
+			in.removed = true
+		default:
+			names[in.out.Name] = true
+			c.res.Instances = append(c.res.Instances, in.out)
+		}
+	}
+}
+
+// nodeKeys sets [node]: the name, and the address keepalived sent from.
+func (c *converter) nodeKeys() {
+	switch {
+	case c.o.Name != "":
+		c.res.Node.Name = c.o.Name
+	case c.routerID != nil:
+		name, ok := safeName(c.routerID.Arg(1), 64)
+		c.res.Node.Name = name
+		msg := "node.name must be different on every member; keepalived's router_id need not be (copied configurations often share one): check it, or set the name with --name"
+		if !ok {
+			msg = fmt.Sprintf("%q is not a valid havip node name: node.name is %q. %s", c.routerID.Arg(1), name, msg)
+		}
+		c.rep.add(c.routerID, Note, "global_defs: router_id", "%s", msg)
+	case c.o.Hostname != "":
+		if name, ok := safeName(c.o.Hostname, 64); ok {
+			c.res.Node.Name = name
+		}
+	}
+	var bind *Node
+	for _, in := range c.kept() {
+		switch {
+		case in.bind == nil:
+		case bind == nil:
+			bind = in.bind
+		case in.bind.Arg(1) != bind.Arg(1):
+			c.rep.add(in.bind, Changed, in.where+": "+in.bind.Keyword(), "havip has one address per node: node.bind is %s (from %s)", bind.Arg(1), bind.Pos)
+		}
+	}
+	if bind != nil {
+		if a, err := netip.ParseAddr(bind.Arg(1)); err == nil {
+			c.res.Node.Bind = netip.AddrPortFrom(a, config.DefaultPort).String()
+		} else {
+			c.rep.add(bind, Problem, bind.Keyword(), "%q is not an IP address: node.bind is left out", bind.Arg(1))
+		}
+	}
+}
+
+// clusterKeys sets [cluster]: the name, the peers, the key and the
+// timing.
+func (c *converter) clusterKeys() {
+	cl := &c.res.Cluster
+	cl.SecretKeyFile = c.o.SecretKeyFile
+	cl.Peers = []string{}
+	var vrids []string
+	for _, in := range c.kept() {
+		if in.vrid != "" && !slices.Contains(vrids, in.vrid) {
+			vrids = append(vrids, in.vrid)
+		}
+		c.peers(in)
+	}
+	sort.Strings(vrids)
+	switch {
+	case c.o.Cluster != "":
+		cl.Name = c.o.Cluster
+	case len(vrids) > 0:
+		cl.Name, _ = safeName("keepalived-vrid-"+strings.Join(vrids, "-"), 64)
+	default:
+		cl.Name = "keepalived"
+	}
+	c.rep.add(nil, Note, "cluster.name", "%q: the same on every member (derived from virtual_router_id unless --cluster is given)", cl.Name)
+	if !c.hasAuth {
+		c.rep.add(nil, Note, "cluster.secret_key_file", "havip encrypts and authenticates its traffic with a key: create it once with `havip init --no-config --secret-key-file %s` and copy it to every member (mode 0600)", cl.SecretKeyFile)
+	}
+	switch members := len(cl.Peers) + 1; {
+	case members == 1:
+		c.rep.add(nil, Changed, "cluster.peers", "no unicast_peer: keepalived found the other members by multicast; havip needs their addresses: add each as \"address:%d\" to cluster.peers", config.DefaultPort)
+	case members == 2:
+		c.rep.add(nil, Note, "cluster.quorum", "two members: quorum is off, as with keepalived (both sides of a network cut hold the VIPs); a third member without instances (a witness) prevents that")
+	default:
+		c.rep.add(nil, Changed, "cluster.quorum", "%d members: a member holds a VIP only while it hears a majority of them (keepalived's backups took over on their own)", members)
+	}
+	c.timing()
+}
+
+// peers adds an instance's unicast_peer addresses to cluster.peers.
+func (c *converter) peers(in *instance) {
+	if in.peers == nil {
+		return
+	}
+	for _, p := range in.peers.Children {
+		a, err := netip.ParseAddr(p.Keyword())
+		if err != nil {
+			c.rep.add(p, Problem, in.where+": unicast_peer", "%q is not an IP address: left out", p.Keyword())
+			continue
+		}
+		if len(p.Words) > 1 {
+			c.rep.add(p, Note, in.where+": unicast_peer "+p.Keyword(), "%s: %s", strings.Join(p.Words[1:], " "), vrrpOnly)
+		}
+		s := netip.AddrPortFrom(a, config.DefaultPort).String()
+		if !slices.Contains(c.res.Cluster.Peers, s) {
+			c.res.Cluster.Peers = append(c.res.Cluster.Peers, s)
+		}
+	}
+}
+
+// kept returns the instances that are in the result.
+func (c *converter) kept() []*instance {
+	var out []*instance
+	for _, in := range c.instances {
+		if !in.removed {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// safeName makes s a valid havip name of at most max characters, and
+// says whether it already was one.
+func safeName(s string, max int) (string, bool) {
+	b := []byte(s)
+	ok := len(b) >= 1 && len(b) <= max
+	for i, ch := range b {
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '.' || ch == '-') {
+			b[i], ok = '_', false
+		}
+	}
+	if len(b) > max {
+		b = b[:max]
+	}
+	if len(b) == 0 {
+		b = []byte("vrrp")
+	}
+	return string(b), ok
+}
+
+// seconds parses keepalived's <TIMER>: seconds, with a fraction.
+func seconds(s string) (time.Duration, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 || f > 1e6 {
+		return 0, fmt.Errorf("%q is not a number of seconds", s)
+	}
+	return time.Duration(f * float64(time.Second)).Round(time.Microsecond), nil
+}

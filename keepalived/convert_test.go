@@ -1,0 +1,274 @@
+package keepalived
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// convert parses text as path and converts it for config-id id.
+func convert(t *testing.T, text, id string) *Result {
+	t.Helper()
+	cfg := Parse([]byte(text), "test.conf", ParseOptions{ConfigID: id})
+	return Convert(cfg, Options{Hostname: "host-1"})
+}
+
+// reportHas fails the test unless a finding starts with each prefix.
+func reportHas(t *testing.T, r Report, prefixes ...string) {
+	t.Helper()
+	for _, p := range prefixes {
+		found := false
+		for _, f := range r {
+			found = found || strings.HasPrefix(f.String(), p)
+		}
+		if !found {
+			t.Errorf("no finding starting with %q in:\n%s", p, reportText(r))
+		}
+	}
+}
+
+func reportText(r Report) string {
+	var b strings.Builder
+	for _, f := range r {
+		b.WriteString(f.String() + "\n")
+	}
+	return b.String()
+}
+
+// TestCloudPair converts one file for each of the two servers it
+// serves and compares the result with the golden files.
+func TestCloudPair(t *testing.T) {
+	for _, node := range []string{"ecs-a", "ecs-b"} {
+		t.Run(node, func(t *testing.T) {
+			cfg, err := ParseFile(filepath.Join("testdata", "cloud-pair", "keepalived.conf"), ParseOptions{ConfigID: node})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := Convert(cfg, Options{SecretKeyFile: "/etc/havip/secret.key"})
+			text, err := res.Check(node + ".toml")
+			if err != nil {
+				t.Fatalf("the converted configuration does not load: %v\n%s", err, text)
+			}
+			golden := filepath.Join("testdata", "cloud-pair", node+".toml")
+			if *update {
+				if err := os.WriteFile(golden, text, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(want), string(text)); diff != "" {
+				t.Errorf("%s (-want +got):\n%s", golden, diff)
+			}
+			conf := "testdata/cloud-pair/keepalived.conf"
+			reportHas(t, res.Report,
+				conf+":7: global_defs: script_user: not carried over: havip runs track scripts and notify commands as root",
+				conf+":21: vrrp_script chk_upstream: script: changed: \"/usr/bin/curl -fs http://127.0.0.1/health | grep -q ok\" has shell syntax: havip runs it with /bin/sh -c",
+				conf+":26: vrrp_instance VI_web: state: not carried over:",
+				conf+":32: vrrp_instance VI_web: advert_int: changed: advert_int 1s: a keepalived backup took over from a silent master after about 3.",
+				"testdata/cloud-pair/conf.d/vip.conf:3: vrrp_instance VI_web: virtual_ipaddress 192.168.0.100: not carried over: the prefix length /24: havip adds 192.168.0.100/32",
+				"testdata/cloud-pair/conf.d/vip.conf:3: vrrp_instance VI_web: virtual_ipaddress 192.168.0.100: label eth0:vip: not carried over:",
+				conf+":48: vrrp_instance VI_web: notify_master: changed: havip appends three arguments",
+				conf+":51: vrrp_instance VI_web: notify_stop: not carried over: havip runs no command when it stops",
+				"cluster.quorum: note: two members: quorum is off",
+			)
+			if n := res.Report.Count(Problem); n != 0 {
+				t.Errorf("%d problems:\n%s", n, reportText(res.Report))
+			}
+		})
+	}
+}
+
+// TestKubeadm converts the kubeadm control plane's configuration, whose
+// values all come from $NAME definitions.
+func TestKubeadm(t *testing.T) {
+	cfg, err := ParseFile(filepath.Join("testdata", "kubeadm-ha.conf"), ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := Convert(cfg, Options{})
+	if _, err := res.Check("kubeadm.toml"); err != nil {
+		t.Fatal(err)
+	}
+	want := []Instance{{
+		Name: "VI_1", Interface: "eth0", VIPs: []string{"192.168.0.40"}, Priority: 101, Preempt: true,
+		TrackScripts: []TrackScript{{Name: "check_apiserver", Command: []string{"/etc/keepalived/check_apiserver.sh"},
+			Interval: "3s", Timeout: "3s", Rise: 2, Fall: 10, Weight: 2}},
+		From: "vrrp_instance VI_1 (testdata/kubeadm-ha.conf:22)",
+	}}
+	if diff := cmp.Diff(want, res.Instances); diff != "" {
+		t.Errorf("instances (-want +got):\n%s", diff)
+	}
+	if res.Node.Name != "LVS_DEVEL" || res.Cluster.Name != "keepalived-vrid-51" || res.Cluster.Timing != "conservative" {
+		t.Errorf("node %+v, cluster %+v", res.Node, res.Cluster)
+	}
+	reportHas(t, res.Report,
+		"testdata/kubeadm-ha.conf:12: global_defs: router_id: note: node.name must be different on every member",
+		"testdata/kubeadm-ha.conf:27: vrrp_instance VI_1: authentication: note: auth_pass is not used",
+		"cluster.peers: changed: no unicast_peer: keepalived found the other members by multicast")
+}
+
+func TestConvert(t *testing.T) {
+	tests := []struct {
+		name   string
+		in     string
+		want   []Instance
+		report []string
+	}{{
+		name: "weights",
+		in: `vrrp_script up { 
+  script "/bin/true"
+  weight 10
+}
+vrrp_script down {
+  script /bin/false
+  weight -30
+  interval 0.005
+}
+vrrp_instance A {
+  interface eth0
+  priority 250
+  virtual_ipaddress { 10.0.0.1 }
+  track_script {
+    up
+    down
+    up2 weight 5
+  }
+}`,
+		want: []Instance{{Name: "A", Interface: "eth0", VIPs: []string{"10.0.0.1"}, Priority: 255, Preempt: true,
+			TrackScripts: []TrackScript{
+				{Name: "up", Command: []string{"/bin/true"}, Interval: "1s", Timeout: "1s", Rise: 1, Fall: 1, Weight: 10},
+				{Name: "down", Command: []string{"/bin/false"}, Interval: "10ms", Timeout: "10ms", Rise: 1, Fall: 1, Weight: 30},
+			}}},
+		report: []string{
+			"test.conf:8: vrrp_script down: interval: changed: 5ms is outside havip's 10ms..1h: 10ms",
+			"test.conf:15: vrrp_instance A: track_script up: changed: weight +10",
+			"test.conf:17: vrrp_instance A: track_script up2: problem: there is no vrrp_script up2",
+			"test.conf:12: vrrp_instance A: priority: changed: priority 250 plus the positive script weights (10) is above 255",
+		},
+	}, {
+		name: "sync group on one interface",
+		in: `vrrp_sync_group G {
+  group { A B }
+  notify_master "/bin/g master"
+}
+vrrp_instance A {
+  interface eth0
+  priority 100
+  nopreempt
+  virtual_ipaddress { 10.0.0.1 }
+  notify_backup /bin/a
+}
+vrrp_instance B {
+  interface eth0
+  priority 120
+  virtual_ipaddress { 10.0.0.2 10.0.0.1 }
+  notify_backup /bin/b
+}`,
+		want: []Instance{{Name: "G", Interface: "eth0", VIPs: []string{"10.0.0.1", "10.0.0.2"}, Priority: 120, Preempt: false,
+			Notify: &Notify{Master: []string{"/bin/g", "master"}, Backup: []string{"/bin/a"}}}},
+		report: []string{
+			"test.conf:1: vrrp_sync_group G: changed: vrrp_instance A, vrrp_instance B are merged into one instance \"G\" on eth0",
+			"test.conf:12: vrrp_instance B: priority: changed: 120 differs from vrrp_instance A's 100: the merged instance takes the higher",
+			"test.conf:16: vrrp_instance B: notify_backup: not carried over: the merged instance has one command per state: it runs \"/bin/a\"",
+		},
+	}, {
+		name: "sync group across interfaces",
+		in: `vrrp_sync_group G {
+  group {
+    A
+    B
+  }
+}
+vrrp_instance A {
+  interface eth0
+  virtual_ipaddress { 10.0.0.1 }
+}
+vrrp_instance B {
+  interface eth1
+  virtual_ipaddress { 10.0.1.1 }
+  track_interface { eth2 }
+}`,
+		want: []Instance{
+			{Name: "A", Interface: "eth0", VIPs: []string{"10.0.0.1"}, Priority: 100, Preempt: true, TrackInterfaces: []string{"eth1"}},
+			{Name: "B", Interface: "eth1", VIPs: []string{"10.0.1.1"}, Priority: 100, Preempt: true, TrackInterfaces: []string{"eth2", "eth0"}},
+		},
+		report: []string{"test.conf:1: vrrp_sync_group G: changed: vrrp_instance A, vrrp_instance B are on different interfaces"},
+	}, {
+		name: "announcements",
+		in: `global_defs {
+  vrrp_garp_master_delay 0
+  vrrp_garp_master_repeat 3
+  vrrp_garp_interval 0.0001
+}
+vrrp_instance A {
+  interface eth0
+  virtual_ipaddress { 10.0.0.1 }
+  garp_master_refresh 60
+  garp_master_refresh_repeat 2
+  garp_master_delay 5
+}`,
+		want: []Instance{{Name: "A", Interface: "eth0", VIPs: []string{"10.0.0.1"}, Priority: 100, Preempt: true,
+			AnnounceCount: 3, AnnounceInterval: "1ms", AnnounceRefresh: "1m0s"}},
+		report: []string{
+			"test.conf:4: vrrp_instance A: vrrp_garp_interval: changed: havip spaces announcements 1ms..10s apart",
+			"test.conf:10: vrrp_instance A: garp_master_refresh_repeat: not carried over: havip sends one announcement per refresh",
+			"test.conf:11: vrrp_instance A: garp_master_delay: changed: havip sends no second burst 5s later",
+		},
+	}, {
+		name: "what havip cannot hold",
+		in: `vrrp_instance A {
+  interface eth0
+  unicast_src_ip 10.0.0.5
+  unicast_peer { 10.0.0.6 }
+  virtual_ipaddress {
+    10.0.0.1
+    10.0.0.6
+    10.0.2.1 dev eth1
+    not-an-address
+  }
+}
+vrrp_instance B {
+  interface eth0
+  virtual_ipaddress { 10.0.0.1 }
+}
+vrrp_instance C {
+  virtual_ipaddress { 10.0.0.9 }
+}
+virtual_server 10.0.0.1 80 {
+  real_server 10.0.1.1 80 { weight 1 }
+}`,
+		want: []Instance{{Name: "A", Interface: "eth0", VIPs: []string{"10.0.0.1", "10.0.2.1"}, Priority: 100, Preempt: true}},
+		report: []string{
+			"test.conf:8: vrrp_instance A: virtual_ipaddress 10.0.2.1: dev eth1: not carried over: a VIP on another interface",
+			"test.conf:9: vrrp_instance A: virtual_ipaddress: problem: \"not-an-address\" is not an IP address",
+			"test.conf:1: vrrp_instance A: problem: VIP 10.0.0.6 is a member's own address",
+			"test.conf:12: vrrp_instance B: problem: VIP 10.0.0.1 is also a VIP of vrrp_instance A",
+			"test.conf:12: vrrp_instance B: not carried over: no VIP havip can hold",
+			"test.conf:16: vrrp_instance C: problem: no interface",
+			"test.conf:19: virtual_server: not carried over: havip does not configure LVS",
+		},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := convert(t, tt.in, "host-1")
+			if diff := cmp.Diff(tt.want, res.Instances, cmpIgnoreFrom); diff != "" {
+				t.Errorf("instances (-want +got):\n%s", diff)
+			}
+			reportHas(t, res.Report, tt.report...)
+			if text, err := res.Check("test.toml"); err != nil {
+				t.Errorf("the converted configuration does not load: %v\n%s", err, text)
+			}
+		})
+	}
+}
+
+var cmpIgnoreFrom = cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".From" }, cmp.Ignore())
