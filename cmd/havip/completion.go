@@ -60,6 +60,14 @@ var cliCommands = []cliCommand{
 		{"force", "", "overwrite files that exist"},
 		{"print", "", "print the configuration and write nothing"},
 	}},
+	{name: "import", help: "convert a keepalived configuration", args: "keepalived", flags: []cliFlag{
+		{"output", "file", "write the configuration to this file"},
+		{"force", "", "overwrite --output if it exists"},
+		{"config-id", "ID", "keepalived's config-id for @ lines"},
+		{"name", "NAME", "node name"},
+		{"cluster", "NAME", "cluster name"},
+		{"secret-key-file", "file", "cluster key file"},
+	}},
 	{name: "maintenance", help: "drain this node or undrain it", args: "on off", flags: []cliFlag{
 		configFlag,
 		{"socket", "file", "daemon socket"},

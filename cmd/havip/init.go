@@ -19,6 +19,8 @@ import (
 
 // initParams fill the starting configuration.
 type initParams struct {
+	// Path is the file the configuration is written to.
+	Path      string
 	Name      string
 	Bind      string
 	Cluster   string
@@ -39,13 +41,33 @@ func (p initParams) QuoteList(l []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
-var starter = template.Must(template.New("havip.toml").Parse(`# /etc/havip.toml: havip's configuration. The full list of keys, with
+// Apply says how to apply a change of the file at p.Path: through
+// systemd for the packaged path, else with havip itself.
+func (p initParams) Apply() string {
+	if p.Path == config.DefaultPath {
+		return "`systemctl reload havip`; [node], [status], [cloud] and\n# most of [cluster] need `systemctl restart havip`, one member at a time"
+	}
+	return "`havip reload --config " + p.Path + "`; [node], [status],\n# [cloud] and most of [cluster] need a restart of\n# `havip run --config " + p.Path + "`, one member at a time"
+}
+
+// Timing lists how fast each timing profile finds a dead member, one
+// comment line each.
+func (p initParams) Timing() string {
+	var lines []string
+	for _, name := range config.ProfileNames() {
+		t, _ := config.Profile(name)
+		lines = append(lines, fmt.Sprintf("#   %-15s about %s", strconv.Quote(name), t.FailureDetection()))
+	}
+	return strings.Join(lines, "\n")
+}
+
+var starter = template.Must(template.New("havip.toml").Parse(`# {{.Path}}: havip's configuration. The full list of keys, with
 # their defaults, is in docs/config.md; examples/ has complete clusters.
 # Check changes with
 #
-#     havip check --config /etc/havip.toml
+#     havip check --config {{.Path}}
 #
-# and apply them with ` + "`systemctl restart havip`" + ` (one member at a time).
+# and apply them with {{.Apply}}.
 
 [node]
 # Unique in the cluster. Default: the hostname.
@@ -65,8 +87,8 @@ secret_key_file = {{.Quote .KeyFile}}
 # more members, not with two. Add a witness (a member without instances)
 # to a pair to get a majority.
 quorum = "auto"
-# "default" finds a dead member in about 1 s, "fast" in about 0.4 s,
-# "conservative" in about 6 s.
+# How long the other members take to find a dead one:
+{{.Timing}}
 timing = "default"
 
 # One [[instance]] per set of VIPs that moves between members together.
@@ -96,6 +118,24 @@ func (p initParams) render() ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// packagedStarter is the starting configuration the packages install
+// as /etc/havip.toml: `havip init --print` with the defaults.
+func packagedStarter() ([]byte, error) {
+	return initParams{Path: config.DefaultPath, Cluster: "havip", KeyFile: defaultKeyFile,
+		Interface: defaultInterface, Priority: 100}.render()
+}
+
+// isPackaged reports whether the file at path is the packages' starting
+// configuration, as installed: replacing it loses nothing.
+func isPackaged(path string) bool {
+	have, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	starter, err := packagedStarter()
+	return err == nil && bytes.Equal(have, starter)
 }
 
 // newKey returns a fresh cluster key: base64 of 32 random bytes.
@@ -132,6 +172,7 @@ func cmdInit(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	p.KeyFile = key
+	p.Path = *path
 	text, err := p.render()
 	if err != nil {
 		fmt.Fprintf(stderr, "havip init: %v\n", err)
@@ -158,17 +199,20 @@ func cmdInit(args []string, stdout, stderr io.Writer) int {
 		data func() ([]byte, error)
 		mode os.FileMode
 		what string
+		// pristine: the file is the package's starting configuration,
+		// untouched, which init replaces without --force.
+		pristine bool
 	}
 	var files []file
 	if !*noConfig {
-		files = append(files, file{*path, func() ([]byte, error) { return text, nil }, 0o644, "configuration"})
+		files = append(files, file{*path, func() ([]byte, error) { return text, nil }, 0o644, "configuration", isPackaged(*path)})
 	}
 	if !*noKey {
-		files = append(files, file{key, newKey, 0o600, "cluster key"})
+		files = append(files, file{key, newKey, 0o600, "cluster key", false})
 	}
 	if !*force {
 		for _, f := range files {
-			if _, err := os.Lstat(f.path); err == nil {
+			if _, err := os.Lstat(f.path); err == nil && !f.pristine {
 				fmt.Fprintf(stderr, "havip init: %s exists; nothing written (--force overwrites it)\n", f.path)
 				return exitUsage
 			}
@@ -177,13 +221,17 @@ func cmdInit(args []string, stdout, stderr io.Writer) int {
 	for _, f := range files {
 		data, err := f.data()
 		if err == nil {
-			err = writeFile(f.path, data, f.mode, *force)
+			err = writeFile(f.path, data, f.mode, *force || f.pristine)
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "havip init: writing the %s: %v\n", f.what, err)
 			return exitRuntime
 		}
-		fmt.Fprintf(stdout, "wrote the %s to %s\n", f.what, f.path)
+		how := ""
+		if f.pristine {
+			how = " (it replaces the package's untouched starting file)"
+		}
+		fmt.Fprintf(stdout, "wrote the %s to %s%s\n", f.what, f.path, how)
 	}
 	if !*noKey {
 		fmt.Fprintf(stdout, "copy %s to every member (mode 0600), then run: havip check --config %s\n", key, *path)

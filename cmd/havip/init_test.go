@@ -158,7 +158,7 @@ var helpFlag = regexp.MustCompile(`(?m)^\s+(?:-\w, )?--([a-z-]+)`)
 func TestCompletionMatchesFlags(t *testing.T) {
 	for _, c := range cliCommands {
 		t.Run(c.name, func(t *testing.T) {
-			_, _, help := runCmd(t, c.name, "--help")
+			_, help, _ := runCmd(t, c.name, "--help")
 			if c.name == "help" || c.name == "version" {
 				help = ""
 			}

@@ -17,12 +17,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	"github.com/spf13/pflag"
 
-	"github.com/havip/havip/cloudbind"
 	"github.com/havip/havip/config"
 	"github.com/havip/havip/daemon"
+	"github.com/havip/havip/keepalived"
 	"github.com/havip/havip/preflight"
 	"github.com/havip/havip/status"
 )
@@ -56,6 +55,9 @@ Usage:
   havip reload [--config PATH | --socket PATH] re-read the daemon's configuration (like SIGHUP)
   havip init [--config PATH] [--secret-key-file PATH] [--force] [...]
                                               write a starting configuration and key
+  havip import keepalived [FILE] [--output PATH] [--config-id ID] [...]
+                                              convert a keepalived configuration (default
+                                              ` + keepalived.DefaultPath + `) for this node
   havip completion bash|zsh|fish              print a shell completion script
   havip service install|uninstall|start|stop  the Windows service (Windows only)
   havip version
@@ -65,6 +67,16 @@ Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
+	errw := &cliStderr{Writer: stderr, stdout: stdout}
+	code := dispatch(args, stdout, errw)
+	if errw.helped {
+		return exitOK
+	}
+	return code
+}
+
+// dispatch runs the subcommand args name.
+func dispatch(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
@@ -85,6 +97,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdReload(rest, stdout, stderr)
 	case "init":
 		return cmdInit(rest, stdout, stderr)
+	case "import":
+		return cmdImport(rest, stdout, stderr)
 	case "completion":
 		return cmdCompletion(rest, stdout, stderr)
 	case "service":
@@ -116,6 +130,7 @@ func flags(name string, stderr io.Writer) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("havip "+name, pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.SortFlags = false
+	setUsage(fs, name, stderr)
 	return fs
 }
 
@@ -134,22 +149,28 @@ func parse(fs *pflag.FlagSet, args []string, maxArgs int, stderr io.Writer) bool
 	return true
 }
 
-// printConfigError prints every problem, one per line.
+// printConfigError prints every problem, one per line, a syntax error
+// followed by the lines around it with a caret under the mistake.
 func printConfigError(stderr io.Writer, err error) {
 	var errs config.Errors
 	if errors.As(err, &errs) {
 		for _, e := range errs {
 			fmt.Fprintln(stderr, e.Error())
+			if e.Excerpt != "" {
+				fmt.Fprintf(stderr, "\n%s\n\n", e.Excerpt)
+			}
 		}
 		return
 	}
 	fmt.Fprintln(stderr, err)
 }
 
-// Host lookups of `havip check`, replaced in tests.
+// Host lookups of `havip check` and `havip run`, replaced in tests.
 var (
-	hostLinks preflight.Links    = preflight.SystemLinks{}
-	peerDial  preflight.DialFunc = preflight.SystemDial
+	hostLinks preflight.Links          = preflight.SystemLinks{}
+	peerDial  preflight.DialFunc       = preflight.SystemDial
+	hostView  preflight.Host           = preflight.SystemHost{}
+	hostCaps  preflight.CapabilityFunc = preflight.SystemCapabilities
 )
 
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
@@ -162,7 +183,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if !parse(fs, args, 0, stderr) {
 		return exitUsage
 	}
-	cfg, err := config.Load(*path)
+	// --no-host checks the file alone, as if on another machine: no key,
+	// no owner, no group lookups (--cloud needs the cloud credentials).
+	cfg, err := config.LoadWithOptions(*path, config.ParseOptions{SkipKeyFile: *noHost && !*cloud})
 	if err != nil {
 		printConfigError(stderr, err)
 		return exitUsage
@@ -171,10 +194,12 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	code := exitOK
 	if !*noHost {
 		findings := preflight.Run(context.Background(), cfg, preflight.Options{
-			Root:        *root,
-			Links:       hostLinks,
-			Dial:        peerDial,
-			DialTimeout: *timeout,
+			Root:         *root,
+			Links:        hostLinks,
+			Dial:         peerDial,
+			DialTimeout:  *timeout,
+			Host:         hostView,
+			Capabilities: hostCaps,
 		})
 		fmt.Fprintln(stdout)
 		if err := preflight.Write(stdout, findings); err != nil {
@@ -190,41 +215,6 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 			code = c
 		}
 	}
-	return code
-}
-
-// checkCloud reads each instance's binding through the cloud API without
-// changing it.
-func checkCloud(cfg *config.Config, stdout, stderr io.Writer) int {
-	if !cfg.Cloud.Enabled() {
-		fmt.Fprintln(stdout, "cloud: provider none, nothing to check")
-		return exitOK
-	}
-	p, err := cloudbind.New(cfg.Cloud, cloudbind.Options{})
-	if err != nil {
-		fmt.Fprintf(stderr, "havip check: cloud: %v\n", err)
-		return exitRuntime
-	}
-	code := exitOK
-	for _, in := range cfg.Instances {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		bound, err := p.Binder(in).Check(ctx)
-		cancel()
-		switch {
-		case errors.Is(err, cloudbind.ErrNoCheck):
-			fmt.Fprintf(stdout, "cloud: instance %s: provider %s cannot be checked read-only\n", in.Name, p.Name())
-		case err != nil:
-			fmt.Fprintf(stderr, "havip check: cloud: instance %s: %v\n", in.Name, err)
-			code = exitRuntime
-		default:
-			yes := "no"
-			if bound {
-				yes = "yes"
-			}
-			fmt.Fprintf(stdout, "cloud: instance %s: credentials and ports OK; bound to this server: %s\n", in.Name, yes)
-		}
-	}
-	fmt.Fprintf(stdout, "cloud: %d read-only API calls\n", p.Calls())
 	return code
 }
 
@@ -258,6 +248,11 @@ func runDaemon(parent context.Context, args []string, stderr io.Writer, newHandl
 		return exitUsage
 	}
 	logger = logger.With("node", cfg.Node.Name)
+	// Nothing is changed on the host for a configuration it must not run.
+	if err := hostGuard(logger)(cfg); err != nil {
+		printConfigError(stderr, err)
+		return exitUsage
+	}
 
 	// An idle daemon's CPU is mostly wakeups: a packet arrives, the
 	// transport's reader hands it to memberlist's handler, which may wake
@@ -296,9 +291,10 @@ func runDaemon(parent context.Context, args []string, stderr io.Writer, newHandl
 }
 
 // serve runs the daemon for cfg until SIGTERM or SIGINT arrives on sigs,
-// keeping systemd informed: READY once the cluster is joined and every
-// instance is in its first state, STOPPING when asked to stop, watchdog
-// pings while it runs. SIGHUP applies the configuration file again (see reload).
+// keeping systemd informed: READY once every instance is in its first
+// state and the node has joined a member or waited its startup_grace,
+// STOPPING when asked to stop, watchdog pings while it runs. SIGHUP
+// applies the configuration file again (see reload).
 func serve(cfg *config.Config, logger *slog.Logger, sigs <-chan os.Signal) int {
 	return serveContext(context.Background(), cfg, logger, sigs)
 }
@@ -314,7 +310,7 @@ func serveContext(parent context.Context, cfg *config.Config, logger *slog.Logge
 		logger.Info("ready", "instances", len(cfg.Instances))
 		sd.send(fmt.Sprintf("READY=1\nSTATUS=serving %d instances in cluster %s", len(cfg.Instances), cfg.Cluster.Name))
 	}
-	d, err := daemon.New(daemon.Options{Config: cfg, Logger: logger, Version: versionString(), Ready: ready})
+	d, err := daemon.New(daemon.Options{Config: cfg, Logger: logger, Version: versionString(), Ready: ready, Guard: hostGuard(logger)})
 	if err != nil {
 		logger.Error("starting", "err", err)
 		return exitRuntime
@@ -393,31 +389,6 @@ func newLogger(w io.Writer, level, format string, newHandler func(slog.Level, st
 	return nil, fmt.Errorf("--log-format: %q is not text or json", format)
 }
 
-// socketFromConfig finds the status socket in a configuration file. It is
-// lenient: `havip status` must work while the file has an unrelated
-// mistake (an operator fixing it wants to see the running daemon).
-func socketFromConfig(path string) (string, error) {
-	cfg, err := config.Load(path)
-	if err == nil {
-		return cfg.Status.Socket, nil
-	}
-	var raw struct {
-		Status struct {
-			Socket string `toml:"socket"`
-		} `toml:"status"`
-	}
-	if _, derr := toml.DecodeFile(path, &raw); derr != nil {
-		if os.IsNotExist(derr) {
-			return config.DefaultSocket, nil
-		}
-		return "", err
-	}
-	if raw.Status.Socket == "" {
-		return config.DefaultSocket, nil
-	}
-	return raw.Status.Socket, nil
-}
-
 func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	fs := flags("status", stderr)
 	path := fs.String("config", config.DefaultPath, "configuration file (for status.socket)")
@@ -426,15 +397,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	if !parse(fs, args, 0, stderr) {
 		return exitUsage
 	}
-	socket := *sock
-	if socket == "" {
-		s, err := socketFromConfig(*path)
-		if err != nil {
-			printConfigError(stderr, err)
-			return exitUsage
-		}
-		socket = s
-	}
+	socket := resolveSocket("status", *path, *sock, stderr)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	doc, err := status.Fetch(ctx, socket)
@@ -461,19 +424,6 @@ func socketFlags(fs *pflag.FlagSet) (path, sock *string) {
 	path = fs.String("config", config.DefaultPath, "configuration file (for status.socket)")
 	sock = fs.String("socket", "", "daemon socket (default: status.socket of the config)")
 	return path, sock
-}
-
-// resolveSocket picks the socket from --socket or the configuration.
-func resolveSocket(path, sock string, stderr io.Writer) (string, bool) {
-	if sock != "" {
-		return sock, true
-	}
-	s, err := socketFromConfig(path)
-	if err != nil {
-		printConfigError(stderr, err)
-		return "", false
-	}
-	return s, true
 }
 
 // post sends a control request and maps a refusal to an exit code: 2
@@ -509,10 +459,7 @@ func cmdMaintenance(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "havip maintenance: say on or off\n")
 		return exitUsage
 	}
-	socket, ok := resolveSocket(*path, *sock, stderr)
-	if !ok {
-		return exitUsage
-	}
+	socket := resolveSocket("maintenance", *path, *sock, stderr)
 	var reply status.MaintenanceReply
 	if code := post("maintenance", socket, status.MaintenancePath, status.MaintenanceRequest{On: on}, &reply, stderr); code != exitOK {
 		return code
@@ -533,10 +480,7 @@ func cmdSwitchover(args []string, stdout, stderr io.Writer) int {
 	if !parse(fs, args, 0, stderr) {
 		return exitUsage
 	}
-	socket, ok := resolveSocket(*path, *sock, stderr)
-	if !ok {
-		return exitUsage
-	}
+	socket := resolveSocket("switchover", *path, *sock, stderr)
 	var reply status.SwitchoverReply
 	if code := post("switchover", socket, status.SwitchoverPath, status.SwitchoverRequest{Instance: *inst, To: *to}, &reply, stderr); code != exitOK {
 		return code
@@ -551,10 +495,7 @@ func cmdReload(args []string, stdout, stderr io.Writer) int {
 	if !parse(fs, args, 0, stderr) {
 		return exitUsage
 	}
-	socket, ok := resolveSocket(*path, *sock, stderr)
-	if !ok {
-		return exitUsage
-	}
+	socket := resolveSocket("reload", *path, *sock, stderr)
 	var reply status.ReloadReply
 	if code := post("reload", socket, status.ReloadPath, struct{}{}, &reply, stderr); code != exitOK {
 		return code

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,15 +34,31 @@ func write(t *testing.T, body string) string {
 	return p
 }
 
-// fakeHost replaces the host lookups of `havip check` for one test: eth0
-// exists and is up, and peers are not probed.
+// fakeHost replaces the host lookups of `havip check` and `havip run`
+// for one test: eth0 exists and is up in 198.18.0.0/24 with the
+// default gateway 198.18.0.1, the process has every capability, and
+// peers are not probed.
 func fakeHost(t *testing.T) {
 	t.Helper()
-	links, dial := hostLinks, peerDial
-	t.Cleanup(func() { hostLinks, peerDial = links, dial })
+	links, dial, view, caps := hostLinks, peerDial, hostView, hostCaps
+	t.Cleanup(func() { hostLinks, peerDial, hostView, hostCaps = links, dial, view, caps })
 	hostLinks = fakeLinks{"eth0": {Up: true, Running: true}}
 	peerDial = nil
+	hostView = fakeView{
+		links: []preflight.HostLink{{Name: "eth0", Addrs: []netip.Prefix{netip.MustParsePrefix("198.18.0.5/24")}}},
+		gws:   []preflight.Gateway{{Addr: netip.MustParseAddr("198.18.0.1"), Dst: netip.MustParsePrefix("0.0.0.0/0"), Interface: "eth0"}},
+	}
+	hostCaps = func() ([]preflight.Capability, error) { return nil, nil }
 }
+
+// fakeView is the host's addresses and routes.
+type fakeView struct {
+	links []preflight.HostLink
+	gws   []preflight.Gateway
+}
+
+func (f fakeView) Links() ([]preflight.HostLink, error)   { return f.links, nil }
+func (f fakeView) Gateways() ([]preflight.Gateway, error) { return f.gws, nil }
 
 type fakeLinks map[string]preflight.LinkInfo
 
