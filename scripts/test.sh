@@ -20,6 +20,14 @@ GOOS=darwin go vet ./... >/dev/null
 # tests below against fakes of the system calls (docs/windows.md).
 GOOS=windows GOARCH=amd64 go vet ./...
 GOOS=windows GOARCH=amd64 go build -o /dev/null ./cmd/havip
+# The Prometheus rules (docs/monitoring.md), checked and unit-tested on
+# synthetic series by promtool, which deps.sh installs as root.
+if command -v promtool >/dev/null 2>&1; then
+	promtool check rules examples/prometheus/havip-rules.yml
+	promtool test rules examples/prometheus/havip-rules.test.yml
+else
+	echo "skipping promtool check rules and test rules: promtool is missing (deps.sh installs it as root)" >&2
+fi
 # -p 1: the integration tests and the namespace tests each start several
 # daemons; running packages one at a time keeps a 2-core machine honest.
 go test -count=1 -p 1 -timeout 20m "$@" ./...
