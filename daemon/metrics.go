@@ -113,7 +113,7 @@ var (
 	descMaster = prometheus.NewDesc("havip_instance_master",
 		"1 for the node this node sees as the instance's master.", []string{"instance", "master"}, nil)
 	descHolding = prometheus.NewDesc("havip_instance_holding",
-		"1 while this node holds the instance's VIPs.", []string{"instance"}, nil)
+		"1 while this node holds the instance's VIPs: as MASTER, or in FAULT while a failed release is tried again.", []string{"instance"}, nil)
 	descPriority = prometheus.NewDesc("havip_instance_priority",
 		"Configured priority.", []string{"instance"}, nil)
 	descEffective = prometheus.NewDesc("havip_instance_effective_priority",
@@ -192,7 +192,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		if in.Master != "" {
 			ch <- prometheus.MustNewConstMetric(descMaster, prometheus.GaugeValue, 1, in.Name, labelValue(in.Master))
 		}
-		ch <- prometheus.MustNewConstMetric(descHolding, prometheus.GaugeValue, b2f(in.State == election.StateMaster), in.Name)
+		ch <- prometheus.MustNewConstMetric(descHolding, prometheus.GaugeValue, b2f(in.Holding), in.Name)
 		ch <- prometheus.MustNewConstMetric(descPriority, prometheus.GaugeValue, float64(in.Priority), in.Name)
 		ch <- prometheus.MustNewConstMetric(descEffective, prometheus.GaugeValue, float64(in.EffectivePriority), in.Name)
 	}

@@ -37,6 +37,10 @@ type InstanceStatus struct {
 	// LastFrom is the state before the last transition (at Since, for
 	// Reason).
 	LastFrom State
+	// Holding: the VIPs are on this node's interface as far as the
+	// election knows — as MASTER, or in FAULT while a failed release is
+	// tried again.
+	Holding bool
 }
 
 // MemberStatus is one member of the cluster, this node included.
@@ -93,6 +97,7 @@ func (n *Node) updateSnapshot() {
 			Penalty:           health[in.cfg.Name].Penalty,
 			Switchover:        n.activeDirective(in.cfg.Name),
 			LastFrom:          in.lastFrom,
+			Holding:           in.holding,
 		})
 		self.Instances = append(self.Instances, InstanceMeta{Name: in.cfg.Name, Priority: uint8(p), Holding: in.holding})
 		self.Priority = max(self.Priority, p)

@@ -47,6 +47,7 @@ func testFailedRelease(t *testing.T, permanent bool) {
 	vip := testbed.VIP4(0)
 	o := c.opts(web(false, 150, 100, 50))
 	o.Quorum = "majority"
+	o.StatusExtra = `metrics = "127.0.0.1:9650"`
 	if permanent {
 		o.Extra = "[cluster.tuning]\naddress_lifetime = \"0s\"\n"
 	}
@@ -79,6 +80,11 @@ func testFailedRelease(t *testing.T, permanent bool) {
 	})
 	disarmAt := time.Time{}
 	if permanent {
+		// Its metrics say it still holds, so that no alert reads "no
+		// holder" while the address is on its interface.
+		if v := value(c.metrics(0), "havip_instance_holding", map[string]string{"instance": "web"}); v != 1 {
+			t.Errorf("node 0: havip_instance_holding %v during the failed release, want 1", v)
+		}
 		c.keepHolders(refusedFor, vip, 0)
 		if log := c.log(0); vipsRemoved.MatchString(log) {
 			t.Errorf("node 0 logged \"VIPs removed\" while removing them failed")
