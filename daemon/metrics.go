@@ -10,11 +10,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/havip/havip/cloudbind"
+	"github.com/havip/havip/config"
 	"github.com/havip/havip/election"
 	"github.com/havip/havip/health"
 	"github.com/havip/havip/internal/httpserve"
 	"github.com/havip/havip/internal/proc"
 	"github.com/havip/havip/notify"
+	"github.com/havip/havip/status"
 )
 
 // metrics are the Prometheus metrics of one daemon, in a registry of its
@@ -132,11 +135,22 @@ var (
 		"1 while this node is drained.", nil, nil)
 	descQuorum = prometheus.NewDesc("havip_quorum_members",
 		"Members seen (this node included) and needed (0: quorum off).", []string{"kind"}, nil)
+	descCloudBound = prometheus.NewDesc("havip_cloud_bound",
+		"1 while the cloud forwards the instance's VIPs to this node, as its last successful step found.", []string{"instance"}, nil)
+	descCloudAgrees = prometheus.NewDesc("havip_cloud_agrees",
+		"1 while the cloud's binding matches this node's role, 0 while it does not; absent while unknown (not MASTER, or the last step failed).", []string{"instance"}, nil)
+	descCloudError = prometheus.NewDesc("havip_cloud_error",
+		"1 while the last step of the instance's cloud binding failed.", []string{"instance"}, nil)
+	descCloudMoves = prometheus.NewDesc("havip_cloud_moves_total",
+		"Writes this node made to the instance's cloud binding.", []string{"instance"}, nil)
+	descCloudCalls = prometheus.NewDesc("havip_cloud_api_calls_total",
+		"Cloud API calls (exec: command runs) the provider made since start, for all instances.", []string{"provider"}, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descState, descMaster, descHolding, descPriority, descEffective, descAnnounce,
-		descScriptHealthy, descLinkUp, descMember, descMemberPriority, descMaintenance, descQuorum} {
+		descScriptHealthy, descLinkUp, descMember, descMemberPriority, descMaintenance, descQuorum,
+		descCloudBound, descCloudAgrees, descCloudError, descCloudMoves, descCloudCalls} {
 		ch <- d
 	}
 }
@@ -153,9 +167,14 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	d.mu.Lock()
 	node := d.node
 	sent := map[string]float64{}
+	clouds := map[string]*status.Cloud{}
 	for name, h := range d.holders {
 		sent[name] = float64(h.sent.Load())
+		if h.cloud != nil {
+			clouds[name] = h.cloud.status()
+		}
 	}
+	prov := d.cloud
 	type sc struct {
 		instance string
 		st       health.Status
@@ -178,6 +197,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	for name, n := range sent {
 		ch <- prometheus.MustNewConstMetric(descAnnounce, prometheus.CounterValue, n, name)
 	}
+	collectCloud(ch, prov, clouds)
 	if node == nil {
 		return
 	}
@@ -201,5 +221,22 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descMember, prometheus.GaugeValue, b2f(m.State == st), labelValue(m.Name), string(st))
 		}
 		ch <- prometheus.MustNewConstMetric(descMemberPriority, prometheus.GaugeValue, float64(m.Priority), labelValue(m.Name))
+	}
+}
+
+// collectCloud sends each instance's cloud binding and the provider's
+// calls; nothing with provider none.
+func collectCloud(ch chan<- prometheus.Metric, prov cloudbind.Provider, clouds map[string]*status.Cloud) {
+	if prov == nil || prov.Name() == config.ProviderNone {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descCloudCalls, prometheus.CounterValue, float64(prov.Calls()), prov.Name())
+	for name, c := range clouds {
+		ch <- prometheus.MustNewConstMetric(descCloudBound, prometheus.GaugeValue, b2f(c.Bound), name)
+		if c.Agrees != nil {
+			ch <- prometheus.MustNewConstMetric(descCloudAgrees, prometheus.GaugeValue, b2f(*c.Agrees), name)
+		}
+		ch <- prometheus.MustNewConstMetric(descCloudError, prometheus.GaugeValue, b2f(c.Result == "error"), name)
+		ch <- prometheus.MustNewConstMetric(descCloudMoves, prometheus.CounterValue, float64(c.Moves), name)
 	}
 }

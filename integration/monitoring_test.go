@@ -35,13 +35,17 @@ type situation struct {
 	alerts []string
 }
 
-// TestMonitoring runs two daemons with metrics, a track script and notify
-// hooks through several situations (a failing check, a partition with
-// and without quorum, a stopped node, a drained one) and scrapes both in
-// each. Every series, label and label value that the rules and the
-// dashboard in examples/ ask for must be among those scraped; and the
-// rules, evaluated by promtool on what was scraped, must fire the
-// situation's alerts and no other.
+// TestMonitoring runs two daemons with metrics, a track script, notify
+// hooks and a cloud binding through the exec provider through several
+// situations (a failing check, a partition with and without quorum, a
+// cloud binding that fails and one that hangs, a stopped node, a drained
+// one) and scrapes both in each. Every series, label and label value
+// that the rules and the dashboard in examples/ ask for must be among
+// those scraped; and the rules, evaluated by promtool on what was
+// scraped, must fire the situation's alerts and no other. The exec
+// provider cannot read its binding back, so a binding found pointing
+// elsewhere (havip_cloud_agrees 0) is tested by promtool only
+// (examples/prometheus/havip-rules.test.yml).
 func TestMonitoring(t *testing.T) {
 	c := newCluster(t, 2, false)
 	promtool, err := exec.LookPath("promtool")
@@ -55,10 +59,12 @@ func TestMonitoring(t *testing.T) {
 	// Two members without quorum: a partition leaves two holders.
 	o.Quorum = "off"
 	o.StatusExtra = `metrics = "127.0.0.1:9650"`
+	o.Extra = execCloud(c.dir)
 	c.configure(o)
 	c.startAll()
 	c.waitHolders(vip, 0)
 	c.waitStatus(allNodes(2), expectRole("web", 0))
+	c.waitCloud(0, cloudBound)
 
 	var sits []situation
 	record := func(name string, up []int, alerts ...string) {
@@ -67,12 +73,19 @@ func TestMonitoring(t *testing.T) {
 	}
 	node := func(i int) string { return "instance=" + monTarget(i) }
 	member := func(i int) string { return "member=" + testbed.NodeName(i) }
+	maintenance := func(i int, onOff string) {
+		t.Helper()
+		if _, stderr, err := c.havip(i, "maintenance", onOff, "--socket", c.nodes[i].socket); err != nil {
+			t.Fatalf("node %d: havip maintenance %s: %v: %s", i, onOff, err, stderr)
+		}
+	}
 
 	record("healthy", []int{0, 1})
 
 	c.setFlag(0, true)
 	c.waitHolders(vip, 1)
 	c.waitStatus([]int{0}, expectState("web", "FAULT"))
+	c.waitCloud(1, cloudBound)
 	record("node 0's check fails", []int{0, 1}, "HavipInstanceFault "+node(0), "HavipTrackScriptFailing "+node(0))
 	c.setFlag(0, false)
 	c.waitHolders(vip, 0)
@@ -82,6 +95,8 @@ func TestMonitoring(t *testing.T) {
 	}
 	c.waitHolders(vip, 0, 1)
 	c.waitStatus(allNodes(2), otherNotAlive)
+	c.waitCloud(0, cloudBound)
+	c.waitCloud(1, cloudBound)
 	record("partition, quorum off", []int{0, 1}, "HavipTwoHolders", "HavipMemberDown "+member(0), "HavipMemberDown "+member(1))
 
 	o.Quorum = "majority"
@@ -97,16 +112,35 @@ func TestMonitoring(t *testing.T) {
 	c.reconfigure(o)
 	c.waitHolders(vip, 0)
 	c.waitStatus(allNodes(2), expectRole("web", 0))
+
+	// Node 1 takes over while the cloud command fails.
+	cloudFlag(t, c.dir, "fail", true)
+	maintenance(0, "on")
+	c.waitHolders(vip, 1)
+	c.waitCloud(1, cloudFailing)
+	record("node 1's cloud binding fails", []int{0, 1}, "HavipCloudBindingDisagrees "+node(1), "HavipCloudBindingFailing "+node(1))
+
+	// Node 0 takes it back while the cloud command hangs.
+	cloudFlag(t, c.dir, "fail", false)
+	cloudFlag(t, c.dir, "hang", true)
+	maintenance(0, "off")
+	c.waitHolders(vip, 0)
+	waitFile(t, filepath.Join(c.dir, "cloud.hung"))
+	c.waitCloud(0, cloudUnbound)
+	c.waitCloud(1, cloudUnbound)
+	record("node 0's cloud binding hangs", []int{0, 1}, "HavipCloudBindingDisagrees "+node(0))
+	cloudFlag(t, c.dir, "hang", false)
+	c.waitCloud(0, cloudBound)
+
 	if code := c.stop(0); code != 0 {
 		t.Fatalf("node 0 exited %d", code)
 	}
 	c.waitHolders(vip, 1)
 	c.waitStatus([]int{1}, seesNotAlive(0))
+	c.waitCloud(1, cloudBound)
 	record("node 0 stopped", []int{1}, "HavipMemberDown "+member(0), "HavipMetricsDown "+node(0))
 
-	if _, stderr, err := c.havip(1, "maintenance", "on", "--socket", c.nodes[1].socket); err != nil {
-		t.Fatalf("havip maintenance on: %v: %s", err, stderr)
-	}
+	maintenance(1, "on")
 	c.waitHolders(vip)
 	record("node 1 drained", []int{1}, "HavipNoHolder", "HavipMemberDown "+member(0), "HavipMetricsDown "+node(0))
 
@@ -119,6 +153,66 @@ func TestMonitoring(t *testing.T) {
 		t.Run(strings.ReplaceAll(s.name, " ", "_"), func(t *testing.T) {
 			runPromtool(t, promtool, s)
 		})
+	}
+}
+
+// execCloud is a [cloud] table for the exec provider whose acquire
+// command, run in dir, waits while the file cloud.hang exists (touching
+// cloud.hung meanwhile), then fails if cloud.fail exists.
+func execCloud(dir string) string {
+	return fmt.Sprintf(`[cloud]
+provider = "exec"
+acquire = ['/bin/sh', '-c', 'while test -e "$0/cloud.hang"; do touch "$0/cloud.hung"; sleep 0.05; done; test ! -e "$0/cloud.fail"', '%s']
+timeout = "1m"
+retries = 0
+`, dir)
+}
+
+// cloudFlag creates (on) or removes the file dir/cloud.<name> that
+// execCloud's command reads.
+func cloudFlag(t *testing.T, dir, name string, on bool) {
+	t.Helper()
+	p := filepath.Join(dir, "cloud."+name)
+	if on {
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	} else if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFile waits until the file p exists.
+func waitFile(t *testing.T, p string) {
+	t.Helper()
+	if err := waitFor(func() error { _, err := os.Stat(p); return err }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Values of instance web's cloud series that waitCloud waits for.
+var (
+	cloudBound   = map[string]float64{"havip_cloud_bound": 1, "havip_cloud_agrees": 1, "havip_cloud_error": 0}
+	cloudFailing = map[string]float64{"havip_cloud_bound": 0, "havip_cloud_error": 1}
+	// cloudUnbound: a binding under way, or released.
+	cloudUnbound = map[string]float64{"havip_cloud_bound": 0, "havip_cloud_error": 0}
+)
+
+// waitCloud waits until node i's /metrics has instance web's cloud
+// series at the values in want.
+func (c *cluster) waitCloud(i int, want map[string]float64) {
+	c.t.Helper()
+	err := waitFor(func() error {
+		fams := c.metrics(i)
+		for name, v := range want {
+			if got := value(fams, name, map[string]string{"instance": "web"}); got != v {
+				return fmt.Errorf("node %d: %s is %v, want %v", i, name, got, v)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		c.t.Fatal(err)
 	}
 }
 
