@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -139,15 +140,27 @@ type Timing struct {
 type Instance struct {
 	Name      string
 	Interface string
-	// VIPs are host prefixes: /32 for IPv4, /128 for IPv6.
-	VIPs         []netip.Prefix
+	// VIPs are the addresses with the prefix length they are added
+	// with: /32 or /128 for a bare address (a host address, no subnet
+	// route), or the prefix written (the subnet route comes and goes
+	// with the address).
+	VIPs []netip.Prefix
+	// Places says where the VIPs that are not simply on Interface go:
+	// another interface, a label. nil when every VIP is on Interface
+	// without a label; Place reads it.
+	Places       map[netip.Prefix]VIPPlace
 	Priority     int
 	Preempt      bool
 	PreemptDelay time.Duration
 	Announce     Announce
-	// TrackInterfaces put the instance in FAULT while any of them is down
-	// or missing, like its own Interface.
+	// TrackInterfaces are the other interfaces the instance needs. While
+	// one is down or missing the instance is in FAULT, like on its own
+	// Interface, unless TrackWeights gives it a weight.
 	TrackInterfaces []string
+	// TrackWeights holds the weights of the tracked interfaces that
+	// have one: while such an interface is down, the priority this node
+	// publishes drops by its weight instead. nil when none has.
+	TrackWeights map[string]int
 	// TrackScripts are health checks run on this node.
 	TrackScripts []TrackScript
 	// Notify are the commands run on transitions.
@@ -169,20 +182,75 @@ type TrackScript struct {
 	// Weight 0 puts the instance in FAULT while the check fails; a
 	// positive weight lowers the priority this node publishes by Weight.
 	Weight int
+	// RunAs is who the command runs as; the zero value is the daemon's
+	// own user.
+	RunAs RunAs
+}
+
+// RunAs names the user and group a command runs as, as written in the
+// file: a name or a number each. An empty Group is the user's own
+// group; an empty User is the daemon's own user (and then Group is
+// empty too). Credential looks them up on this host.
+type RunAs struct {
+	User, Group string
+}
+
+// IsZero reports whether the command runs as the daemon's own user.
+func (r RunAs) IsZero() bool { return r.User == "" && r.Group == "" }
+
+// VIPPlace is where one VIP is added.
+type VIPPlace struct {
+	// Interface is the interface the VIP is added to and announced on.
+	Interface string
+	// Label is the IPv4 address label ("eth0:1", as ifconfig shows an
+	// alias); "" for none.
+	Label string
+}
+
+// Place returns where the VIP p goes: its own interface and label
+// when Places has them, the instance's interface without a label
+// otherwise.
+func (in *Instance) Place(p netip.Prefix) VIPPlace {
+	if pl, ok := in.Places[p]; ok {
+		return pl
+	}
+	return VIPPlace{Interface: in.Interface}
+}
+
+// Interfaces returns the interfaces the instance's VIPs are on, its own
+// Interface first, each once.
+func (in *Instance) Interfaces() []string {
+	out := []string{in.Interface}
+	for _, p := range in.VIPs {
+		if ifname := in.Place(p).Interface; !slices.Contains(out, ifname) {
+			out = append(out, ifname)
+		}
+	}
+	return out
 }
 
 // Notify holds the commands run when an instance enters a state. Each is
-// an argv (no shell), nil when not set; the instance, the new state and
-// the VIPs are appended as arguments and given in the environment.
+// an argv (no shell), nil when not set. The instance, the new state and
+// the VIPs are appended to Master, Backup, Fault and Stop, and given in
+// the environment.
 type Notify struct {
 	Master, Backup, Fault []string
+	// Stop runs when the daemon stops, once it has released the VIPs.
+	Stop []string
+	// Any runs on every transition and at the stop, after the state's
+	// own command, with keepalived's arguments for its notify script
+	// appended: "INSTANCE", the instance, the state and the priority.
+	Any []string
+	// RunAs is who the commands run as; the zero value is the daemon's
+	// own user.
+	RunAs RunAs
 	// Timeout ends a command that runs longer (its process group is
 	// killed).
 	Timeout time.Duration
 }
 
 // Command returns the notify command for a state name ("MASTER",
-// "BACKUP", "FAULT"), nil when there is none.
+// "BACKUP", "FAULT", "STOP"), nil when there is none.
 func (n Notify) Command(state string) []string {
 	switch state {
 	case "MASTER":
@@ -191,6 +259,8 @@ func (n Notify) Command(state string) []string {
 		return n.Backup
 	case "FAULT":
 		return n.Fault
+	case "STOP":
+		return n.Stop
 	}
 	return nil
 }

@@ -28,6 +28,8 @@ var docDefaults = map[string]string{
 	"instance.notify.master":        "_none_",
 	"instance.notify.backup":        "_none_",
 	"instance.notify.fault":         "_none_",
+	"instance.notify.stop":          "_none_",
+	"instance.notify.any":           "_none_",
 	"status.metrics":                "_off_",
 }
 
@@ -54,6 +56,9 @@ func schemaDefaults(t *testing.T) map[string]string {
 					q[j] = fmt.Sprintf("%q", s)
 				}
 				out[key] = "[" + strings.Join(q, ", ") + "]"
+			case optVIPs, optTracks:
+				// Lists of strings or tables; none by default.
+				out[key] = "[]"
 			case optInt:
 				out[key] = fmt.Sprint(leaf.val)
 			case optBool:

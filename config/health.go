@@ -11,33 +11,45 @@ const DefaultNotifyTimeout = 30 * time.Second
 
 // buildHealth checks an instance's track_interfaces, track_script and
 // notify keys.
-func buildHealth(r *rawInstance, out *Instance, key func(string) string, c *collector) {
+func buildHealth(r *rawInstance, out *Instance, key func(string) string, opts ParseOptions, c *collector) {
 	buildTrackInterfaces(r, out, key, c)
-	buildTrackScripts(r, out, key, c)
-	buildNotify(r, out, key, c)
+	buildTrackScripts(r, out, key, opts, c)
+	buildNotify(r, out, key, opts, c)
 }
 
 // buildTrackInterfaces checks an instance's track_interfaces.
 func buildTrackInterfaces(r *rawInstance, out *Instance, key func(string) string, c *collector) {
-	if c.valid(key("track_interfaces"), r.TrackInterfaces.problem) {
-		seen := map[string]int{}
-		for j, ifname := range r.TrackInterfaces.val {
-			k := key(fmt.Sprintf("track_interfaces[%d]", j))
-			switch prev, dup := seen[ifname]; {
-			case !validIfName(ifname):
-				c.add(k, "%q is not a valid interface name (1 to 15 bytes, no '/', ':', spaces or control characters)", ifname)
-			case dup:
-				c.add(k, "%q is already listed as track_interfaces[%d]", ifname, prev)
-			default:
-				seen[ifname] = j
-				out.TrackInterfaces = append(out.TrackInterfaces, ifname)
+	if !c.valid(key("track_interfaces"), r.TrackInterfaces.problem) {
+		return
+	}
+	seen := map[string]int{}
+	for j, t := range r.TrackInterfaces.val {
+		k := key(fmt.Sprintf("track_interfaces[%d]", j))
+		ifname := t.Interface
+		switch prev, dup := seen[ifname]; {
+		case t.problem != "":
+			c.add(k, "%s", t.problem)
+		case !validIfName(ifname):
+			c.add(k, "%q is not a valid interface name (%s)", ifname, ifNameRule)
+		case dup:
+			c.add(k, "%q is already listed as track_interfaces[%d]", ifname, prev)
+		case t.Weight < 0 || t.Weight > 254:
+			c.add(k, "weight must be 0 (the interface down means FAULT) or 1..254 (it lowers the priority by that much), not %d", t.Weight)
+		default:
+			seen[ifname] = j
+			out.TrackInterfaces = append(out.TrackInterfaces, ifname)
+			if t.Weight > 0 {
+				if out.TrackWeights == nil {
+					out.TrackWeights = map[string]int{}
+				}
+				out.TrackWeights[ifname] = t.Weight
 			}
 		}
 	}
 }
 
 // buildTrackScripts checks an instance's [[instance.track_script]] tables.
-func buildTrackScripts(r *rawInstance, out *Instance, key func(string) string, c *collector) {
+func buildTrackScripts(r *rawInstance, out *Instance, key func(string) string, opts ParseOptions, c *collector) {
 	names := map[string]int{}
 	for j := range r.TrackScripts {
 		rs := &r.TrackScripts[j]
@@ -63,9 +75,12 @@ func buildTrackScripts(r *rawInstance, out *Instance, key func(string) string, c
 			}
 			ts.Name = rs.Name.val
 		}
+		ts.RunAs = buildRunAs(rs.User, rs.Group, sk, opts, c)
 		if c.valid(sk("command"), rs.Command.problem) {
 			if msg := checkArgv(rs.Command.val, rs.Command.set); msg != "" {
 				c.add(sk("command"), "%s", msg)
+			} else {
+				checkProgram(rs.Command.val[0], ts.RunAs, sk("command"), opts, c)
 			}
 			ts.Command = rs.Command.val
 		}
@@ -105,26 +120,78 @@ func buildTrackScripts(r *rawInstance, out *Instance, key func(string) string, c
 
 // buildNotify checks an instance's [instance.notify] table and its
 // notify_timeout.
-func buildNotify(r *rawInstance, out *Instance, key func(string) string, c *collector) {
-	for _, n := range []struct {
+func buildNotify(r *rawInstance, out *Instance, key func(string) string, opts ParseOptions, c *collector) {
+	n := &r.Notify
+	out.Notify.RunAs = buildRunAs(n.User, n.Group, func(k string) string { return key("notify." + k) }, opts, c)
+	for _, h := range []struct {
 		name string
 		raw  *optStrings
 		val  *[]string
-	}{{"master", &r.Notify.Master, &out.Notify.Master}, {"backup", &r.Notify.Backup, &out.Notify.Backup}, {"fault", &r.Notify.Fault, &out.Notify.Fault}} {
-		k := key("notify." + n.name)
-		if !n.raw.set || !c.valid(k, n.raw.problem) {
+	}{
+		{"master", &n.Master, &out.Notify.Master}, {"backup", &n.Backup, &out.Notify.Backup},
+		{"fault", &n.Fault, &out.Notify.Fault}, {"stop", &n.Stop, &out.Notify.Stop}, {"any", &n.Any, &out.Notify.Any},
+	} {
+		k := key("notify." + h.name)
+		if !h.raw.set || !c.valid(k, h.raw.problem) {
 			continue
 		}
-		if msg := checkArgv(n.raw.val, true); msg != "" {
+		if msg := checkArgv(h.raw.val, true); msg != "" {
 			c.add(k, "%s", msg)
+		} else {
+			checkProgram(h.raw.val[0], out.Notify.RunAs, k, opts, c)
 		}
-		*n.val = n.raw.val
+		*h.val = h.raw.val
 	}
 	if c.valid(key("notify_timeout"), r.NotifyTimeout.problem) {
 		if v := r.NotifyTimeout.val; v < 100*time.Millisecond || v > time.Hour {
 			c.add(key("notify_timeout"), "must be 100ms..1h, not %s", v)
 		}
 		out.Notify.Timeout = r.NotifyTimeout.val
+	}
+}
+
+// buildRunAs checks the user and group a track script or the notify
+// commands run as; key names their keys. Unless opts says to leave this
+// host alone, both must exist here.
+func buildRunAs(user, group optString, key func(string) string, opts ParseOptions, c *collector) RunAs {
+	okUser := c.valid(key("user"), user.problem)
+	okGroup := c.valid(key("group"), group.problem)
+	if !okUser || !okGroup {
+		return RunAs{}
+	}
+	r := RunAs{User: user.val, Group: group.val}
+	switch {
+	case user.set && r.User == "":
+		c.add(key("user"), "must not be empty (leave it out to run as the daemon's user)")
+	case r.IsZero():
+	case !runAsSupported:
+		c.add(key("user"), "is not supported on Windows: commands run as the service's account")
+	case r.User == "":
+		c.add(key("group"), "needs user: the group a command runs as goes with the user it runs as")
+	case group.set && r.Group == "":
+		c.add(key("group"), "must not be empty (leave it out for the user's own group)")
+	case !opts.SkipKeyFile:
+		if _, err := r.Credential(); err != nil {
+			c.add(key("user"), "%v", err)
+		}
+	}
+	return r
+}
+
+// checkProgram refuses a command's program that someone else than
+// root, the daemon's user or the command's own user can change (see
+// programProblem). Like the other checks of this host's files, it is
+// left out when opts says so.
+func checkProgram(program string, r RunAs, key string, opts ParseOptions, c *collector) {
+	if opts.SkipKeyFile {
+		return
+	}
+	cred, err := r.Credential()
+	if err != nil {
+		return // reported with the user
+	}
+	if msg := programProblem(program, cred); msg != "" {
+		c.add(key, "%s", msg)
 	}
 }
 

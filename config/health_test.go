@@ -79,7 +79,17 @@ func TestHealthErrors(t *testing.T) {
 		{"negative weight", "[[instance.track_script]]\nname = \"a\"\ncommand = [\"/bin/true\"]\nweight = -1", `weight: must be 0`},
 		{"unknown script key", "[[instance.track_script]]\nname = \"a\"\ncommand = [\"/bin/true\"]\nintervall = \"1s\"", `unknown key "instance.track_script.intervall" (did you mean "interval"?)`},
 		{"empty notify", "[instance.notify]\nmaster = []", `notify.master: must name a program`},
-		{"unknown notify key", "[instance.notify]\nstop = [\"/bin/true\"]", `unknown key "instance.notify.stop"`},
+		{"unknown notify key", "[instance.notify]\nstopp = [\"/bin/true\"]", `unknown key "instance.notify.stopp" (did you mean "stop"?)`},
+		{"empty notify.any", "[instance.notify]\nany = []", `notify.any: must name a program`},
+		{"tracked interface table without interface", `track_interfaces = [{ weight = 10 }]`, `track_interfaces[0]: interface is required`},
+		{"tracked interface weight", `track_interfaces = [{ interface = "eth1", weight = 255 }]`, `track_interfaces[0]: weight must be 0 (the interface down means FAULT) or 1..254`},
+		{"tracked interface weight not a number", `track_interfaces = [{ interface = "eth1", weight = "10" }]`, `track_interfaces[0]: weight must be an integer, not string "10"`},
+		{"tracked interface of another type", `track_interfaces = [true]`, `track_interfaces[0]: must be an interface name or a table`},
+		{"duplicate weighted interface", `track_interfaces = ["eth1", { interface = "eth1", weight = 5 }]`, `track_interfaces[1]: "eth1" is already listed as track_interfaces[0]`},
+		{"group without user", "[[instance.track_script]]\nname = \"a\"\ncommand = [\"/bin/true\"]\ngroup = \"nogroup\"", `track_script[0] "a": group: needs user`},
+		{"empty user", "[instance.notify]\nmaster = [\"/bin/true\"]\nuser = \"\"", `notify.user: must not be empty`},
+		{"unknown user", "[[instance.track_script]]\nname = \"a\"\ncommand = [\"/bin/true\"]\nuser = \"no-such-user-here\"", `track_script[0] "a": user: "no-such-user-here" is not a user of this host`},
+		{"unknown notify group", "[instance.notify]\nmaster = [\"/bin/true\"]\nuser = \"root\"\ngroup = \"no-such-group-here\"", `notify.user: "no-such-group-here" is not a group of this host`},
 		{"notify timeout", `notify_timeout = "1ms"`, `notify_timeout: must be 100ms..1h, not 1ms`},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -19,12 +20,12 @@ const MaxInstanceNameLen = 32
 
 // buildInstances checks every [[instance]] and fills cfg.Instances.
 // peerIPs are the peers given as IP addresses, which no VIP may be.
-func buildInstances(f *rawFile, cfg *Config, peerIPs map[netip.Addr]string, c *collector) {
+func buildInstances(f *rawFile, cfg *Config, peerIPs map[netip.Addr]string, opts ParseOptions, c *collector) {
 	if n := len(f.Instances); n > MaxInstances {
 		c.add("instance", "%d instances; at most %d fit in the node metadata every member publishes", n, MaxInstances)
 	}
 	names := map[string]int{}
-	vips := map[netip.Prefix]string{}
+	vips := map[netip.Addr]string{}
 	own := map[netip.Addr]string{}
 	if cfg.Node.Bind.IsValid() && !cfg.Node.Bind.Addr().IsUnspecified() {
 		own[cfg.Node.Bind.Addr().Unmap()] = "node.bind"
@@ -88,7 +89,7 @@ func buildInstances(f *rawFile, cfg *Config, peerIPs map[netip.Addr]string, c *c
 			out.PreemptDelay = r.PreemptDelay.val
 		}
 		buildAnnounce(r, out, key, c)
-		buildHealth(r, out, key, c)
+		buildHealth(r, out, key, opts, c)
 	}
 }
 
@@ -96,33 +97,92 @@ func buildInstances(f *rawFile, cfg *Config, peerIPs map[netip.Addr]string, c *c
 // No two instances may share a VIP, and no member may own one: vips holds
 // the VIPs of the instances before this one, own this node's addresses
 // and peerIPs the peers' given as IP addresses, each with where it is set.
-func buildVIPs(r *rawInstance, out *Instance, at string, vips map[netip.Prefix]string, own, peerIPs map[netip.Addr]string, c *collector) {
+func buildVIPs(r *rawInstance, out *Instance, at string, vips, own, peerIPs map[netip.Addr]string, c *collector) {
 	key := func(k string) string { return joinKey(at, k) }
-	if c.valid(key("vips"), r.VIPs.problem) {
-		if len(r.VIPs.val) == 0 {
-			c.add(key("vips"), "at least one VIP is required")
+	if !c.valid(key("vips"), r.VIPs.problem) {
+		return
+	}
+	if len(r.VIPs.val) == 0 {
+		c.add(key("vips"), "at least one VIP is required")
+	}
+	out.VIPs = []netip.Prefix{}
+	for j, item := range r.VIPs.val {
+		vkey := key(fmt.Sprintf("vips[%d]", j))
+		if item.problem != "" {
+			c.add(vkey, "%s", item.problem)
+			continue
 		}
-		out.VIPs = []netip.Prefix{}
-		for j, s := range r.VIPs.val {
-			vkey := key(fmt.Sprintf("vips[%d]", j))
-			p, msg := parseVIP(s)
-			if msg != "" {
-				c.add(vkey, "%s", msg)
-				continue
+		s := item.Address
+		p, msg := parseVIP(s)
+		if msg != "" {
+			c.add(vkey, "%s", msg)
+			continue
+		}
+		if prev, dup := vips[p.Addr()]; dup {
+			c.add(vkey, "%q is already used at %s", s, prev)
+			continue
+		}
+		vips[p.Addr()] = fmt.Sprintf("%s vips[%d]", at, j)
+		if k, ok := own[p.Addr()]; ok {
+			c.add(vkey, "%q is this node's own address (%s); a VIP must be an address no member owns", s, k)
+		} else if k, ok := peerIPs[p.Addr()]; ok {
+			c.add(vkey, "%q is the address of a peer (%s); a VIP must be an address no member owns", s, k)
+		}
+		pl, ok := buildPlace(item, p, out.Interface, vkey, c)
+		if !ok {
+			continue
+		}
+		if pl != (VIPPlace{Interface: out.Interface}) {
+			if out.Places == nil {
+				out.Places = map[netip.Prefix]VIPPlace{}
 			}
-			if prev, dup := vips[p]; dup {
-				c.add(vkey, "%q is already used at %s", s, prev)
-				continue
-			}
-			vips[p] = fmt.Sprintf("%s vips[%d]", at, j)
-			if k, ok := own[p.Addr()]; ok {
-				c.add(vkey, "%q is this node's own address (%s); a VIP must be an address no member owns", s, k)
-			} else if k, ok := peerIPs[p.Addr()]; ok {
-				c.add(vkey, "%q is the address of a peer (%s); a VIP must be an address no member owns", s, k)
-			}
-			out.VIPs = append(out.VIPs, p)
+			out.Places[p] = pl
+		}
+		out.VIPs = append(out.VIPs, p)
+	}
+}
+
+// buildPlace checks the interface and label of a VIP written as a
+// table; ifname is the instance's interface, vkey names the VIP.
+func buildPlace(item rawVIP, p netip.Prefix, ifname, vkey string, c *collector) (VIPPlace, bool) {
+	pl := VIPPlace{Interface: ifname, Label: item.Label}
+	ok := true
+	if item.Interface != "" {
+		if !validIfName(item.Interface) {
+			c.add(vkey, "interface %q is not a valid interface name (%s)", item.Interface, ifNameRule)
+			ok = false
+		}
+		pl.Interface = item.Interface
+	}
+	if pl.Label != "" {
+		if msg := checkLabel(pl.Label, pl.Interface, p.Addr()); msg != "" {
+			c.add(vkey, "label %q %s", pl.Label, msg)
+			ok = false
 		}
 	}
+	return pl, ok
+}
+
+// maxLabelLen is the longest IPv4 address label the kernel keeps
+// (IFNAMSIZ less the terminating NUL).
+const maxLabelLen = 15
+
+// checkLabel says why label cannot be the label of address a on
+// interface ifname, or "".
+func checkLabel(label, ifname string, a netip.Addr) string {
+	switch {
+	case !labelsSupported:
+		return "cannot be set: address labels are not supported on Windows"
+	case a.Is6():
+		return "cannot be set: only IPv4 addresses have labels"
+	case !strings.HasPrefix(label, ifname):
+		return fmt.Sprintf("must begin with the interface name, as %q does", ifname+":1")
+	case len(label) > maxLabelLen:
+		return fmt.Sprintf("is %d bytes long; a label holds at most %d", len(label), maxLabelLen)
+	case strings.ContainsFunc(label, func(r rune) bool { return r <= ' ' || r == '/' || r == 0x7f }):
+		return "must not contain spaces, '/' or control characters"
+	}
+	return ""
 }
 
 // buildAnnounce checks an instance's announce_count, announce_interval
@@ -148,24 +208,23 @@ func buildAnnounce(r *rawInstance, out *Instance, key func(string) string, c *co
 	}
 }
 
-// parseVIP parses a VIP: an address, or an address with /32 or /128.
+// parseVIP parses a VIP: an address (a host address, /32 or /128), or
+// an address with the prefix length of its subnet.
 func parseVIP(s string) (netip.Prefix, string) {
-	var a netip.Addr
+	var p netip.Prefix
 	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
+		var err error
+		if p, err = netip.ParsePrefix(s); err != nil {
+			return netip.Prefix{}, fmt.Sprintf("%q is not an IP address or an address with a prefix length (\"192.0.2.10/24\")", s)
+		}
+	} else {
+		a, err := netip.ParseAddr(s)
 		if err != nil {
 			return netip.Prefix{}, fmt.Sprintf("%q is not an IP address", s)
 		}
-		if p.Bits() != p.Addr().BitLen() {
-			return netip.Prefix{}, fmt.Sprintf("%q must be a host address (/32 or /128)", s)
-		}
-		a = p.Addr()
-	} else {
-		var err error
-		if a, err = netip.ParseAddr(s); err != nil {
-			return netip.Prefix{}, fmt.Sprintf("%q is not an IP address", s)
-		}
+		p = netip.PrefixFrom(a, a.BitLen())
 	}
+	a := p.Addr()
 	kind := ""
 	switch {
 	case a.Zone() != "":
@@ -182,11 +241,59 @@ func parseVIP(s string) (netip.Prefix, string) {
 		kind = "the broadcast address"
 	case a.Is6() && a.IsLinkLocalUnicast():
 		kind = "an IPv6 link-local address"
+	case p.Bits() == 0:
+		return netip.Prefix{}, fmt.Sprintf("%q cannot be a VIP: a prefix length of 0 would put every address on the link", s)
+	case subnetEdge(p) != "":
+		kind = subnetEdge(p)
 	}
 	if kind != "" {
 		return netip.Prefix{}, fmt.Sprintf("%q cannot be a VIP: it is %s", s, kind)
 	}
-	return netip.PrefixFrom(a, a.BitLen()), ""
+	return p, ""
+}
+
+// subnetEdge says whether the address of p is the network address of
+// its subnet (IPv4 up to /30, IPv6 up to /126: the subnet-router
+// anycast address) or the broadcast address of its IPv4 subnet, or "".
+func subnetEdge(p netip.Prefix) string {
+	a, bits := p.Addr(), p.Bits()
+	if bits >= a.BitLen()-1 {
+		return ""
+	}
+	subnet := p.Masked()
+	if a == subnet.Addr() {
+		return "the network address of its subnet " + subnet.String()
+	}
+	if a.Is4() {
+		b := a.As4()
+		n := subnet.Addr().As4()
+		host := uint32(1)<<(32-bits) - 1
+		last := (uint32(n[0])<<24 | uint32(n[1])<<16 | uint32(n[2])<<8 | uint32(n[3])) | host
+		if uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3]) == last {
+			return "the broadcast address of its subnet " + subnet.String()
+		}
+	}
+	return ""
+}
+
+// ParseVIP reads a VIP as the vips key does: an address (a host
+// address, /32 or /128) or an address with the prefix length of its
+// subnet. The error says why havip refuses it.
+func ParseVIP(s string) (netip.Prefix, error) {
+	p, msg := parseVIP(s)
+	if msg != "" {
+		return netip.Prefix{}, errors.New(msg)
+	}
+	return p, nil
+}
+
+// CheckLabel says why label cannot be the label of the VIP a on
+// interface ifname, as the label of a VIP table does; nil when it can.
+func CheckLabel(label, ifname string, a netip.Addr) error {
+	if msg := checkLabel(label, ifname, a); msg != "" {
+		return fmt.Errorf("label %q %s", label, msg)
+	}
+	return nil
 }
 
 // VIPKey names VIP j of instance i in messages, as the configuration's

@@ -25,10 +25,13 @@ func checkLimits(cfg *Config, c *collector) {
 	var order []string
 	total := 0
 	for _, in := range cfg.Instances {
-		if _, seen := perNIC[in.Interface]; !seen {
-			order = append(order, in.Interface)
+		for _, p := range in.VIPs {
+			ifname := in.Place(p).Interface
+			if _, seen := perNIC[ifname]; !seen {
+				order = append(order, ifname)
+			}
+			perNIC[ifname]++
 		}
-		perNIC[in.Interface] += len(in.VIPs)
 		total += len(in.VIPs)
 	}
 	for _, ifname := range order {
@@ -46,4 +49,22 @@ func checkLimits(cfg *Config, c *collector) {
 // twice.
 func cloudChecksLimits(cfg *Config) bool {
 	return cfg.Cloud.Enabled() && cfg.Cloud.Provider != ProviderExec
+}
+
+// checkCloudPlaces refuses a VIP on another interface than its
+// instance's with a provider that binds the VIPs through the cloud's
+// API: the binding goes to the port of the instance's interface, where
+// the cloud would not forward that VIP.
+func checkCloudPlaces(cfg *Config, c *collector) {
+	if !cloudChecksLimits(cfg) {
+		return
+	}
+	for i, in := range cfg.Instances {
+		for j, p := range in.VIPs {
+			if ifname := in.Place(p).Interface; ifname != in.Interface {
+				c.add(cfg.VIPKey(i, j), "is on interface %s, but cloud.provider %q binds the instance's VIPs to the port of its interface, %s: give the VIP an instance of its own on %s",
+					ifname, cfg.Cloud.Provider, in.Interface, ifname)
+			}
+		}
+	}
 }

@@ -23,8 +23,9 @@ type ParseOptions struct {
 	// SkipKeyFile leaves this host's files and names alone:
 	// cluster.secret_key_file and the cloud credential files are not
 	// read (their paths are still resolved, SecretKey stays nil),
-	// status.socket_group is not looked up, and LoadWithOptions does not
-	// check who may change the file. For checking a file away from the
+	// status.socket_group and the users and groups of the commands are
+	// not looked up, the commands' programs are not checked, and
+	// LoadWithOptions does not check who may change the file. For checking a file away from the
 	// machine it is meant for; never for running the daemon.
 	SkipKeyFile bool
 }
@@ -219,8 +220,9 @@ func build(f *rawFile, path string, opts ParseOptions, c *collector) *Config {
 	cfg := &Config{Path: path}
 	buildNode(f, cfg, c)
 	peerIPs := buildCluster(f, cfg, dir, opts, c)
-	buildInstances(f, cfg, peerIPs, c)
+	buildInstances(f, cfg, peerIPs, opts, c)
 	buildCloud(f, cfg, dir, opts, c)
+	checkCloudPlaces(cfg, c)
 	if !cloudChecksLimits(cfg) {
 		checkLimits(cfg, c)
 	}

@@ -28,6 +28,9 @@ var (
 	ifNameRule  = linuxIfNameRule
 )
 
+// labelsSupported: IPv4 address labels exist here.
+const labelsSupported = true
+
 // keyAccessProblems refuses a key file that anyone but its owner may
 // read or write, or that belongs to another user than root or the one
 // running havip: the same rule as for the cloud credentials.

@@ -29,6 +29,9 @@ var (
 	ifNameRule  = aliasNameRule
 )
 
+// labelsSupported: Windows has no address labels.
+const labelsSupported = false
+
 // keyAccessProblems refuses a key file that other users may read or
 // change, from its access control list: Windows mode bits only say
 // whether a file is read-only.

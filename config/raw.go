@@ -64,14 +64,14 @@ type rawTuning struct {
 type rawInstance struct {
 	Name             optString   `toml:"name"`
 	Interface        optString   `toml:"interface"`
-	VIPs             optStrings  `toml:"vips"`
+	VIPs             optVIPs     `toml:"vips"`
 	Priority         optInt      `toml:"priority"`
 	Preempt          optBool     `toml:"preempt"`
 	PreemptDelay     optDuration `toml:"preempt_delay"`
 	AnnounceCount    optInt      `toml:"announce_count"`
 	AnnounceInterval optDuration `toml:"announce_interval"`
 	AnnounceRefresh  optDuration `toml:"announce_refresh"`
-	TrackInterfaces  optStrings  `toml:"track_interfaces"`
+	TrackInterfaces  optTracks   `toml:"track_interfaces"`
 	TrackScripts     []rawScript `toml:"track_script"`
 	Notify           rawNotify   `toml:"notify"`
 	NotifyTimeout    optDuration `toml:"notify_timeout"`
@@ -85,12 +85,18 @@ type rawScript struct {
 	Rise     optInt      `toml:"rise"`
 	Fall     optInt      `toml:"fall"`
 	Weight   optInt      `toml:"weight"`
+	User     optString   `toml:"user"`
+	Group    optString   `toml:"group"`
 }
 
 type rawNotify struct {
 	Master optStrings `toml:"master"`
 	Backup optStrings `toml:"backup"`
 	Fault  optStrings `toml:"fault"`
+	Stop   optStrings `toml:"stop"`
+	Any    optStrings `toml:"any"`
+	User   optString  `toml:"user"`
+	Group  optString  `toml:"group"`
 }
 
 type rawStatus struct {

@@ -70,6 +70,12 @@ func (c *Config) Summary() string {
 		vips := make([]string, len(in.VIPs))
 		for i, v := range in.VIPs {
 			vips[i] = v.String()
+			if pl, ok := in.Places[v]; ok {
+				vips[i] += " on " + pl.Interface
+				if pl.Label != "" {
+					vips[i] += " label " + pl.Label
+				}
+			}
 		}
 		preempt := "no preempt"
 		if in.Preempt {
@@ -79,25 +85,36 @@ func (c *Config) Summary() string {
 			}
 		}
 		line("instance %s on %s: %s, priority %d, %s", in.Name, in.Interface, strings.Join(vips, ", "), in.Priority, preempt)
-		if len(in.TrackInterfaces) > 0 {
-			line("  tracks %s: FAULT while any is down", strings.Join(in.TrackInterfaces, ", "))
+		var faults []string
+		for _, t := range in.TrackInterfaces {
+			if w := in.TrackWeights[t]; w > 0 {
+				line("  tracks %s: priority -%d while it is down", t, w)
+			} else {
+				faults = append(faults, t)
+			}
+		}
+		if len(faults) > 0 {
+			line("  tracks %s: FAULT while any is down", strings.Join(faults, ", "))
 		}
 		for _, sc := range in.TrackScripts {
 			effect := "FAULT"
 			if sc.Weight > 0 {
 				effect = fmt.Sprintf("priority -%d", sc.Weight)
 			}
-			line("  track script %s: every %s (timeout %s), %s -> %s, %s -> healthy",
-				sc.Name, sc.Interval, sc.Timeout, count(sc.Fall, "failure"), effect, count(sc.Rise, "success"))
+			line("  track script %s: every %s (timeout %s), %s -> %s, %s -> healthy%s",
+				sc.Name, sc.Interval, sc.Timeout, count(sc.Fall, "failure"), effect, count(sc.Rise, "success"), runAsText(sc.RunAs))
 		}
 		var hooks []string
-		for _, st := range []string{"MASTER", "BACKUP", "FAULT"} {
+		for _, st := range []string{"MASTER", "BACKUP", "FAULT", "STOP"} {
 			if in.Notify.Command(st) != nil {
 				hooks = append(hooks, st)
 			}
 		}
+		if in.Notify.Any != nil {
+			hooks = append(hooks, "any transition")
+		}
 		if len(hooks) > 0 {
-			line("  notify on %s (timeout %s)", strings.Join(hooks, ", "), in.Notify.Timeout)
+			line("  notify on %s (timeout %s)%s", strings.Join(hooks, ", "), in.Notify.Timeout, runAsText(in.Notify.RunAs))
 		}
 	}
 	if c.Status.SocketGroup != "" {
@@ -118,6 +135,18 @@ func (c *Config) Summary() string {
 		line("warning: %s", w)
 	}
 	return b.String()
+}
+
+// runAsText says who a command runs as, when it is not the daemon's
+// user: ", as user www-data" or ", as user www-data, group www".
+func runAsText(r RunAs) string {
+	switch {
+	case r.IsZero():
+		return ""
+	case r.Group == "":
+		return ", as user " + r.User
+	}
+	return ", as user " + r.User + ", group " + r.Group
 }
 
 func orDefault(s, def string) string {

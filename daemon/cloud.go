@@ -28,6 +28,9 @@ type cloudRunner struct {
 	log      *slog.Logger
 	// moved is called after each successful cloud move (announce again).
 	moved func()
+	// onResult, if set, is called with r.mu held when the result or its
+	// error changes (the event log).
+	onResult func(from, to, err string)
 
 	// kicks asks the bind loop for a check now.
 	kicks chan struct{}
@@ -237,10 +240,14 @@ func (r *cloudRunner) setLocked(gen uint64, result string, err error, bound bool
 	if gen != r.gen {
 		return
 	}
+	from, fromErr := r.st.result, r.st.err
 	r.st.result, r.st.at, r.st.bound, r.st.agrees = result, time.Now(), bound, agrees
 	r.st.err = ""
 	if err != nil {
 		r.st.err = err.Error()
+	}
+	if r.onResult != nil && (from != result || fromErr != r.st.err) {
+		r.onResult(from, result, r.st.err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -43,6 +44,8 @@ type Daemon struct {
 	ready   func()
 	guard   func(*config.Config) error
 	metrics *metrics
+	// events is the recent events `havip events` prints.
+	events *eventLog
 
 	// mu guards the configuration and what is built from it. It is never
 	// taken by code the election goroutine runs (holders, OnTransition),
@@ -97,6 +100,8 @@ type link struct {
 type hookInfo struct {
 	notify config.Notify
 	vips   []string
+	// priority is the instance's configured priority.
+	priority int
 }
 
 // checker is one running track script.
@@ -132,6 +137,7 @@ func New(o Options) (*Daemon, error) {
 		queues:    map[string]*notify.Queue{},
 	}
 	d.metrics = newMetrics(d)
+	d.events = newEventLog(eventLogSize)
 	prov, err := cloudbind.New(o.Config.Cloud, cloudbind.Options{Logger: l})
 	if err != nil {
 		return nil, fmt.Errorf("cloud binding: %w", err)
@@ -154,11 +160,17 @@ func New(o Options) (*Daemon, error) {
 // configured. d.mu held, or before Run.
 func (d *Daemon) newHolder(in config.Instance) *holder {
 	h := newHolder(in, d.linkFor(in.Interface).mgr, d.cfg.Cluster.Timing.AddressLifetime, d.log)
+	h.setLinks(d.linkAddrs)
 	if d.cfg.Cloud.Enabled() {
 		h.cloud = newCloudRunner(d.cloud, d.cloud.Binder(in), d.cfg.Cloud.ReconcileInterval, h.log, h.reannounce)
+		h.cloud.onResult = d.events.cloudRecorder(in.Name)
 	}
 	return h
 }
+
+// linkAddrs returns the manager of an interface, for a holder whose
+// VIPs are on several (see holder.links). d.mu held, or before Run.
+func (d *Daemon) linkAddrs(ifname string) addrs { return d.linkFor(ifname).mgr }
 
 // linkFor returns the link of an interface, creating it (not yet
 // watched) if needed. d.mu held, or before Run.
@@ -290,15 +302,15 @@ func (d *Daemon) resync(ifname string, m *vip.Manager) {
 	d.mu.Lock()
 	var hs []*holder
 	for _, in := range d.cfg.Instances {
-		if in.Interface == ifname {
+		if slices.Contains(in.Interfaces(), ifname) {
 			hs = append(hs, d.holders[in.Name])
 		}
 	}
 	node := d.node
 	d.mu.Unlock()
 	for _, h := range hs {
-		h.ensure(present)
-		if h.leftGone(present) && node != nil {
+		h.ensure(ifname, present)
+		if h.leftGone(ifname, present) && node != nil {
 			// Release again now rather than at the next retry: the
 			// others wait for this node to say it holds nothing.
 			node.Reevaluate()
@@ -312,6 +324,7 @@ func (d *Daemon) handlers() map[string]http.Handler {
 		status.MaintenancePath: status.Handle(d.maintenance),
 		status.SwitchoverPath:  status.Handle(d.switchover),
 		status.ReloadPath:      status.Handle(func(context.Context, struct{}) (status.ReloadReply, error) { return d.ReloadFile() }),
+		status.EventsPath:      status.EventsHandler(d.events.query),
 	}
 }
 

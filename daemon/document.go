@@ -96,9 +96,14 @@ func (d *Daemon) checksLocked(in config.Instance) []status.Check {
 		}
 		return c
 	}
-	out := []status.Check{ifCheck("interface", in.Interface)}
+	var out []status.Check
+	for _, ifname := range in.Interfaces() {
+		out = append(out, ifCheck("interface", ifname))
+	}
 	for _, t := range in.TrackInterfaces {
-		out = append(out, ifCheck("track_interface", t))
+		c := ifCheck("track_interface", t)
+		c.Weight = in.TrackWeights[t]
+		out = append(out, c)
 	}
 	d.fmu.Unlock()
 	for _, c := range d.scripts[in.Name] {

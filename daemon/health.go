@@ -18,8 +18,11 @@ import (
 // one reason; the election gets all of them combined.
 const (
 	srcInterface = "interface"
-	srcTrackIf   = "track_interface "
-	srcScript    = "track_script "
+	// srcVIPIf is followed by the name of another interface a VIP of
+	// the instance is on.
+	srcVIPIf   = "interface "
+	srcTrackIf = "track_interface "
+	srcScript  = "track_script "
 )
 
 // setSource sets (reason != "") or clears one fault source of an
@@ -56,14 +59,19 @@ func (d *Daemon) pushHealth(instance string) {
 	}
 }
 
-// clearSources drops every fault source of an instance whose name starts
-// with prefix.
+// clearSources drops every fault source and penalty of an instance
+// whose name starts with prefix.
 func (d *Daemon) clearSources(instance, prefix string) {
 	d.fmu.Lock()
 	var drop []string
 	for src := range d.faults[instance] {
 		if strings.HasPrefix(src, prefix) {
 			drop = append(drop, src)
+		}
+	}
+	for src := range d.penalties[instance] {
+		if strings.HasPrefix(src, prefix) {
+			delete(d.penalties[instance], src)
 		}
 	}
 	d.fmu.Unlock()
@@ -103,6 +111,60 @@ func (d *Daemon) checkLink(ifname string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.recheckLocked(ifname)
+}
+
+// linkSource is the fault source of an interface a VIP of in is on.
+func linkSource(in config.Instance, ifname string) string {
+	if ifname == in.Interface {
+		return srcInterface
+	}
+	return srcVIPIf + ifname
+}
+
+// linkSources hands the election what the state of interface ifname
+// means for instance in; reason says why the interface is unusable, ""
+// when it is up. An interface a VIP is on, or one tracked without a
+// weight, puts the instance in FAULT while it is unusable; one tracked
+// with a weight lowers its priority by that weight instead.
+func (d *Daemon) linkSources(in config.Instance, ifname, reason string) {
+	if slices.Contains(in.Interfaces(), ifname) {
+		d.setSource(in.Name, linkSource(in, ifname), reason)
+	}
+	if !slices.Contains(in.TrackInterfaces, ifname) {
+		return
+	}
+	src := srcTrackIf + ifname
+	if w := in.TrackWeights[ifname]; w > 0 {
+		d.setSource(in.Name, src, "")
+		if reason == "" {
+			w = 0
+		}
+		d.setPenalty(in.Name, src, w)
+		return
+	}
+	d.setPenalty(in.Name, src, 0)
+	if reason != "" {
+		reason = "tracked " + reason
+	}
+	d.setSource(in.Name, src, reason)
+}
+
+// dropLinkSources withdraws what the interfaces old used and next no
+// longer does had reported for the instance: a reload took a VIP off
+// them or stopped tracking them.
+func (d *Daemon) dropLinkSources(old, next config.Instance) {
+	for _, ifname := range old.Interfaces() {
+		src := linkSource(old, ifname)
+		if !slices.ContainsFunc(next.Interfaces(), func(n string) bool { return linkSource(next, n) == src }) {
+			d.setSource(next.Name, src, "")
+		}
+	}
+	for _, t := range old.TrackInterfaces {
+		if !slices.Contains(next.TrackInterfaces, t) {
+			d.setPenalty(next.Name, srcTrackIf+t, 0)
+			d.setSource(next.Name, srcTrackIf+t, "")
+		}
+	}
 }
 
 // startScripts starts the track scripts of an instance. d.mu held.
@@ -148,6 +210,7 @@ func (d *Daemon) startScripts(in config.Instance, prev map[string]bool, pending 
 				return
 			}
 			report(st.Healthy, fmt.Sprintf("track script %s failed: %s", sc.Name, st.Last.Summary()))
+			d.events.check(name, srcScript+sc.Name, st.Healthy, st.Last.Summary())
 		}
 		d.scripts[in.Name] = append(d.scripts[in.Name], c)
 		go func() {
@@ -176,7 +239,7 @@ func (d *Daemon) stopScripts(instance string, keep map[string]bool) map[string]b
 		}
 	}
 	for src := range d.penalties[instance] {
-		if !keep[strings.TrimPrefix(src, srcScript)] {
+		if strings.HasPrefix(src, srcScript) && !keep[strings.TrimPrefix(src, srcScript)] {
 			delete(d.penalties[instance], src)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,10 +23,10 @@ import (
 type addrs interface {
 	Name() string
 	// AddFor adds an address for a lifetime (0: permanent).
-	AddFor(p netip.Prefix, lifetime time.Duration) error
+	AddFor(p netip.Prefix, lifetime time.Duration, opts ...vip.AddrOption) error
 	// Renew starts an address's lifetime again; on Linux it puts back
 	// an address that is gone.
-	Renew(p netip.Prefix, lifetime time.Duration) error
+	Renew(p netip.Prefix, lifetime time.Duration, opts ...vip.AddrOption) error
 	Remove(netip.Prefix) error
 	List() ([]netip.Prefix, error)
 }
@@ -46,17 +47,28 @@ func openAnnouncer(ifname string, l *slog.Logger) (announcer, error) {
 	return announce.Open(ifi, l)
 }
 
-// holder puts one instance's VIPs on the interface and announces them.
-// It implements election.Holder, and election.Renewer for the VIPs'
-// lifetime.
+// holder puts one instance's VIPs on their interfaces and announces
+// them. It implements election.Holder, and election.Renewer for the
+// VIPs' lifetime.
 //
 // The VIPs are added with a lifetime (cluster.tuning.address_lifetime)
 // that Renew extends while the election keeps the instance here, so the
 // kernel removes them by itself once the daemon stops renewing them:
 // frozen, hung, or killed and not restarted.
+//
+// Most VIPs are on the instance's interface; one written with its own
+// interface is added, watched and announced there (see ips).
 type holder struct {
 	inst config.Instance
-	ip   addrs
+	// ip is the manager of the instance's interface.
+	ip addrs
+	// links returns the manager of another interface a VIP is on; nil
+	// when every VIP is on ip's. The daemon's, which must be called
+	// with d.mu held: only setLinks and update call it.
+	links func(ifname string) addrs
+	// ips are the managers of the interfaces of the VIPs, by name, ip's
+	// included (see mgr).
+	ips  map[string]addrs
 	open func(ifname string, l *slog.Logger) (announcer, error)
 	log  *slog.Logger
 	// cloud binds the VIPs through the cloud API; nil with provider none.
@@ -93,31 +105,95 @@ type holder struct {
 	// are gone (see leftGone).
 	releaseFailed bool
 
-	stop  context.CancelFunc // stops the announcement goroutine
+	stop  context.CancelFunc // stops the announcement goroutines
 	done  chan struct{}
 	annMu sync.Mutex
-	ann   announcer
+	// anns are the open announcers, by interface.
+	anns map[string]announcer
 	// sent counts announcements sent since start; atomic because the
-	// announcement goroutine must never take mu (stopAnnouncing waits
-	// for it with mu held).
+	// announcement goroutines must never take mu (stopAnnouncing waits
+	// for them with mu held).
 	sent atomic.Int64
 }
 
 var _ election.Renewer = (*holder)(nil)
 
 // newHolder makes the holder of inst, which adds its VIPs through ip
-// for lifetime (0: permanently).
+// for lifetime (0: permanently). A VIP on another interface needs
+// setLinks.
 func newHolder(inst config.Instance, ip addrs, lifetime time.Duration, l *slog.Logger) *holder {
-	return &holder{inst: inst, ip: ip, open: openAnnouncer, log: l.With("instance", inst.Name),
-		lifetime: lifetime, now: time.Now}
+	h := &holder{inst: inst, ip: ip, open: openAnnouncer, log: l.With("instance", inst.Name),
+		lifetime: lifetime, now: time.Now, anns: map[string]announcer{}}
+	h.resolve()
+	return h
 }
 
-func (h *holder) vips() []netip.Addr {
-	out := make([]netip.Addr, len(h.inst.VIPs))
-	for i, p := range h.inst.VIPs {
-		out[i] = p.Addr()
+// setLinks gives the holder the managers of the other interfaces its
+// VIPs are on, through links (see holder.links). Before the holder is
+// used.
+func (h *holder) setLinks(links func(ifname string) addrs) {
+	h.links = links
+	h.resolve()
+}
+
+// resolve (h.mu held, or before the holder is used) finds the manager
+// of every interface a VIP is on. Without links, a VIP on another
+// interface than ip's gets a manager that fails.
+func (h *holder) resolve() {
+	h.ips = map[string]addrs{h.ip.Name(): h.ip}
+	for _, ifname := range h.inst.Interfaces() {
+		switch {
+		case h.ips[ifname] != nil:
+		case h.links != nil:
+			h.ips[ifname] = h.links(ifname)
+		default:
+			h.ips[ifname] = noLink(ifname)
+		}
+	}
+}
+
+// mgr returns the manager of the interface the VIP p is on.
+func (h *holder) mgr(p netip.Prefix) addrs {
+	return h.ips[h.inst.Place(p).Interface]
+}
+
+// addOpts are the options p is added and renewed with: its label.
+func (h *holder) addOpts(p netip.Prefix) []vip.AddrOption {
+	if label := h.inst.Place(p).Label; label != "" {
+		return []vip.AddrOption{vip.Label(label)}
+	}
+	return nil
+}
+
+// ifnames names the interfaces of the VIPs for the log: "eth0,eth1".
+func (h *holder) ifnames() string {
+	return strings.Join(h.inst.Interfaces(), ",")
+}
+
+// onInterface returns the VIPs among ps that are on ifname.
+func (h *holder) onInterface(ifname string, ps []netip.Prefix) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range ps {
+		if h.inst.Place(p).Interface == ifname {
+			out = append(out, p)
+		}
 	}
 	return out
+}
+
+// noLink is the manager of an interface the holder was given none for.
+type noLink string
+
+func (n noLink) Name() string { return string(n) }
+func (n noLink) AddFor(p netip.Prefix, _ time.Duration, _ ...vip.AddrOption) error {
+	return fmt.Errorf("adding %s to %s: %w", p, string(n), vip.ErrNoLink)
+}
+func (n noLink) Renew(p netip.Prefix, _ time.Duration, _ ...vip.AddrOption) error {
+	return fmt.Errorf("renewing %s on %s: %w", p, string(n), vip.ErrNoLink)
+}
+func (n noLink) Remove(netip.Prefix) error { return nil }
+func (n noLink) List() ([]netip.Prefix, error) {
+	return nil, fmt.Errorf("listing addresses of %s: %w", string(n), vip.ErrNoLink)
 }
 
 // Acquire adds every VIP for the lifetime, then starts the announcement
@@ -130,39 +206,61 @@ func (h *holder) Acquire(ctx context.Context) error {
 	// lifetime when it gets the request, later.
 	start := h.now()
 	for _, p := range h.inst.VIPs {
-		if err := h.ip.AddFor(p, h.lifetime); err != nil {
+		if err := h.mgr(p).AddFor(p, h.lifetime, h.addOpts(p)...); err != nil {
 			return err
 		}
 	}
 	h.master = true
 	h.expiredLogged = false
 	h.setDeadline(start)
-	h.startAnnouncing(h.inst.Announce.Count, h.vips())
-	h.log.Info("VIPs added", "vip", vip.FormatPrefixes(h.inst.VIPs), "interface", h.ip.Name())
+	h.startAnnouncing(h.inst.Announce.Count, h.inst.VIPs)
+	h.log.Info("VIPs added", "vip", vip.FormatPrefixes(h.inst.VIPs), "interface", h.ifnames())
 	if h.cloud != nil {
 		h.cloud.start()
 	}
 	return nil
 }
 
-// startAnnouncing (h.mu held) replaces any running announcement goroutine
-// with a burst of count rounds for the addresses burst, followed by the
-// periodic refresh of every VIP. The goroutine gets copies of what it
-// needs, so the configuration can change under it (see update).
-func (h *holder) startAnnouncing(count int, burst []netip.Addr) {
+// startAnnouncing (h.mu held) replaces any running announcement
+// goroutines with, on each interface, a burst of count rounds for the
+// VIPs of burst there, followed by the periodic refresh of every VIP
+// there. The goroutines get copies of what they need, so the
+// configuration can change under them (see update).
+func (h *holder) startAnnouncing(count int, burst []netip.Prefix) {
 	h.stopAnnouncing()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	h.stop, h.done = cancel, done
-	ifname, an, all := h.ip.Name(), h.inst.Announce, h.vips()
+	var wg sync.WaitGroup
+	an := h.inst.Announce
+	for _, ifname := range h.inst.Interfaces() {
+		all, first := addrsOf(h.onInterface(ifname, h.inst.VIPs)), addrsOf(h.onInterface(ifname, burst))
+		if len(all) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h.announce(ctx, ifname, an, all, first, count)
+		}()
+	}
 	go func() {
-		defer close(done)
-		h.announce(ctx, ifname, an, all, burst, count)
+		wg.Wait()
+		close(done)
 	}()
 }
 
-// stopAnnouncing (h.mu held) stops the announcement goroutine and waits
-// for it, so no announcement of a released VIP goes out afterwards.
+// addrsOf returns the addresses of ps.
+func addrsOf(ps []netip.Prefix) []netip.Addr {
+	out := make([]netip.Addr, len(ps))
+	for i, p := range ps {
+		out[i] = p.Addr()
+	}
+	return out
+}
+
+// stopAnnouncing (h.mu held) stops the announcement goroutines and waits
+// for them, so no announcement of a released VIP goes out afterwards.
 func (h *holder) stopAnnouncing() {
 	if h.stop == nil {
 		return
@@ -175,54 +273,65 @@ func (h *holder) stopAnnouncing() {
 // announcer returns the open announcer on ifname, opening it if needed.
 // It is kept open between takeovers so the first gratuitous ARP of a
 // takeover does not wait for sockets to be set up; only the announcement
-// goroutine (one at a time) and prepare/close use it. update drops it
-// when the interface changes.
+// goroutine of ifname (one at a time) and prepare/close use it. update
+// drops the announcers of interfaces that change.
 func (h *holder) announcer(ifname string) (announcer, error) {
 	h.annMu.Lock()
 	defer h.annMu.Unlock()
-	if h.ann != nil {
-		return h.ann, nil
+	if a := h.anns[ifname]; a != nil {
+		return a, nil
 	}
 	a, err := h.open(ifname, h.log)
 	if err != nil {
 		return nil, err
 	}
-	h.ann = a
+	h.anns[ifname] = a
 	return a, nil
 }
 
-// dropAnnouncer closes the announcer after an error (the interface may
-// have been recreated); the next announcement opens a new one.
-func (h *holder) dropAnnouncer() {
+// dropAnnouncer closes the announcer of ifname after an error (the
+// interface may have been recreated); the next announcement opens a new
+// one.
+func (h *holder) dropAnnouncer(ifname string) {
 	h.annMu.Lock()
 	defer h.annMu.Unlock()
-	if h.ann != nil {
-		h.ann.Close()
-		h.ann = nil
+	if a := h.anns[ifname]; a != nil {
+		a.Close()
+		delete(h.anns, ifname)
 	}
 }
 
-// prepare opens the announcer ahead of the first takeover; failing is
-// fine (the interface may not exist yet).
+// prepare opens the announcers ahead of the first takeover; failing is
+// fine (an interface may not exist yet).
 func (h *holder) prepare() {
 	h.mu.Lock()
-	ifname := h.ip.Name()
+	ifnames := h.inst.Interfaces()
 	h.mu.Unlock()
-	if _, err := h.announcer(ifname); err != nil {
-		h.log.Debug("announcer not ready yet", "interface", ifname, "err", err)
+	for _, ifname := range ifnames {
+		if _, err := h.announcer(ifname); err != nil {
+			h.log.Debug("announcer not ready yet", "interface", ifname, "err", err)
+		}
 	}
 	if h.cloud != nil {
 		h.cloud.prepare()
 	}
 }
 
-// close stops announcing and closes the announcer, and stops the cloud
+// close stops announcing and closes the announcers, and stops the cloud
 // binding's loop if it still runs.
 func (h *holder) close() {
 	h.mu.Lock()
 	h.stopAnnouncing()
 	h.mu.Unlock()
-	h.dropAnnouncer()
+	h.annMu.Lock()
+	var ifnames []string
+	for ifname := range h.anns {
+		ifnames = append(ifnames, ifname)
+	}
+	h.annMu.Unlock()
+	for _, ifname := range ifnames {
+		h.dropAnnouncer(ifname)
+	}
 	if h.cloud != nil {
 		h.cloud.stop()
 	}
@@ -239,9 +348,9 @@ func (h *holder) announce(ctx context.Context, ifname string, an config.Announce
 		h.count(n)
 		if err != nil && !errors.Is(err, context.Canceled) {
 			h.log.Warn("announcing VIPs", "interface", ifname, "err", err)
-			h.dropAnnouncer()
+			h.dropAnnouncer(ifname)
 		} else if n > 0 {
-			h.log.Debug("announced VIPs", "vip", joinAddrs(burst), "rounds", count, "sent", n)
+			h.log.Debug("announced VIPs", "vip", joinAddrs(burst), "interface", ifname, "rounds", count, "sent", n)
 		}
 	}
 	if an.Refresh <= 0 {
@@ -258,17 +367,16 @@ func (h *holder) announce(ctx context.Context, ifname string, an config.Announce
 				// The kernel has removed the VIPs, or is about to:
 				// announcing them would draw their traffic here for
 				// nothing. Renew, or the next Acquire, starts again.
-				h.log.Debug("VIP lifetime ran out; refresh stopped")
+				h.log.Debug("VIP lifetime ran out; refresh stopped", "interface", ifname)
 				return
 			}
 			for _, v := range all {
 				if err := a.Announce(v); err != nil {
-					h.log.Warn("refreshing announcement", "vip", v.String(), "err", err)
-					h.dropAnnouncer()
+					h.log.Warn("refreshing announcement", "vip", v.String(), "interface", ifname, "err", err)
+					h.dropAnnouncer(ifname)
 					return
-				} else {
-					h.count(1)
 				}
+				h.count(1)
 			}
 		}
 	}
@@ -276,17 +384,17 @@ func (h *holder) announce(ctx context.Context, ifname string, an config.Announce
 
 func (h *holder) count(n int) { h.sent.Add(int64(n)) }
 
-// removeAll (h.mu held) takes every VIP off the interface after its
+// removeAll (h.mu held) takes every VIP off its interface after its
 // lifetime ran out while it was being renewed or added back, and logs
 // why.
 func (h *holder) removeAll(why string) {
 	var errs []error
 	for _, p := range h.inst.VIPs {
-		if err := h.ip.Remove(p); err != nil {
+		if err := h.mgr(p).Remove(p); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	args := []any{"vip", vip.FormatPrefixes(h.inst.VIPs), "interface", h.ip.Name()}
+	args := []any{"vip", vip.FormatPrefixes(h.inst.VIPs), "interface", h.ifnames()}
 	if err := errors.Join(errs...); err != nil {
 		args = append(args, "err", err)
 	}
@@ -295,7 +403,7 @@ func (h *holder) removeAll(why string) {
 
 // Release stops announcing and removes every VIP; it tries all of them
 // even when one fails. A VIP already gone counts as removed. It returns
-// an error naming every VIP still on the interface, and logs "VIPs
+// an error naming every VIP still on its interface, and logs "VIPs
 // removed" only when none is.
 func (h *holder) Release(ctx context.Context) error {
 	h.mu.Lock()
@@ -310,7 +418,7 @@ func (h *holder) Release(ctx context.Context) error {
 		listed bool
 	)
 	for _, p := range h.inst.VIPs {
-		err := h.ip.Remove(p)
+		err := h.mgr(p).Remove(p)
 		if err == nil {
 			continue
 		}
@@ -330,43 +438,58 @@ func (h *holder) Release(ctx context.Context) error {
 	}
 	h.releaseFailed = len(left) > 0
 	if len(left) == 0 {
-		h.log.Info("VIPs removed", "vip", vip.FormatPrefixes(h.inst.VIPs), "interface", h.ip.Name())
+		h.log.Info("VIPs removed", "vip", vip.FormatPrefixes(h.inst.VIPs), "interface", h.ifnames())
 		return nil
 	}
-	err := fmt.Errorf("VIPs %s still on %s: %w", vip.FormatPrefixes(left), h.ip.Name(), errors.Join(errs...))
+	err := fmt.Errorf("VIPs %s still on %s: %w", vip.FormatPrefixes(left), h.ifnames(), errors.Join(errs...))
 	if h.lifetime > 0 {
-		h.log.Error("VIPs not removed; the kernel removes them when their lifetime runs out", "vip", vip.FormatPrefixes(left), "interface", h.ip.Name(), "lifetime", h.lifetime.String(), "err", errors.Join(errs...))
+		h.log.Error("VIPs not removed; the kernel removes them when their lifetime runs out", "vip", vip.FormatPrefixes(left), "interface", h.ifnames(), "lifetime", h.lifetime.String(), "err", errors.Join(errs...))
 	} else {
-		h.log.Error("VIPs not removed", "vip", vip.FormatPrefixes(left), "interface", h.ip.Name(), "err", errors.Join(errs...))
+		h.log.Error("VIPs not removed", "vip", vip.FormatPrefixes(left), "interface", h.ifnames(), "err", errors.Join(errs...))
 	}
 	return err
 }
 
-// present lists the interface's addresses; nil when they cannot be read.
+// present (h.mu held) tells which VIPs are on their interfaces; nil
+// when an interface's addresses cannot be read.
 func (h *holder) present() map[netip.Prefix]bool {
-	ps, err := h.ip.List()
-	if err != nil {
-		return nil
-	}
-	have := make(map[netip.Prefix]bool, len(ps))
-	for _, p := range ps {
-		have[p] = true
+	have := map[netip.Prefix]bool{}
+	for _, ifname := range h.inst.Interfaces() {
+		ps, err := h.ips[ifname].List()
+		if err != nil {
+			return nil
+		}
+		for _, p := range h.onInterface(ifname, ps) {
+			have[p] = true
+		}
 	}
 	return have
 }
 
-// leftGone reports whether the VIPs a failed Release left on the
-// interface are all gone from present (the interface's addresses): the
-// kernel's lifetime ran out, or someone removed them. The release the
-// election tries again then succeeds at once.
-func (h *holder) leftGone(present map[netip.Prefix]bool) bool {
+// leftGone reports whether the VIPs a failed Release left are all gone:
+// the kernel's lifetime ran out, or someone removed them. present are
+// the addresses of ifname, whose watch calls it; the other interfaces
+// are read. The release the election tries again then succeeds at once.
+func (h *holder) leftGone(ifname string, present map[netip.Prefix]bool) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.releaseFailed || h.master {
 		return false
 	}
-	for _, p := range h.inst.VIPs {
+	for _, p := range h.onInterface(ifname, h.inst.VIPs) {
 		if present[p] {
+			return false
+		}
+	}
+	if len(h.inst.Interfaces()) == 1 {
+		return true
+	}
+	have := h.present()
+	if have == nil {
+		return false
+	}
+	for _, p := range h.inst.VIPs {
+		if have[p] {
 			return false
 		}
 	}
@@ -374,43 +497,47 @@ func (h *holder) leftGone(present map[netip.Prefix]bool) bool {
 }
 
 // removeStale removes the instance's VIPs at start-up, before the node
-// joins, so a node never starts out holding (after kill -9, say).
+// joins, so a node never starts out holding (after kill -9, say). A
+// missing interface has none to remove; the error of the instance's own
+// wraps vip.ErrNoLink.
 func (h *holder) removeStale() error {
-	have, err := h.ip.List()
-	if err != nil {
-		return err
-	}
-	present := map[netip.Prefix]bool{}
-	for _, p := range have {
-		present[p] = true
-	}
 	var errs []error
-	for _, p := range h.inst.VIPs {
-		if !present[p] {
+	for _, ifname := range h.inst.Interfaces() {
+		have, err := h.ips[ifname].List()
+		if err != nil {
+			if ifname == h.inst.Interface || !errors.Is(err, vip.ErrNoLink) {
+				errs = append(errs, err)
+			}
 			continue
 		}
-		if err := h.ip.Remove(p); err != nil {
-			errs = append(errs, err)
-			continue
+		for _, p := range h.onInterface(ifname, have) {
+			if !slices.Contains(h.inst.VIPs, p) {
+				continue
+			}
+			if err := h.ips[ifname].Remove(p); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			h.log.Warn("removed VIP left on the interface by an earlier run", "vip", p.String(), "interface", ifname)
 		}
-		h.log.Warn("removed VIP left on the interface by an earlier run", "vip", p.String(), "interface", h.ip.Name())
 	}
 	return errors.Join(errs...)
 }
 
-// ensure re-adds VIPs that someone else removed while this node is
-// master, for the lifetime, and announces again. It reports what it
-// re-added. Once the VIPs' lifetime has run out it adds nothing back:
-// the removal is then the kernel's expiry, and whether this node may
-// still hold the instance is the election's to decide (Renew tells it).
-func (h *holder) ensure(present map[netip.Prefix]bool) []netip.Prefix {
+// ensure re-adds the VIPs of ifname that someone else removed while
+// this node is master, for the lifetime, and announces again; present
+// are the addresses of ifname. It reports what it re-added. Once the
+// VIPs' lifetime has run out it adds nothing back: the removal is then
+// the kernel's expiry, and whether this node may still hold the
+// instance is the election's to decide (Renew tells it).
+func (h *holder) ensure(ifname string, present map[netip.Prefix]bool) []netip.Prefix {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.master {
 		return nil
 	}
 	var missing []netip.Prefix
-	for _, p := range h.inst.VIPs {
+	for _, p := range h.onInterface(ifname, h.inst.VIPs) {
 		if !present[p] {
 			missing = append(missing, p)
 		}
@@ -422,14 +549,14 @@ func (h *holder) ensure(present map[netip.Prefix]bool) []netip.Prefix {
 		h.stopAnnouncing()
 		if !h.expiredLogged {
 			h.expiredLogged = true
-			h.log.Warn("VIP lifetime ran out without renewal; not adding it back", "vip", vip.FormatPrefixes(missing), "interface", h.ip.Name(), "lifetime", h.lifetime.String())
+			h.log.Warn("VIP lifetime ran out without renewal; not adding it back", "vip", vip.FormatPrefixes(missing), "interface", ifname, "lifetime", h.lifetime.String())
 		}
 		return nil
 	}
 	var added []netip.Prefix
 	for _, p := range missing {
-		if err := h.ip.AddFor(p, h.lifetime); err != nil {
-			h.log.Error("re-adding removed VIP", "vip", p.String(), "interface", h.ip.Name(), "err", err)
+		if err := h.mgr(p).AddFor(p, h.lifetime, h.addOpts(p)...); err != nil {
+			h.log.Error("re-adding removed VIP", "vip", p.String(), "interface", ifname, "err", err)
 			continue
 		}
 		added = append(added, p)
@@ -445,32 +572,36 @@ func (h *holder) ensure(present map[netip.Prefix]bool) []netip.Prefix {
 	// The deadline stays that of the VIPs not re-added, which expire
 	// first.
 	if len(added) > 0 {
-		h.log.Warn("VIP was removed from the interface while master; added it back", "vip", vip.FormatPrefixes(added), "interface", h.ip.Name())
-		h.startAnnouncing(h.inst.Announce.Count, h.vips())
+		h.log.Warn("VIP was removed from the interface while master; added it back", "vip", vip.FormatPrefixes(added), "interface", ifname)
+		h.startAnnouncing(h.inst.Announce.Count, h.inst.VIPs)
 	}
 	return added
 }
 
 // update applies a changed configuration of the instance; ip is the
-// manager of its (possibly new) interface. A backup only takes note. A
-// master keeps the VIPs that stay, removes the ones no longer
-// configured, adds and announces the new ones (all of them when the
-// interface changed), so unchanged VIPs neither flap nor are announced
-// again.
+// manager of its (possibly new) interface, and the managers of its VIPs'
+// other interfaces come from links (d.mu held). A backup only takes
+// note. A master keeps the VIPs that stay where they were, removes the
+// ones no longer configured or moved (to another interface or label),
+// adds and announces the new and moved ones, so unchanged VIPs neither
+// flap nor are announced again.
 func (h *holder) update(inst config.Instance, ip addrs) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	old, oldIP := h.inst, h.ip
+	old, oldIPs := h.inst, h.ips
 	h.inst, h.ip = inst, ip
-	moved := oldIP.Name() != ip.Name()
-	if h.cloud != nil && (moved || !slices.Equal(old.VIPs, inst.VIPs)) {
+	h.resolve()
+	if h.cloud != nil && (old.Interface != inst.Interface || !slices.Equal(old.VIPs, inst.VIPs)) {
 		// The binding follows the new VIPs (checked at once if master).
 		h.cloud.rebind(inst)
 	}
-	if moved {
-		// The kept announcer belongs to the old interface.
-		h.stopAnnouncing()
-		h.dropAnnouncer()
+	for ifname, m := range oldIPs {
+		if h.ips[ifname] != m {
+			// The kept announcer belongs to an interface no longer
+			// used, or recreated.
+			h.stopAnnouncing()
+			h.dropAnnouncer(ifname)
+		}
 	}
 	if !h.master {
 		return nil
@@ -478,35 +609,32 @@ func (h *holder) update(inst config.Instance, ip addrs) error {
 	// VIPs whose lifetime ran out are not put back, new ones are not
 	// added: the election decides again (see ensure).
 	expired := h.expired(h.now())
-	keep := map[netip.Prefix]bool{}
-	for _, p := range inst.VIPs {
-		keep[p] = true
-	}
-	had := map[netip.Prefix]bool{}
+	kept := map[netip.Prefix]bool{}
 	var errs []error
 	for _, p := range old.VIPs {
-		if moved || !keep[p] {
-			if err := oldIP.Remove(p); err != nil {
-				errs = append(errs, err)
-			}
+		if slices.Contains(inst.VIPs, p) && old.Place(p) == inst.Place(p) && oldIPs[old.Place(p).Interface] == h.mgr(p) {
+			kept[p] = true
 			continue
 		}
-		had[p] = true
+		if err := oldIPs[old.Place(p).Interface].Remove(p); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	var burst []netip.Addr
+	var burst []netip.Prefix
 	for _, p := range inst.VIPs {
-		if had[p] || expired {
+		if kept[p] || expired {
 			continue
 		}
 		// The new VIPs expire after the ones kept: the deadline stays.
-		if err := ip.AddFor(p, h.lifetime); err != nil {
+		if err := h.mgr(p).AddFor(p, h.lifetime, h.addOpts(p)...); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		burst = append(burst, p.Addr())
+		burst = append(burst, p)
 	}
-	if !expired && (len(burst) > 0 || moved || old.Announce != inst.Announce) {
-		h.log.Info("VIPs updated", "vip", vip.FormatPrefixes(inst.VIPs), "interface", ip.Name(), "announced", joinAddrs(burst))
+	changed := len(kept) != len(old.VIPs) || len(burst) > 0 || old.Announce != inst.Announce
+	if !expired && changed {
+		h.log.Info("VIPs updated", "vip", vip.FormatPrefixes(inst.VIPs), "interface", h.ifnames(), "announced", vip.FormatPrefixes(burst))
 		h.startAnnouncing(inst.Announce.Count, burst)
 	}
 	return errors.Join(errs...)
@@ -529,7 +657,7 @@ func (h *holder) reannounce() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.master && !h.expired(h.now()) {
-		h.startAnnouncing(h.inst.Announce.Count, h.vips())
+		h.startAnnouncing(h.inst.Announce.Count, h.inst.VIPs)
 	}
 }
 

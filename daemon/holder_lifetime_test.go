@@ -143,7 +143,7 @@ func TestHolderRenewPermanent(t *testing.T) {
 	}
 	// A VIP someone removes is added back, permanently, however late.
 	ip.drop(h.inst.VIPs[0])
-	if got := h.ensure(map[netip.Prefix]bool{h.inst.VIPs[1]: true}); len(got) != 1 {
+	if got := h.ensure("eth0", map[netip.Prefix]bool{h.inst.VIPs[1]: true}); len(got) != 1 {
 		t.Errorf("ensure re-added %v, want the removed VIP", got)
 	}
 }
@@ -174,7 +174,7 @@ func TestHolderRenewAfterExpiry(t *testing.T) {
 		t.Errorf("Renew: %q, want %q", err, want)
 	}
 	for range 2 {
-		if got := h.ensure(map[netip.Prefix]bool{}); len(got) != 0 {
+		if got := h.ensure("eth0", map[netip.Prefix]bool{}); len(got) != 0 {
 			t.Errorf("ensure added %v back after the lifetime ran out", got)
 		}
 	}
@@ -249,7 +249,7 @@ func TestHolderEnsureUsesLifetime(t *testing.T) {
 	clk.advance(500 * time.Millisecond)
 	ip.drop(v4)
 	ip.takeCalls()
-	if got := h.ensure(map[netip.Prefix]bool{h.inst.VIPs[1]: true}); !slices.Equal(got, []netip.Prefix{v4}) {
+	if got := h.ensure("eth0", map[netip.Prefix]bool{h.inst.VIPs[1]: true}); !slices.Equal(got, []netip.Prefix{v4}) {
 		t.Errorf("ensure re-added %v, want %v", got, v4)
 	}
 	if diff := cmp.Diff([]string{"add 198.18.0.100/32 for 1s"}, ip.takeCalls()); diff != "" {
@@ -306,24 +306,24 @@ func TestHolderLeftGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	v4, v6 := h.inst.VIPs[0], h.inst.VIPs[1]
-	if h.leftGone(map[netip.Prefix]bool{}) {
+	if h.leftGone("eth0", map[netip.Prefix]bool{}) {
 		t.Error("leftGone while master")
 	}
 	ip.failRemove = map[netip.Prefix]error{v4: errors.New("operation not permitted")}
 	if err := h.Release(context.Background()); err == nil {
 		t.Fatal("Release succeeded with a VIP left on the interface")
 	}
-	if h.leftGone(map[netip.Prefix]bool{v4: true}) {
+	if h.leftGone("eth0", map[netip.Prefix]bool{v4: true}) {
 		t.Errorf("leftGone with %v still there", v4)
 	}
-	if !h.leftGone(map[netip.Prefix]bool{netip.MustParsePrefix("198.18.0.1/24"): true}) {
+	if !h.leftGone("eth0", map[netip.Prefix]bool{netip.MustParsePrefix("198.18.0.1/24"): true}) {
 		t.Errorf("not leftGone once %v left (and %v was removed)", v4, v6)
 	}
 	ip.failRemove = nil
 	if err := h.Release(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if h.leftGone(map[netip.Prefix]bool{}) {
+	if h.leftGone("eth0", map[netip.Prefix]bool{}) {
 		t.Error("leftGone after a Release that worked")
 	}
 }

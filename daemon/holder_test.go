@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/havip/havip/config"
+	"github.com/havip/havip/vip"
 )
 
 type fakeAddrs struct {
@@ -30,19 +32,23 @@ type fakeAddrs struct {
 
 func (f *fakeAddrs) Name() string { return "eth0" }
 
-// call records a call, with the lifetime when there is one.
-func (f *fakeAddrs) call(verb string, p netip.Prefix, lifetime time.Duration) {
+// call records a call, with the lifetime when there is one and the
+// number of options (a label) when there are some.
+func (f *fakeAddrs) call(verb string, p netip.Prefix, lifetime time.Duration, opts []vip.AddrOption) {
 	c := verb + " " + p.String()
 	if lifetime > 0 {
 		c += " for " + lifetime.String()
 	}
+	if len(opts) > 0 {
+		c += fmt.Sprintf(" with %d options", len(opts))
+	}
 	f.calls = append(f.calls, c)
 }
 
-func (f *fakeAddrs) AddFor(p netip.Prefix, lifetime time.Duration) error {
+func (f *fakeAddrs) AddFor(p netip.Prefix, lifetime time.Duration, opts ...vip.AddrOption) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.call("add", p, lifetime)
+	f.call("add", p, lifetime, opts)
 	if f.fail != nil {
 		return f.fail
 	}
@@ -53,9 +59,9 @@ func (f *fakeAddrs) AddFor(p netip.Prefix, lifetime time.Duration) error {
 }
 
 // Renew puts back an address that is gone, as the kernel's replace does.
-func (f *fakeAddrs) Renew(p netip.Prefix, lifetime time.Duration) error {
+func (f *fakeAddrs) Renew(p netip.Prefix, lifetime time.Duration, opts ...vip.AddrOption) error {
 	f.mu.Lock()
-	f.call("renew", p, lifetime)
+	f.call("renew", p, lifetime, opts)
 	if !slices.Contains(f.have, p) {
 		f.have = append(f.have, p)
 	}
@@ -241,7 +247,7 @@ func TestHolderAcquireError(t *testing.T) {
 func TestHolderEnsureReaddsOnlyWhileMaster(t *testing.T) {
 	h, ip, ann := testHolder(0)
 	v4 := h.inst.VIPs[0]
-	if got := h.ensure(map[netip.Prefix]bool{}); len(got) != 0 {
+	if got := h.ensure("eth0", map[netip.Prefix]bool{}); len(got) != 0 {
 		t.Fatalf("backup re-added %v", got)
 	}
 	if err := h.Acquire(context.Background()); err != nil {
@@ -249,7 +255,7 @@ func TestHolderEnsureReaddsOnlyWhileMaster(t *testing.T) {
 	}
 	eventually(t, "the first burst", func() bool { n, _ := ann.get(); return n == 6 })
 	ip.Remove(v4) // someone else deletes it
-	got := h.ensure(map[netip.Prefix]bool{h.inst.VIPs[1]: true})
+	got := h.ensure("eth0", map[netip.Prefix]bool{h.inst.VIPs[1]: true})
 	if diff := cmp.Diff([]netip.Prefix{v4}, got, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Errorf("re-added (-want +got):\n%s", diff)
 	}

@@ -30,7 +30,7 @@ var errVIPsExpired = fmt.Errorf("VIPs expired: %w", election.ErrLost)
 // it never takes a removal by the kernel for someone else's.
 const expiryFuzz = 50 * time.Millisecond
 
-// Renew extends the VIPs' lifetime on the interface once half of it has
+// Renew extends the VIPs' lifetime on their interfaces once half of it has
 // passed since the last add or renewal. The election calls it on its
 // heartbeat ticks while this node holds the instance (and, with quorum,
 // its lease holds); when nothing is due it returns at once, without
@@ -71,7 +71,7 @@ func (h *holder) Renew(ctx context.Context) error {
 	}
 	var errs []error
 	for _, p := range h.inst.VIPs {
-		if err := h.ip.Renew(p, h.lifetime); err != nil {
+		if err := h.mgr(p).Renew(p, h.lifetime, h.addOpts(p)...); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -94,7 +94,7 @@ func (h *holder) Renew(ctx context.Context) error {
 func (h *holder) expiredError(now, until time.Time) error {
 	last := until.Add(-(h.lifetime - expiryFuzz))
 	return fmt.Errorf("%w: %s on %s last renewed %s ago, longer than their lifetime of %s",
-		errVIPsExpired, vip.FormatPrefixes(h.inst.VIPs), h.ip.Name(), now.Sub(last).Round(time.Millisecond), h.lifetime)
+		errVIPsExpired, vip.FormatPrefixes(h.inst.VIPs), h.ifnames(), now.Sub(last).Round(time.Millisecond), h.lifetime)
 }
 
 // setDeadline (h.mu held) records that every VIP was added or renewed

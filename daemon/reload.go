@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/netip"
 	"reflect"
-	"slices"
 	"strings"
 
 	"github.com/havip/havip/config"
@@ -249,13 +248,11 @@ func (d *Daemon) reloadHealth(cfg *config.Config, prev map[string]config.Instanc
 			verdicts := d.stopScripts(in.Name, keep)
 			d.startScripts(in, verdicts, false)
 		}
-		// Links no longer tracked stop counting; the others are read
+		// Links no longer used stop counting; the others are read
 		// again below, without clearing them first (which could end a
 		// FAULT for a moment).
-		for _, t := range p.TrackInterfaces {
-			if existed && !slices.Contains(in.TrackInterfaces, t) {
-				d.setSource(in.Name, srcTrackIf+t, "")
-			}
+		if existed {
+			d.dropLinkSources(p, in)
 		}
 	}
 	for ifname := range d.links {
@@ -298,19 +295,12 @@ func (d *Daemon) recheckLocked(ifname string) {
 	}
 	reason := linkReason(ifname, l.mgr)
 	d.fmu.Lock()
+	prev, known := d.linkState[ifname]
 	d.linkState[ifname] = reason
 	d.fmu.Unlock()
+	d.events.link(ifname, prev, known, reason)
 	for _, in := range d.cfg.Instances {
-		if in.Interface == ifname {
-			d.setSource(in.Name, srcInterface, reason)
-		}
-		if slices.Contains(in.TrackInterfaces, ifname) {
-			r := reason
-			if r != "" {
-				r = "tracked " + r
-			}
-			d.setSource(in.Name, srcTrackIf+ifname, r)
-		}
+		d.linkSources(in, ifname, reason)
 	}
 }
 
@@ -318,7 +308,9 @@ func (d *Daemon) recheckLocked(ifname string) {
 func neededLinks(cfg *config.Config) map[string]bool {
 	need := map[string]bool{}
 	for _, in := range cfg.Instances {
-		need[in.Interface] = true
+		for _, ifname := range in.Interfaces() {
+			need[ifname] = true
+		}
 		for _, t := range in.TrackInterfaces {
 			need[t] = true
 		}

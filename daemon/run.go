@@ -89,6 +89,7 @@ func (d *Daemon) buildTasks(lns listeners, node *election.Node) []task {
 	}
 	return append(tasks,
 		task{"fatal errors", d.watchFatal},
+		task{"events", func(ctx context.Context) error { return d.watchEvents(ctx, node) }},
 		task{"election", func(ctx context.Context) error {
 			d.awaitFirstRuns(ctx)
 			return node.Run(ctx)

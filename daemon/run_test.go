@@ -20,7 +20,7 @@ import (
 
 // bareDaemon is a daemon with what its tasks need and no host state.
 func bareDaemon() *Daemon {
-	d := &Daemon{log: slog.New(slog.DiscardHandler), fatal: make(chan error, 1)}
+	d := &Daemon{log: slog.New(slog.DiscardHandler), fatal: make(chan error, 1), events: newEventLog(eventLogSize)}
 	d.metrics = newMetrics(d)
 	return d
 }
@@ -52,11 +52,11 @@ func testListeners(t *testing.T, metrics bool) listeners {
 func TestBuildTasks(t *testing.T) {
 	d := bareDaemon()
 	got := taskNames(d.buildTasks(testListeners(t, false), nil))
-	if diff := cmp.Diff([]string{"status socket", "fatal errors", "election"}, got); diff != "" {
+	if diff := cmp.Diff([]string{"status socket", "fatal errors", "events", "election"}, got); diff != "" {
 		t.Errorf("tasks without metrics (-want +got):\n%s", diff)
 	}
 	got = taskNames(d.buildTasks(testListeners(t, true), nil))
-	if diff := cmp.Diff([]string{"status socket", "metrics", "fatal errors", "election"}, got); diff != "" {
+	if diff := cmp.Diff([]string{"status socket", "metrics", "fatal errors", "events", "election"}, got); diff != "" {
 		t.Errorf("tasks with metrics (-want +got):\n%s", diff)
 	}
 }
@@ -69,12 +69,23 @@ func TestServerTasks(t *testing.T) {
 	lns := testListeners(t, true)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan error, 3)
+	type end struct {
+		name string
+		err  error
+		// waiting counts the followers still waiting when it ended.
+		waiting int
+	}
+	ended := make(chan end, 5)
+	running := 0
 	for _, tk := range d.buildTasks(lns, nil) {
 		if tk.String() == "election" {
 			continue
 		}
-		go func() { done <- tk.Run(ctx) }()
+		running++
+		go func() {
+			err := tk.Run(ctx)
+			ended <- end{tk.String(), err, d.events.waiting()}
+		}()
 	}
 
 	resp, err := http.Get("http://" + lns.metrics.Addr().String() + "/metrics")
@@ -93,16 +104,29 @@ func TestServerTasks(t *testing.T) {
 	if !errors.As(err, &re) || re.Code != http.StatusBadRequest {
 		t.Errorf("reload of a missing file on the status socket: %v, want it refused (400)", err)
 	}
+	// A follower of `havip events` waits for the next event.
+	go func() {
+		_, err := status.FetchEvents(context.Background(), lns.socket, status.EventsQuery{Run: d.events.run, Wait: status.MaxEventsWait})
+		ended <- end{"follower", err, 0}
+	}()
+	eventually(t, "the follower waiting", func() bool { return d.events.waiting() == 1 })
 
 	cancel()
-	for range 3 {
+	var order []string
+	for range running + 1 {
 		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("task after cancel: %v, want nil", err)
+		case e := <-ended:
+			if e.err != nil {
+				t.Errorf("%s after cancel: %v, want nil", e.name, e.err)
 			}
+			// The follower is answered when the daemon stops: the
+			// status socket's shutdown does not give up on it.
+			if e.name == "status socket" && e.waiting != 0 {
+				t.Errorf("the status socket stopped with %d followers still waiting", e.waiting)
+			}
+			order = append(order, e.name)
 		case <-time.After(5 * time.Second):
-			t.Fatal("a task did not end with its context")
+			t.Fatalf("a task did not end with its context; ended: %q", order)
 		}
 	}
 }

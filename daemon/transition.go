@@ -16,7 +16,7 @@ func (d *Daemon) setHooks(in config.Instance) {
 		vips[i] = p.String()
 	}
 	d.tmu.Lock()
-	d.hooks[in.Name] = hookInfo{notify: in.Notify, vips: vips}
+	d.hooks[in.Name] = hookInfo{notify: in.Notify, vips: vips, priority: in.Priority}
 	d.tmu.Unlock()
 }
 
@@ -33,6 +33,7 @@ func (d *Daemon) dropHooks(name string) {
 // queues the notify command. It never blocks.
 func (d *Daemon) onTransition(t election.Transition) {
 	d.metrics.transition(t)
+	d.events.transition(t)
 	d.tmu.Lock()
 	d.last[t.Instance] = t
 	h, ok := d.hooks[t.Instance]
@@ -46,20 +47,7 @@ func (d *Daemon) onTransition(t election.Transition) {
 	if q == nil {
 		return
 	}
-	cmd := h.notify.Command(t.To.String())
-	if cmd == nil {
-		return
-	}
-	q.Push(notify.Event{
-		Node:     d.name,
-		Instance: t.Instance,
-		State:    t.To.String(),
-		Previous: t.From.String(),
-		Reason:   t.Reason,
-		VIPs:     h.vips,
-		Command:  cmd,
-		Timeout:  h.notify.Timeout,
-	})
+	d.pushHooks(q, h, notify.Event{Instance: t.Instance, State: t.To.String(), Previous: t.From.String(), Reason: t.Reason})
 }
 
 // queue returns the notify queue of an instance, starting it if needed.
@@ -82,8 +70,10 @@ func (d *Daemon) queue(instance string) *notify.Queue {
 	return q
 }
 
-// drainQueues waits up to max for the notify commands already queued.
+// drainQueues queues the commands of the daemon's stop (see
+// queueStops), then waits up to max for every notify command queued.
 func (d *Daemon) drainQueues(max time.Duration) {
+	d.queueStops()
 	d.tmu.Lock()
 	var idle []<-chan struct{}
 	for _, q := range d.queues {

@@ -27,8 +27,9 @@ type Status struct {
 	Since time.Time
 }
 
-// Runner runs one command; proc.Run in real use.
-type Runner func(ctx context.Context, argv, env []string, timeout time.Duration) proc.Result
+// Runner runs one command, as cred (nil: as the daemon); proc.RunAs in
+// real use.
+type Runner func(ctx context.Context, cred *proc.Credential, argv, env []string, timeout time.Duration) proc.Result
 
 // Script is one track script of one instance.
 type Script struct {
@@ -36,7 +37,7 @@ type Script struct {
 	Node     string
 	Instance string
 	Config   config.TrackScript
-	// Run runs the command; proc.Run when nil.
+	// Run runs the command; proc.RunAs when nil.
 	Runner Runner
 	Logger *slog.Logger
 	// OnChange, if set, is called with the new verdict after the first
@@ -90,9 +91,10 @@ func (s *Script) Status() Status {
 func (s *Script) Run(ctx context.Context) error {
 	run := s.Runner
 	if run == nil {
-		run = proc.Run
+		run = proc.RunAs
 	}
 	env := proc.Environ("HAVIP_NODE="+s.Node, "HAVIP_INSTANCE="+s.Instance, "HAVIP_CHECK="+s.Config.Name)
+	var cred *proc.Credential
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -101,7 +103,18 @@ func (s *Script) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		r := run(ctx, s.Config.Command, env, s.Config.Timeout)
+		var r proc.Result
+		if cred == nil && !s.Config.RunAs.IsZero() {
+			// Looked up once; a user that is missing now may be
+			// created, and is looked up again at the next run.
+			var err error
+			if cred, err = s.Config.RunAs.Credential(); err != nil {
+				r = proc.Result{ExitCode: -1, Err: err}
+			}
+		}
+		if r.Err == nil {
+			r = run(ctx, cred, s.Config.Command, env, s.Config.Timeout)
+		}
 		if ctx.Err() != nil {
 			// Killed because we stop: not a result.
 			return nil

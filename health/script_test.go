@@ -3,6 +3,10 @@ package health
 import (
 	"context"
 	"errors"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,7 +64,7 @@ func TestRunLoop(t *testing.T) {
 	calls, running := 0, false
 	done := make(chan struct{})
 	s := NewScript("web", config.TrackScript{Name: "app", Command: []string{"x"}, Interval: 5 * time.Millisecond, Timeout: time.Second, Rise: 2, Fall: 2}, nil)
-	s.Runner = func(ctx context.Context, argv, env []string, timeout time.Duration) proc.Result {
+	s.Runner = func(ctx context.Context, _ *proc.Credential, argv, env []string, timeout time.Duration) proc.Result {
 		mu.Lock()
 		defer mu.Unlock()
 		if running {
@@ -121,7 +125,7 @@ func TestRanAndSetHealthy(t *testing.T) {
 	if s.Status().Healthy {
 		t.Fatal("SetHealthy(false) ignored")
 	}
-	s.Runner = func(context.Context, []string, []string, time.Duration) proc.Result { return ok }
+	s.Runner = func(context.Context, *proc.Credential, []string, []string, time.Duration) proc.Result { return ok }
 	select {
 	case <-s.Ran():
 		t.Fatal("Ran closed before any run")
@@ -137,5 +141,77 @@ func TestRanAndSetHealthy(t *testing.T) {
 	}
 	if !s.Status().Healthy {
 		t.Error("first successful run did not make the check healthy")
+	}
+}
+
+// TestRunAsUser runs a check as another user: the runner gets that
+// user's credential, and a user that does not exist fails the check
+// rather than run it as root.
+func TestRunAsUser(t *testing.T) {
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skipf("needs the user nobody on this host: %v", err)
+	}
+	got := make(chan *proc.Credential, 1)
+	s := NewScript("web", config.TrackScript{Name: "app", Command: []string{"x"}, Interval: time.Hour, Timeout: time.Second, Rise: 1, Fall: 1,
+		RunAs: config.RunAs{User: "nobody"}}, nil)
+	s.Runner = func(_ context.Context, cred *proc.Credential, _, _ []string, _ time.Duration) proc.Result {
+		got <- cred
+		return ok
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	select {
+	case cred := <-got:
+		if cred == nil || strconv.FormatUint(uint64(cred.UID), 10) != u.Uid || strconv.FormatUint(uint64(cred.GID), 10) != u.Gid {
+			t.Errorf("credential %+v, want uid %s gid %s", cred, u.Uid, u.Gid)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the check did not run")
+	}
+
+	missing := NewScript("web", config.TrackScript{Name: "app", Command: []string{"x"}, Interval: time.Hour, Timeout: time.Second, Rise: 1, Fall: 1,
+		RunAs: config.RunAs{User: "no-such-user-here"}}, nil)
+	missing.Runner = func(context.Context, *proc.Credential, []string, []string, time.Duration) proc.Result {
+		t.Error("the command ran without its user")
+		return ok
+	}
+	changed := make(chan Status, 1)
+	missing.OnChange = func(st Status) { changed <- st }
+	go missing.Run(ctx)
+	select {
+	case st := <-changed:
+		if st.Healthy || !strings.Contains(st.Last.Summary(), `"no-such-user-here" is not a user of this host`) {
+			t.Errorf("status %+v, want failed naming the user", st)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no verdict")
+	}
+}
+
+// TestRealRunAs runs a real command as nobody.
+func TestRealRunAs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: starts a command as another user")
+	}
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skipf("needs the user nobody on this host: %v", err)
+	}
+	s := NewScript("web", config.TrackScript{Name: "app", Command: []string{"/bin/sh", "-c", `test "$(id -u)" = "$0"`, u.Uid},
+		Interval: time.Hour, Timeout: 5 * time.Second, Rise: 1, Fall: 1, RunAs: config.RunAs{User: "nobody"}}, nil)
+	changed := make(chan Status, 1)
+	s.OnChange = func(st Status) { changed <- st }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	select {
+	case st := <-changed:
+		if !st.Healthy {
+			t.Errorf("status %+v: the command did not run as uid %s", st, u.Uid)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no verdict")
 	}
 }

@@ -48,6 +48,9 @@ type instance struct {
 	removed    bool // merged into another or left out
 	group      *syncGroup
 	prioNode   *Node
+	// raise is what the positive weights of tracked interfaces add to
+	// the priority (see trackInterface).
+	raise int
 }
 
 // vrrpScript is a vrrp_script block.
@@ -58,6 +61,8 @@ type vrrpScript struct {
 	weight   int
 	rise     int
 	fall     int
+	// user is the script's user line: the user and group to run it as.
+	user *Node
 }
 
 // converter holds the state of one conversion.
@@ -71,6 +76,11 @@ type converter struct {
 	instances []*instance
 	groups    []*syncGroup
 	hasAuth   bool
+	// scriptUser is global_defs' script_user: who runs the scripts and
+	// notify commands that do not say.
+	scriptUser *Node
+	// notifyUsers holds the instances whose notify user is decided.
+	notifyUsers map[*Instance]bool
 }
 
 // Convert converts a keepalived configuration into havip's: what could
@@ -84,7 +94,7 @@ func Convert(cfg *Config, o Options) *Result {
 	if len(cfg.Files) > 0 {
 		res.Source = cfg.Files[0]
 	}
-	c := &converter{o: o, res: res, rep: &res.Report, scripts: map[string]*vrrpScript{}}
+	c := &converter{o: o, res: res, rep: &res.Report, scripts: map[string]*vrrpScript{}, notifyUsers: map[*Instance]bool{}}
 	// Definitions first: keepalived resolves names once the whole file is
 	// read, so instances may name scripts defined after them.
 	for _, n := range cfg.Nodes {
@@ -106,6 +116,7 @@ func Convert(cfg *Config, o Options) *Result {
 		c.syncGroup(g)
 	}
 	c.keep()
+	c.defaultUserNote()
 	if len(res.Instances) > 0 {
 		c.nodeKeys()
 		c.clusterKeys()
@@ -169,8 +180,8 @@ func (c *converter) finish(in *instance) {
 	c.announce(in)
 }
 
-// vip converts one line of virtual_ipaddress: the address and its
-// options, each of which vipOptions maps.
+// vip converts one line of virtual_ipaddress: the address with its
+// prefix length, and its options, each of which vipOptions maps.
 func (c *converter) vip(l *Node, in *instance, where string) {
 	addr, bits, err := parseAddrPrefix(l.Keyword())
 	if err != nil {
@@ -178,8 +189,14 @@ func (c *converter) vip(l *Node, in *instance, where string) {
 		return
 	}
 	where += " " + addr.String()
-	if bits != addr.BitLen() {
-		c.rep.add(l, Dropped, where, "the prefix length /%d: havip adds %s/%d, a host address (no subnet route comes and goes with it, as keepalived's /%d did)", bits, addr, addr.BitLen(), bits)
+	v := &vipLine{prefix: netip.PrefixFrom(addr, bits)}
+	if _, err := config.ParseVIP(v.prefix.String()); err != nil && bits != addr.BitLen() {
+		c.rep.add(l, Problem, where, "%v: havip adds the host address %s instead", err, netip.PrefixFrom(addr, addr.BitLen()))
+		v.prefix = netip.PrefixFrom(addr, addr.BitLen())
+	}
+	v.out.Address = addr.String()
+	if v.prefix.Bits() != addr.BitLen() {
+		v.out.Address = v.prefix.String()
 	}
 	opts := l.Words[1:]
 	for i := 0; i < len(opts); i++ {
@@ -191,9 +208,9 @@ func (c *converter) vip(l *Node, in *instance, where string) {
 		switch {
 		case !known:
 			c.rep.add(l, Dropped, where+": "+opts[i], "havip has no equivalent")
-		case o.check != nil:
-			if msg := o.check(in, val); msg != "" {
-				c.rep.add(l, Dropped, where+": "+opts[i]+" "+val, "%s", msg)
+		case o.apply != nil:
+			if msg := o.apply(in, v, val); msg != "" {
+				c.rep.add(l, Dropped, where+": "+strings.TrimSpace(opts[i]+" "+val), "%s", msg)
 			}
 		default:
 			c.rep.add(l, Dropped, where+": "+strings.TrimSpace(opts[i]+" "+val), "%s", o.msg)
@@ -202,12 +219,38 @@ func (c *converter) vip(l *Node, in *instance, where string) {
 			i++
 		}
 	}
-	s := addr.String()
-	if slices.Contains(in.out.VIPs, s) {
+	c.vipLabel(l, in, v, where)
+	if slices.ContainsFunc(in.out.VIPs, func(o VIPEntry) bool { return vipAddr(o) == addr }) {
 		c.rep.add(l, Note, where, "listed twice: kept once")
 		return
 	}
-	in.out.VIPs = append(in.out.VIPs, s)
+	in.out.VIPs = append(in.out.VIPs, v.out)
+}
+
+// vipLabel carries a VIP's label over, once its interface is known,
+// when havip can give it that label.
+func (c *converter) vipLabel(l *Node, in *instance, v *vipLine, where string) {
+	if v.label == "" {
+		return
+	}
+	ifname := v.out.Interface
+	if ifname == "" {
+		ifname = in.out.Interface
+	}
+	if err := config.CheckLabel(v.label, ifname, v.prefix.Addr()); err != nil {
+		c.rep.add(l, Dropped, where+": label "+v.label, "%v: havip adds the VIP without one", err)
+		return
+	}
+	v.out.Label = v.label
+}
+
+// vipAddr is the address of a converted VIP, without its prefix length.
+func vipAddr(v VIPEntry) netip.Addr {
+	if p, err := netip.ParsePrefix(v.Address); err == nil {
+		return p.Addr()
+	}
+	a, _ := netip.ParseAddr(v.Address)
+	return a
 }
 
 // parseAddrPrefix parses "addr" or "addr/bits".
@@ -232,7 +275,7 @@ func parseAddrPrefix(s string) (netip.Addr, int, error) {
 // weight while it fails, so a positive weight also raises the instance's
 // priority: the priority is the same either way.
 func (c *converter) trackScripts(in *instance) {
-	raise := 0
+	raise := in.raise
 	for _, l := range in.tracks {
 		where := in.where + ": track_script " + l.Keyword()
 		s, ok := c.scripts[l.Keyword()]
@@ -257,6 +300,7 @@ func (c *converter) trackScripts(in *instance) {
 		}
 		name, _ := safeName(l.Keyword(), 64)
 		ts := TrackScript{Name: name, Command: s.cmd.argv, Interval: s.interval.String(), Timeout: s.timeout.String(), Rise: s.rise, Fall: s.fall}
+		ts.User, ts.Group = c.runAs(s.user)
 		switch {
 		case w < 0:
 			ts.Weight = -w
@@ -272,36 +316,115 @@ func (c *converter) trackScripts(in *instance) {
 	}
 	p := in.out.Priority + raise
 	if p > 255 {
-		c.rep.add(in.prioNode, Changed, in.where+": priority", "priority %d plus the positive script weights (%d) is above 255: havip's priority is 255", in.out.Priority, raise)
+		c.rep.add(in.prioNode, Changed, in.where+": priority", "priority %d plus the positive weights (%d) is above 255: havip's priority is 255", in.out.Priority, raise)
 		p = 255
 	}
 	in.out.Priority = p
 }
 
-// notifyCommands converts notify_master, notify_backup and notify_fault.
+// notifyStates are the keys of an instance's notify commands, in the
+// order they are converted: keepalived's notify_master, notify_backup,
+// notify_fault, notify_stop, and notify as "any".
+var notifyStates = []string{"master", "backup", "fault", "stop", "any"}
+
+// notifyCommands converts notify_master, notify_backup, notify_fault,
+// notify_stop and notify, and the user (and group) they run as.
 func (c *converter) notifyCommands(in *instance) {
 	first := true
-	for _, state := range []string{"master", "backup", "fault"} {
+	for _, state := range notifyStates {
 		n, ok := in.notify[state]
 		if !ok {
 			continue
 		}
 		where := in.where + ": " + n.Keyword()
-		cmd, ok := c.command(n, where, notifyUserMsg)
+		cmd, ok := c.command(n, where)
 		if !ok {
 			continue
 		}
 		setNotify(&in.out, state, cmd.argv)
-		if first {
+		c.notifyUser(&in.out, n, where, cmd.extra)
+		switch {
+		case state == "any":
+			c.rep.add(n, Note, where, "notify.any gets what keepalived's notify script got: INSTANCE, the instance's name, the state (MASTER, BACKUP, FAULT, STOP) and the priority; it runs after the state's own command, as keepalived's did")
+		case first:
 			first = false
-			c.rep.add(n, Changed, where, "havip appends three arguments to every notify command: the instance, the state (MASTER, BACKUP, FAULT) and the VIPs, comma separated (also in HAVIP_INSTANCE, HAVIP_STATE, HAVIP_VIPS); check that the commands accept them")
+			c.rep.add(n, Changed, where, "havip appends three arguments to notify.master, backup, fault and stop: the instance, the state (MASTER, BACKUP, FAULT, STOP) and the VIPs, comma separated (also in HAVIP_INSTANCE, HAVIP_STATE, HAVIP_VIPS); check that the commands accept them")
 		}
 	}
 }
 
+// notifyUser sets who runs an instance's notify commands from the user
+// and group after one of them (extra), or script_user: havip has one
+// for all of them.
+func (c *converter) notifyUser(out *Instance, n *Node, where string, extra []string) {
+	if len(extra) > 2 {
+		c.rep.add(n, Problem, where, "%q after the command: a user and a group at most", strings.Join(extra, " "))
+		extra = extra[:2]
+	}
+	user, group := c.runAs(c.scriptUser)
+	if len(extra) > 0 {
+		user, group = daemonUser(extra[0], strings.Join(extra[1:], ""))
+	}
+	if !c.notifyUsers[out] {
+		c.notifyUsers[out] = true
+		out.Notify.User, out.Notify.Group = user, group
+		return
+	}
+	if user != out.Notify.User || group != out.Notify.Group {
+		c.rep.add(n, Problem, where, "runs as %q, another user than the instance's other notify commands: havip runs them all as user %q%s",
+			strings.TrimSpace(user+" "+group), out.Notify.User, groupText(out.Notify.Group))
+	}
+}
+
+// runAs reads a user line (vrrp_script's user, global_defs'
+// script_user): the user and group, or script_user's when line is nil.
+func (c *converter) runAs(line *Node) (user, group string) {
+	if line == nil {
+		line = c.scriptUser
+	}
+	if line == nil {
+		return "", ""
+	}
+	return daemonUser(line.Arg(1), line.Arg(2))
+}
+
+// daemonUser leaves out root, the daemon's own user: a command that
+// names no user runs as root.
+func daemonUser(user, group string) (string, string) {
+	if (user == "root" || user == "0") && (group == "" || group == "root" || group == "0") {
+		return "", ""
+	}
+	return user, group
+}
+
+// defaultUserNote says who ran the commands that name no user, when
+// global_defs has no script_user.
+func (c *converter) defaultUserNote() {
+	if c.scriptUser != nil {
+		return
+	}
+	for _, in := range c.res.Instances {
+		noUser := in.Notify != nil && in.Notify.User == ""
+		for _, ts := range in.TrackScripts {
+			noUser = noUser || ts.User == ""
+		}
+		if noUser {
+			c.rep.add(nil, Note, "global_defs: script_user", "keepalived ran the scripts and notify commands that name no user as keepalived_script when that user exists, else as root; havip runs them as root: give them user = \"keepalived_script\" where they must not run as root")
+			return
+		}
+	}
+}
+
+func groupText(group string) string {
+	if group == "" {
+		return ""
+	}
+	return fmt.Sprintf(", group %q", group)
+}
+
 // command converts a script or notify line and reports how; extraMsg
 // says what words after the command line mean.
-func (c *converter) command(n *Node, where, extraMsg string) (*command, bool) {
+func (c *converter) command(n *Node, where string) (*command, bool) {
 	cmd, err := parseCommand(n)
 	if err != nil {
 		c.rep.add(n, Problem, where, "%v: left out", err)
@@ -310,9 +433,6 @@ func (c *converter) command(n *Node, where, extraMsg string) (*command, bool) {
 	if cmd.shell {
 		c.rep.add(n, Changed, where, "%q has shell syntax: havip runs it with /bin/sh -c, as keepalived 1 did (keepalived 2 passed those characters to the program as arguments)", cmd.line)
 	}
-	if len(cmd.extra) > 0 {
-		c.rep.add(n, Dropped, where, extraMsg, strings.Join(cmd.extra, " "))
-	}
 	return &cmd, true
 }
 
@@ -320,15 +440,19 @@ func (c *converter) command(n *Node, where, extraMsg string) (*command, bool) {
 // of another instance or of a member, and instances beyond the most a
 // configuration may have.
 func (c *converter) keep() {
-	used := map[string]string{}
-	members := map[string]bool{}
+	used := map[netip.Addr]string{}
+	members := map[netip.Addr]bool{}
 	for _, in := range c.instances {
 		if in.bind != nil {
-			members[in.bind.Arg(1)] = true
+			if a, err := netip.ParseAddr(in.bind.Arg(1)); err == nil {
+				members[a] = true
+			}
 		}
 		if in.peers != nil {
 			for _, p := range in.peers.Children {
-				members[p.Keyword()] = true
+				if a, err := netip.ParseAddr(p.Keyword()); err == nil {
+					members[a] = true
+				}
 			}
 		}
 	}
@@ -337,15 +461,16 @@ func (c *converter) keep() {
 		if in.removed {
 			continue
 		}
-		var vips []string
+		var vips []VIPEntry
 		for _, v := range in.out.VIPs {
+			a := vipAddr(v)
 			switch {
-			case used[v] != "":
-				c.rep.add(in.node, Problem, in.where, "VIP %s is also a VIP of %s: left out here", v, used[v])
-			case members[v]:
-				c.rep.add(in.node, Problem, in.where, "VIP %s is a member's own address (unicast_src_ip or unicast_peer): left out", v)
+			case used[a] != "":
+				c.rep.add(in.node, Problem, in.where, "VIP %s is also a VIP of %s: left out here", a, used[a])
+			case members[a]:
+				c.rep.add(in.node, Problem, in.where, "VIP %s is a member's own address (unicast_src_ip or unicast_peer): left out", a)
 			default:
-				used[v] = in.where
+				used[a] = in.where
 				vips = append(vips, v)
 			}
 		}

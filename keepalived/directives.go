@@ -1,9 +1,12 @@
 package keepalived
 
 import (
+	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -38,15 +41,17 @@ func say(kind Kind, msg string) directive {
 
 // Messages shared by several directives.
 const (
-	vrrpOnly     = "a VRRP protocol setting: havip sends no VRRP (its members talk over memberlist, UDP and TCP port 7946)"
-	lvsMsg       = "havip does not configure LVS (IPVS) or check real servers: keep keepalived for that with its vrrp_instance blocks removed (or run only its checker, keepalived --check), or use haproxy or ipvsadm rules; havip moves only the VIPs"
-	mailMsg      = "havip sends no mail: a notify command can"
-	scriptAsRoot = "havip runs track scripts and notify commands as root, the daemon's user; a per-script user (keepalived's script_user) is not supported yet"
-	trackOther   = "havip tracks interfaces and scripts only: a track_script that checks the same thing (pidof, test -e, ...) does"
-	routesMsg    = "havip adds no routes or rules: add them in a notify.master command and remove them in notify.backup and notify.fault (ip route add/del), or configure them permanently"
-	staticMsg    = "not havip's job: configure it in the system's network configuration"
-	// notifyUserMsg is said of the words after a notify command.
-	notifyUserMsg = "the user and group to run it as (%s): havip runs notify commands as root (not supported yet)"
+	vrrpOnly   = "a VRRP protocol setting: havip sends no VRRP (its members talk over memberlist, UDP and TCP port 7946)"
+	lvsMsg     = "havip does not configure LVS (IPVS) or check real servers: keep keepalived for that with its vrrp_instance blocks removed (or run only its checker, keepalived --check), or use haproxy or ipvsadm rules; havip moves only the VIPs"
+	mailMsg    = "havip sends no mail: a notify command can"
+	trackOther = "havip tracks interfaces and scripts only: a track_script that checks the same thing (pidof, test -e, ...) does"
+	routesMsg  = "havip adds no routes or rules: add them in a notify.master command and remove them in notify.backup and notify.fault (ip route add/del), or configure them permanently"
+	staticMsg  = "not havip's job: configure it in the system's network configuration"
+	// scriptSecurityMsg is said of enable_script_security.
+	scriptSecurityMsg = "havip always refuses a track script or notify command whose program (or a directory on its path) " +
+		"someone other than root, the user running havip or the command's own user can change (`havip check` says which and the chmod or chown that fixes it)"
+	promoteMsg = "havip does not set the sysctl: removing an interface's primary IPv4 address removes its secondary ones " +
+		"(a VIP with a prefix in the subnet of the interface's own address is one) unless net.ipv4.conf.IFACE.promote_secondaries = 1; `havip check` reports it"
 )
 
 // topDirectives are the blocks of the top level. global_defs and
@@ -81,8 +86,8 @@ var globalDirectives = map[string]directive{
 	"vrrp_garp_interval":              func(c *converter, n *Node, _ scope) { c.garp.interval = n },
 	"vrrp_gna_interval":               func(c *converter, n *Node, _ scope) { c.garp.gnaInterval = n },
 	"vrrp_min_garp":                   func(c *converter, n *Node, _ scope) { c.garp.min = n },
-	"enable_script_security":          say(Dropped, scriptAsRoot),
-	"script_user":                     say(Dropped, scriptAsRoot),
+	"enable_script_security":          say(Note, scriptSecurityMsg),
+	"script_user":                     func(c *converter, n *Node, _ scope) { c.scriptUser = n },
 	"notification_email":              say(Dropped, mailMsg),
 	"notification_email_from":         say(Dropped, mailMsg),
 	"smtp_server":                     say(Dropped, mailMsg),
@@ -128,14 +133,11 @@ var instanceDirectives = map[string]directive{
 	"track_script": func(c *converter, n *Node, s scope) {
 		s.in.tracks = append(s.in.tracks, n.Children...)
 	},
-	"notify_master": func(c *converter, n *Node, s scope) { s.in.notify["master"] = n },
-	"notify_backup": func(c *converter, n *Node, s scope) { s.in.notify["backup"] = n },
-	"notify_fault":  func(c *converter, n *Node, s scope) { s.in.notify["fault"] = n },
-	"notify_stop": say(Dropped, "havip runs no command when it stops (not supported yet): an ExecStopPost= line "+
-		"in a drop-in of havip.service does"),
-	"notify": say(Dropped, "havip has no single command for every state (not supported yet): give the command "+
-		"in notify.master, notify.backup and notify.fault; havip appends the instance, the state and the VIPs, "+
-		"where keepalived passed INSTANCE, the name, the state and the priority"),
+	"notify_master":              func(c *converter, n *Node, s scope) { s.in.notify["master"] = n },
+	"notify_backup":              func(c *converter, n *Node, s scope) { s.in.notify["backup"] = n },
+	"notify_fault":               func(c *converter, n *Node, s scope) { s.in.notify["fault"] = n },
+	"notify_stop":                func(c *converter, n *Node, s scope) { s.in.notify["stop"] = n },
+	"notify":                     func(c *converter, n *Node, s scope) { s.in.notify["any"] = n },
 	"notify_master_rx_lower_pri": say(Dropped, "havip has no equivalent"),
 	"notify_deleted":             say(Dropped, "havip has no equivalent"),
 	"garp_master_delay":          func(c *converter, n *Node, s scope) { s.in.garp.delay = n },
@@ -155,7 +157,7 @@ var instanceDirectives = map[string]directive{
 	"use_vmac":                   say(Dropped, "havip keeps the interface's own MAC address and announces the VIPs with gratuitous ARP or unsolicited neighbour advertisements"),
 	"vmac_xmit_base":             say(Dropped, "havip keeps the interface's own MAC address"),
 	"dont_track_primary":         say(Changed, "havip always tracks the instance's interface: while it is down the instance is in FAULT"),
-	"promote_secondaries":        say(Note, "havip adds host addresses (/32, /128), so removing one never removes another; `havip check` reports the sysctl"),
+	"promote_secondaries":        say(Note, promoteMsg),
 	"lvs_sync_daemon_interface":  say(Dropped, lvsMsg),
 	"version":                    say(Note, vrrpOnly),
 	"native_ipv6":                say(Note, vrrpOnly),
@@ -201,18 +203,35 @@ func preemptDelay(c *converter, n *Node, s scope) {
 	s.in.out.PreemptDelay = d.String()
 }
 
-// trackInterface reads a track_interface block: an interface without a
-// weight puts the instance in FAULT while it is down, as in havip.
+// trackInterface reads a track_interface block. An interface without a
+// weight (or weight 0) puts the instance in FAULT while it is down, as
+// in havip. With a weight, keepalived changes the priority instead: a
+// negative one lowers it while the interface is down, which havip's
+// weight does; a positive one raises it while the interface is up,
+// which is the same as raising the priority and lowering it while the
+// interface is down.
 func trackInterface(c *converter, n *Node, s scope) {
 	for _, l := range n.Children {
-		w := l.Arg(2)
-		if l.Arg(1) == "weight" && w != "0" {
-			c.rep.add(l, Dropped, s.at(n)+" "+l.Keyword(), "weight %s (the priority changes while %s is down, not FAULT) is not supported yet; "+
-				"havip can put the instance in FAULT while it is down: add it to track_interfaces if that is what you want", w, l.Keyword())
-			continue
+		where := s.at(n) + " " + l.Keyword()
+		t := Tracked{Interface: l.Keyword()}
+		if l.Arg(1) == "weight" {
+			w, err := strconv.Atoi(l.Arg(2))
+			switch {
+			case err != nil || w < -254 || w > 254:
+				c.rep.add(l, Problem, where, "weight %q is not -254..254: the interface puts the instance in FAULT while it is down", l.Arg(2))
+			case w < 0:
+				t.Weight = -w
+			case w > 0:
+				t.Weight = w
+				s.in.raise += w
+				c.rep.add(l, Changed, where, "weight +%d: keepalived adds it to the priority while %s is up, havip subtracts it while it is down; the instance's priority is raised by it, so the priority is the same either way", w, l.Keyword())
+			}
+			if l.Arg(3) == "reverse" {
+				c.rep.add(l, Dropped, where+": reverse", "havip has no reversed weight: the weight applies while the interface is down")
+			}
 		}
-		if !slices.Contains(s.in.out.TrackInterfaces, l.Keyword()) {
-			s.in.out.TrackInterfaces = append(s.in.out.TrackInterfaces, l.Keyword())
+		if !slices.ContainsFunc(s.in.out.TrackInterfaces, func(o Tracked) bool { return o.Interface == t.Interface }) {
+			s.in.out.TrackInterfaces = append(s.in.out.TrackInterfaces, t)
 		}
 	}
 }
@@ -220,9 +239,14 @@ func trackInterface(c *converter, n *Node, s scope) {
 // scriptDirectives are the lines of a vrrp_script.
 var scriptDirectives = map[string]directive{
 	"script": func(c *converter, n *Node, s scope) {
-		if cmd, ok := c.command(n, s.at(n), "%q: keepalived reads only the first word after script; quote the whole command line"); ok {
-			s.script.cmd = cmd
+		cmd, ok := c.command(n, s.at(n))
+		if !ok {
+			return
 		}
+		if len(cmd.extra) > 0 {
+			c.rep.add(n, Dropped, s.at(n), "%q: keepalived reads only the first word after script; quote the whole command line", strings.Join(cmd.extra, " "))
+		}
+		s.script.cmd = cmd
 	},
 	"interval": func(c *converter, n *Node, s scope) { c.scriptTime(n, s, &s.script.interval) },
 	"timeout":  func(c *converter, n *Node, s scope) { c.scriptTime(n, s, &s.script.timeout) },
@@ -234,9 +258,14 @@ var scriptDirectives = map[string]directive{
 			c.rep.add(n, Dropped, s.at(n)+" reverse", "havip has no reversed weight: the weight applies while the script fails")
 		}
 	},
-	"rise":      func(c *converter, n *Node, s scope) { s.script.rise, _ = c.scriptInt(n, s, 1, 100) },
-	"fall":      func(c *converter, n *Node, s scope) { s.script.fall, _ = c.scriptInt(n, s, 1, 100) },
-	"user":      say(Dropped, scriptAsRoot),
+	"rise": func(c *converter, n *Node, s scope) { s.script.rise, _ = c.scriptInt(n, s, 1, 100) },
+	"fall": func(c *converter, n *Node, s scope) { s.script.fall, _ = c.scriptInt(n, s, 1, 100) },
+	"user": func(c *converter, n *Node, s scope) {
+		s.script.user = n
+		if len(n.Words) > 3 {
+			c.rep.add(n, Problem, s.at(n), "%q: a user and a group at most", n.Line)
+		}
+	},
 	"init_fail": say(Note, "havip waits for every script's first run before it takes a VIP, so a script that starts failed never lets the node hold one"),
 }
 
@@ -285,25 +314,35 @@ func (c *converter) scriptInt(n *Node, s scope, lo, hi int) (int, bool) {
 type vipOption struct {
 	// arg is true when the option takes a value.
 	arg bool
-	// check says why the option (with its value) is not carried over,
-	// "" when havip does the same; nil: msg always applies.
-	check func(in *instance, val string) string
+	// apply carries the option (with its value) over to v, or says why
+	// it is not, "" when havip does the same; nil: msg always applies.
+	apply func(in *instance, v *vipLine, val string) string
 	msg   string
+}
+
+// vipLine is a line of virtual_ipaddress being converted.
+type vipLine struct {
+	prefix netip.Prefix
+	out    VIPEntry
+	// label is the label option, checked once the line's dev is known.
+	label string
 }
 
 // vipOptions maps the options of a virtual_ipaddress line.
 var vipOptions = map[string]vipOption{
-	"dev": {arg: true, check: func(in *instance, dev string) string {
-		if dev == in.out.Interface {
-			return ""
+	"dev": {arg: true, apply: func(in *instance, v *vipLine, dev string) string {
+		if dev != in.out.Interface {
+			v.out.Interface = dev
 		}
-		return fmt.Sprintf("a VIP on another interface than the instance's (%s) is not supported yet: havip adds it on %s; "+
-			"give it an instance of its own with interface = %q if it must stay there", in.out.Interface, in.out.Interface, dev)
+		return ""
 	}},
-	"label":         {arg: true, msg: "havip adds the VIP without a label (not supported yet)"},
-	"brd":           {arg: true, msg: "havip adds a host address, which has no broadcast address"},
-	"broadcast":     {arg: true, msg: "havip adds a host address, which has no broadcast address"},
-	"scope":         {arg: true, check: globalScope},
+	"label": {arg: true, apply: func(_ *instance, v *vipLine, label string) string {
+		v.label = label
+		return ""
+	}},
+	"brd":           {arg: true, apply: broadcastOption},
+	"broadcast":     {arg: true, apply: broadcastOption},
+	"scope":         {arg: true, apply: globalScope},
 	"peer":          {arg: true, msg: "havip adds no point-to-point peer address"},
 	"preferred_lft": {arg: true, msg: "havip sets the address lifetimes itself (cluster.tuning.address_lifetime)"},
 	"track_group":   {arg: true, msg: trackOther},
@@ -312,17 +351,48 @@ var vipOptions = map[string]vipOption{
 	"-nodad":        {msg: "havip adds IPv6 VIPs without duplicate address detection already"},
 	"nodad":         {msg: "havip adds IPv6 VIPs without duplicate address detection already"},
 	"mngtmpaddr":    {msg: "havip has no equivalent"},
-	"noprefixroute": {msg: "havip adds host addresses, which bring no prefix route"},
+	"noprefixroute": {apply: noPrefixRoute},
 	"autojoin":      {msg: "havip has no equivalent"},
 	"no_track":      {msg: "havip re-adds a VIP someone deleted while it is master"},
 }
 
 // globalScope accepts keepalived's default scope, the one havip uses.
-func globalScope(_ *instance, scope string) string {
+func globalScope(_ *instance, _ *vipLine, scope string) string {
 	if scope == "global" || scope == "0" {
 		return ""
 	}
 	return "havip adds VIPs with scope global"
+}
+
+// broadcastOption accepts the broadcast address havip gives an IPv4 VIP
+// with a prefix: the last address of its subnet ("+" in ip(8)).
+func broadcastOption(_ *instance, v *vipLine, brd string) string {
+	p := v.prefix
+	if p.Addr().Is6() || p.Bits() >= 31 {
+		return "havip adds this VIP without a broadcast address (only IPv4 subnets up to /30 have one)"
+	}
+	last := lastAddr(p.Masked())
+	if brd == "+" || brd == last.String() {
+		return ""
+	}
+	return fmt.Sprintf("havip gives the VIP its subnet's broadcast address, %s", last)
+}
+
+// lastAddr is the last address of an IPv4 subnet.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().As4()
+	v := binary.BigEndian.Uint32(b[:]) | (uint32(1)<<(32-p.Bits()) - 1)
+	binary.BigEndian.PutUint32(b[:], v)
+	return netip.AddrFrom4(b)
+}
+
+// noPrefixRoute: havip adds the subnet's route with a VIP that has a
+// prefix; a host address has none to leave out.
+func noPrefixRoute(_ *instance, v *vipLine, _ string) string {
+	if v.prefix.Bits() == v.prefix.Addr().BitLen() {
+		return ""
+	}
+	return fmt.Sprintf("havip adds the subnet's route with a VIP that has a prefix: write it as a host address (%s) to add none", netip.PrefixFrom(v.prefix.Addr(), v.prefix.Addr().BitLen()))
 }
 
 // garp holds the gratuitous ARP settings of an instance, or the defaults

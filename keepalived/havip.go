@@ -3,6 +3,7 @@ package keepalived
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -41,18 +42,74 @@ type ClusterKeys struct {
 type Instance struct {
 	Name             string        `toml:"name"`
 	Interface        string        `toml:"interface"`
-	VIPs             []string      `toml:"vips"`
+	VIPs             []VIPEntry    `toml:"vips"`
 	Priority         int           `toml:"priority"`
 	Preempt          bool          `toml:"preempt"`
 	PreemptDelay     string        `toml:"preempt_delay,omitempty"`
 	AnnounceCount    int           `toml:"announce_count,omitzero"`
 	AnnounceInterval string        `toml:"announce_interval,omitempty"`
 	AnnounceRefresh  string        `toml:"announce_refresh,omitempty"`
-	TrackInterfaces  []string      `toml:"track_interfaces,omitempty"`
+	TrackInterfaces  []Tracked     `toml:"track_interfaces,omitempty"`
 	TrackScripts     []TrackScript `toml:"track_script,omitempty"`
 	Notify           *Notify       `toml:"notify,omitempty"`
 	// From says where in the keepalived configuration it comes from.
 	From string `toml:"-"`
+}
+
+// VIPEntry is one item of vips: the address (with its prefix length when it
+// has one), written as a string, or as a table when it has an interface
+// or a label of its own.
+type VIPEntry struct {
+	Address   string
+	Interface string
+	Label     string
+}
+
+// MarshalTOML writes the VIP as havip reads it.
+func (v VIPEntry) MarshalTOML() ([]byte, error) {
+	return inlineItem([][2]string{{"address", tomlQuote(v.Address)}, {"interface", tomlQuote(v.Interface)}, {"label", tomlQuote(v.Label)}}), nil
+}
+
+// Tracked is one item of track_interfaces: the interface, written as a
+// string, or as a table when it has a weight.
+type Tracked struct {
+	Interface string
+	Weight    int
+}
+
+// MarshalTOML writes the tracked interface as havip reads it.
+func (t Tracked) MarshalTOML() ([]byte, error) {
+	w := ""
+	if t.Weight != 0 {
+		w = strconv.Itoa(t.Weight)
+	}
+	return inlineItem([][2]string{{"interface", tomlQuote(t.Interface)}, {"weight", w}}), nil
+}
+
+// inlineItem writes the first value alone when the others are empty,
+// and an inline table of the values that are not otherwise.
+func inlineItem(kv [][2]string) []byte {
+	var set []string
+	for i, p := range kv {
+		if i == 0 || p[1] != "" && p[1] != `""` {
+			set = append(set, p[0]+" = "+p[1])
+		}
+	}
+	if len(set) == 1 {
+		return []byte(kv[0][1])
+	}
+	return []byte("{ " + strings.Join(set, ", ") + " }")
+}
+
+// tomlQuote writes s as a TOML string, as the encoder writes one.
+func tomlQuote(s string) string {
+	b, err := toml.Marshal(struct {
+		V string `toml:"v"`
+	}{s})
+	if err != nil {
+		return strconv.Quote(s) // a string always encodes
+	}
+	return strings.TrimSpace(strings.TrimPrefix(string(b), "v = "))
 }
 
 // TrackScript is one [[instance.track_script]].
@@ -64,6 +121,8 @@ type TrackScript struct {
 	Rise     int      `toml:"rise"`
 	Fall     int      `toml:"fall"`
 	Weight   int      `toml:"weight"`
+	User     string   `toml:"user,omitempty"`
+	Group    string   `toml:"group,omitempty"`
 }
 
 // Notify is an [instance.notify] table.
@@ -71,6 +130,10 @@ type Notify struct {
 	Master []string `toml:"master,omitempty"`
 	Backup []string `toml:"backup,omitempty"`
 	Fault  []string `toml:"fault,omitempty"`
+	Stop   []string `toml:"stop,omitempty"`
+	Any    []string `toml:"any,omitempty"`
+	User   string   `toml:"user,omitempty"`
+	Group  string   `toml:"group,omitempty"`
 }
 
 // TOML renders the configuration, with comments saying where each part

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -58,7 +59,7 @@ func TestSamples(t *testing.T) {
 		findings  []string
 	}{
 		"keepalived.conf.vrrp": {[]string{"VI_1", "VI_2", "VI_3", "VI_4"},
-			[]string{"virtual_ipaddress 192.168.200.18: label eth0:1: not carried over", "vrrp_instance VI_1: garp_master_delay: changed"}},
+			[]string{"virtual_ipaddress 192.168.200.18: note: listed twice: kept once", "vrrp_instance VI_1: garp_master_delay: changed"}},
 		"keepalived.conf.vrrp.scripts": {[]string{"VI_1", "G1"},
 			[]string{"vrrp_sync_group G1: changed: vrrp_instance VI_2, vrrp_instance VI_3 are merged"}},
 		"keepalived.conf.vrrp.localcheck": {[]string{"VI_1", "VI_2", "VI_3", "VI_4", "VI_5", "VI_6", "VI_7", "VI_8", "VI_9"},
@@ -111,7 +112,11 @@ func TestConditionalSample(t *testing.T) {
 	for id, want := range map[string]struct {
 		priority int
 		script   string
-	}{"high": {170, "/etc/keepalived/scripts/check_high_VI_0.sh"}, "low": {85, "/etc/keepalived/scripts/check_low_VI_0.sh"}} {
+	}{
+		// 170 and 85, raised by eth2's positive weight (see trackInterface).
+		"high": {190, "/etc/keepalived/scripts/check_high_VI_0.sh"},
+		"low":  {105, "/etc/keepalived/scripts/check_low_VI_0.sh"},
+	} {
 		cfg, err := ParseFile(path, ParseOptions{ConfigID: id})
 		if err != nil {
 			t.Fatal(err)
@@ -126,6 +131,9 @@ func TestConditionalSample(t *testing.T) {
 		}
 		if ts := in.TrackScripts[0]; ts.Rise != 3 || ts.Fall != 3 || ts.Interval != "1s" || ts.Timeout != "10s" || ts.Weight != 0 {
 			t.Errorf("-i %s: script %+v, want rise 3, fall 3, every 1s, timeout 10s, weight 0", id, ts)
+		}
+		if want := []Tracked{{Interface: "eth3"}, {Interface: "eth2", Weight: 20}}; !slices.Equal(in.TrackInterfaces, want) {
+			t.Errorf("-i %s: tracked interfaces %+v, want %+v", id, in.TrackInterfaces, want)
 		}
 	}
 }

@@ -29,8 +29,8 @@ var groupDirectives = map[string]directive{
 	"notify_master": func(c *converter, n *Node, s scope) { s.group.notify["master"] = n },
 	"notify_backup": func(c *converter, n *Node, s scope) { s.group.notify["backup"] = n },
 	"notify_fault":  func(c *converter, n *Node, s scope) { s.group.notify["fault"] = n },
-	"notify":        instanceDirectives["notify"],
-	"notify_stop":   instanceDirectives["notify_stop"],
+	"notify_stop":   func(c *converter, n *Node, s scope) { s.group.notify["stop"] = n },
+	"notify":        func(c *converter, n *Node, s scope) { s.group.notify["any"] = n },
 	"smtp_alert":    say(Dropped, mailMsg),
 	"track_interface": func(c *converter, n *Node, s scope) {
 		s.group.tracks = append(s.group.tracks, n)
@@ -115,7 +115,7 @@ func (c *converter) merge(g *syncGroup, members []*instance) {
 	for _, in := range members[1:] {
 		c.absorb(base, in)
 	}
-	for _, state := range []string{"master", "backup", "fault"} {
+	for _, state := range notifyStates {
 		c.groupNotify(g, members, state)
 	}
 }
@@ -140,7 +140,7 @@ func (c *converter) absorb(base, in *instance) {
 		c.rep.add(in.node, Changed, in.where+": preempt_delay", "%s differs from %s's: the merged instance keeps %q", in.out.PreemptDelay, base.where, out.PreemptDelay)
 	}
 	for _, t := range in.out.TrackInterfaces {
-		if !slices.Contains(out.TrackInterfaces, t) {
+		if !tracks(out, t.Interface) {
 			out.TrackInterfaces = append(out.TrackInterfaces, t)
 		}
 	}
@@ -162,8 +162,13 @@ func (c *converter) absorb(base, in *instance) {
 func (c *converter) groupNotify(g *syncGroup, members []*instance, state string) {
 	base := &members[0].out
 	if n, ok := g.notify[state]; ok {
-		if cmd, ok := c.command(n, g.where+": "+n.Keyword(), notifyUserMsg); ok {
+		where := g.where + ": " + n.Keyword()
+		if cmd, ok := c.command(n, where); ok {
 			setNotify(base, state, cmd.argv)
+			c.notifyUser(base, n, where, cmd.extra)
+			if state == "any" {
+				c.rep.add(n, Changed, where, "keepalived passed GROUP and the group's name; havip passes INSTANCE and the merged instance's name, %q", base.Name)
+			}
 		}
 	}
 	chosen := notifyOf(base, state)
@@ -184,14 +189,24 @@ func notifyOf(out *Instance, state string) []string {
 	if out.Notify == nil {
 		return nil
 	}
-	return map[string][]string{"master": out.Notify.Master, "backup": out.Notify.Backup, "fault": out.Notify.Fault}[state]
+	return *notifyField(out.Notify, state)
 }
 
 func setNotify(out *Instance, state string, argv []string) {
 	if out.Notify == nil {
 		out.Notify = &Notify{}
 	}
-	*map[string]*[]string{"master": &out.Notify.Master, "backup": &out.Notify.Backup, "fault": &out.Notify.Fault}[state] = argv
+	*notifyField(out.Notify, state) = argv
+}
+
+// notifyField is the command of a notify table for one of notifyStates.
+func notifyField(n *Notify, state string) *[]string {
+	return map[string]*[]string{"master": &n.Master, "backup": &n.Backup, "fault": &n.Fault, "stop": &n.Stop, "any": &n.Any}[state]
+}
+
+// tracks reports whether an instance tracks the interface ifname.
+func tracks(out *Instance, ifname string) bool {
+	return slices.ContainsFunc(out.TrackInterfaces, func(t Tracked) bool { return t.Interface == ifname })
 }
 
 // crossTrack keeps instances on different interfaces apart (a havip
@@ -200,8 +215,8 @@ func setNotify(out *Instance, state string, argv []string) {
 func (c *converter) crossTrack(g *syncGroup, members []*instance) {
 	for _, in := range members {
 		for _, o := range members {
-			if o.out.Interface != in.out.Interface && !slices.Contains(in.out.TrackInterfaces, o.out.Interface) {
-				in.out.TrackInterfaces = append(in.out.TrackInterfaces, o.out.Interface)
+			if o.out.Interface != in.out.Interface && !tracks(&in.out, o.out.Interface) {
+				in.out.TrackInterfaces = append(in.out.TrackInterfaces, Tracked{Interface: o.out.Interface})
 			}
 		}
 	}

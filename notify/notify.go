@@ -3,10 +3,12 @@ package notify
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/havip/havip/config"
 	"github.com/havip/havip/internal/proc"
 )
 
@@ -14,19 +16,40 @@ import (
 type Event struct {
 	Node     string
 	Instance string
-	// State and Previous are state names: "MASTER", "BACKUP", "FAULT".
+	// State and Previous are state names: "MASTER", "BACKUP", "FAULT",
+	// and "STOP" when the daemon stops.
 	State, Previous string
 	Reason          string
 	VIPs            []string
-	// Command is the argv to run (nil: nothing to run); Timeout bounds it.
+	// Priority is the priority this node publishes for the instance.
+	Priority int
+	// Command is the argv to run (nil: nothing to run); Args says what
+	// is appended to it, Timeout bounds it and RunAs says who runs it.
 	Command []string
+	Args    Args
 	Timeout time.Duration
+	RunAs   config.RunAs
 }
 
-// Argv is the command with the instance, the state and the VIPs
-// (comma separated) appended.
+// Args says which arguments are appended to an event's command.
+type Args uint8
+
+const (
+	// StateArgs: the instance, the state and the VIPs (comma
+	// separated), for the commands of one state.
+	StateArgs Args = iota
+	// KeepalivedArgs: "INSTANCE", the instance, the state and the
+	// priority, as keepalived passes them to its notify script, for the
+	// command run on every transition.
+	KeepalivedArgs
+)
+
+// Argv is the command with its arguments appended (see Args).
 func (e Event) Argv() []string {
 	argv := append([]string(nil), e.Command...)
+	if e.Args == KeepalivedArgs {
+		return append(argv, "INSTANCE", e.Instance, e.State, strconv.Itoa(e.Priority))
+	}
 	return append(argv, e.Instance, e.State, strings.Join(e.VIPs, ","))
 }
 
@@ -40,11 +63,13 @@ func (e Event) Env() []string {
 		"HAVIP_PREVIOUS_STATE="+e.Previous,
 		"HAVIP_REASON="+e.Reason,
 		"HAVIP_VIPS="+strings.Join(e.VIPs, ","),
+		"HAVIP_PRIORITY="+strconv.Itoa(e.Priority),
 	)
 }
 
-// Runner runs one command; proc.Run in real use.
-type Runner func(ctx context.Context, argv, env []string, timeout time.Duration) proc.Result
+// Runner runs one command, as cred (nil: as the daemon); proc.RunAs in
+// real use.
+type Runner func(ctx context.Context, cred *proc.Credential, argv, env []string, timeout time.Duration) proc.Result
 
 // MaxPending bounds the events waiting in one queue; beyond it the oldest
 // waiting event is dropped (and logged), so a hook that always hangs
@@ -66,10 +91,10 @@ type Queue struct {
 	busy    bool
 }
 
-// NewQueue returns a queue; Run works it. run may be nil for proc.Run.
+// NewQueue returns a queue; Run works it. run may be nil for proc.RunAs.
 func NewQueue(run Runner, l *slog.Logger) *Queue {
 	if run == nil {
-		run = proc.Run
+		run = proc.RunAs
 	}
 	if l == nil {
 		l = slog.New(slog.DiscardHandler)
@@ -134,7 +159,7 @@ func (q *Queue) Run(ctx context.Context) {
 		q.busy = true
 		q.mu.Unlock()
 
-		r := q.run(ctx, e.Argv(), e.Env(), e.Timeout)
+		r := q.runEvent(ctx, e)
 		if r.OK() {
 			q.log.Info("notify command done", "instance", e.Instance, "state", e.State, "command", e.Command[0], "duration", r.Duration.Round(time.Millisecond))
 		} else {
@@ -148,4 +173,14 @@ func (q *Queue) Run(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// runEvent runs the command of e as its user. A user that cannot be
+// looked up fails the command: it never runs as root instead.
+func (q *Queue) runEvent(ctx context.Context, e Event) proc.Result {
+	cred, err := e.RunAs.Credential()
+	if err != nil {
+		return proc.Result{ExitCode: -1, Err: err}
+	}
+	return q.run(ctx, cred, e.Argv(), e.Env(), e.Timeout)
 }

@@ -3,12 +3,15 @@ package notify
 import (
 	"context"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/havip/havip/config"
 	"github.com/havip/havip/internal/proc"
 )
 
@@ -19,7 +22,7 @@ func TestOrder(t *testing.T) {
 	var mu sync.Mutex
 	var got []string
 	running := 0
-	q := NewQueue(func(ctx context.Context, argv, env []string, timeout time.Duration) proc.Result {
+	q := NewQueue(func(ctx context.Context, _ *proc.Credential, argv, env []string, timeout time.Duration) proc.Result {
 		mu.Lock()
 		running++
 		if running > 1 {
@@ -135,5 +138,63 @@ func TestRealCommand(t *testing.T) {
 	}
 	if r := results[2]; !r.TimedOut {
 		t.Errorf("hanging hook: %+v, want a timeout", r)
+	}
+}
+
+// TestArgs checks the arguments each kind of command gets: the state
+// commands havip's, the command of every transition keepalived's.
+func TestArgs(t *testing.T) {
+	e := Event{Node: "n1", Instance: "web", State: "STOP", VIPs: []string{"10.0.0.5/24", "10.0.0.6/32"}, Priority: 90, Command: []string{"/x", "-v"}}
+	if got, want := strings.Join(e.Argv(), " "), "/x -v web STOP 10.0.0.5/24,10.0.0.6/32"; got != want {
+		t.Errorf("state command argv %q, want %q", got, want)
+	}
+	e.Args = KeepalivedArgs
+	if got, want := strings.Join(e.Argv(), " "), "/x -v INSTANCE web STOP 90"; got != want {
+		t.Errorf("keepalived argv %q, want %q", got, want)
+	}
+	if env := strings.Join(e.Env(), "\n"); !strings.Contains(env, "\nHAVIP_PRIORITY=90") || !strings.Contains(env, "\nHAVIP_STATE=STOP") {
+		t.Errorf("environment lacks the priority or the state:\n%s", env)
+	}
+}
+
+// TestRunAs hands the runner the credential of the event's user, and
+// fails an event whose user does not exist without running it.
+func TestRunAs(t *testing.T) {
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skipf("needs the user nobody on this host: %v", err)
+	}
+	var mu sync.Mutex
+	var creds []*proc.Credential
+	q := NewQueue(func(_ context.Context, cred *proc.Credential, _, _ []string, _ time.Duration) proc.Result {
+		mu.Lock()
+		creds = append(creds, cred)
+		mu.Unlock()
+		return proc.Result{}
+	}, nil)
+	var results []proc.Result
+	q.OnDone = func(_ Event, r proc.Result) {
+		mu.Lock()
+		results = append(results, r)
+		mu.Unlock()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go q.Run(ctx)
+	q.Push(Event{Instance: "web", State: "MASTER", Command: []string{"/x"}, Timeout: time.Second, RunAs: config.RunAs{User: "nobody"}})
+	q.Push(Event{Instance: "web", State: "BACKUP", Command: []string{"/x"}, Timeout: time.Second, RunAs: config.RunAs{User: "no-such-user-here"}})
+	q.Push(Event{Instance: "web", State: "FAULT", Command: []string{"/x"}, Timeout: time.Second})
+	select {
+	case <-waitIdle(q):
+	case <-time.After(5 * time.Second):
+		t.Fatal("queue not idle after 5s")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(creds) != 2 || creds[0] == nil || strconv.FormatUint(uint64(creds[0].UID), 10) != u.Uid || creds[1] != nil {
+		t.Fatalf("credentials %+v, want nobody's, then none (the missing user's command never runs)", creds)
+	}
+	if len(results) != 3 || results[1].OK() || !strings.Contains(results[1].Summary(), "no-such-user-here") {
+		t.Errorf("results %+v, want the second failed naming its user", results)
 	}
 }

@@ -44,9 +44,12 @@ type vipUse struct {
 // vipUses checks every VIP of cfg against the host's addresses and
 // routes. A VIP that is a gateway, the network or broadcast address of
 // one of its interface's subnets, or an address the host already has
-// (other than as havip's own /32 or /128 on its interface) is an error:
-// announcing it takes the address, or the whole subnet, from everyone
-// else. A VIP outside every subnet of its interface is a warning.
+// (other than as havip adds it: with its prefix, on its interface) is
+// an error: announcing it takes the address, or the whole subnet, from
+// everyone else. So is a VIP with a prefix whose subnet overlaps one of
+// another interface: the route it brings would take that traffic away
+// from it. A host-address VIP outside every subnet of its interface is
+// a warning; one with a prefix brings its subnet along.
 func vipUses(cfg *config.Config, h Host) ([]vipUse, error) {
 	links, err := h.Links()
 	if err != nil {
@@ -62,17 +65,16 @@ func vipUses(cfg *config.Config, h Host) ([]vipUse, error) {
 	}
 	var out []vipUse
 	for i, in := range cfg.Instances {
-		link, exists := byName[in.Interface]
 		for j, p := range in.VIPs {
-			key := cfg.VIPKey(i, j)
-			a := p.Addr()
-			uses := gatewayUses(a, gws)
-			uses = append(uses, addressUses(a, in.Interface, links)...)
-			if exists {
-				uses = append(uses, subnetUses(a, link)...)
+			ifname := in.Place(p).Interface
+			uses := gatewayUses(p.Addr(), gws)
+			uses = append(uses, addressUses(p, ifname, links)...)
+			if link, exists := byName[ifname]; exists {
+				uses = append(uses, subnetUses(p, link)...)
 			}
+			uses = append(uses, overlapUses(p, ifname, links)...)
 			for _, u := range uses {
-				u.key = key
+				u.key = cfg.VIPKey(i, j)
 				out = append(out, u)
 			}
 		}
@@ -98,33 +100,36 @@ func gatewayUses(a netip.Addr, gws []Gateway) []vipUse {
 	return nil
 }
 
-// addressUses finds a VIP among the host's own addresses. On the
-// instance's own interface as a host prefix it is what havip adds: left
-// by an earlier run (removed at start-up) or held by this one.
-func addressUses(a netip.Addr, ifname string, links []HostLink) []vipUse {
+// addressUses finds a VIP among the host's own addresses. On the VIP's
+// own interface with its own prefix it is what havip adds: left by an
+// earlier run (removed at start-up) or held by this one.
+func addressUses(p netip.Prefix, ifname string, links []HostLink) []vipUse {
+	a := p.Addr()
 	var out []vipUse
 	for _, l := range links {
-		for _, p := range l.Addrs {
-			if p.Addr() != a {
+		for _, q := range l.Addrs {
+			if q.Addr() != a {
 				continue
 			}
-			if l.Name == ifname && p.Bits() == a.BitLen() {
-				out = append(out, vipUse{sev: Info, msg: fmt.Sprintf("%s holds %s as havip adds a VIP: left by an earlier run, which havip removes at start-up, or held by the daemon running now", l.Name, p)})
+			if l.Name == ifname && q == p {
+				out = append(out, vipUse{sev: Info, msg: fmt.Sprintf("%s holds %s as havip adds a VIP: left by an earlier run, which havip removes at start-up, or held by the daemon running now", l.Name, q)})
 				continue
 			}
-			out = append(out, vipUse{sev: Error, msg: fmt.Sprintf("%q is already an address of this host (%s on %s); a VIP must be an address no member owns", a, p, l.Name)})
+			out = append(out, vipUse{sev: Error, msg: fmt.Sprintf("%q is already an address of this host (%s on %s); a VIP must be an address no member owns", a, q, l.Name)})
 		}
 	}
 	return out
 }
 
 // subnetUses checks a VIP against the subnets of its interface: not
-// their network or broadcast address, and inside one of them.
-func subnetUses(a netip.Addr, l HostLink) []vipUse {
+// their network or broadcast address, and inside one of them unless it
+// brings its own (a VIP with a prefix).
+func subnetUses(vip netip.Prefix, l HostLink) []vipUse {
+	a := vip.Addr()
 	var subnets []string
-	inside := false
+	inside := vip.Bits() != a.BitLen()
 	for _, p := range l.Addrs {
-		if p.Addr().Is4() != a.Is4() || p.Bits() == a.BitLen() || p.Addr().IsLinkLocalUnicast() {
+		if p.Addr().Is4() != a.Is4() || p.Bits() == a.BitLen() || p.Addr().IsLinkLocalUnicast() || p == vip {
 			continue
 		}
 		subnet := p.Masked()
@@ -152,6 +157,29 @@ func subnetUses(a netip.Addr, l HostLink) []vipUse {
 		have = strings.Join(subnets, ", ")
 	}
 	return []vipUse{{sev: Warning, msg: fmt.Sprintf("%q is outside every %s subnet of %s (%s): the hosts on that link do not look it up there", a, family, l.Name, have)}}
+}
+
+// overlapUses refuses a VIP with a prefix whose subnet overlaps a subnet
+// of another interface than its own, ifname: the route the VIP brings
+// would send (part of) that subnet's traffic out of ifname.
+func overlapUses(vip netip.Prefix, ifname string, links []HostLink) []vipUse {
+	if vip.Bits() == vip.Addr().BitLen() {
+		return nil
+	}
+	subnet := vip.Masked()
+	for _, l := range links {
+		if l.Name == ifname {
+			continue
+		}
+		for _, p := range l.Addrs {
+			if p.Bits() == p.Addr().BitLen() || p.Addr().IsLinkLocalUnicast() || !p.Masked().Overlaps(subnet) {
+				continue
+			}
+			return []vipUse{{sev: Error, msg: fmt.Sprintf("%q brings a route to %s, which overlaps %s of %s (%s): that traffic would leave by %s instead; give the VIP the interface of its subnet, or a host address (/%d)",
+				vip, subnet, p.Masked(), l.Name, p, ifname, vip.Addr().BitLen())}}
+		}
+	}
+	return nil
 }
 
 // broadcast is the last address of an IPv4 subnet.

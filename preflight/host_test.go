@@ -39,6 +39,14 @@ func vipConfig(t *testing.T, vips ...string) *config.Config {
 	for i, v := range vips {
 		q[i] = `"` + v + `"`
 	}
+	return rawVIPConfig(t, strings.Join(q, ", "))
+}
+
+// rawVIPConfig is one instance on eth0 whose vips items are items,
+// written as they are (quoted addresses, tables), in a file called
+// havip.toml.
+func rawVIPConfig(t *testing.T, items string) *config.Config {
+	t.Helper()
 	cfg, err := config.Parse([]byte(`
 [node]
 name = "a"
@@ -49,7 +57,7 @@ insecure = true
 [[instance]]
 name = "web"
 interface = "eth0"
-vips = [`+strings.Join(q, ", ")+`]
+vips = [`+items+`]
 `), "havip.toml")
 	if err != nil {
 		t.Fatal(err)

@@ -395,11 +395,15 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	return nil
 }
 
-// Client talks to a daemon's socket.
+// Client talks to a daemon's socket. Each request has a connection of
+// its own, closed after it: a client that asks again and again (`havip
+// status --watch`, `havip events --follow`) holds none of the daemon's
+// few connections between requests.
 func Client(socket string) *http.Client {
 	return &http.Client{
 		Timeout: 5 * time.Second,
 		Transport: &http.Transport{
+			DisableKeepAlives: true,
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 				var d net.Dialer
 				return d.DialContext(ctx, "unix", socket)
@@ -445,6 +449,9 @@ const (
 	MaintenancePath = "/v1/maintenance"
 	SwitchoverPath  = "/v1/switchover"
 	ReloadPath      = "/v1/reload"
+	// EventsPath serves the daemon's recent events (GET, see
+	// EventsQuery).
+	EventsPath = "/v1/events"
 )
 
 // MaintenanceRequest turns maintenance on or off.
@@ -541,10 +548,7 @@ func Post(ctx context.Context, socket, path string, req, reply any) error {
 func Handle[Req any, Reply any](f func(context.Context, Req) (Reply, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		fail := func(code int, msg string) {
-			w.WriteHeader(code)
-			_ = json.NewEncoder(w).Encode(ErrorReply{Error: msg})
-		}
+		fail := func(code int, msg string) { writeError(w, code, msg) }
 		if r.Method != http.MethodPost {
 			fail(http.StatusMethodNotAllowed, "use POST")
 			return

@@ -176,9 +176,12 @@ func (m *helperManager) Name() string { return m.ifname }
 // another prefix length (most likely the interface's own address given as
 // a VIP by mistake) is an error wrapping ErrAddrConflict, and is left
 // alone.
-func (m *helperManager) Add(p netip.Prefix) error {
-	return m.AddFor(p, 0)
+func (m *helperManager) Add(p netip.Prefix, opts ...AddrOption) error {
+	return m.AddFor(p, 0, opts...)
 }
+
+// errNoLabels: Windows has no address labels.
+var errNoLabels = errors.New("address labels are not supported on Windows")
 
 // AddFor puts the address p on the interface, as Add does, for
 // lifetime: Windows removes it by itself once lifetime has passed
@@ -186,9 +189,12 @@ func (m *helperManager) Add(p netip.Prefix) error {
 // permanent. Lifetimes are whole seconds: lifetime is rounded up, to at
 // least one second. Adding an address that is already there is not an
 // error; its lifetime starts again from now.
-func (m *helperManager) AddFor(p netip.Prefix, lifetime time.Duration) error {
+func (m *helperManager) AddFor(p netip.Prefix, lifetime time.Duration, opts ...AddrOption) error {
 	if err := checkPrefix(p); err != nil {
 		return fmt.Errorf("adding %s to %s: %w", p, m.ifname, err)
+	}
+	if buildAddrOptions(opts).label != "" {
+		return fmt.Errorf("adding %s to %s: %w", p, m.ifname, errNoLabels)
 	}
 	secs, err := lifetimeSeconds(lifetime)
 	if err != nil {
@@ -217,9 +223,12 @@ func (m *helperManager) AddFor(p netip.Prefix, lifetime time.Duration) error {
 // Renew starts the lifetime of the address p again from now (0:
 // permanent). Unlike on Linux, an address that expired or was removed is
 // not put back: Renew fails, wrapping errAddrNotFound.
-func (m *helperManager) Renew(p netip.Prefix, lifetime time.Duration) error {
+func (m *helperManager) Renew(p netip.Prefix, lifetime time.Duration, opts ...AddrOption) error {
 	if err := checkPrefix(p); err != nil {
 		return fmt.Errorf("renewing %s on %s: %w", p, m.ifname, err)
+	}
+	if buildAddrOptions(opts).label != "" {
+		return fmt.Errorf("renewing %s on %s: %w", p, m.ifname, errNoLabels)
 	}
 	secs, err := lifetimeSeconds(lifetime)
 	if err != nil {

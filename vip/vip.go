@@ -107,6 +107,29 @@ func buildOptions(opts []Option) options {
 	return o
 }
 
+// An AddrOption changes how AddFor and Renew add an address.
+type AddrOption func(*addrOptions)
+
+type addrOptions struct {
+	label string
+}
+
+// Label gives an IPv4 address its label, as `ip address add … label
+// eth0:1` does (ifconfig shows it as an alias). The label begins with
+// the interface's name. Only Linux has labels: elsewhere adding an
+// address with one fails. An empty label is none.
+func Label(label string) AddrOption {
+	return func(o *addrOptions) { o.label = label }
+}
+
+func buildAddrOptions(opts []AddrOption) addrOptions {
+	var o addrOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
 // checkPrefix rejects prefixes the kernel cannot hold as an interface
 // address.
 func checkPrefix(p netip.Prefix) error {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/havip/havip/internal/failpoint"
@@ -86,7 +87,11 @@ func (m *Manager) link() (netlink.Link, error) {
 
 // nlAddr is the netlink form of a VIP: IPv4 addresses get global scope,
 // IPv6 addresses skip duplicate address detection so they are usable (and
-// announceable) at once instead of tentative for a second or more.
+// announceable) at once instead of tentative for a second or more. The
+// prefix length is the VIP's: a shorter one than /32 or /128 brings
+// the subnet's route (or makes the address a secondary one of a subnet
+// the interface has), and an IPv4 broadcast address, which the library
+// derives from it.
 func nlAddr(p netip.Prefix) *netlink.Addr {
 	a := &netlink.Addr{
 		IPNet: &net.IPNet{
@@ -105,8 +110,8 @@ func nlAddr(p netip.Prefix) *netlink.Addr {
 // address that is already there is not an error (it becomes permanent).
 // The prefix length is kept as given: use /32 and /128 for a VIP that
 // must not bring a prefix route with it.
-func (m *Manager) Add(p netip.Prefix) error {
-	return m.AddFor(p, 0)
+func (m *Manager) Add(p netip.Prefix, opts ...AddrOption) error {
+	return m.AddFor(p, 0, opts...)
 }
 
 // AddFor puts the address p on the interface for lifetime: the kernel
@@ -117,8 +122,12 @@ func (m *Manager) Add(p netip.Prefix) error {
 // seconds: lifetime is rounded up, to at least one second. Adding an
 // address that is already there is not an error; its lifetime starts
 // again from now.
-func (m *Manager) AddFor(p netip.Prefix, lifetime time.Duration) error {
-	if err := m.replace(p, lifetime); err != nil {
+//
+// The kernel keeps an address by its address and prefix length, and
+// removes a prefix address, its subnet route with it, when its lifetime
+// runs out, as it does a host address.
+func (m *Manager) AddFor(p netip.Prefix, lifetime time.Duration, opts ...AddrOption) error {
+	if err := m.replace(p, lifetime, buildAddrOptions(opts)); err != nil {
 		return fmt.Errorf("adding %s to %s: %w", p, m.ifname, err)
 	}
 	if lifetime > 0 {
@@ -134,9 +143,10 @@ func (m *Manager) AddFor(p netip.Prefix, lifetime time.Duration) error {
 // that only updates an address: if p expired or was removed, Renew puts
 // it back. A caller that must not put back an expired address checks
 // its own deadline before the call, and again after it (the kernel may
-// have removed the address in between).
-func (m *Manager) Renew(p netip.Prefix, lifetime time.Duration) error {
-	if err := m.replace(p, lifetime); err != nil {
+// have removed the address in between). Give it the options AddFor had,
+// so that an address it puts back gets its label again.
+func (m *Manager) Renew(p netip.Prefix, lifetime time.Duration, opts ...AddrOption) error {
+	if err := m.replace(p, lifetime, buildAddrOptions(opts)); err != nil {
 		return fmt.Errorf("renewing %s on %s: %w", p, m.ifname, err)
 	}
 	return nil
@@ -145,7 +155,7 @@ func (m *Manager) Renew(p netip.Prefix, lifetime time.Duration) error {
 // replace adds p, or updates it, with its lifetime (RTM_NEWADDR with
 // NLM_F_CREATE|NLM_F_REPLACE: idempotent, where AddrAdd of an existing
 // address fails with EEXIST).
-func (m *Manager) replace(p netip.Prefix, lifetime time.Duration) error {
+func (m *Manager) replace(p netip.Prefix, lifetime time.Duration, o addrOptions) error {
 	if err := checkPrefix(p); err != nil {
 		return err
 	}
@@ -158,6 +168,16 @@ func (m *Manager) replace(p netip.Prefix, lifetime time.Duration) error {
 		return err
 	}
 	a := nlAddr(p)
+	if o.label != "" {
+		switch {
+		case p.Addr().Is6():
+			return fmt.Errorf("label %q: only IPv4 addresses have labels", o.label)
+		case !strings.HasPrefix(o.label, m.ifname):
+			// The kernel takes any label; ip(8) and ifconfig expect this.
+			return fmt.Errorf("label %q must begin with the interface name %s", o.label, m.ifname)
+		}
+		a.Label = o.label
+	}
 	if secs != infiniteLifetime {
 		// The library sends IFA_CACHEINFO only for a non-zero lifetime;
 		// without it the kernel makes the address permanent. Valid and
@@ -193,7 +213,42 @@ func (m *Manager) Remove(p netip.Prefix) error {
 		return fmt.Errorf("removing %s from %s: %w", p, m.ifname, err)
 	}
 	m.log.Debug("address removed", "vip", p)
+	if err := m.dropPrefixRoute(l, p); err != nil {
+		m.log.Warn("removing the subnet route of a removed VIP", "vip", p, "err", err)
+	}
 	return nil
+}
+
+// dropPrefixRoute removes the subnet route the kernel added with the
+// IPv6 address p, when no other address of the interface is in that
+// subnet. The kernel keeps the route of an address that had a lifetime
+// until that lifetime ends, where IPv4 (and IPv6 for a permanent
+// address) removes it with the address: without this the route of a
+// released VIP would stay for up to its lifetime.
+func (m *Manager) dropPrefixRoute(l netlink.Link, p netip.Prefix) error {
+	if p.Addr().Is4() || p.Bits() == p.Addr().BitLen() {
+		return nil
+	}
+	addrs, err := m.addrList(l)
+	if err != nil {
+		return err
+	}
+	subnet := p.Masked()
+	for _, a := range addrs {
+		if q, ok := ipNetPrefix(a.IPNet); ok && q.Bits() == subnet.Bits() && q.Masked() == subnet {
+			return nil
+		}
+	}
+	err = m.h.RouteDel(&netlink.Route{
+		LinkIndex: l.Attrs().Index,
+		Dst:       &net.IPNet{IP: subnet.Addr().AsSlice(), Mask: net.CIDRMask(subnet.Bits(), 128)},
+		Protocol:  unix.RTPROT_KERNEL,
+		Table:     unix.RT_TABLE_MAIN,
+	})
+	if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return err
 }
 
 // List returns every address on the interface (VIPs and others), sorted.

@@ -31,13 +31,17 @@ func (m *Manager) Close() error { return nil }
 func (m *Manager) Name() string { return m.ifname }
 
 // Add fails: only supported on linux.
-func (m *Manager) Add(p netip.Prefix) error { return errUnsupported }
+func (m *Manager) Add(p netip.Prefix, opts ...AddrOption) error { return errUnsupported }
 
 // AddFor fails: only supported on linux.
-func (m *Manager) AddFor(p netip.Prefix, lifetime time.Duration) error { return errUnsupported }
+func (m *Manager) AddFor(p netip.Prefix, lifetime time.Duration, opts ...AddrOption) error {
+	return errUnsupported
+}
 
 // Renew fails: only supported on linux.
-func (m *Manager) Renew(p netip.Prefix, lifetime time.Duration) error { return errUnsupported }
+func (m *Manager) Renew(p netip.Prefix, lifetime time.Duration, opts ...AddrOption) error {
+	return errUnsupported
+}
 
 // Remove fails: only supported on linux.
 func (m *Manager) Remove(p netip.Prefix) error { return errUnsupported }

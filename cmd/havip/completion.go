@@ -37,6 +37,14 @@ var cliCommands = []cliCommand{
 		configFlag,
 		{"socket", "file", "daemon socket"},
 		{"json", "", "print the status document as JSON"},
+		{"watch", "", "print the status again until interrupted"},
+		{"interval", "DURATION", "how often --watch prints the status"},
+	}},
+	{name: "events", help: "print the daemon's recent events", flags: []cliFlag{
+		{"follow", "", "keep printing events as they happen"},
+		{"json", "", "print each event as a JSON line"},
+		configFlag,
+		{"socket", "file", "daemon socket"},
 	}},
 	{name: "check", help: "check the configuration and this host", flags: []cliFlag{
 		configFlag,

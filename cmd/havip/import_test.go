@@ -55,14 +55,13 @@ func TestImportKeepalived(t *testing.T) {
 	in := cfg.Instances[0]
 	if cfg.Node.Name != "lb-a" || cfg.Node.Bind.String() != "10.0.0.11:7946" || strings.Join(cfg.Cluster.Peers, ",") != "10.0.0.12:7946" ||
 		cfg.Cluster.SecretKeyFile != "/etc/havip/pair.key" || cfg.Cluster.Timing.Profile != "fast" ||
-		in.Name != "VI_1" || in.Priority != 150 || in.VIPs[0].String() != "10.0.0.100/32" ||
+		in.Name != "VI_1" || in.Priority != 150 || in.VIPs[0].String() != "10.0.0.100/24" ||
 		strings.Join(in.TrackScripts[0].Command, " ") != "/usr/bin/pidof haproxy" || strings.Join(in.Notify.Master, " ") != "/etc/keepalived/master.sh" {
 		t.Errorf("converted configuration:\n%s", out)
 	}
 	for _, want := range []string{
 		src + ":10: vrrp_instance VI_1: state: not carried over",
 		src + ":14: vrrp_instance VI_1: advert_int: changed: advert_int 100ms",
-		src + `:20: vrrp_instance VI_1: virtual_ipaddress 10.0.0.100: not carried over: the prefix length /24`,
 		"havip import: " + src + ": 1 instances (VI_1)",
 	} {
 		if !strings.Contains(errOut, want) {

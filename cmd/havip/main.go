@@ -44,7 +44,11 @@ const usage = `havip owns shared virtual IP addresses for a group of servers.
 
 Usage:
   havip run [--config PATH]                   run the daemon
-  havip status [--config PATH | --socket PATH] [--json]
+  havip status [--config PATH | --socket PATH] [--json] [--watch [--interval DURATION]]
+                                              show the cluster (--watch: redraw until Ctrl-C)
+  havip events [--config PATH | --socket PATH] [--follow] [--json]
+                                              the daemon's recent transitions, member changes,
+                                              check verdicts and cloud results
   havip check [--config PATH] [--no-host] [--cloud]
                                               validate the configuration and this host
                                               (--cloud: test the cloud credentials and ports)
@@ -87,6 +91,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(rest, stdout, stderr)
 	case "status":
 		return cmdStatus(rest, stdout, stderr)
+	case "events":
+		return cmdEvents(rest, stdout, stderr)
 	case "check":
 		return cmdCheck(rest, stdout, stderr)
 	case "maintenance":
@@ -394,10 +400,22 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	path := fs.String("config", config.DefaultPath, "configuration file (for status.socket)")
 	sock := fs.String("socket", "", "daemon socket (default: status.socket of the config)")
 	asJSON := fs.Bool("json", false, "print the status document as JSON")
+	watch := fs.BoolP("watch", "w", false, "print the status again every --interval until interrupted")
+	interval := fs.Duration("interval", 2*time.Second, "how often --watch prints the status")
 	if !parse(fs, args, 0, stderr) {
 		return exitUsage
 	}
+	if *interval <= 0 {
+		fmt.Fprintf(stderr, "havip status: --interval: %s is not a positive duration such as 2s\n", *interval)
+		return exitUsage
+	}
 	socket := resolveSocket("status", *path, *sock, stderr)
+	if *watch {
+		ctx, stop := interrupted()
+		defer stop()
+		w := watcher{socket: socket, interval: *interval, json: *asJSON, tty: isTerminal(stdout), stdout: stdout, stderr: stderr}
+		return w.run(ctx)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	doc, err := status.Fetch(ctx, socket)

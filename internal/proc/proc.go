@@ -44,11 +44,26 @@ func (r Result) Summary() string {
 	return r.Err.Error()
 }
 
+// Credential is the user and group a command runs as, instead of the
+// daemon's own.
+type Credential struct {
+	UID, GID uint32
+	// Groups are the supplementary groups; none when empty.
+	Groups []uint32
+}
+
 // Run runs argv with env (added to nothing: pass os.Environ() to inherit)
 // and waits for it, at most timeout. The command runs in a new process
 // group; on timeout, or when ctx is done, the whole group gets SIGKILL,
 // so children it started cannot outlive it.
 func Run(ctx context.Context, argv, env []string, timeout time.Duration) Result {
+	return RunAs(ctx, nil, argv, env, timeout)
+}
+
+// RunAs is Run with the command running as cred (nil: as the daemon).
+// Only unix systems can start a command as another user; elsewhere a
+// non-nil cred is a failure, and nothing runs.
+func RunAs(ctx context.Context, cred *Credential, argv, env []string, timeout time.Duration) Result {
 	if len(argv) == 0 || argv[0] == "" {
 		return Result{ExitCode: -1, Err: errors.New("empty command")}
 	}
@@ -59,6 +74,9 @@ func Run(ctx context.Context, argv, env []string, timeout time.Duration) Result 
 	stderr := &limitBuffer{max: StderrLimit}
 	cmd.Stderr = stderr
 	setGroup(cmd)
+	if err := setCredential(cmd, cred); err != nil {
+		return Result{ExitCode: -1, Err: err}
+	}
 	// A child that keeps stderr open must not hold Wait past the
 	// process's end for long.
 	cmd.WaitDelay = time.Second

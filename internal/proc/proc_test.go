@@ -91,3 +91,23 @@ func TestEnviron(t *testing.T) {
 		t.Errorf("environment lacks the inherited or the extra variables:\n%s", env)
 	}
 }
+
+// TestRunAs runs a command as another user and group: its IDs are those
+// given, with no group of the daemon's left over, in the root directory.
+func TestRunAs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: starts a command as another user")
+	}
+	cred := &Credential{UID: 65534, GID: 65533, Groups: []uint32{65532}}
+	r := RunAs(context.Background(), cred, []string{"/bin/sh", "-c", `echo "$(id -u) $(id -g) $(id -G) $(pwd)" >&2`}, nil, 5*time.Second)
+	if !r.OK() {
+		t.Fatalf("RunAs = %+v", r)
+	}
+	if want := "65534 65533 65533 65532 /"; r.Stderr != want {
+		t.Errorf("the command ran as %q, want %q (uid, gid, groups, directory)", r.Stderr, want)
+	}
+	r = RunAs(context.Background(), nil, []string{"/bin/sh", "-c", `id -u >&2`}, nil, 5*time.Second)
+	if !r.OK() || r.Stderr != "0" {
+		t.Errorf("RunAs without a credential = %+v, want the daemon's user, root", r)
+	}
+}

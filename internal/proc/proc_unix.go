@@ -23,3 +23,15 @@ func killGroup(cmd *exec.Cmd) {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
 }
+
+// setCredential makes cmd run as cred; nil leaves it the daemon's user.
+// A command run as another user starts in the root directory, which it
+// can read whatever the daemon's working directory is.
+func setCredential(cmd *exec.Cmd, cred *Credential) error {
+	if cred == nil {
+		return nil
+	}
+	cmd.SysProcAttr.Credential = &syscall.Credential{Uid: cred.UID, Gid: cred.GID, Groups: cred.Groups}
+	cmd.Dir = "/"
+	return nil
+}
