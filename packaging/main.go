@@ -3,22 +3,28 @@
 //	cd packaging && go run . [-version 1.2.3] [-arch amd64] [-out ../dist]
 //
 // It builds the binary, generates the shell completions and the starting
-// /etc/havip.toml with the binary itself, and packs them with the unit,
-// the documentation and the examples as nfpm.yaml describes. It is a
-// module of its own so that nfpm's dependencies stay out of havip's.
+// /etc/havip.toml with the binary itself, compresses the manual page,
+// writes the changelog entry of the version, and packs them with the
+// unit, the documentation and the examples as nfpm.yaml describes. It is
+// a module of its own so that nfpm's dependencies stay out of havip's.
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/goreleaser/nfpm/v2"
 	_ "github.com/goreleaser/nfpm/v2/deb"
+	"github.com/goreleaser/nfpm/v2/files"
 	_ "github.com/goreleaser/nfpm/v2/rpm"
 )
 
@@ -84,6 +90,10 @@ func build(repo, out, version, arch string, formats []string) error {
 		}
 	}
 
+	if err := gzipFile(filepath.Join(repo, "packaging", "havip.1"), filepath.Join(staging, "havip.1.gz")); err != nil {
+		return err
+	}
+
 	// nfpm reads relative paths (the scripts) from the working directory.
 	if err := os.Chdir(filepath.Join(repo, "packaging")); err != nil {
 		return err
@@ -91,6 +101,12 @@ func build(repo, out, version, arch string, formats []string) error {
 	env := map[string]string{"STAGING": staging, "REPO": repo, "VERSION": version, "ARCH": arch}
 	config, err := nfpm.ParseFileWithEnvMapping(filepath.Join(repo, "packaging", "nfpm.yaml"), func(k string) string { return env[k] })
 	if err != nil {
+		return err
+	}
+	// The changelog names the version as the packages do, with the
+	// packaging's release: 1.2.3-1.
+	config.Changelog = filepath.Join(staging, "changelog.yml")
+	if err := writeChangelog(config.Changelog, version+"-"+config.Release); err != nil {
 		return err
 	}
 	for _, format := range formats {
@@ -121,6 +137,11 @@ func pack(config nfpm.Config, format, out string) error {
 	if err := nfpm.Validate(info); err != nil {
 		return err
 	}
+	if format == "rpm" {
+		if err := markDocs(info); err != nil {
+			return err
+		}
+	}
 	pkg, err := nfpm.Get(format)
 	if err != nil {
 		return err
@@ -140,5 +161,74 @@ func pack(config nfpm.Config, format, out string) error {
 		return err
 	}
 	fmt.Println(target)
+	return nil
+}
+
+// gzipFile compresses src into dst as gzip -9n does: no name, no time, so
+// that the same input gives the same package.
+func gzipFile(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	if err != nil {
+		return err
+	}
+	if _, err := zw.Write(data); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b.Bytes(), 0o644)
+}
+
+// writeChangelog writes the packages' changelog (nfpm's chglog format):
+// one entry for version, which points to the project's history. Its date
+// is SOURCE_DATE_EPOCH when set, for reproducible builds, else now.
+func writeChangelog(path, version string) error {
+	date := time.Now().UTC()
+	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
+		sec, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("SOURCE_DATE_EPOCH: %q is not a number of seconds", s)
+		}
+		date = time.Unix(sec, 0).UTC()
+	}
+	entry := fmt.Sprintf(`- semver: %s
+  date: %s
+  packager: %s
+  deb:
+    urgency: medium
+    distributions: [stable]
+  changes:
+    - note: "Release %s; changes: %s"
+`, version, date.Format(time.RFC3339), maintainer, version, history)
+	return os.WriteFile(path, []byte(entry), 0o644)
+}
+
+// The changelog's packager and where the changes are told; nfpm.yaml
+// names the same maintainer.
+const (
+	maintainer = "havip maintainers <havip@example.org>"
+	history    = "https://github.com/havip/havip/commits"
+)
+
+// markDocs marks the .rpm's files under /usr/share/doc and
+// /usr/share/man as documentation (%doc), as rpmbuild does. nfpm's doc type takes single files, not the globs and trees of
+// nfpm.yaml, and leaves such files out of the other formats: so the
+// contents are expanded into files here first.
+func markDocs(info *nfpm.Info) error {
+	if err := nfpm.PrepareForPackager(info, "rpm"); err != nil {
+		return err
+	}
+	for _, c := range info.Contents {
+		doc := strings.HasPrefix(c.Destination, "/usr/share/doc/") || strings.HasPrefix(c.Destination, "/usr/share/man/")
+		if doc && (c.Type == files.TypeFile || c.Type == "") {
+			c.Type = files.TypeRPMDoc
+		}
+	}
 	return nil
 }

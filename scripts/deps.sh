@@ -14,6 +14,14 @@ command -v nft >/dev/null 2>&1 || havip_need+=(nftables)
 # examples/prometheus (Debian ships it in prometheus, whose server is never
 # started: see policy-rc.d).
 command -v promtool >/dev/null 2>&1 || [ "$(id -u)" -ne 0 ] || havip_need+=(prometheus)
+# The packaging test checks the .deb and .rpm as distributions do (lintian,
+# rpmlint, which needs rpm and cpio to unpack) and installs the .deb in a
+# throwaway Debian root that debootstrap makes.
+if [ "$(id -u)" -eq 0 ]; then
+	for havip_tool in lintian rpmlint rpm cpio debootstrap; do
+		command -v "$havip_tool" >/dev/null 2>&1 || havip_need+=("$havip_tool")
+	done
+fi
 if [ "${#havip_need[@]}" -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "missing ${havip_need[*]}: run as root, or install them first" >&2

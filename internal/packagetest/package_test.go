@@ -3,6 +3,7 @@ package packagetest
 import (
 	"bufio"
 	"context"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
@@ -19,10 +20,23 @@ const repo = "../.."
 
 const testVersion = "1.2.3"
 
-// buildPackages runs the packaging module once per test binary and
-// returns the .deb and .rpm it wrote. It skips when the module's
-// dependencies cannot be fetched (no network, no module proxy).
+// buildPackages runs the packaging module and returns the .deb and .rpm
+// it wrote. It skips when the module's dependencies cannot be fetched (no
+// network, no module proxy).
 func buildPackages(t *testing.T) (deb, rpm string) {
+	t.Helper()
+	out := buildVersion(t, testVersion, "deb,rpm")
+	debs, _ := filepath.Glob(filepath.Join(out, "*.deb"))
+	rpms, _ := filepath.Glob(filepath.Join(out, "*.rpm"))
+	if len(debs) != 1 || len(rpms) != 1 {
+		t.Fatalf("want one .deb and one .rpm in %s, got %v and %v", out, debs, rpms)
+	}
+	return debs[0], rpms[0]
+}
+
+// buildVersion builds the packages of version in formats into a
+// directory of the test's, which it returns.
+func buildVersion(t *testing.T, version, formats string) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("building packages is slow; skipped with -short")
@@ -40,17 +54,12 @@ func buildPackages(t *testing.T) (deb, rpm string) {
 		t.Skipf("cannot fetch the packaging tool (nfpm) and its dependencies: %v\n%s", err, out)
 	}
 	out := t.TempDir()
-	build := exec.CommandContext(ctx, goBin, "run", ".", "-version", testVersion, "-out", out)
+	build := exec.CommandContext(ctx, goBin, "run", ".", "-version", version, "-formats", formats, "-out", out)
 	build.Dir = dir
 	if msg, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the packages: %v\n%s", err, msg)
 	}
-	debs, _ := filepath.Glob(filepath.Join(out, "*.deb"))
-	rpms, _ := filepath.Glob(filepath.Join(out, "*.rpm"))
-	if len(debs) != 1 || len(rpms) != 1 {
-		t.Fatalf("want one .deb and one .rpm in %s, got %v and %v", out, debs, rpms)
-	}
-	return debs[0], rpms[0]
+	return out
 }
 
 // common is what both packages hold, with modes.
@@ -63,14 +72,27 @@ var common = map[string]os.FileMode{
 	"/usr/share/fish/vendor_completions.d/havip.fish": 0o644,
 	"/usr/share/doc/havip/examples/havip.service":     0o644,
 	"/usr/share/doc/havip/examples/reference.toml":    0o644,
+	"/usr/share/man/man1/havip.1.gz":                  0o644,
 }
 
-func wantFiles(t *testing.T, zsh string) map[string]os.FileMode {
-	t.Helper()
-	want := map[string]os.FileMode{zsh: 0o644}
-	for k, v := range common {
-		want[k] = v
+// Files of one format only.
+var (
+	debOnly = map[string]os.FileMode{
+		"/usr/share/zsh/vendor-completions/_havip": 0o644,
+		"/usr/share/doc/havip/copyright":           0o644,
+		"/usr/share/doc/havip/changelog.Debian.gz": 0o644,
+		"/usr/share/lintian/overrides/havip":       0o644,
 	}
+	rpmOnly = map[string]os.FileMode{
+		"/usr/share/zsh/site-functions/_havip": 0o644,
+		"/usr/share/licenses/havip/LICENSE":    0o644,
+	}
+)
+
+func wantFiles(t *testing.T, only map[string]os.FileMode) map[string]os.FileMode {
+	t.Helper()
+	want := maps.Clone(only)
+	maps.Copy(want, common)
 	docs, err := filepath.Glob(filepath.Join(repo, "docs", "*.md"))
 	if err != nil {
 		t.Fatal(err)
@@ -108,13 +130,13 @@ func TestPackages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkFiles(t, "deb", files, wantFiles(t, "/usr/share/zsh/vendor-completions/_havip"))
+		checkFiles(t, "deb", files, wantFiles(t, debOnly))
 		for _, s := range []string{"postinst", "prerm", "postrm"} {
 			if !strings.HasPrefix(string(control[s]), "#!/bin/sh") {
 				t.Errorf("deb lacks the %s script", s)
 			}
 		}
-		if !strings.Contains(string(control["control"]), "Version: "+testVersion) {
+		if !strings.Contains(string(control["control"]), "Version: "+testVersion+"-1\n") {
 			t.Errorf("control file without version %s:\n%s", testVersion, control["control"])
 		}
 
@@ -144,7 +166,13 @@ func TestPackages(t *testing.T) {
 			if err != nil || !strings.Contains(string(out), "havip "+testVersion) {
 				t.Errorf("packaged havip version: %q, %v", out, err)
 			}
+			usage, err := exec.Command(bin, "help").Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkManPage(t, files["/usr/share/man/man1/havip.1.gz"].data, string(usage))
 		}
+		lintDeb(t, debPath)
 
 		// dpkg-deb, where installed, lists the same files.
 		if dpkg, err := exec.LookPath("dpkg-deb"); err == nil {
@@ -175,7 +203,7 @@ func TestPackages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkFiles(t, "rpm", files, wantFiles(t, "/usr/share/zsh/site-functions/_havip"))
+		checkFiles(t, "rpm", files, wantFiles(t, rpmOnly))
 		if e := files["/etc/havip.toml"]; e != nil && !e.noreplace {
 			t.Error("/etc/havip.toml is not marked config(noreplace)")
 		}
@@ -196,6 +224,7 @@ func TestPackages(t *testing.T) {
 		} else {
 			t.Log("no rpm here; the .rpm header was read in Go only")
 		}
+		lintRPM(t, rpmPath)
 	})
 }
 

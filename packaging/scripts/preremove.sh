@@ -1,4 +1,5 @@
 #!/bin/sh
+# The .rpm's scriptlet; the .deb has maintainer scripts of its own in ../deb.
 # Before removal (dpkg: "remove"; rpm: 0 packages left, not an upgrade):
 # stop havip, which hands its VIPs over to the other members.
 set -e
