@@ -24,34 +24,29 @@ type setup struct {
 
 func (s setup) String() string { return s.kind + "/" + s.setting }
 
-// priority is node i's priority in every setup: node 0 is the master.
-func priority(i int) int { return 150 - 50*i }
-
-// vip is the one VIP of every run.
-var vip = testbed.VIP4(0)
-
 // cluster is one topology with one daemon per node.
 type cluster struct {
 	b     *bench
 	s     setup
+	z     size
 	net   *testbed.Net
 	dir   string
 	procs []*testbed.Proc
 	logs  []string
 }
 
-func (b *bench) newCluster(ctx context.Context, s setup, nodes int) (*cluster, error) {
-	tb, err := testbed.New(ctx, testbed.Options{Nodes: nodes})
+func (b *bench) newCluster(ctx context.Context, s setup, z size) (*cluster, error) {
+	tb, err := testbed.New(ctx, testbed.Options{Nodes: z.nodes})
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp(b.work, strings.ReplaceAll(s.String(), "/", "-")+"-")
+	dir, err := os.MkdirTemp(b.work, strings.ReplaceAll(s.String(), "/", "-")+"-"+z.short()+"-")
 	if err != nil {
 		tb.Close()
 		return nil, err
 	}
-	c := &cluster{b: b, s: s, net: tb, dir: dir, procs: make([]*testbed.Proc, nodes)}
-	for i := range nodes {
+	c := &cluster{b: b, s: s, z: z, net: tb, dir: dir, procs: make([]*testbed.Proc, z.nodes)}
+	for i := range z.nodes {
 		c.logs = append(c.logs, filepath.Join(dir, fmt.Sprintf("node%d.log", i)))
 		if err := c.writeConfig(i); err != nil {
 			c.close()
@@ -73,45 +68,57 @@ func (c *cluster) confPath(i int) string {
 
 func (c *cluster) writeConfig(i int) error {
 	if c.s.kind == "havip" {
-		prio := make([]int, c.nodes())
-		for k := range prio {
-			prio[k] = priority(k)
-		}
-		o := testbed.ClusterOpts{
-			Nodes:     c.nodes(),
-			Timing:    c.s.setting,
-			SocketDir: c.dir,
-			Instances: []testbed.InstanceOpts{{Name: "web", VIPs: []netip.Addr{vip}, Priority: prio, Preempt: true}},
-		}
-		_, err := testbed.WriteNodeConfig(c.confPath(i), i, o)
+		_, err := testbed.WriteNodeConfig(c.confPath(i), i, havipOpts(c.z, c.s.setting, c.dir))
 		return err
 	}
-	return os.WriteFile(c.confPath(i), []byte(keepalivedConfig(i, c.s.setting)), 0o644)
+	return os.WriteFile(c.confPath(i), []byte(keepalivedConfig(c.z, i, c.s.setting)), 0o644)
 }
 
-// keepalivedConfig is node i's keepalived.conf: one VRRPv3 instance on
-// eth0 (multicast adverts, which stay on the test bridge), every node
+// havipOpts is the havip configuration of every node of a cluster of
+// size z: one instance per VIP, each with z.priority on every node.
+func havipOpts(z size, timing, dir string) testbed.ClusterOpts {
+	o := testbed.ClusterOpts{Nodes: z.nodes, Timing: timing, SocketDir: dir}
+	for k := range z.instances {
+		prio := make([]int, z.nodes)
+		for i := range prio {
+			prio[i] = z.priority(i, k)
+		}
+		o.Instances = append(o.Instances, testbed.InstanceOpts{
+			Name: instanceName(k), VIPs: []netip.Addr{instanceVIP(k)}, Priority: prio, Preempt: true,
+		})
+	}
+	return o
+}
+
+// keepalivedConfig is node i's keepalived.conf: one VRRPv3 instance per
+// havip instance on eth0 (multicast adverts, which stay on the test
+// bridge), each with its own virtual_router_id (51 upwards), every node
 // starting as BACKUP and the highest priority winning, preemption on
 // (keepalived's default).
-func keepalivedConfig(i int, advert string) string {
-	return fmt.Sprintf(`# keepalived configuration of benchmark node %d
+func keepalivedConfig(z size, i int, advert string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `# keepalived configuration of benchmark node %d
 global_defs {
 	router_id node%d
 	vrrp_version 3
 	enable_script_security
 }
-
-vrrp_instance web {
+`, i, i)
+	for k := range z.instances {
+		fmt.Fprintf(&b, `
+vrrp_instance %s {
 	state BACKUP
 	interface eth0
-	virtual_router_id 51
+	virtual_router_id %d
 	priority %d
 	advert_int %s
 	virtual_ipaddress {
 		%s dev eth0
 	}
 }
-`, i, i, priority(i), advert, testbed.HostPrefix(vip))
+`, instanceName(k), 51+k, z.priority(i, k), advert, testbed.HostPrefix(instanceVIP(k)))
+	}
+	return b.String()
 }
 
 // start runs node i's daemon inside its namespace.

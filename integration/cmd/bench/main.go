@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -30,7 +31,7 @@ import (
 
 type bench struct {
 	rounds     int
-	nodes      []int
+	sizes      []size
 	setups     []setup
 	scenarios  map[string]bool
 	losses     []int
@@ -51,13 +52,13 @@ type bench struct {
 
 type fkey struct {
 	scenario string
-	nodes    int
+	size     size
 	setup    setup
 	metric   string
 }
 
 type falseKey struct {
-	nodes int
+	size  size
 	setup setup
 	loss  int
 }
@@ -69,7 +70,7 @@ type falseResult struct {
 }
 
 type usageKey struct {
-	nodes int
+	size  size
 	setup setup
 }
 
@@ -77,6 +78,7 @@ type usageResult struct {
 	cpu      []float64
 	rss      []uint64
 	switches []float64 // context switches per second
+	txRate   []float64 // bytes sent per second, by node
 	d        time.Duration
 }
 
@@ -92,7 +94,8 @@ func main() {
 func run() int {
 	var (
 		rounds    = flag.Int("rounds", 10, "rounds per failover scenario, setup and cluster size")
-		nodes     = flag.String("nodes", "2,3", "cluster sizes")
+		nodes     = flag.String("nodes", "2,3", fmt.Sprintf("cluster sizes: N nodes (2..%d) with -instances instances, or NxI (N nodes, I instances)", maxNodes))
+		instances = flag.Int("instances", 1, fmt.Sprintf("instances (one VIP each, spread active/active) of every size given as N in -nodes, 1..%d", maxInstances))
 		profiles  = flag.String("profiles", strings.Join(config.ProfileNames(), ","), "havip timing profiles (empty: no havip)")
 		adverts   = flag.String("adverts", "1,0.1,0.03,0.01", "keepalived VRRPv3 advert_int values in seconds (empty: no keepalived)")
 		scenarios = flag.String("scenarios", strings.Join(scenarioOrder, ","), "scenarios to run: "+strings.Join(scenarioOrder, ","))
@@ -113,13 +116,8 @@ func run() int {
 		falses: map[falseKey]falseResult{}, usages: map[usageKey]usageResult{}, broken: map[usageKey]string{},
 	}
 	var err error
-	if b.nodes, err = intList(*nodes); err != nil {
+	if b.sizes, err = parseSizes(*nodes, *instances); err != nil {
 		return usage(err)
-	}
-	for _, n := range b.nodes {
-		if n < 2 || n > 3 {
-			return usage(fmt.Errorf("-nodes: %d: want 2 or 3", n))
-		}
 	}
 	if b.losses, err = intList(*losses); err != nil {
 		return usage(err)
@@ -141,6 +139,11 @@ func run() int {
 			return usage(fmt.Errorf("-adverts: %q: want seconds between 0.01 and 255", a))
 		}
 		b.setups = append(b.setups, setup{"keepalived", a})
+	}
+	if *out != "" {
+		if st, err := os.Stat(filepath.Dir(*out)); err != nil || !st.IsDir() {
+			return usage(fmt.Errorf("-out %s: no such directory", *out))
+		}
 	}
 	if b.rounds < 1 || b.rounds > 1000 {
 		return usage(fmt.Errorf("-rounds %d: want 1..1000", b.rounds))
@@ -192,39 +195,52 @@ func run() int {
 		}
 	}
 
-	started := time.Now()
+	started, load0 := time.Now(), loadAvg()
 	perSetup := slices.ContainsFunc(scenarioOrder, func(sc string) bool { return sc != "resources" && b.scenarios[sc] })
-	for _, n := range b.nodes {
+	for _, z := range b.sizes {
 		for _, s := range b.setups {
 			if ctx.Err() != nil || !perSetup {
 				break
 			}
-			b.runSetup(ctx, s, n)
+			b.runSetup(ctx, s, z)
 		}
-		if b.scenarios["resources"] && b.idle > 0 && ctx.Err() == nil {
-			b.resources(ctx, n)
-		}
+	}
+	if b.scenarios["resources"] && b.idle > 0 && ctx.Err() == nil {
+		b.resources(ctx)
 	}
 	if err := testbed.SweepRun(); err != nil {
 		b.logf("removing namespaces: %v", err)
 	}
 
-	var w io.Writer = os.Stdout
-	if *out != "" {
-		f, err := os.Create(*out)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			return 1
-		}
-		defer f.Close()
-		w = io.MultiWriter(os.Stdout, f)
+	load := fmt.Sprintf("load average %s at the start, %s at the end", load0, loadAvg())
+	if err := b.writeReport(*out, shellJoin(os.Args[1:]), time.Since(started), load); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
 	}
-	b.report(w, shellJoin(os.Args[1:]), time.Since(started))
 	if ctx.Err() != nil {
 		fmt.Fprintln(os.Stderr, "bench: stopped early:", context.Cause(ctx))
 		return 1
 	}
 	return 0
+}
+
+// writeReport prints the report and, with out set, writes it there with
+// its pictures beside it.
+func (b *bench) writeReport(out, args string, took time.Duration, load string) error {
+	if out == "" {
+		b.report(os.Stdout, args, took, load, nil)
+		return nil
+	}
+	plots, err := b.writePlots(out)
+	if err != nil {
+		b.logf("pictures: %v", err)
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	b.report(io.MultiWriter(os.Stdout, f), args, took, load, plots)
+	return f.Close()
 }
 
 func usage(err error) int {
@@ -237,79 +253,15 @@ func (b *bench) logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
 }
 
-// resources measures every setup's idle daemons, n nodes each, over the
-// same window. On a shared virtual machine the cost of a wakeup changes
-// several-fold from one minute to the next, so setups measured one after
-// the other are not comparable; side by side, each bears the same host.
-func (b *bench) resources(ctx context.Context, n int) {
-	var up []*cluster
-	defer func() {
-		for _, c := range up {
-			c.close()
-		}
-	}()
-	for _, s := range b.setups {
-		uk := usageKey{n, s}
-		c, err := b.newCluster(ctx, s, n)
-		if err != nil {
-			b.broken[uk] = err.Error()
-			continue
-		}
-		up = append(up, c)
-		if err := c.startAll(); err != nil {
-			b.broken[uk] = err.Error()
-		}
-	}
-	var steady []*cluster
-	for _, c := range up {
-		if _, broken := b.broken[usageKey{n, c.s}]; broken {
-			continue
-		}
-		if err := c.steady(ctx); err != nil {
-			b.broken[usageKey{n, c.s}] = fmt.Sprintf("no steady master before the idle measurement: %v", err)
-			continue
-		}
-		steady = append(steady, c)
-	}
-	b.logf("%d nodes: %d setups idle side by side for %v", n, len(steady), b.idle)
-	before := make([][]procUsage, len(steady))
-	for i, c := range steady {
-		var err error
-		if before[i], err = c.snapshot(); err != nil {
-			b.broken[usageKey{n, c.s}] = err.Error()
-		}
-	}
-	start := time.Now()
-	select {
-	case <-ctx.Done():
-		return
-	case <-time.After(b.idle):
-	}
-	wall := time.Since(start)
-	for i, c := range steady {
-		uk := usageKey{n, c.s}
-		if before[i] == nil {
-			continue
-		}
-		u, err := c.usageSince(before[i], wall)
-		if err != nil {
-			b.broken[uk] = err.Error()
-			continue
-		}
-		b.usages[uk] = u
-		b.logf("%s, %d nodes: idle CPU %v %%, RSS %v KiB, %v context switches/s", c.s, n, fmtFloats(u.cpu), u.rss, fmtFloats(u.switches))
-	}
-}
-
 // runSetup builds one cluster of setup s and runs every chosen scenario
 // on it (resources excepted: see resources).
-func (b *bench) runSetup(ctx context.Context, s setup, n int) {
-	uk := usageKey{n, s}
-	b.logf("%s, %d nodes: starting", s, n)
-	c, err := b.newCluster(ctx, s, n)
+func (b *bench) runSetup(ctx context.Context, s setup, z size) {
+	uk := usageKey{z, s}
+	b.logf("%s, %s: starting", s, z)
+	c, err := b.newCluster(ctx, s, z)
 	if err != nil {
 		b.broken[uk] = err.Error()
-		b.logf("%s, %d nodes: %v", s, n, err)
+		b.logf("%s, %s: %v", s, z, err)
 		return
 	}
 	defer c.close()
@@ -318,8 +270,8 @@ func (b *bench) runSetup(ctx context.Context, s setup, n int) {
 		return
 	}
 	if err := c.steady(ctx); err != nil {
-		b.broken[uk] = fmt.Sprintf("no steady master at start: %v\n%s", err, c.tail(0, 10))
-		b.logf("%s, %d nodes: %s", s, n, b.broken[uk])
+		b.broken[uk] = fmt.Sprintf("no steady holders at start: %v\n%s", err, c.tail(0, 10))
+		b.logf("%s, %s: %s", s, z, b.broken[uk])
 		return
 	}
 	rounds := map[string]func(context.Context, *observer) (result, error){
@@ -337,7 +289,7 @@ func (b *bench) runSetup(ctx context.Context, s setup, n int) {
 		case "false":
 			for _, loss := range b.losses {
 				if err := c.steady(ctx); err != nil {
-					b.falses[falseKey{n, s, loss}] = falseResult{err: err.Error()}
+					b.falses[falseKey{z, s, loss}] = falseResult{err: err.Error()}
 					continue
 				}
 				ch, err := c.falseFailovers(ctx, loss, b.soak)
@@ -345,8 +297,8 @@ func (b *bench) runSetup(ctx context.Context, s setup, n int) {
 				if err != nil {
 					fr.err = err.Error()
 				}
-				b.falses[falseKey{n, s, loss}] = fr
-				b.logf("%s, %d nodes, %d%% loss, busy CPUs: %d holder changes in %v", s, n, loss, ch, b.soak)
+				b.falses[falseKey{z, s, loss}] = fr
+				b.logf("%s, %s, %d%% loss, busy CPUs: %d holder changes in %v", s, z, loss, ch, b.soak)
 			}
 		case "resources":
 			continue // measured for every setup at once: see resources
@@ -357,23 +309,23 @@ func (b *bench) runSetup(ctx context.Context, s setup, n int) {
 				}
 				res, err := b.round(ctx, c, rounds[sc])
 				if err != nil {
-					k := fkey{sc, n, s, ""}
+					k := fkey{sc, z, s, ""}
 					b.failed[k] = append(b.failed[k], err.Error())
-					b.logf("%s, %d nodes, %s round %d: %v", s, n, sc, r+1, err)
+					b.logf("%s, %s, %s round %d: %v", s, z, sc, r+1, err)
 					continue
 				}
 				for _, m := range sortedKeys(res) {
-					k := fkey{sc, n, s, m}
+					k := fkey{sc, z, s, m}
 					b.failover[k] = append(b.failover[k], res[m])
 					if !slices.Contains(b.metrics[sc], m) {
 						b.metrics[sc] = append(b.metrics[sc], m)
 					}
 				}
 				if b.verbose {
-					b.logf("%s, %d nodes, %s round %d: %v", s, n, sc, r+1, res)
+					b.logf("%s, %s, %s round %d: %v", s, z, sc, r+1, res)
 				}
 			}
-			b.logf("%s, %d nodes, %s: done", s, n, sc)
+			b.logf("%s, %s, %s: done", s, z, sc)
 		}
 	}
 }
@@ -397,13 +349,10 @@ func (b *bench) round(ctx context.Context, c *cluster, f func(context.Context, *
 	if err != nil {
 		return nil, err
 	}
-	h, err := probe.Holders(vip)
+	err = c.preferredHold(probe)
 	probe.Close()
 	if err != nil {
-		return nil, err
-	}
-	if !slices.Equal(h, []int{0}) {
-		return nil, fmt.Errorf("holders %v at the start of the round, want [0]", h)
+		return nil, fmt.Errorf("at the start of the round: %w", err)
 	}
 	if st := o.ping.Stats(time.Now().Add(-150*time.Millisecond), time.Now().Add(-pingLate), pingLate); st.Sent == 0 || st.Lost > 0 {
 		return nil, fmt.Errorf("pings not all answered at the start of the round: %d of %d lost", st.Lost, st.Sent)

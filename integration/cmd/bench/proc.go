@@ -161,3 +161,13 @@ func parseSwitches(s string) uint64 {
 	}
 	return n
 }
+
+// loadAvg is the machine's load average over 1, 5 and 15 minutes, as
+// /proc/loadavg gives it.
+func loadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(data)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
+}

@@ -18,13 +18,21 @@ var scenarioTitle = map[string]string{
 	"maintenance": "Maintenance: `havip maintenance on` on node 0 (havip only)",
 }
 
-// report writes the results as Markdown.
-func (b *bench) report(w io.Writer, args string, took time.Duration) {
+// report writes the results as Markdown; plots maps a section (a
+// scenario, "false" or a resources figure) to the file name of its
+// picture, written beside the report.
+func (b *bench) report(w io.Writer, args string, took time.Duration, load string, plots map[string]string) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	img := func(key string) {
+		if f := plots[key]; f != "" {
+			p("![%s](%s)", plotTitle(key), f)
+			p("")
+		}
+	}
 	p("# havip failover benchmark")
 	p("")
-	p("Command: `sudo go run ./integration/cmd/bench %s` (%d CPUs, %s, took %v).", args, runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"), took.Round(time.Second))
-	p("Nodes have priorities 150, 100, 50; node 0 is the master at the start of every round.")
+	p("Command: `sudo go run ./integration/cmd/bench %s` (%d CPUs, %s, took %v; %s).", args, runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"), took.Round(time.Second), load)
+	p("Instance k (VIP %s + k) prefers node k mod nodes: priority 150 there, 100 and 50 on the next two nodes, 5 less on each after them; node 0 holds instance 0, whose VIP every round measures, at the start of every round.", vip)
 	p("The client pings the VIP every %v from the observer; an echo without a reply within %v is lost; outage = lost × %v, taken as the span from the first lost echo to the first answered one after the last loss.", pingEvery, pingLate, pingEvery)
 	p("GARP times are the arrival of the new master's first gratuitous ARP on the observer's eth0 (packet socket).")
 	p("")
@@ -35,8 +43,9 @@ func (b *bench) report(w io.Writer, args string, took time.Duration) {
 		}
 		p("## %s", scenarioTitle[sc])
 		p("")
-		for _, n := range b.nodes {
-			p("### %d nodes", n)
+		img(sc)
+		for _, z := range b.sizes {
+			p("### %s", z)
 			p("")
 			head := "| setup | rounds |"
 			sep := "| --- | --- |"
@@ -53,52 +62,59 @@ func (b *bench) report(w io.Writer, args string, took time.Duration) {
 				row := fmt.Sprintf("| %s |", s)
 				ok := 0
 				for _, m := range b.metrics[sc] {
-					ok = max(ok, len(b.failover[fkey{sc, n, s, m}]))
+					ok = max(ok, len(b.failover[fkey{sc, z, s, m}]))
 				}
-				failed := len(b.failed[fkey{sc, n, s, ""}])
+				failed := len(b.failed[fkey{sc, z, s, ""}])
 				row += fmt.Sprintf(" %d", ok)
 				if failed > 0 {
 					row += fmt.Sprintf(" (+%d failed)", failed)
 				}
 				row += " |"
 				for _, m := range b.metrics[sc] {
-					sum := summarize(b.failover[fkey{sc, n, s, m}])
+					sum := summarize(b.failover[fkey{sc, z, s, m}])
 					if sum.N == 0 {
 						row += " – |"
 						continue
 					}
 					row += fmt.Sprintf(" %s / %s / %s |", fmtDur(sum.Median), fmtDur(sum.P95), fmtDur(sum.Max))
 				}
-				if b.broken[usageKey{n, s}] != "" {
-					row += " " + oneLine(b.broken[usageKey{n, s}])
+				if b.broken[usageKey{z, s}] != "" {
+					row += " " + oneLine(b.broken[usageKey{z, s}])
 				}
 				p("%s", row)
 			}
 			p("")
 			for _, m := range b.metrics[sc] {
 				if !slices.Contains(havipOnly, sc) {
-					b.ratios(w, sc, n, m)
+					b.ratios(w, sc, z, m)
 				}
 			}
 			for _, s := range b.setups {
-				if errs := b.failed[fkey{sc, n, s, ""}]; len(errs) > 0 {
+				if errs := b.failed[fkey{sc, z, s, ""}]; len(errs) > 0 {
 					p("Failed rounds of %s: %s", s, oneLine(strings.Join(dedupe(errs), "; ")))
 					p("")
 				}
 			}
+		}
+		for _, m := range b.metrics[sc] {
+			b.sizeRatios(w, m, func(z size, s setup) (float64, bool) {
+				sum := summarize(b.failover[fkey{sc, z, s, m}])
+				return float64(sum.Median), sum.N > 0
+			})
 		}
 	}
 
 	if b.scenarios["false"] {
 		p("## False failovers: %v per run with random loss on every port and %d busy loops", b.soak, runtime.NumCPU())
 		p("")
-		p("Changes of the VIP's holder set sampled every 20 ms; per hour = changes × 3600 s / run time.")
+		p("Changes of every instance's holder set sampled every 20 ms; per hour = changes × 3600 s / run time.")
 		p("")
+		img("false")
 		head := "| setup |"
 		sep := "| --- |"
-		for _, n := range b.nodes {
+		for _, z := range b.sizes {
 			for _, l := range b.losses {
-				head += fmt.Sprintf(" %d nodes, %d%% loss |", n, l)
+				head += fmt.Sprintf(" %s, %d%% loss |", z, l)
 				sep += " --- |"
 			}
 		}
@@ -106,9 +122,9 @@ func (b *bench) report(w io.Writer, args string, took time.Duration) {
 		p("%s", sep)
 		for _, s := range b.setups {
 			row := fmt.Sprintf("| %s |", s)
-			for _, n := range b.nodes {
+			for _, z := range b.sizes {
 				for _, l := range b.losses {
-					r, ok := b.falses[falseKey{n, s, l}]
+					r, ok := b.falses[falseKey{z, s, l}]
 					switch {
 					case !ok:
 						row += " – |"
@@ -125,33 +141,101 @@ func (b *bench) report(w io.Writer, args string, took time.Duration) {
 	}
 
 	if b.scenarios["resources"] && b.idle > 0 {
-		p("## Resources: each daemon idle for %v, every setup side by side over the same window (utime+stime from /proc/PID/stat, VmRSS from /proc/PID/status, context switches of every thread from /proc/PID/task/*/status, keepalived's VRRP child included)", b.idle)
-		p("")
-		p("| setup | nodes | CPU %% of one core, median / max | RSS MiB, median / max | context switches/s, median / max |")
-		p("| --- | --- | --- | --- | --- |")
-		for _, s := range b.setups {
-			for _, n := range b.nodes {
-				u, ok := b.usages[usageKey{n, s}]
-				if !ok {
-					continue
-				}
-				cpu := slices.Clone(u.cpu)
-				slices.Sort(cpu)
-				rss := slices.Clone(u.rss)
-				slices.Sort(rss)
-				sw := slices.Clone(u.switches)
-				slices.Sort(sw)
-				p("| %s | %d | %.2f / %.2f | %.1f / %.1f | %.0f / %.0f |", s, n, medianF(cpu), cpu[len(cpu)-1],
-					float64(rss[len(rss)/2])/1024, float64(rss[len(rss)-1])/1024, medianF(sw), sw[len(sw)-1])
-			}
-		}
-		p("")
+		b.resourcesReport(w, img)
 	}
+}
+
+// resourcesReport writes the idle measurement: one row per setup and
+// size, then each setup's medians against its first size.
+func (b *bench) resourcesReport(w io.Writer, img func(string)) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	p("## Resources: each daemon idle for %v, every setup and size side by side over the same window (utime+stime from /proc/PID/stat, VmRSS from /proc/PID/status, context switches of every thread from /proc/PID/task/*/status, keepalived's VRRP child included; bytes sent by each node's eth0 from its link statistics)", b.idle)
+	p("")
+	for _, key := range []string{"idle-cpu", "idle-wakeups", "idle-tx"} {
+		img(key)
+	}
+	p("| setup | cluster | CPU %% of one core, median / max | RSS MiB, median / max | context switches/s, median / max | bytes/s sent per node, median / max |")
+	p("| --- | --- | --- | --- | --- | --- |")
+	for _, s := range b.setups {
+		for _, z := range b.sizes {
+			u, ok := b.usages[usageKey{z, s}]
+			if !ok {
+				if e := b.broken[usageKey{z, s}]; e != "" {
+					p("| %s | %s | %s | | | |", s, z, oneLine(e))
+				}
+				continue
+			}
+			rss := make([]float64, len(u.rss))
+			for i, v := range u.rss {
+				rss[i] = float64(v) / 1024
+			}
+			cpu, mem, sw, tx := spread(u.cpu), spread(rss), spread(u.switches), spread(u.txRate)
+			p("| %s | %s | %.2f / %.2f | %.1f / %.1f | %.0f / %.0f | %.0f / %.0f |", s, z, cpu[0], cpu[1], mem[0], mem[1], sw[0], sw[1], tx[0], tx[1])
+		}
+	}
+	p("")
+	for _, m := range []struct {
+		name string
+		of   func(usageResult) []float64
+	}{
+		{"idle CPU", func(u usageResult) []float64 { return u.cpu }},
+		{"context switches/s", func(u usageResult) []float64 { return u.switches }},
+		{"bytes/s sent per node", func(u usageResult) []float64 { return u.txRate }},
+	} {
+		b.sizeRatios(w, m.name, func(z size, s setup) (float64, bool) {
+			u, ok := b.usages[usageKey{z, s}]
+			if !ok || len(m.of(u)) == 0 {
+				return 0, false
+			}
+			return spread(m.of(u))[0], true
+		})
+	}
+}
+
+// spread is the median and the maximum of vs.
+func spread(vs []float64) [2]float64 {
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	return [2]float64{medianF(s), s[len(s)-1]}
+}
+
+// sizeRatios prints, when there are several sizes, each setup's median
+// of one metric at every other size against the first size.
+func (b *bench) sizeRatios(w io.Writer, metric string, median func(size, setup) (float64, bool)) {
+	if len(b.sizes) < 2 {
+		return
+	}
+	base := b.sizes[0]
+	fmt.Fprintf(w, "Against %s, %s medians:\n\n", base, metric)
+	head, sep := "| setup |", "| --- |"
+	for _, z := range b.sizes[1:] {
+		head += " " + z.String() + " |"
+		sep += " --- |"
+	}
+	fmt.Fprintln(w, head)
+	fmt.Fprintln(w, sep)
+	for _, s := range b.setups {
+		row := "| " + s.String() + " |"
+		m0, ok0 := median(base, s)
+		if !ok0 {
+			continue
+		}
+		for _, z := range b.sizes[1:] {
+			m, ok := median(z, s)
+			if !ok || m0 == 0 {
+				row += " – |"
+				continue
+			}
+			row += fmt.Sprintf(" %.2f |", m/m0)
+		}
+		fmt.Fprintln(w, row)
+	}
+	fmt.Fprintln(w)
 }
 
 // ratios prints the havip/keepalived ratio of the medians of one metric:
 // one row per havip profile, one column per keepalived advert interval.
-func (b *bench) ratios(w io.Writer, sc string, n int, metric string) {
+func (b *bench) ratios(w io.Writer, sc string, z size, metric string) {
 	var hv, ka []setup
 	for _, s := range b.setups {
 		if s.kind == "havip" {
@@ -173,9 +257,9 @@ func (b *bench) ratios(w io.Writer, sc string, n int, metric string) {
 	fmt.Fprintln(w, sep)
 	for _, h := range hv {
 		row := "| " + h.setting + " |"
-		hs := summarize(b.failover[fkey{sc, n, h, metric}])
+		hs := summarize(b.failover[fkey{sc, z, h, metric}])
 		for _, k := range ka {
-			ks := summarize(b.failover[fkey{sc, n, k, metric}])
+			ks := summarize(b.failover[fkey{sc, z, k, metric}])
 			r := ratio(hs.Median, ks.Median)
 			if hs.N == 0 || ks.N == 0 || math.IsNaN(r) {
 				row += " – |"

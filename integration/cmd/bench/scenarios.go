@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"runtime"
 	"slices"
 	"strings"
@@ -51,10 +52,11 @@ func (o *observer) close() {
 	o.garp.Close()
 }
 
-// steady waits until node 0 alone holds the VIP, every daemon runs, and
-// the observer reaches the VIP at node 0: the state every round starts
-// from. The observer's neighbour entry is flushed first, as a client that
-// has not talked to the VIP for a while would have none.
+// steady waits until every instance's VIP is held by its preferred node
+// alone (node 0 holds instance 0's), every daemon runs, and the observer
+// reaches instance 0's VIP at node 0: the state every round starts from.
+// The observer's neighbour entry is flushed first, as a client that has
+// not talked to the VIP for a while would have none.
 func (c *cluster) steady(ctx context.Context) error {
 	for i, p := range c.procs {
 		if p == nil || p.Exited() {
@@ -66,31 +68,12 @@ func (c *cluster) steady(ctx context.Context) error {
 		return err
 	}
 	defer probe.Close()
-	err = testbed.WaitUntil(ctx, steadyWait, func() error {
-		h, err := probe.Holders(vip)
-		if err != nil {
-			return err
-		}
-		if !slices.Equal(h, []int{0}) {
-			return fmt.Errorf("holders %v, want [0]", h)
-		}
-		return nil
-	})
-	if err != nil {
+	check := func() error { return c.preferredHold(probe) }
+	if err := testbed.WaitUntil(ctx, steadyWait, check); err != nil {
 		return err
 	}
 	// Give the last announcements and the backups' state time to settle.
-	err = testbed.Consistently(ctx, 500*time.Millisecond, func() error {
-		h, err := probe.Holders(vip)
-		if err != nil {
-			return err
-		}
-		if !slices.Equal(h, []int{0}) {
-			return fmt.Errorf("holders %v, want [0]", h)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := testbed.Consistently(ctx, 500*time.Millisecond, check); err != nil {
 		return err
 	}
 	flushCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -99,6 +82,27 @@ func (c *cluster) steady(ctx context.Context) error {
 		return err
 	}
 	return testbed.WaitUntil(ctx, 10*time.Second, func() error { return c.net.ObserverReaches(vip, 0) })
+}
+
+// preferredHold checks that every instance's VIP is on its preferred
+// node alone.
+func (c *cluster) preferredHold(probe *testbed.HolderProbe) error {
+	held, err := probe.HoldersAll(c.z.vips())
+	if err != nil {
+		return err
+	}
+	return preferredHolders(c.z, held)
+}
+
+// preferredHolders checks held (holders by VIP) against the steady state
+// of a cluster of size z.
+func preferredHolders(z size, held map[netip.Addr][]int) error {
+	for k, v := range z.vips() {
+		if want := []int{z.preferred(k)}; !slices.Equal(held[v], want) {
+			return fmt.Errorf("instance %s (%s): holders %v, want %v", instanceName(k), v, held[v], want)
+		}
+	}
+	return nil
 }
 
 // waitRecovered waits until the pinger has answers again after t0 and
@@ -118,6 +122,15 @@ func waitRecovered(o *observer, t0 time.Time) (testbed.PingStats, error) {
 		}
 	}
 }
+
+// The metrics of the rounds that the report's pictures show.
+const (
+	metricCutGARP    = "failover (cut → GARP)"
+	metricUntilOne   = "until one holder"
+	metricHandover   = "handover (SIGTERM → GARP)"
+	metricSwitchover = "switchover (command → GARP)"
+	metricDrain      = "drain (command → GARP)"
+)
 
 // result of one round; zero durations are not measured.
 type result map[string]time.Duration
@@ -150,7 +163,7 @@ func (c *cluster) hardRound(ctx context.Context, o *observer) (result, error) {
 	if err := c.net.Heal(); err != nil {
 		return nil, err
 	}
-	res := result{"failover (cut → GARP)": g.At.Sub(t0), "client outage": st.Outage(pingEvery)}
+	res := result{metricCutGARP: g.At.Sub(t0), "client outage": st.Outage(pingEvery)}
 	for _, ch := range r.Changes {
 		if !ch.At.Before(t0) && slices.ContainsFunc(ch.Holders, func(i int) bool { return i != 0 }) {
 			res["cut → new master holds"] = ch.At.Sub(t0)
@@ -204,7 +217,7 @@ func (c *cluster) crashRound(ctx context.Context, o *observer) (result, error) {
 	if len(r.Changes) == 1 {
 		one = 0
 	}
-	res := result{"clients split (two holders)": split, "until one holder": one}
+	res := result{"clients split (two holders)": split, metricUntilOne: one}
 	st, err := waitRecovered(o, t0)
 	if err != nil {
 		return nil, err
@@ -238,7 +251,7 @@ func (c *cluster) gracefulRound(ctx context.Context, o *observer) (result, error
 	if err := c.start(0); err != nil {
 		return nil, err
 	}
-	return result{"handover (SIGTERM → GARP)": g.At.Sub(t0), "client outage": st.Outage(pingEvery)}, nil
+	return result{metricHandover: g.At.Sub(t0), "client outage": st.Outage(pingEvery)}, nil
 }
 
 // havipCmd runs a havip client command on node i against its daemon.
@@ -279,29 +292,30 @@ func (c *cluster) commandRound(ctx context.Context, o *observer, metric string, 
 	return result{metric: g.At.Sub(t0), "client outage": st.Outage(pingEvery), "command run time (ip netns exec + client)": ran}, nil
 }
 
-// switchoverRound moves the VIP from node 0 to node 1 with
-// `havip switchover --to node1`, then back.
+// switchoverRound moves instance 0 from node 0 to node 1 with
+// `havip switchover --instance vip0 --to node1`, then back.
 func (c *cluster) switchoverRound(ctx context.Context, o *observer) (result, error) {
-	return c.commandRound(ctx, o, "switchover (command → GARP)",
-		[]string{"switchover", "--to", "node1"}, []string{"switchover", "--to", "node0"})
+	return c.commandRound(ctx, o, metricSwitchover,
+		[]string{"switchover", "--instance", instanceName(0), "--to", "node1"},
+		[]string{"switchover", "--instance", instanceName(0), "--to", "node0"})
 }
 
 // maintenanceRound drains node 0 with `havip maintenance on`, then
 // undrains it (it preempts back).
 func (c *cluster) maintenanceRound(ctx context.Context, o *observer) (result, error) {
-	return c.commandRound(ctx, o, "drain (command → GARP)",
+	return c.commandRound(ctx, o, metricDrain,
 		[]string{"maintenance", "on"}, []string{"maintenance", "off"})
 }
 
 // falseFailovers runs the steady cluster for d with loss percent of the
 // frames dropped on every port and every CPU saturated by busy loops, and
-// counts the changes of the VIP's holders.
+// counts the changes of every instance's holders.
 func (c *cluster) falseFailovers(ctx context.Context, loss int, d time.Duration) (changes int, err error) {
-	s, err := c.net.SampleHolders(vip, 20*time.Millisecond)
+	probe, err := c.net.OpenHolderProbe()
 	if err != nil {
 		return 0, err
 	}
-	defer s.Stop()
+	defer probe.Close()
 	if err := c.net.Loss(loss); err != nil {
 		return 0, err
 	}
@@ -311,44 +325,51 @@ func (c *cluster) falseFailovers(ctx context.Context, loss int, d time.Duration)
 		return 0, err
 	}
 	defer load.Stop()
-	select {
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	case <-time.After(d):
-	}
+	changes, err = c.holderChanges(ctx, probe, 20*time.Millisecond, d)
 	load.Stop()
-	r := s.Stop()
-	if r.Err != nil {
-		return 0, r.Err
+	if err != nil {
+		return changes, err
 	}
-	return len(r.Changes) - 1, c.net.Heal()
+	return changes, c.net.Heal()
 }
 
-// snapshot reads every daemon's CPU time, RSS and context switches.
-func (c *cluster) snapshot() ([]procUsage, error) {
-	u := make([]procUsage, c.nodes())
-	for i, p := range c.procs {
-		var err error
-		if u[i], err = treeUsage(p.PID); err != nil {
-			return nil, err
+// holderChanges reads the holders of every instance's VIP each period
+// for d and counts the changes of their holder sets: one netlink address
+// dump per node and sample, whatever the number of instances.
+func (c *cluster) holderChanges(ctx context.Context, probe *testbed.HolderProbe, period, d time.Duration) (int, error) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	end := time.After(d)
+	var last map[netip.Addr][]int
+	changes := 0
+	for {
+		held, err := probe.HoldersAll(c.z.vips())
+		if err != nil {
+			return changes, err
+		}
+		changes += countChanges(last, held)
+		last = held
+		select {
+		case <-ctx.Done():
+			return changes, ctx.Err()
+		case <-end:
+			return changes, nil
+		case <-t.C:
 		}
 	}
-	return u, nil
 }
 
-// usageSince is every daemon's CPU (% of one core) and context switches
-// per second since before, taken wall ago, and its RSS now.
-func (c *cluster) usageSince(before []procUsage, wall time.Duration) (usageResult, error) {
-	after, err := c.snapshot()
-	if err != nil {
-		return usageResult{}, err
+// countChanges is the number of VIPs whose holders differ between two
+// samples; none for the first sample (prev nil).
+func countChanges(prev, now map[netip.Addr][]int) int {
+	if prev == nil {
+		return 0
 	}
-	r := usageResult{d: wall}
-	for i := range after {
-		cpu := float64(after[i].CPUTicks-before[i].CPUTicks) / clockTicks
-		r.cpu = append(r.cpu, 100*cpu/wall.Seconds())
-		r.rss = append(r.rss, after[i].RSSKiB)
-		r.switches = append(r.switches, float64(after[i].Switches-before[i].Switches)/wall.Seconds())
+	n := 0
+	for v, h := range now {
+		if !slices.Equal(prev[v], h) {
+			n++
+		}
 	}
-	return r, nil
+	return n
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"math"
-	"strings"
 	"testing"
 	"time"
 
@@ -57,15 +56,6 @@ func TestParseStat(t *testing.T) {
 	rss, err := parseRSS("Name:\thavip\nVmPeak:\t  9000 kB\nVmRSS:\t   12345 kB\n")
 	if err != nil || rss != 12345 {
 		t.Errorf("parseRSS = %d, %v; want 12345", rss, err)
-	}
-}
-
-func TestKeepalivedConfig(t *testing.T) {
-	got := keepalivedConfig(1, "0.1")
-	for _, want := range []string{"vrrp_version 3", "priority 100", "advert_int 0.1", "198.18.0.100/32 dev eth0", "interface eth0"} {
-		if !strings.Contains(got, want) {
-			t.Errorf("keepalived config lacks %q:\n%s", want, got)
-		}
 	}
 }
 
