@@ -83,6 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.kinds, "kinds", "", "comma-separated fault kinds to draw from (default all)")
 	fs.StringVar(&o.havip, "havip", "", "havip binary (default: build ./cmd/havip)")
 	fs.StringVar(&o.out, "out", "", "write the Markdown report there (default stdout)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the daemons' configurations and logs (the directory is printed)")
 	fs.BoolVar(&o.verbose, "v", false, "log every action to stderr")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -173,7 +174,11 @@ func chaos(ctx context.Context, o options, stderr io.Writer) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(work)
+	if o.keep {
+		defer fmt.Fprintln(stderr, "chaos: configurations and logs kept in", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
 	c, err := setUp(ctx, o, work, logf)
 	if err != nil {
 		return nil, err

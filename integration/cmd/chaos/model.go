@@ -26,6 +26,7 @@ type options struct {
 	kinds     string
 	havip     string
 	out       string
+	keep      bool
 	verbose   bool
 }
 

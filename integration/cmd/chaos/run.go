@@ -48,8 +48,14 @@ func newRunner(c *cluster, logf func(string, ...any)) *runner {
 	return r
 }
 
-// note records a change of the world made by what.
-func (r *runner) note(what string, mutate func(*world)) {
+// note records a change of the world made by what, now: a fault that
+// begins counts from when its action is done.
+func (r *runner) note(what string, mutate func(*world)) { r.noteAt(time.Now(), what, mutate) }
+
+// noteAt records a change made at at. A fault that ends counts from
+// before its action began (the daemon may act on it at once: a node let
+// out of maintenance takes its VIP back before the command returns).
+func (r *runner) noteAt(at time.Time, what string, mutate func(*world)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	w := r.world.clone()
@@ -57,7 +63,10 @@ func (r *runner) note(what string, mutate func(*world)) {
 		mutate(&w)
 	}
 	r.world = w
-	r.rec.Changes = append(r.rec.Changes, change{At: time.Now(), What: what, W: w})
+	if n := len(r.rec.Changes); n > 0 && at.Before(r.rec.Changes[n-1].At) {
+		at = r.rec.Changes[n-1].At
+	}
+	r.rec.Changes = append(r.rec.Changes, change{At: at, What: what, W: w})
 	r.logf("%s", what)
 }
 
@@ -165,7 +174,7 @@ func (r *runner) begin(ctx context.Context, f fault) error {
 	r.mu.Unlock()
 	switch f.Kind {
 	case kPartition, kOneWay, kLoss:
-		return r.network(f, true)
+		return r.network(time.Time{}, f, true)
 	case kLinkDown:
 		if err := r.c.net.SetLink(n, "eth0", false); err != nil {
 			return err
@@ -240,6 +249,7 @@ func (r *runner) begin(ctx context.Context, f fault) error {
 
 // end ends fault f, if it began.
 func (r *runner) end(ctx context.Context, f fault) error {
+	at := time.Now()
 	if len(f.Nodes) == 1 && f.Nodes[0] == holderOf {
 		n := r.resolvedNode(f.ID)
 		if n < 0 {
@@ -248,7 +258,7 @@ func (r *runner) end(ctx context.Context, f fault) error {
 		f.Nodes = []int{n}
 	}
 	if f.Kind == kPartition || f.Kind == kOneWay || f.Kind == kLoss {
-		return r.network(f, false)
+		return r.network(at, f, false)
 	}
 	n := -1
 	r.mu.Lock()
@@ -264,7 +274,7 @@ func (r *runner) end(ctx context.Context, f fault) error {
 		if err := r.c.net.SetLink(n, "eth0", true); err != nil {
 			return err
 		}
-		r.note("end of "+f.String(), func(w *world) { w.LinkDown[n] = false })
+		r.noteAt(at, "end of "+f.String(), func(w *world) { w.LinkDown[n] = false })
 		return nil
 	}
 	if n < 0 {
@@ -275,12 +285,12 @@ func (r *runner) end(ctx context.Context, f fault) error {
 		if err := r.c.start(n); err != nil {
 			return err
 		}
-		r.note("end of "+f.String()+": started again", func(w *world) { w.Down[n] = false })
+		r.noteAt(at, "end of "+f.String()+": started again", func(w *world) { w.Down[n] = false })
 	case kFreeze:
 		if err := r.c.signal(n, syscall.SIGCONT); err != nil {
 			return err
 		}
-		r.note("end of "+f.String(), func(w *world) { w.Frozen[n] = false })
+		r.noteAt(at, "end of "+f.String(), func(w *world) { w.Frozen[n] = false })
 	case kStarve:
 		r.mu.Lock()
 		t := r.throttle[n]
@@ -289,12 +299,12 @@ func (r *runner) end(ctx context.Context, f fault) error {
 		if err := t.undo(); err != nil {
 			return err
 		}
-		r.note("end of "+f.String(), func(w *world) { w.Starved[n] = false })
+		r.noteAt(at, "end of "+f.String(), func(w *world) { w.Starved[n] = false })
 	case kMaint:
 		if err := r.c.havip(ctx, n, "maintenance", "off"); err != nil {
 			return err
 		}
-		r.note("end of "+f.String(), func(w *world) { w.Drained[n] = false })
+		r.noteAt(at, "end of "+f.String(), func(w *world) { w.Drained[n] = false })
 	}
 	return nil
 }
@@ -348,7 +358,7 @@ func (r *runner) holder(k int) (int, bool) {
 
 // network starts or ends a network fault: the whole fault state is put
 // in place at once, and the world's cuts and loss follow it.
-func (r *runner) network(f fault, on bool) error {
+func (r *runner) network(at time.Time, f fault, on bool) error {
 	r.mu.Lock()
 	if on {
 		r.active[f.ID] = f
@@ -361,10 +371,12 @@ func (r *runner) network(f fault, on bool) error {
 		return err
 	}
 	what := f.String()
-	if !on {
+	if on {
+		at = time.Now()
+	} else {
 		what = "end of " + what
 	}
-	r.note(what, func(w *world) { w.Cut, w.Loss = cuts, loss })
+	r.noteAt(at, what, func(w *world) { w.Cut, w.Loss = cuts, loss })
 	return nil
 }
 
