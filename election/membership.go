@@ -246,12 +246,12 @@ func (ms *membership) forContacts(fn func(m *member)) {
 	}
 }
 
-// candidates lists the members that count now and publish the instance,
-// by name.
+// candidates lists the members that publish the instance and count now,
+// or that others hear (see presence.heardByOthers), by name.
 func (ms *membership) candidates(instance string, now time.Time) []Candidate {
 	var out []Candidate
 	for _, m := range ms.members {
-		if !m.hasMeta || !ms.presence.present(m, now) {
+		if !m.hasMeta || !ms.presence.present(m, now) && !ms.presence.heardByOthers(ms.members, m, now) {
 			continue
 		}
 		im, ok := m.meta.instance(instance)

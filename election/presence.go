@@ -489,6 +489,22 @@ func (p *presence) leaseGuard(ms memberTable, instance string, now time.Time) (s
 	return who, until
 }
 
+// heardByOthers reports whether m, which does not count for this node
+// now, was heard within heartbeat_timeout by a member that counts, as
+// its heartbeats report. Such a member is up and acts on what it hears —
+// it may be taking a VIP this moment — although its own heartbeats do
+// not reach this node (a cut in one direction): it still ranks as a
+// candidate here, so that this node does not take a VIP on the belief
+// that nobody better is there. It does not count for the quorum.
+func (p *presence) heardByOthers(ms memberTable, m *member, now time.Time) bool {
+	to := p.timing.HeartbeatTimeout
+	if to <= 0 || m.state == MemberLeft {
+		return false
+	}
+	last, ok := p.lastHeardByAny(ms, m.name, now)
+	return ok && now.Sub(last) <= to
+}
+
 // lastHeardByAny is when name was last heard by this node or, as their
 // last heartbeats report, by a member that counts now.
 func (p *presence) lastHeardByAny(ms memberTable, name string, now time.Time) (time.Time, bool) {

@@ -332,7 +332,7 @@ func TestSwitchoverOutlivesAFutureDirective(t *testing.T) {
 // TestOneWayLossFromHolderToOne: the holder's packets to one member only
 // are lost; another member still hears it and confirms its lease. The
 // member that no longer hears it must not take over: the one that does
-// reports hearing it.
+// reports hearing it, so it still ranks (and holds) there.
 func TestOneWayLossFromHolderToOne(t *testing.T) {
 	c := quorumCluster(t)
 	for i := range c.nodes {
@@ -342,7 +342,7 @@ func TestOneWayLossFromHolderToOne(t *testing.T) {
 	c.holdFor("node0", 300*time.Millisecond)
 	c.nw.Cut(c.addr(0), c.addr(1))
 	c.holdFor("node0", 2*time.Second)
-	if r := instanceStatus(t, c.nodes[1].node, "web").Reason; r != "waiting for the lease of node0 to run out" {
+	if r := instanceStatus(t, c.nodes[1].node, "web").Reason; r != "node0 holds" {
 		t.Errorf("node1's reason %q", r)
 	}
 	// node0's gossip stops as in a crash (its loop runs on and
@@ -376,5 +376,37 @@ func TestHearingsEncoding(t *testing.T) {
 	}
 	if _, ok := parseHeartbeat(long); ok {
 		t.Error("a list over its bound was accepted")
+	}
+}
+
+// TestHandoverWithPartialView: five members (node4 a witness); node3
+// does not hear node1 and node2, which hear it. node3 keeps a majority
+// (itself, node0 and the witness), so when node0 is drained node3 — the
+// best candidate among those it hears — and node1 — the best one — both
+// took the VIP, and kept it: node3 never hears node1. node3 must rank
+// node1, which the others report hearing, as a candidate.
+func TestHandoverWithPartialView(t *testing.T) {
+	c := newTestCluster(t,
+		nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 140, preempt: true},
+		nodeSpec{priority: 130, preempt: true}, nodeSpec{priority: 120, preempt: true},
+		nodeSpec{noInst: true})
+	for _, tn := range c.nodes {
+		tn.cfg.Cluster.Timing.HeartbeatTimeout = 300 * time.Millisecond
+		tn.cfg.Cluster.Timing.LeaseMargin = 150 * time.Millisecond
+	}
+	for i := range c.nodes {
+		c.start(i)
+	}
+	c.waitHolders("node0", 10*time.Second)
+	for _, from := range []int{1, 2} {
+		c.nw.Cut(c.addr(from), c.addr(3))
+	}
+	// node3 stops counting node1 and node2.
+	time.Sleep(time.Second)
+	c.nodes[0].node.SetMaintenance(true)
+	c.waitHolders("node1", 5*time.Second)
+	c.holdFor("node1", time.Second)
+	if m := c.tr.max("web"); m != 1 {
+		t.Fatalf("%d holders at once:\n%s", m, c.tr.history())
 	}
 }
