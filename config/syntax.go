@@ -30,13 +30,20 @@ func (c *collector) decodeError(err error, data []byte) {
 		Line:    pe.Position.Line,
 		Column:  pe.Position.Col,
 		Msg:     msg,
-		Excerpt: excerpt(pe),
+		Excerpt: excerpt(pe, data),
 	})
 }
 
 // excerpt returns the lines of the file around a syntax error with a
-// caret under it, as the TOML library draws them below its own heading.
-func excerpt(pe toml.ParseError) string {
+// caret under it, as the TOML library draws them below its own heading;
+// "" when the error's position is not in data (the library then indexes
+// past its lines: an unterminated escape at the end of the file, for
+// one).
+func excerpt(pe toml.ParseError, data []byte) string {
+	p := pe.Position
+	if p.Line < 1 || p.Line > strings.Count(string(data), "\n")+1 || p.Col < 1 || p.Len < 0 {
+		return ""
+	}
 	// "toml: error: MSG\n\nAt line L, column C:\n\n<lines>"
 	parts := strings.SplitN(pe.ErrorWithPosition(), "\n\n", 3)
 	if len(parts) < 3 {

@@ -91,3 +91,16 @@ func TestSyntaxErrorDuration(t *testing.T) {
 		t.Errorf("message %q lacks %q", e.Msg, want)
 	}
 }
+
+// An error the TOML library places past the end of the file (an
+// unterminated escape on the last line) has no excerpt, and no panic:
+// the library's drawing indexes past its lines there.
+func TestSyntaxErrorAtEndOfFile(t *testing.T) {
+	_, err := config.Parse([]byte(`"\`), "/etc/havip.toml")
+	if err == nil {
+		t.Fatal("no error for an unterminated string")
+	}
+	if !strings.Contains(err.Error(), "/etc/havip.toml") {
+		t.Errorf("error %q does not name the file", err)
+	}
+}
