@@ -48,13 +48,14 @@ func newRunner(c *cluster, logf func(string, ...any)) *runner {
 	return r
 }
 
-// note records a change of the world made by what, now: a fault that
-// begins counts from when its action is done.
+// note records a change of the world made by what, now.
 func (r *runner) note(what string, mutate func(*world)) { r.noteAt(time.Now(), what, mutate) }
 
-// noteAt records a change made at at. A fault that ends counts from
-// before its action began (the daemon may act on it at once: a node let
-// out of maintenance takes its VIP back before the command returns).
+// noteAt records a change made at at. A fault counts from before its
+// action began, as it begins and as it ends: the daemons act on it at
+// once (a node sent SIGTERM releases before it exits, one let out of
+// maintenance takes its VIP back before the command returns, a
+// switchover hands over before havip switchover returns).
 func (r *runner) noteAt(at time.Time, what string, mutate func(*world)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -145,6 +146,7 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 // begin starts fault f. A fault that cannot be carried out (its node is
 // busy with another process fault, or down) is skipped and counted.
 func (r *runner) begin(ctx context.Context, f fault) error {
+	at := time.Now()
 	if len(f.Nodes) == 1 && f.Nodes[0] == holderOf {
 		n, ok := r.holder(f.Inst)
 		if !ok {
@@ -174,14 +176,14 @@ func (r *runner) begin(ctx context.Context, f fault) error {
 	r.mu.Unlock()
 	switch f.Kind {
 	case kPartition, kOneWay, kLoss:
-		return r.network(time.Time{}, f, true)
+		return r.network(at, f, true)
 	case kLinkDown:
 		if err := r.c.net.SetLink(n, "eth0", false); err != nil {
 			return err
 		}
-		r.note(f.String(), func(w *world) { w.LinkDown[n] = true })
+		r.noteAt(at, f.String(), func(w *world) { w.LinkDown[n] = true })
 	case kDeleteVIP:
-		return r.deleteVIP(ctx, f, n)
+		return r.deleteVIP(ctx, at, f, n)
 	case kKill, kFreeze:
 		r.hung(n)
 		sig := syscall.SIGKILL
@@ -191,7 +193,7 @@ func (r *runner) begin(ctx context.Context, f fault) error {
 		if err := r.c.signal(n, sig); err != nil {
 			return err
 		}
-		r.note(f.String(), func(w *world) {
+		r.noteAt(at, f.String(), func(w *world) {
 			if f.Kind == kKill {
 				w.Down[n] = true
 			} else {
@@ -202,7 +204,7 @@ func (r *runner) begin(ctx context.Context, f fault) error {
 		if err := r.c.signal(n, syscall.SIGTERM); err != nil {
 			return err
 		}
-		r.note(f.String(), func(w *world) { w.Down[n] = true })
+		r.noteAt(at, f.String(), func(w *world) { w.Down[n] = true })
 	case kStarve:
 		t, err := throttlePID(r.c.pid(n), fmt.Sprintf("havip-chaos-%d-node%d", os.Getpid(), n), 2)
 		if err != nil {
@@ -216,12 +218,12 @@ func (r *runner) begin(ctx context.Context, f fault) error {
 		r.mu.Lock()
 		r.throttle[n] = t
 		r.mu.Unlock()
-		r.note(f.String(), func(w *world) { w.Starved[n] = true })
+		r.noteAt(at, f.String(), func(w *world) { w.Starved[n] = true })
 	case kMaint:
 		if err := r.c.havip(ctx, n, "maintenance", "on"); err != nil {
 			return err
 		}
-		r.note(f.String(), func(w *world) { w.Drained[n] = true })
+		r.noteAt(at, f.String(), func(w *world) { w.Drained[n] = true })
 	case kReload:
 		if !r.answers(n) {
 			r.skip(f, hostName(n)+" is down or frozen")
@@ -231,7 +233,7 @@ func (r *runner) begin(ctx context.Context, f fault) error {
 			r.skip(f, err.Error())
 			return nil
 		}
-		r.note(f.String(), func(w *world) { w.Prio[f.Inst][n] = f.Prio })
+		r.noteAt(at, f.String(), func(w *world) { w.Prio[f.Inst][n] = f.Prio })
 	case kSwitch:
 		if !r.answers(n) {
 			r.skip(f, hostName(n)+" is down or frozen")
@@ -242,7 +244,7 @@ func (r *runner) begin(ctx context.Context, f fault) error {
 			r.skip(f, err.Error())
 			return nil
 		}
-		r.note(f.String(), nil)
+		r.noteAt(at, f.String(), nil)
 	}
 	return nil
 }
@@ -371,9 +373,7 @@ func (r *runner) network(at time.Time, f fault, on bool) error {
 		return err
 	}
 	what := f.String()
-	if on {
-		at = time.Now()
-	} else {
+	if !on {
 		what = "end of " + what
 	}
 	r.noteAt(at, what, func(w *world) { w.Cut, w.Loss = cuts, loss })
@@ -382,7 +382,7 @@ func (r *runner) network(at time.Time, f fault, on bool) error {
 
 // deleteVIP removes instance k's VIP from node n behind its daemon's
 // back.
-func (r *runner) deleteVIP(ctx context.Context, f fault, n int) error {
+func (r *runner) deleteVIP(ctx context.Context, at time.Time, f fault, n int) error {
 	p := testbed.HostPrefix(r.c.vips[f.Inst])
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -391,7 +391,7 @@ func (r *runner) deleteVIP(ctx context.Context, f fault, n int) error {
 		r.skip(f, err.Error())
 		return nil
 	}
-	r.note(f.String(), nil)
+	r.noteAt(at, f.String(), nil)
 	return nil
 }
 
