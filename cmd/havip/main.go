@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -281,8 +282,10 @@ func runDaemon(parent context.Context, args []string, stderr io.Writer, newHandl
 	}
 
 	// HAVIP_CPUPROFILE=FILE writes a CPU profile of the whole run, for
-	// `go tool pprof` (a debugging aid, not a contract).
+	// `go tool pprof` (a debugging aid, not a contract); %p in FILE is
+	// the process ID, so every daemon of a test cluster writes its own.
 	if f := os.Getenv("HAVIP_CPUPROFILE"); f != "" {
+		f = strings.ReplaceAll(f, "%p", strconv.Itoa(os.Getpid()))
 		if out, err := os.Create(f); err == nil {
 			if err := pprof.StartCPUProfile(out); err == nil {
 				defer func() { pprof.StopCPUProfile(); out.Close() }()
