@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/havip/havip/internal/failpoint"
@@ -24,9 +25,11 @@ type Manager struct {
 	ifname string
 	log    *slog.Logger
 
+	hmu  sync.RWMutex // held to use h, and to replace it in Close
 	h    *netlink.Handle
+	own  bool            // h holds a socket of its own, closed by Close
 	ns   *netns.NsHandle // nil: the calling thread's namespace
-	herr error           // opening h failed; every call reports it
+	herr error           // opening h failed, or h was closed; every call reports it
 
 	rcvbuf int // receive buffer of the subscriptions, 0 for the default; tests shrink it
 }
@@ -40,9 +43,18 @@ func New(ifname string, opts ...Option) *Manager {
 		log:    o.logger.With("interface", ifname),
 	}
 	if !o.hasNS {
-		// The zero Handle opens a socket per request in the calling
-		// thread's namespace, like the package-level netlink functions.
-		m.h = new(netlink.Handle)
+		// One socket in the process's namespace for every request: a
+		// holder renews its VIPs' lifetimes twice a second, and opening
+		// a socket per request (the zero Handle, as the package-level
+		// netlink functions do) was half of that cost. If it cannot be
+		// opened, the zero Handle still works.
+		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+		if err != nil {
+			m.h = new(netlink.Handle)
+			return m
+		}
+		m.h = h
+		m.own = true
 		return m
 	}
 	ns := o.ns
@@ -54,16 +66,36 @@ func New(ifname string, opts ...Option) *Manager {
 		return m
 	}
 	m.h = h
+	m.own = true
 	return m
 }
 
-// Close releases the netlink socket a Manager made with WithNamespace
-// holds. It does not touch the addresses.
+// Close releases the Manager's netlink socket, once the requests under
+// way are done. It does not touch the addresses. A Manager used after it
+// opens a socket per request in the process's namespace, or, made with
+// WithNamespace, fails.
 func (m *Manager) Close() error {
-	if m.ns != nil {
+	m.hmu.Lock()
+	defer m.hmu.Unlock()
+	if m.own {
 		m.h.Close()
+		m.h, m.own = new(netlink.Handle), false
+	}
+	if m.ns != nil && m.herr == nil {
+		m.herr = fmt.Errorf("netlink socket in namespace %s: %w", *m.ns, net.ErrClosed)
 	}
 	return nil
+}
+
+// nl runs fn with the netlink handle, which Close does not close
+// meanwhile.
+func (m *Manager) nl(fn func(h *netlink.Handle) error) error {
+	m.hmu.RLock()
+	defer m.hmu.RUnlock()
+	if m.herr != nil {
+		return m.herr
+	}
+	return fn(m.h)
 }
 
 // Name returns the name of the managed interface.
@@ -71,10 +103,11 @@ func (m *Manager) Name() string { return m.ifname }
 
 // link looks the interface up; a missing one is ErrNoLink.
 func (m *Manager) link() (netlink.Link, error) {
-	if m.herr != nil {
-		return nil, m.herr
-	}
-	l, err := m.h.LinkByName(m.ifname)
+	var l netlink.Link
+	err := m.nl(func(h *netlink.Handle) (err error) {
+		l, err = h.LinkByName(m.ifname)
+		return err
+	})
 	if err != nil {
 		var nf netlink.LinkNotFoundError
 		if errors.As(err, &nf) || errors.Is(err, unix.ENODEV) {
@@ -186,7 +219,7 @@ func (m *Manager) replace(p netip.Prefix, lifetime time.Duration, o addrOptions)
 		// it goes.
 		a.ValidLft, a.PreferedLft = int(secs), int(secs)
 	}
-	return m.h.AddrReplace(l, a)
+	return m.nl(func(h *netlink.Handle) error { return h.AddrReplace(l, a) })
 }
 
 // Remove takes the address p off the interface. An address that is not
@@ -204,7 +237,7 @@ func (m *Manager) Remove(p netip.Prefix) error {
 	}
 	err = failpoint.Inject("vip.remove")
 	if err == nil {
-		err = m.h.AddrDel(l, nlAddr(p))
+		err = m.nl(func(h *netlink.Handle) error { return h.AddrDel(l, nlAddr(p)) })
 	}
 	if errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENODEV) {
 		return nil
@@ -239,11 +272,13 @@ func (m *Manager) dropPrefixRoute(l netlink.Link, p netip.Prefix) error {
 			return nil
 		}
 	}
-	err = m.h.RouteDel(&netlink.Route{
-		LinkIndex: l.Attrs().Index,
-		Dst:       &net.IPNet{IP: subnet.Addr().AsSlice(), Mask: net.CIDRMask(subnet.Bits(), 128)},
-		Protocol:  unix.RTPROT_KERNEL,
-		Table:     unix.RT_TABLE_MAIN,
+	err = m.nl(func(h *netlink.Handle) error {
+		return h.RouteDel(&netlink.Route{
+			LinkIndex: l.Attrs().Index,
+			Dst:       &net.IPNet{IP: subnet.Addr().AsSlice(), Mask: net.CIDRMask(subnet.Bits(), 128)},
+			Protocol:  unix.RTPROT_KERNEL,
+			Table:     unix.RT_TABLE_MAIN,
+		})
 	})
 	if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) {
 		return nil
@@ -279,7 +314,10 @@ func (m *Manager) addrList(l netlink.Link) ([]netlink.Addr, error) {
 		err   error
 	)
 	for range 5 {
-		addrs, err = m.h.AddrList(l, netlink.FAMILY_ALL)
+		err = m.nl(func(h *netlink.Handle) (err error) {
+			addrs, err = h.AddrList(l, netlink.FAMILY_ALL)
+			return err
+		})
 		if !errors.Is(err, netlink.ErrDumpInterrupted) {
 			break
 		}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -406,5 +407,75 @@ func TestWatchStopsWhenBlocked(t *testing.T) {
 		}
 	case <-time.After(timeout):
 		t.Fatalf("Watch blocked on a full channel after its context ended")
+	}
+}
+
+// A Manager made without WithNamespace keeps one netlink socket, opened
+// in the namespace of the thread that made it: it acts there whichever
+// thread calls it, concurrent calls share it, and Close waits for them.
+// A Manager made with WithNamespace fails once closed, rather than act
+// in the caller's namespace.
+func TestManagerSocket(t *testing.T) {
+	ns := nstest.New(t)
+	ns.Veth(t, "a", "b")
+	var m *vip.Manager
+	if err := ns.Do(func() error { m = vip.New("a"); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	p := netip.MustParsePrefix("192.0.2.10/32")
+	// Called from this goroutine, on any thread: the socket is the
+	// namespace's.
+	if err := m.AddFor(p, time.Minute); err != nil {
+		t.Fatalf("AddFor: %v", err)
+	}
+	if len(findAddrs(t, ns, "a", p)) != 1 {
+		t.Fatalf("%s not on a in the test namespace", p)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 4 {
+		wg.Add(1)
+		// In the namespace: the requests that come after Close open
+		// a socket of their own in the calling thread's namespace.
+		go func() {
+			defer wg.Done()
+			errs <- ns.Do(func() error {
+				for range 50 {
+					if err := m.Renew(p, time.Minute); err != nil {
+						return err
+					}
+					if _, err := m.List(); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}()
+	}
+	m.Close()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("concurrent use: %v", err)
+		}
+	}
+	if err := ns.Do(func() error { return m.Remove(p) }); err != nil {
+		t.Fatalf("Remove after Close, in the namespace: %v", err)
+	}
+	if got := findAddrs(t, ns, "a", p); len(got) != 0 {
+		t.Fatalf("%s still on a: %v", p, got)
+	}
+
+	nm := vip.New("a", vip.WithNamespace(ns.NsHandle()))
+	if err := nm.AddFor(p, time.Minute); err != nil {
+		t.Fatalf("AddFor: %v", err)
+	}
+	nm.Close()
+	if err := nm.Remove(p); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Remove after Close = %v, want net.ErrClosed", err)
+	}
+	if len(findAddrs(t, ns, "a", p)) != 1 {
+		t.Fatalf("%s gone after a closed Manager's Remove", p)
 	}
 }

@@ -25,8 +25,8 @@ import (
 // Watch blocks while events is full, but never after ctx ends. It does not
 // close events.
 func (m *Manager) Watch(ctx context.Context, events chan<- Event) error {
-	if m.herr != nil {
-		return fmt.Errorf("watching %s: %w", m.ifname, m.herr)
+	if err := m.nl(func(*netlink.Handle) error { return nil }); err != nil {
+		return fmt.Errorf("watching %s: %w", m.ifname, err)
 	}
 	s, err := m.subscribe()
 	if err != nil {
