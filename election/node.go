@@ -122,6 +122,10 @@ type Node struct {
 	ctl    chan controlReq
 	kick   chan struct{}
 	pubCh  chan struct{}
+	// gossipMu serialises memberlist's UpdateNode, which the publisher
+	// and the shutdown call: it reads the local node's address outside
+	// memberlist's lock while another call writes it.
+	gossipMu sync.Mutex
 
 	// Owned by the election goroutine.
 	insts       []*instance
@@ -386,7 +390,7 @@ func (n *Node) shutdown() {
 		return
 	}
 	ml := n.members.ml
-	if err := ml.UpdateNode(n.cfg.Timing.GossipInterval * 4); err != nil {
+	if err := n.gossipMeta(n.cfg.Timing.GossipInterval * 4); err != nil {
 		n.log.Debug("gossiping release at shutdown", "err", err)
 	}
 	if err := ml.Leave(time.Second); err != nil {

@@ -2,6 +2,7 @@ package election
 
 import (
 	"context"
+	"time"
 )
 
 // buildMeta returns this node's metadata with the given sequence number.
@@ -66,9 +67,18 @@ func (n *Node) publisher(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-n.pubCh:
-			if err := n.members.ml.UpdateNode(n.cfg.Timing.TCPTimeout); err != nil {
+			if err := n.gossipMeta(n.cfg.Timing.TCPTimeout); err != nil {
 				n.log.Debug("gossiping node metadata", "err", err)
 			}
 		}
 	}
+}
+
+// gossipMeta gossips this node's metadata, waiting up to timeout for it to
+// go out (memberlist waits only while another member is alive), one call
+// at a time.
+func (n *Node) gossipMeta(timeout time.Duration) error {
+	n.gossipMu.Lock()
+	defer n.gossipMu.Unlock()
+	return n.members.ml.UpdateNode(timeout)
 }
