@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -20,9 +21,22 @@ import (
 // and from each peer (fast's interval when this was measured) that was
 // two thirds of the daemon's context switches: every packet woke two
 // threads instead of one.
+//
+// A call's arguments and result live in the udpIO (one read and one
+// write at a time) and the functions the poller runs are made once, so
+// a packet allocates nothing: at ten members a daemon sends and takes
+// hundreds of heartbeats a second, and their garbage woke the collector.
 type udpIO struct {
 	rc syscall.RawConn
 	v6 bool // an AF_INET6 socket (bound to :: or 0.0.0.0 dual-stack)
+
+	rmu sync.Mutex
+	r   recvOp
+	rfn func(fd uintptr) bool
+
+	wmu sync.Mutex
+	w   sendOp
+	wfn func(fd uintptr) bool
 }
 
 func newUDPIO(c *net.UDPConn) (*udpIO, error) {
@@ -43,25 +57,91 @@ func newUDPIO(c *net.UDPConn) (*udpIO, error) {
 	if err != nil {
 		return nil, err
 	}
+	u.rfn, u.wfn = u.r.call, u.w.call
 	return u, nil
+}
+
+// recvOp is one recvfrom.
+type recvOp struct {
+	b     []byte
+	sa    unix.RawSockaddrAny
+	salen uint32
+	n     uintptr
+	err   error
+}
+
+// call makes the system call for the poller (RawConn.Read): again at once
+// on EINTR, false (wait until readable) on EAGAIN.
+func (o *recvOp) call(fd uintptr) bool {
+	for {
+		o.salen = uint32(unsafe.Sizeof(o.sa))
+		n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd,
+			uintptr(unsafe.Pointer(unsafe.SliceData(o.b))), uintptr(len(o.b)), 0,
+			uintptr(unsafe.Pointer(&o.sa)), uintptr(unsafe.Pointer(&o.salen)))
+		if done, err := result(e); done {
+			o.n, o.err = n, err
+			return true
+		} else if e == unix.EAGAIN {
+			return false
+		}
+	}
+}
+
+// sendOp is one sendto; sa points at sa4 or sa6.
+type sendOp struct {
+	b     []byte
+	sa4   unix.RawSockaddrInet4
+	sa6   unix.RawSockaddrInet6
+	sa    unsafe.Pointer
+	salen uintptr
+	err   error
+}
+
+// call makes the system call for the poller (RawConn.Write), as
+// recvOp.call does.
+func (o *sendOp) call(fd uintptr) bool {
+	for {
+		_, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd,
+			uintptr(unsafe.Pointer(unsafe.SliceData(o.b))), uintptr(len(o.b)), 0,
+			uintptr(o.sa), o.salen)
+		if done, err := result(e); done {
+			o.err = err
+			return true
+		} else if e == unix.EAGAIN {
+			return false
+		}
+	}
+}
+
+// result says whether a raw call with errno e is done, and its error:
+// done (nil) on success, done with e on a failure, not done on EINTR
+// (call again) and EAGAIN (wait for the poller).
+func result(e unix.Errno) (bool, error) {
+	switch e {
+	case 0:
+		return true, nil
+	case unix.EINTR, unix.EAGAIN:
+		return false, nil
+	}
+	return true, e
 }
 
 // readFrom reads one packet into b, waiting for one to arrive. The source
 // address is in the form net.UDPConn gives: IPv4-mapped on a dual-stack
 // socket.
 func (u *udpIO) readFrom(b []byte) (int, netip.AddrPort, error) {
-	var sa unix.RawSockaddrAny
-	n, err := rawCall(u.rc.Read, func(fd uintptr) (uintptr, unix.Errno) {
-		salen := uint32(unsafe.Sizeof(sa))
-		r, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd,
-			uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), 0,
-			uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&salen)))
-		return r, e
-	})
+	u.rmu.Lock()
+	defer u.rmu.Unlock()
+	u.r.b, u.r.err = b, nil
+	err := u.rc.Read(u.rfn)
+	u.r.b = nil
+	if err == nil {
+		err = u.r.err
+	}
 	if err != nil {
 		return 0, netip.AddrPort{}, err
 	}
-	return int(n), sockaddrToAddrPort(&sa), nil
+	return int(u.r.n), sockaddrToAddrPort(&u.r.sa), nil
 }
 
 func sockaddrToAddrPort(sa *unix.RawSockaddrAny) netip.AddrPort {
@@ -83,75 +163,38 @@ func sockaddrToAddrPort(sa *unix.RawSockaddrAny) netip.AddrPort {
 // writeTo sends b to one address, waiting while the socket's send buffer
 // is full.
 func (u *udpIO) writeTo(b []byte, to netip.AddrPort) error {
-	var (
-		sa4   unix.RawSockaddrInet4
-		sa6   unix.RawSockaddrInet6
-		sa    unsafe.Pointer
-		salen uintptr
-	)
 	a := to.Addr()
+	var scope uint32
+	if z := a.Zone(); u.v6 && z != "" {
+		idx, err := zoneIndex(z)
+		if err != nil {
+			return err
+		}
+		scope = idx
+	}
+	if !u.v6 && !a.Unmap().Is4() {
+		return &net.AddrError{Err: "IPv6 address on an IPv4 socket", Addr: a.String()}
+	}
+	u.wmu.Lock()
+	defer u.wmu.Unlock()
+	o := &u.w
 	if u.v6 {
 		if a.Is4() {
 			a = netip.AddrFrom16(a.As16())
 		}
-		sa6.Family = unix.AF_INET6
-		sa6.Port = htons(to.Port())
-		sa6.Addr = a.As16()
-		if z := a.Zone(); z != "" {
-			idx, err := zoneIndex(z)
-			if err != nil {
-				return err
-			}
-			sa6.Scope_id = idx
-		}
-		sa, salen = unsafe.Pointer(&sa6), unsafe.Sizeof(sa6)
+		o.sa6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Port: htons(to.Port()), Addr: a.As16(), Scope_id: scope}
+		o.sa, o.salen = unsafe.Pointer(&o.sa6), unsafe.Sizeof(o.sa6)
 	} else {
-		if !a.Unmap().Is4() {
-			return &net.AddrError{Err: "IPv6 address on an IPv4 socket", Addr: a.String()}
-		}
-		sa4.Family = unix.AF_INET
-		sa4.Port = htons(to.Port())
-		sa4.Addr = a.Unmap().As4()
-		sa, salen = unsafe.Pointer(&sa4), unsafe.Sizeof(sa4)
+		o.sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Port: htons(to.Port()), Addr: a.Unmap().As4()}
+		o.sa, o.salen = unsafe.Pointer(&o.sa4), unsafe.Sizeof(o.sa4)
 	}
-	_, err := rawCall(u.rc.Write, func(fd uintptr) (uintptr, unix.Errno) {
-		r, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd,
-			uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), 0,
-			uintptr(sa), salen)
-		return r, e
-	})
-	return err
-}
-
-// rawCall runs call, a non-blocking system call on a descriptor in the
-// poller, through wait (a RawConn's Read or Write): again at once on
-// EINTR, after the poller says the descriptor is ready on EAGAIN.
-func rawCall(wait func(func(fd uintptr) bool) error, call func(fd uintptr) (uintptr, unix.Errno)) (uintptr, error) {
-	var (
-		r    uintptr
-		serr error
-	)
-	err := wait(func(fd uintptr) bool {
-		for {
-			n, e := call(fd)
-			switch e {
-			case 0:
-				r = n
-				return true
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				return false
-			default:
-				serr = e
-				return true
-			}
-		}
-	})
+	o.b, o.err = b, nil
+	err := u.rc.Write(u.wfn)
+	o.b = nil
 	if err == nil {
-		err = serr
+		err = o.err
 	}
-	return r, err
+	return err
 }
 
 // zoneIndex turns an IPv6 zone (an interface name or index) into the
