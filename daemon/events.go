@@ -12,12 +12,6 @@ import (
 // eventLogSize is how many events the daemon keeps for `havip events`.
 const eventLogSize = 1000
 
-// memberPoll is how often the events task compares the election's view
-// of the members with the last one. The election reports transitions
-// but not member changes, so a member that changes and changes back
-// within one poll is not seen.
-const memberPoll = 250 * time.Millisecond
-
 // eventLog keeps the latest events in a ring, numbered from 1, and wakes
 // the queries that wait for the next one. Its lock is a leaf: it is
 // taken under the daemon's locks and the cloud runners'.
@@ -207,14 +201,18 @@ func (l *eventLog) members(prev map[string]string, now []election.MemberStatus) 
 }
 
 // watchEvents is the events task: it records member changes from the
-// election's view every memberPoll (none without an election), and at
-// the end answers the queries still waiting, so that the status socket
-// stops at once.
+// election's view each time the election says they changed (none
+// without an election), and at the end answers the queries still
+// waiting, so that the status socket stops at once.
 func (d *Daemon) watchEvents(ctx context.Context, node *election.Node) error {
 	defer d.events.close()
-	t := time.NewTicker(memberPoll)
-	defer t.Stop()
-	var view map[string]string
+	var (
+		view    map[string]string
+		changed <-chan struct{}
+	)
+	if node != nil {
+		changed = node.MembersChanged()
+	}
 	for {
 		if node != nil {
 			view = d.events.members(view, node.Status().Members)
@@ -222,7 +220,7 @@ func (d *Daemon) watchEvents(ctx context.Context, node *election.Node) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-changed:
 		}
 	}
 }

@@ -122,6 +122,11 @@ type Node struct {
 	ctl    chan controlReq
 	kick   chan struct{}
 	pubCh  chan struct{}
+	// membersCh is signalled when the members' states in the status
+	// snapshot change (MembersChanged); lastMembers is the view it was
+	// last signalled for, the election goroutine's.
+	membersCh   chan struct{}
+	lastMembers []memberView
 	// gossipMu serialises memberlist's UpdateNode, which the publisher
 	// and the shutdown call: it reads the local node's address outside
 	// memberlist's lock while another call writes it.
@@ -178,6 +183,7 @@ func New(o Options) (*Node, error) {
 		ctl:         make(chan controlReq),
 		kick:        make(chan struct{}, 1),
 		pubCh:       make(chan struct{}, 1),
+		membersCh:   make(chan struct{}, 1),
 		joinErrs:    map[string]string{},
 		directives:  map[string]directive{},
 		health:      map[string]Health{},

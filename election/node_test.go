@@ -971,3 +971,56 @@ func known(n *Node, name string) {
 		n.presence.know(name, netip.AddrPort{})
 	}
 }
+
+// MembersChanged fires when a member joins the view and when its state
+// changes (here: it crashes and is declared dead), and the Status read
+// after it shows the change. Changes coalesce: a receive may stand for
+// several, so the test reads Status after each one.
+func TestMembersChanged(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
+	c.start(1)
+	n := c.nodes[1].node
+	stateOf := func(name string) MemberState {
+		for _, m := range n.Status().Members {
+			if m.Name == name {
+				return m.State
+			}
+		}
+		return ""
+	}
+	// waitFor receives from MembersChanged until node0 is seen in want;
+	// it fails if the change is only visible without a signal.
+	waitFor := func(want MemberState) {
+		t.Helper()
+		timeout := time.After(10 * time.Second)
+		for stateOf("node0") != want {
+			select {
+			case <-n.MembersChanged():
+			case <-timeout:
+				t.Fatalf("node0 is %q, want %q", stateOf("node0"), want)
+			}
+		}
+	}
+	// Drain what node1's own start signalled.
+	select {
+	case <-n.MembersChanged():
+	default:
+	}
+	c.start(0)
+	waitFor(MemberAlive)
+	c.crash(0)
+	waitFor(MemberDead)
+	// Nothing changes now: no signal for a second.
+	select {
+	case <-n.MembersChanged():
+		if got := stateOf("node0"); got != MemberDead {
+			t.Fatalf("signalled with node0 %q", got)
+		}
+	default:
+	}
+	select {
+	case <-n.MembersChanged():
+		t.Fatalf("signalled again with nothing changed: %+v", n.Status().Members)
+	case <-time.After(time.Second):
+	}
+}

@@ -137,7 +137,41 @@ func (n *Node) updateSnapshot() {
 	n.mu.Lock()
 	n.snapshot = s
 	n.mu.Unlock()
+	n.noteMembers(s.Members)
 }
+
+// memberView is what MembersChanged watches of a member.
+type memberView struct {
+	name        string
+	state       MemberState
+	maintenance bool
+}
+
+// noteMembers signals MembersChanged when the members' states differ
+// from the last snapshot's.
+func (n *Node) noteMembers(ms []MemberStatus) {
+	same := len(ms) == len(n.lastMembers)
+	for i := 0; same && i < len(ms); i++ {
+		same = n.lastMembers[i] == memberView{ms[i].Name, ms[i].State, ms[i].Maintenance}
+	}
+	if same {
+		return
+	}
+	n.lastMembers = n.lastMembers[:0]
+	for _, m := range ms {
+		n.lastMembers = append(n.lastMembers, memberView{m.Name, m.State, m.Maintenance})
+	}
+	select {
+	case n.membersCh <- struct{}{}:
+	default:
+	}
+}
+
+// MembersChanged returns a channel that receives after the members' states
+// in Status changed: a member joined or left the table, or its state or
+// maintenance flag changed. Changes coalesce while nobody receives, so
+// read Status after each receive.
+func (n *Node) MembersChanged() <-chan struct{} { return n.membersCh }
 
 // activeDirective returns the target of the switchover in force, without
 // side effects (unlike preferred).
