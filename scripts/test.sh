@@ -32,10 +32,12 @@ fi
 # daemons; running packages one at a time keeps a 2-core machine honest.
 go test -count=1 -p 1 -timeout 20m "$@" ./...
 go test -count=1 -tags havip_failpoints "$@" ./internal/failpoint
-# The election again under the race detector: its goroutines (the loop,
-# the publisher, the transport's readers, memberlist's delegates) share
-# the member table, presence and memberlist itself.
-go test -count=1 -race "$@" ./election/...
+# The election and the host side again under the race detector: their
+# goroutines (the election loop, the publisher, the transport's readers,
+# memberlist's delegates; the daemon's tasks, the address watchers, the
+# announcers) share state. Every other package passes under it too, but
+# takes longer than it adds.
+go test -count=1 -race "$@" ./election/... ./daemon ./vip ./announce
 # A short seeded chaos schedule (docs/chaos.md): three nodes, the fast
 # profile, a minute of overlapping faults judged from outside. The report
 # is printed when an invariant was violated.

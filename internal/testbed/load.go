@@ -19,6 +19,7 @@ type Load struct {
 	timer *time.Timer
 	once  sync.Once
 	done  chan struct{}
+	mu    sync.Mutex // guards timer
 }
 
 // MaxLoadProcs bounds StartLoad.
@@ -47,7 +48,11 @@ func StartLoad(procs int, d time.Duration) (*Load, error) {
 		}
 		l.procs = append(l.procs, cmd)
 	}
+	// Stop, run by the timer, reads l.timer: it may fire before
+	// AfterFunc has returned.
+	l.mu.Lock()
 	l.timer = time.AfterFunc(d, l.Stop)
+	l.mu.Unlock()
 	return l, nil
 }
 
@@ -64,8 +69,11 @@ func (l *Load) PIDs() []int {
 // more than once and from the deadline timer.
 func (l *Load) Stop() {
 	l.once.Do(func() {
-		if l.timer != nil {
-			l.timer.Stop()
+		l.mu.Lock()
+		t := l.timer
+		l.mu.Unlock()
+		if t != nil {
+			t.Stop()
 		}
 		for _, c := range l.procs {
 			if err := c.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
