@@ -44,51 +44,76 @@ func (n *Net) OpenHolderProbe() (*HolderProbe, error) {
 }
 
 // Holders lists, in order, the nodes whose eth0 has vip now.
+//
+// A sweep reads the nodes one after another, so a handover that happens
+// during it can show both sides: the old holder read before it let go,
+// the new one after it took over. When a sweep finds two or more
+// holders, every one but the last read is read again: a node that still
+// holds then held throughout, so at the moment the last one was read;
+// one that no longer does is dropped, as its overlap with the others is
+// not shown. What is returned held all at once.
 func (p *HolderProbe) Holders(vip netip.Addr) ([]int, error) {
-	family := netlink.FAMILY_V4
-	if vip.Is6() {
-		family = netlink.FAMILY_V6
+	all, err := p.HoldersAll([]netip.Addr{vip})
+	if err != nil {
+		return nil, err
 	}
-	holders := []int{}
-	for i, h := range p.handles {
-		addrs, err := h.AddrList(p.links[i], family)
-		if err != nil {
-			return nil, fmt.Errorf("testbed: addresses of node %d: %w", i, err)
-		}
-		for _, a := range addrs {
-			if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == vip {
-				holders = append(holders, i)
-				break
-			}
-		}
-	}
-	return holders, nil
+	return all[vip], nil
 }
 
 // HoldersAll lists, for each of vips, the nodes whose eth0 has it now
 // (in node order): one address dump per node, whatever the number of
-// VIPs.
+// VIPs, and for a VIP with two or more holders one more per holder but
+// the last, as Holders says.
 func (p *HolderProbe) HoldersAll(vips []netip.Addr) (map[netip.Addr][]int, error) {
 	out := make(map[netip.Addr][]int, len(vips))
 	for _, v := range vips {
 		out[v] = []int{}
 	}
-	for i, h := range p.handles {
-		addrs, err := h.AddrList(p.links[i], netlink.FAMILY_ALL)
+	for i := range p.handles {
+		has, err := p.read(i)
 		if err != nil {
-			return nil, fmt.Errorf("testbed: addresses of node %d: %w", i, err)
+			return nil, err
 		}
-		for _, a := range addrs {
-			ip, ok := netip.AddrFromSlice(a.IP)
-			if !ok {
-				continue
-			}
-			if hs, want := out[ip.Unmap()]; want && (len(hs) == 0 || hs[len(hs)-1] != i) {
-				out[ip.Unmap()] = append(hs, i)
+		for _, v := range vips {
+			if has[v] {
+				out[v] = append(out[v], i)
 			}
 		}
 	}
+	// Confirm the overlaps: read again each holder but the last read.
+	again := map[int]map[netip.Addr]bool{}
+	for _, v := range vips {
+		hs, err := confirmHolders(out[v], func(i int) (bool, error) {
+			if again[i] == nil {
+				has, err := p.read(i)
+				if err != nil {
+					return false, err
+				}
+				again[i] = has
+			}
+			return again[i][v], nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		out[v] = hs
+	}
 	return out, nil
+}
+
+// read returns the addresses on node i's eth0.
+func (p *HolderProbe) read(i int) (map[netip.Addr]bool, error) {
+	addrs, err := p.handles[i].AddrList(p.links[i], netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, fmt.Errorf("testbed: addresses of node %d: %w", i, err)
+	}
+	has := make(map[netip.Addr]bool, len(addrs))
+	for _, a := range addrs {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			has[ip.Unmap()] = true
+		}
+	}
+	return has, nil
 }
 
 // Close closes the sockets.
