@@ -295,8 +295,11 @@ func (n *Node) Run(ctx context.Context) error {
 
 	n.loop(ctx)
 
-	n.shutdown()
+	// The publisher gossips nothing once shutdown begins: the shutdown
+	// gossips the last state itself, and a call to memberlist made
+	// while or after it leaves would wait out tcp_timeout.
 	pubCancel()
+	n.shutdown()
 	<-pubDone
 	return nil
 }
@@ -396,7 +399,7 @@ func (n *Node) shutdown() {
 		return
 	}
 	ml := n.members.ml
-	if err := n.gossipMeta(n.cfg.Timing.GossipInterval * 4); err != nil {
+	if err := n.gossipMeta(context.Background(), n.cfg.Timing.GossipInterval*4); err != nil {
 		n.log.Debug("gossiping release at shutdown", "err", err)
 	}
 	if err := ml.Leave(time.Second); err != nil {

@@ -1024,3 +1024,27 @@ func TestMembersChanged(t *testing.T) {
 	case <-time.After(time.Second):
 	}
 }
+
+// A graceful stop does not wait out tcp_timeout. The last node to stop
+// still counts the one before it as alive when it gossips that member's
+// departure, and the update, with nobody left to gossip to, never goes
+// out: the publisher's call lasted tcp_timeout, and the shutdown waited
+// for it. Nor does the publisher start gossip once the shutdown began
+// (a memberlist that has left sends nothing). stop fails the test when
+// Run takes over 10 s; tcp_timeout is 30 s.
+func TestStopDoesNotWaitForGossipTimeout(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 50, preempt: true})
+	for _, tn := range c.nodes {
+		// Gossip slow enough that a broadcast queued while the node
+		// leaves is still queued when memberlist stops.
+		tn.cfg.Cluster.Timing.TCPTimeout = 30 * time.Second
+		tn.cfg.Cluster.Timing.GossipInterval = 300 * time.Millisecond
+	}
+	for i := range c.nodes {
+		c.start(i)
+	}
+	c.waitHolders("node0", 10*time.Second)
+	for i := range c.nodes {
+		c.stop(i)
+	}
+}

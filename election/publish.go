@@ -61,13 +61,20 @@ func (n *Node) directMessage() []byte {
 
 // publisher gossips metadata changes; UpdateNode blocks until the update
 // went out, so it runs beside the election goroutine, coalescing changes.
+// It waits at most four gossip intervals (tcp_timeout if shorter):
+// memberlist decides whether to wait once, when the call begins, and a
+// member it then counts as alive may leave before the update goes out;
+// with nobody left to gossip to, the call lasts its whole timeout, and
+// the shutdown, which waits for the call under way, with it. An update
+// not out by then stays queued and goes out all the same.
 func (n *Node) publisher(ctx context.Context) {
+	wait := min(n.cfg.Timing.TCPTimeout, 4*n.cfg.Timing.GossipInterval)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-n.pubCh:
-			if err := n.gossipMeta(n.cfg.Timing.TCPTimeout); err != nil {
+			if err := n.gossipMeta(ctx, wait); err != nil && ctx.Err() == nil {
 				n.log.Debug("gossiping node metadata", "err", err)
 			}
 		}
@@ -76,9 +83,14 @@ func (n *Node) publisher(ctx context.Context) {
 
 // gossipMeta gossips this node's metadata, waiting up to timeout for it to
 // go out (memberlist waits only while another member is alive), one call
-// at a time.
-func (n *Node) gossipMeta(timeout time.Duration) error {
+// at a time; nothing once ctx is done. A call under way when the shutdown
+// begins finishes first (memberlist is still gossiping then); one that
+// would start after it does not.
+func (n *Node) gossipMeta(ctx context.Context, timeout time.Duration) error {
 	n.gossipMu.Lock()
 	defer n.gossipMu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	return n.members.ml.UpdateNode(timeout)
 }
