@@ -21,8 +21,9 @@
 //   - the instance state machine: step (step.go) is the whole decision
 //     for one instance as a pure function of facts — fault, the ranking
 //     rule decide (rank.go), and the safety rules that hold a takeover
-//     back (a lease that may still run, a stale view, quorum just
-//     regained, a holder that went silent); evaluate (evaluate.go)
+//     back (a lease that may still run, a stale view, a member others
+//     hear that this node does not know, quorum just regained, a
+//     holder that went silent); evaluate (evaluate.go)
 //     gathers the facts, steps each instance, acts on its holder and
 //     publishes the result (publish.go).
 //

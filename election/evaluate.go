@@ -130,6 +130,7 @@ func (n *Node) gather(in *instance, h Health, w view) facts {
 		stale = ""
 	}
 	f.stale = stale
+	f.unknownHeard = p.unknownHeard(ms, w.now)
 	f.informed, f.uninformed = p.informed(ms, w.now, n.seq)
 	if n.publishedPriority(in, h) != in.prio {
 		// What this node publishes changes in this evaluation (it
@@ -149,6 +150,9 @@ func (n *Node) gather(in *instance, h Health, w view) facts {
 func (n *Node) act(ctx context.Context, in *instance, v *verdict, now time.Time) bool {
 	if v.askState != "" {
 		n.members.sendTo(n.members.members[v.askState], namedMessage(msgMetaRequest, n.cfg.Name, nil))
+	}
+	if v.syncWith != "" {
+		n.syncWith(v.syncWith, now)
 	}
 	in.confirmAt = v.confirmAt
 	in.higherSince = v.higherSince

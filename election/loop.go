@@ -266,6 +266,28 @@ func (n *Node) rejoin(done chan<- map[string]string) {
 	}()
 }
 
+// syncWith exchanges member tables with member name (memberlist's
+// push/pull, what a join does) in the background, to learn a member it
+// hears that this node does not know; the election looks again when it
+// is done. One at a time, at most once per silence limit.
+func (n *Node) syncWith(name string, now time.Time) {
+	m := n.members.members[name]
+	if m == nil || m.addr == "" || n.syncBusy.Load() || now.Sub(n.lastSync) < silenceLimit(n.cfg.Timing) {
+		return
+	}
+	n.lastSync = now
+	n.syncBusy.Store(true)
+	n.log.Info("a member hears a member this node does not know; syncing with it", "peer", name)
+	ml, addr := n.members.ml, m.addr
+	go func() {
+		defer n.syncBusy.Store(false)
+		if _, err := ml.Join([]string{addr}); err != nil {
+			n.log.Debug("syncing member tables", "peer", name, "err", err)
+		}
+		n.poke()
+	}()
+}
+
 // noteJoinErrors logs a peer's join error when it changes, so a peer with
 // a wrong key or cluster name is reported once, not every second.
 func (n *Node) noteJoinErrors(errs map[string]string) {

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -133,12 +134,16 @@ type Node struct {
 	gossipMu sync.Mutex
 
 	// Owned by the election goroutine.
-	insts       []*instance
-	settled     bool
-	settleBy    time.Time
-	joinFailed  bool
-	joinBusy    bool
-	joinErrs    map[string]string
+	insts      []*instance
+	settled    bool
+	settleBy   time.Time
+	joinFailed bool
+	joinBusy   bool
+	joinErrs   map[string]string
+	// lastSync is when syncWith last started; syncBusy is set while it
+	// runs.
+	lastSync    time.Time
+	syncBusy    atomic.Bool
 	readyFired  bool
 	maintenance bool
 	leaving     bool

@@ -71,6 +71,19 @@ func (t *tracker) history() string {
 	return strings.Join(t.log, "\n")
 }
 
+// resetMax starts counting the most holders at once again from now.
+func (t *tracker) resetMax(inst string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, h := range t.holders[inst] {
+		if h {
+			n++
+		}
+	}
+	t.maxHeld[inst] = n
+}
+
 func (t *tracker) max(inst string) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -505,6 +505,65 @@ func (p *presence) heardByOthers(ms memberTable, m *member, now time.Time) bool 
 	return ok && now.Sub(last) <= to
 }
 
+// unknownHeard returns a member that counts now and reports hearing,
+// within heartbeat_timeout, a member this node does not know: none of its
+// members has that name, or the one that has left before that hearing
+// (by more than a heartbeat interval, so the last heartbeats before a
+// graceful leave do not count); "" when there is none. This node's view
+// then lacks a member that is up — one that came back while this node
+// was cut off, say — and may hold a VIP: it cannot rank it, and must not
+// take a VIP on the belief that nobody better, or nobody at all, holds
+// it.
+func (p *presence) unknownHeard(ms memberTable, now time.Time) string {
+	to := p.timing.HeartbeatTimeout
+	if to <= 0 {
+		return ""
+	}
+	type known struct {
+		hash     uint32
+		leftBy   time.Time // zero unless it left
+		reported bool
+	}
+	var names [maxHearings + 1]known
+	ks := append(names[:0], known{hash: nameHash(p.self)})
+	for _, m := range ms {
+		k := known{hash: nameHash(m.name)}
+		if m.state == MemberLeft {
+			k.leftBy = m.since.Add(p.timing.HeartbeatInterval)
+		}
+		ks = append(ks, k)
+	}
+	isKnown := func(h uint32, at time.Time) bool {
+		for _, k := range ks {
+			if k.hash == h {
+				return k.leftBy.IsZero() || !at.After(k.leftBy)
+			}
+		}
+		return false
+	}
+	for name, m := range ms {
+		if !p.present(m, now) {
+			continue
+		}
+		p.mu.Lock()
+		pr := p.peers[name]
+		unknown := false
+		if pr != nil {
+			for h, at := range pr.hears {
+				if now.Sub(at) <= to && !isKnown(h, at) {
+					unknown = true
+					break
+				}
+			}
+		}
+		p.mu.Unlock()
+		if unknown {
+			return name
+		}
+	}
+	return ""
+}
+
 // lastHeardByAny is when name was last heard by this node or, as their
 // last heartbeats report, by a member that counts now.
 func (p *presence) lastHeardByAny(ms memberTable, name string, now time.Time) (time.Time, bool) {

@@ -87,6 +87,9 @@ type verdict struct {
 	fault bool
 	// askState names a member to ask for its current metadata.
 	askState string
+	// syncWith names a member to exchange member tables with (it hears
+	// a member this node does not know).
+	syncWith string
 	// confirmAt is when a pending takeover from a holder that went
 	// silent may go ahead (zero: none pending).
 	confirmAt time.Time

@@ -410,3 +410,138 @@ func TestHandoverWithPartialView(t *testing.T) {
 		t.Fatalf("%d holders at once:\n%s", m, c.tr.history())
 	}
 }
+
+// TestHeardMemberUnknownHere is a history the chaos checker found giving
+// two holders. Node 2 restarts while node 0 is down, so its new member
+// table never has node 0 (memberlist does not add a member another only
+// knows as dead). Cut off, it then misses node 0's return: node 0 takes
+// the VIP back with node 1. When node 2 is reachable again it hears node
+// 1, has a majority with it, and outranks it — but node 1 hears node 0,
+// the holder, which node 2 has never heard of. Node 2 must not take the
+// VIP on a view that lacks a member the others hear.
+func TestHeardMemberUnknownHere(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 50, preempt: true}, nodeSpec{priority: 100, preempt: true})
+	for _, tn := range c.nodes {
+		tn.cfg.Cluster.Timing.HeartbeatTimeout = 300 * time.Millisecond
+		tn.cfg.Cluster.Timing.LeaseMargin = 150 * time.Millisecond
+	}
+	for i := range c.nodes {
+		c.start(i)
+	}
+	c.waitHolders("node0", 10*time.Second)
+
+	// node0 dies (its VIP expires with it); node2 takes over.
+	c.crash(0)
+	c.tr.set("web", "node0", false)
+	c.waitHolders("node2", 10*time.Second)
+	// node2 restarts while node0 is still down: it joins node1 only.
+	// Its rejoin round, which would find node0 again by its configured
+	// address, comes only every 3 s here.
+	c.stop(2)
+	c.nodes[2].cfg.Cluster.Timing.RejoinInterval = 3 * time.Second
+	c.start(2)
+	c.waitHolders("node2", 10*time.Second)
+	waitUntil(t, 5*time.Second, "node2 has no node0 in its table", func() bool {
+		for _, m := range c.nodes[2].node.Status().Members {
+			if m.Name == "node0" {
+				return false
+			}
+		}
+		return true
+	})
+	// node2 is cut off; node0 comes back and takes the VIP with node1.
+	c.nw.Isolate(c.addr(2))
+	c.waitHolders("", 10*time.Second)
+	// Once node1 has declared node2 dead, node0 learns nothing of node2
+	// from it either, and does not probe it.
+	waitUntil(t, 10*time.Second, "node1 sees node2 dead", func() bool {
+		for _, m := range c.nodes[1].node.Status().Members {
+			if m.Name == "node2" {
+				return m.State == MemberDead
+			}
+		}
+		return false
+	})
+	c.start(0)
+	c.waitHolders("node0", 10*time.Second)
+	// Long enough for node1 to be done gossiping node0's return: node2
+	// will not learn of node0 from it in passing.
+	time.Sleep(time.Second)
+	c.tr.resetMax("web")
+	c.nw.Heal()
+	// node2 hears node1 at once, node0 only after its next rejoin round
+	// (or node0's probes, once node1 gossips node2 alive again).
+	time.Sleep(time.Second)
+	if n := c.tr.max("web"); n > 1 {
+		t.Fatalf("%d holders at once after the heal:\n%s", n, c.tr.history())
+	}
+	c.waitHolders("node0", 10*time.Second)
+}
+
+// TestUnknownHeard: a counting member's report of hearing a member that
+// this node does not know — not in its table, or left before that
+// hearing — makes the view incomplete; a report of itself, of a member
+// it knows, of a member's last heartbeats before a graceful leave, or an
+// old report does not.
+func TestUnknownHeard(t *testing.T) {
+	tm := testTiming()
+	tm.HeartbeatTimeout = 300 * time.Millisecond
+	p := newPresence("node1", 77, tm, nil)
+	addr := netip.MustParseAddrPort("127.0.0.1:7946")
+	p.know("node0", addr)
+	now := time.Now()
+	ms := memberTable{
+		"node0": {name: "node0", addr: addr.String(), state: MemberAlive, since: now.Add(-time.Minute), joined: now.Add(-time.Minute)},
+	}
+	report := func(hears ...hearing) {
+		t.Helper()
+		p.mu.Lock()
+		p.peers["node0"].hears = nil
+		p.mu.Unlock()
+		v := metaVersionOf{epoch: 5, seq: 1}
+		p.mu.Lock()
+		beat := p.peers["node0"].beat
+		p.mu.Unlock()
+		hb := heartbeat{version: &v, beat: beatID{epoch: 5, counter: beat.counter + 1}, hears: hears}
+		if !p.received("node0", hb, addr, now) {
+			t.Fatal("heartbeat not taken")
+		}
+	}
+	h := func(name string, age time.Duration) hearing {
+		return hearing{name: nameHash(name), age: uint16(age.Milliseconds())}
+	}
+	report(h("node1", 0), h("node0", 0))
+	if got := p.unknownHeard(ms, now); got != "" {
+		t.Errorf("reports of this node and of the reporter: %q, want none", got)
+	}
+	report(h("node2", 50*time.Millisecond))
+	if got := p.unknownHeard(ms, now); got != "node0" {
+		t.Errorf("node2 heard 50ms ago, not in the table: %q, want node0", got)
+	}
+	if got := p.unknownHeard(ms, now.Add(400*time.Millisecond)); got != "" {
+		t.Errorf("the same report 450ms old: %q, want none", got)
+	}
+	// node2 left 20 ms ago: its last heartbeats, heard before that, are
+	// history; heard after, it is back.
+	ms["node2"] = &member{name: "node2", state: MemberLeft, since: now.Add(-20 * time.Millisecond)}
+	report(h("node2", 25*time.Millisecond))
+	if got := p.unknownHeard(ms, now); got != "" {
+		t.Errorf("node2 heard before it left: %q, want none", got)
+	}
+	ms["node2"].since = now.Add(-200 * time.Millisecond)
+	report(h("node2", 10*time.Millisecond))
+	if got := p.unknownHeard(ms, now); got != "node0" {
+		t.Errorf("node2 heard 190ms after it left: %q, want node0", got)
+	}
+	ms["node2"].state = MemberAlive
+	if got := p.unknownHeard(ms, now); got != "" {
+		t.Errorf("node2 alive again: %q, want none", got)
+	}
+	// Only counting members' reports count.
+	delete(ms, "node2")
+	report(h("node2", 0))
+	ms["node0"].joined = now.Add(-time.Minute)
+	if got := p.unknownHeard(ms, now.Add(time.Second)); got != "" {
+		t.Errorf("a reporter silent for a second: %q, want none", got)
+	}
+}

@@ -38,6 +38,9 @@ type facts struct {
 	stale string
 	// staleRecheck is when to look again after asking stale for its state.
 	staleRecheck time.Time
+	// unknownHeard is a member that reports hearing a member this node
+	// does not know ("": none).
+	unknownHeard string
 	// quorumSince is when this node last regained quorum (zero while it
 	// has none); regainWait how long after that it waits for every
 	// member it knows to be heard, and for every member it hears to
@@ -84,6 +87,14 @@ func step(f facts) verdict {
 		v.reason = "waiting for the current state of " + f.stale
 		v.recheck = f.staleRecheck
 		v.askState = f.stale
+	case f.needed > 0 && f.unknownHeard != "":
+		// A member others hear is missing from this node's view: it
+		// may hold the VIP. Learn it first (a sync with the member
+		// that hears it, one round trip).
+		v.hold = false
+		v.reason = "waiting to learn of a member " + f.unknownHeard + " hears"
+		v.recheck = f.staleRecheck
+		v.syncWith = f.unknownHeard
 	case f.needed > 0 && f.unheard != "" && f.now.Before(f.quorumSince.Add(f.regainWait)):
 		// Just back from a partition on the minority side: the members
 		// heard first may not be all that are alive, and one not heard

@@ -36,6 +36,7 @@ func TestStep(t *testing.T) {
 		Recheck   time.Time
 		Fault     bool
 		AskState  string
+		SyncWith  string
 		ConfirmAt time.Time
 		Conflict  bool
 	}
@@ -72,6 +73,13 @@ func TestStep(t *testing.T) {
 			want{Reason: "waiting until node2 knows this node's state", Master: "node1", Recheck: now.Add(100 * time.Millisecond)}},
 		{"a majority knows this node's state, the rest do not hear it", func(f *facts) { f.informed = 2 },
 			want{Hold: true, Reason: "highest-ranked eligible member", Master: "node1"}},
+		{"a member another hears is unknown here", func(f *facts) { f.unknownHeard = "node2" },
+			want{Reason: "waiting to learn of a member node2 hears", Master: "node1", Recheck: now.Add(100 * time.Millisecond), SyncWith: "node2"}},
+		{"unknown members do not hold back without quorum mode", func(f *facts) { f.needed = 0; f.unknownHeard = "node2" },
+			want{Hold: true, Reason: "highest-ranked eligible member", Master: "node1"}},
+		{"an unknown member holds back a takeover after quorum is regained", func(f *facts) {
+			f.unknownHeard, f.unheard, f.quorumSince = "node2", "node0", now
+		}, want{Reason: "waiting to learn of a member node2 hears", Master: "node1", Recheck: now.Add(100 * time.Millisecond), SyncWith: "node2"}},
 		{"the state of others is asked for first", func(f *facts) { f.informed = 1; f.stale = "node2" },
 			want{Reason: "waiting for the current state of node2", Master: "node1", Recheck: now.Add(100 * time.Millisecond), AskState: "node2"}},
 		{"quorum just regained, a member unheard", func(f *facts) {
@@ -132,7 +140,7 @@ func TestStep(t *testing.T) {
 			tc.change(&f)
 			v := step(f)
 			got := want{Hold: v.hold, Reason: v.reason, Master: v.master, Recheck: v.recheck, Fault: v.fault,
-				AskState: v.askState, ConfirmAt: v.confirmAt, Conflict: v.conflict}
+				AskState: v.askState, SyncWith: v.syncWith, ConfirmAt: v.confirmAt, Conflict: v.conflict}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("step (-want +got):\n%s", diff)
 			}
