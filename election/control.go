@@ -142,12 +142,12 @@ func (n *Node) switchover(instance, to string) (string, error) {
 // instance, and whether any does.
 func (n *Node) candidates(instance string) ([]Candidate, bool) {
 	var out []Candidate
-	known := false
+	known, holding := false, false
 	if in := n.instance(instance); in != nil {
-		known = true
+		known, holding = true, in.holding
 		out = append(out, Candidate{Node: n.cfg.Name, Priority: int(n.publishedPriority(in, n.healthOf(in, time.Now()))), Holding: in.holding})
 	}
-	peers := n.members.candidates(instance, time.Now())
+	peers := n.members.candidates(instance, time.Now(), holding)
 	if len(peers) > 0 {
 		known = true
 	}

@@ -111,7 +111,7 @@ func (n *Node) gather(in *instance, h Health, w view) facts {
 	f.situation = situation{
 		now:          w.now,
 		self:         Candidate{Node: n.cfg.Name, Priority: int(n.effectivePriority(in, h)), Holding: in.holding},
-		peers:        n.members.candidates(in.cfg.Name, w.now),
+		peers:        n.members.candidates(in.cfg.Name, w.now, in.holding),
 		quorum:       w.quorum,
 		settled:      n.settled,
 		preempt:      in.cfg.Preempt,

@@ -247,8 +247,13 @@ func (ms *membership) forContacts(fn func(m *member)) {
 }
 
 // candidates lists the members that publish the instance and count now,
-// or that others hear (see presence.heardByOthers), by name.
-func (ms *membership) candidates(instance string, now time.Time) []Candidate {
+// or that others hear (see presence.heardByOthers), by name. A claim
+// voided on a member's return (see member.voided) counts only for a
+// holder: it does not make this node step down for a claim that is
+// history, but a node about to take the VIP waits for that member's
+// current state — it may have held all along, on the majority side of a
+// cut that isolated this node.
+func (ms *membership) candidates(instance string, now time.Time, holding bool) []Candidate {
 	var out []Candidate
 	for _, m := range ms.members {
 		if !m.hasMeta || !ms.presence.present(m, now) && !ms.presence.heardByOthers(ms.members, m, now) {
@@ -258,7 +263,7 @@ func (ms *membership) candidates(instance string, now time.Time) []Candidate {
 		if !ok {
 			continue
 		}
-		out = append(out, Candidate{Node: m.name, Priority: int(im.Priority), Holding: im.Holding && !m.voided})
+		out = append(out, Candidate{Node: m.name, Priority: int(im.Priority), Holding: im.Holding && !(m.voided && holding)})
 	}
 	sortCandidates(out)
 	return out

@@ -545,3 +545,38 @@ func TestUnknownHeard(t *testing.T) {
 		t.Errorf("a reporter silent for a second: %q, want none", got)
 	}
 }
+
+// TestReturningHolderStillHolds is a history the chaos checker found
+// giving two holders for two seconds. node2 ranks first, but a
+// switchover has put the VIP on node0. node2 is cut off, ends the
+// switchover on its side (its target is gone) and, when the cut heals,
+// hears node0 again after a silence longer than a lease. node0 was on
+// the majority side all along and still holds, as its metadata — which
+// node2 has, current — says: node2 must not take the VIP as if node0's
+// claim were history.
+func TestReturningHolderStillHolds(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 200, preempt: true})
+	for _, tn := range c.nodes {
+		tn.cfg.Cluster.Timing.HeartbeatTimeout = 300 * time.Millisecond
+		tn.cfg.Cluster.Timing.LeaseMargin = 150 * time.Millisecond
+	}
+	for i := range c.nodes {
+		c.start(i)
+	}
+	c.waitHolders("node2", 10*time.Second)
+	if _, err := c.nodes[1].node.Switchover("web", "node0"); err != nil {
+		t.Fatal(err)
+	}
+	c.waitHolders("node0", 10*time.Second)
+	c.nw.Isolate(c.addr(2))
+	// Well past a lease and memberlist's verdict: node2 ends the
+	// switchover on its side.
+	time.Sleep(2 * time.Second)
+	c.waitHolders("node0", time.Second)
+	c.tr.resetMax("web")
+	c.nw.Heal()
+	time.Sleep(time.Second)
+	if n := c.tr.max("web"); n > 1 {
+		t.Fatalf("%d holders at once after the heal:\n%s", n, c.tr.history())
+	}
+}
