@@ -74,6 +74,9 @@ type peer struct {
 	version    metaVersionOf
 	hasVersion bool
 	staleSince time.Time
+	// gaveUp is the announced version this node stopped waiting for
+	// (see staleMember); zero when none.
+	gaveUp metaVersionOf
 	// acked is when this node sent the latest of its heartbeats the
 	// member confirmed hearing (its send time, on this node's clock);
 	// acks is set once it has sent an acknowledgement at all (a member
@@ -400,9 +403,11 @@ func (p *presence) signature(ms memberTable, now time.Time, quorum bool) uint64 
 // that metadata arrives this node does not know whether it holds a VIP,
 // so it must not take one. A member whose announced version is not
 // matched by the metadata it sends for longer than the silence limit is
-// not waited for any more (logged by the caller): its heartbeats
-// announce a version it does not have, which only a forged heartbeat in
-// insecure mode can do.
+// not waited for any more for that version (logged by the caller): its
+// metadata does not reach this node, or this node's request for it does
+// not reach the member (a cut in one direction), or its heartbeats
+// announce a version it does not have (a forged heartbeat in insecure
+// mode).
 func (p *presence) staleMember(ms memberTable, now time.Time) (name string, overdue bool) {
 	for n, m := range ms {
 		if !p.present(m, now) {
@@ -410,7 +415,7 @@ func (p *presence) staleMember(ms memberTable, now time.Time) (name string, over
 		}
 		p.mu.Lock()
 		pr := p.peers[n]
-		stale := pr != nil && pr.hasVersion && (!m.hasMeta || pr.version.newer(m.meta.version()))
+		stale := pr != nil && pr.hasVersion && (!m.hasMeta || pr.version.newer(m.meta.version())) && pr.version != pr.gaveUp
 		switch {
 		case !stale:
 			if pr != nil {
@@ -419,7 +424,12 @@ func (p *presence) staleMember(ms memberTable, now time.Time) (name string, over
 		case pr.staleSince.IsZero():
 			pr.staleSince = now
 		case now.Sub(pr.staleSince) > silenceLimit(p.timing):
-			pr.hasVersion = false
+			// Not waited for again for the same version: its next
+			// heartbeat announces it again, and waiting anew each
+			// time would hold every takeover back for as long as the
+			// member's metadata does not arrive (a one-way cut that
+			// drops this node's requests to it, say).
+			pr.gaveUp = pr.version
 			pr.staleSince = time.Time{}
 			p.mu.Unlock()
 			return n, true

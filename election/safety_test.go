@@ -580,3 +580,49 @@ func TestReturningHolderStillHolds(t *testing.T) {
 		t.Fatalf("%d holders at once after the heal:\n%s", n, c.tr.history())
 	}
 }
+
+// TestStaleMemberGivenUpOnce: a member whose heartbeats announce metadata
+// that never arrives is waited for one silence limit, then not again for
+// that version — its next heartbeat announces it again — but again for
+// a newer one.
+func TestStaleMemberGivenUpOnce(t *testing.T) {
+	tm := testTiming()
+	tm.HeartbeatTimeout = 300 * time.Millisecond
+	p := newPresence("node1", 77, tm, nil)
+	addr := netip.MustParseAddrPort("127.0.0.1:7946")
+	p.know("node0", addr)
+	now := time.Now()
+	m := &member{name: "node0", addr: addr.String(), state: MemberAlive, since: now.Add(-time.Minute), joined: now.Add(-time.Minute),
+		meta: Meta{Epoch: 5, Seq: 1}, hasMeta: true}
+	ms := memberTable{"node0": m}
+	counter := uint64(0)
+	beat := func(seq uint64, at time.Time) {
+		t.Helper()
+		counter++
+		v := metaVersionOf{epoch: 5, seq: seq}
+		if !p.received("node0", heartbeat{version: &v, beat: beatID{epoch: 5, counter: counter}}, addr, at) {
+			t.Fatal("heartbeat not taken")
+		}
+	}
+	beat(2, now)
+	if name, overdue := p.staleMember(ms, now); name != "node0" || overdue {
+		t.Fatalf("version 2 announced, 1 known: %q overdue=%v, want node0 waited for", name, overdue)
+	}
+	later := now.Add(tm.HeartbeatTimeout + time.Millisecond)
+	beat(2, later)
+	if name, overdue := p.staleMember(ms, later); name != "node0" || !overdue {
+		t.Fatalf("after the silence limit: %q overdue=%v, want node0 given up", name, overdue)
+	}
+	for i := range 3 {
+		at := later.Add(time.Duration(i+1) * 100 * time.Millisecond)
+		beat(2, at)
+		if name, _ := p.staleMember(ms, at); name != "" {
+			t.Fatalf("version 2 announced again: waiting for %q again", name)
+		}
+	}
+	at := later.Add(time.Second)
+	beat(3, at)
+	if name, overdue := p.staleMember(ms, at); name != "node0" || overdue {
+		t.Fatalf("version 3 announced: %q overdue=%v, want node0 waited for", name, overdue)
+	}
+}
