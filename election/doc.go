@@ -10,7 +10,7 @@
 //   - membership (membership.go, with memberlist's delegates in
 //     delegate.go, event_delegate.go and ping_delegate.go): memberlist and
 //     the table of members its events build; direct messages to members.
-//   - presence (presence.go): when each member was last heard and which
+//   - presence (presence.go; the members' reports of whom they hear in hearings.go): when each member was last heard and which
 //     metadata version its heartbeats announce; from that, whether a
 //     member counts, whether the lease and quorum hold, who may still hold
 //     a VIP.
