@@ -44,11 +44,16 @@ func (f *faultyHolder) Renew(context.Context) error {
 // (README's guarantee; the default profile has 2.5).
 func quorumCluster(t *testing.T) *testCluster {
 	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 50, preempt: true})
+	quorumTiming(c)
+	return c
+}
+
+// quorumTiming gives every node of c quorumCluster's timing.
+func quorumTiming(c *testCluster) {
 	for _, tn := range c.nodes {
 		tn.cfg.Cluster.Timing.HeartbeatTimeout = 300 * time.Millisecond
 		tn.cfg.Cluster.Timing.LeaseMargin = 150 * time.Millisecond
 	}
-	return c
 }
 
 // TestOneWayLossFromHolder: the holder's own packets are lost on the way
@@ -390,10 +395,7 @@ func TestHandoverWithPartialView(t *testing.T) {
 		nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 140, preempt: true},
 		nodeSpec{priority: 130, preempt: true}, nodeSpec{priority: 120, preempt: true},
 		nodeSpec{noInst: true})
-	for _, tn := range c.nodes {
-		tn.cfg.Cluster.Timing.HeartbeatTimeout = 300 * time.Millisecond
-		tn.cfg.Cluster.Timing.LeaseMargin = 150 * time.Millisecond
-	}
+	quorumTiming(c)
 	for i := range c.nodes {
 		c.start(i)
 	}
@@ -421,10 +423,7 @@ func TestHandoverWithPartialView(t *testing.T) {
 // VIP on a view that lacks a member the others hear.
 func TestHeardMemberUnknownHere(t *testing.T) {
 	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 50, preempt: true}, nodeSpec{priority: 100, preempt: true})
-	for _, tn := range c.nodes {
-		tn.cfg.Cluster.Timing.HeartbeatTimeout = 300 * time.Millisecond
-		tn.cfg.Cluster.Timing.LeaseMargin = 150 * time.Millisecond
-	}
+	quorumTiming(c)
 	for i := range c.nodes {
 		c.start(i)
 	}
@@ -556,10 +555,7 @@ func TestUnknownHeard(t *testing.T) {
 // claim were history.
 func TestReturningHolderStillHolds(t *testing.T) {
 	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 200, preempt: true})
-	for _, tn := range c.nodes {
-		tn.cfg.Cluster.Timing.HeartbeatTimeout = 300 * time.Millisecond
-		tn.cfg.Cluster.Timing.LeaseMargin = 150 * time.Millisecond
-	}
+	quorumTiming(c)
 	for i := range c.nodes {
 		c.start(i)
 	}
