@@ -119,10 +119,20 @@ func (n *Node) gather(in *instance, h Health, w view) facts {
 		higherSince:  in.higherSince,
 		preferred:    n.preferred(in.cfg.Name),
 	}
+	ms, p := n.members.members, n.presence
 	if in.holding {
+		if w.needed > 0 {
+			for _, c := range f.peers {
+				if d := p.doubt(ms[c.Node], w.now); d != "" {
+					if f.doubts == nil {
+						f.doubts = map[string]string{}
+					}
+					f.doubts[c.Node] = d
+				}
+			}
+		}
 		return f
 	}
-	ms, p := n.members.members, n.presence
 	f.leaseHolder, f.leaseUntil = p.leaseGuard(ms, in.cfg.Name, w.now)
 	stale, overdue := p.staleMember(ms, w.now)
 	if overdue {

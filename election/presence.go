@@ -442,6 +442,26 @@ func (p *presence) staleMember(ms memberTable, now time.Time) (name string, over
 	return "", false
 }
 
+// doubt says why this node's view of m may not be what m acts on, or
+// "" when it is: m does not confirm this node's heartbeats within the
+// lease (it does not hear this node, so it may lack a majority and be
+// unable to take a VIP), or its heartbeats announce newer metadata than
+// this node has (what it publishes now is not known here). A holder
+// yields to a member only when there is no doubt: yielding on a stale or
+// one-sided view leaves the instance without a holder for as long as
+// the view stays so.
+func (p *presence) doubt(m *member, now time.Time) string {
+	if !p.leased(m, now) {
+		return "it does not confirm this node's heartbeats"
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pr := p.peers[m.name]; pr != nil && pr.hasVersion && (!m.hasMeta || pr.version.newer(m.meta.version())) {
+		return "its current state is not known here"
+	}
+	return ""
+}
+
 // unheardMember returns a member that has not left and does not count
 // now (not heard within the silence limit), or "".
 func (p *presence) unheardMember(ms memberTable, now time.Time) string {

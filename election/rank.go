@@ -66,6 +66,10 @@ type situation struct {
 	// ranks first, and a holder yields to it at once, whatever preempt
 	// says.
 	preferred string
+	// doubts, for a holder under quorum, names the peers whose view here
+	// may not be current, and why (see presence.doubt): it does not
+	// yield to them, by preemption or switchover, until that clears.
+	doubts map[string]string
 }
 
 // verdict is the outcome of a decision.
@@ -205,6 +209,17 @@ func decideHolding(s situation, v verdict, ranked []Candidate, pos map[string]in
 		return v
 	}
 	best := ranked[0]
+	if doubt := s.doubts[best.Node]; doubt != "" && best.Node != s.self.Node && (best.Node == s.preferred || s.preempt) {
+		// Yielding to a member that cannot take the VIP (it does not
+		// hear this node, say, and so has no majority) would leave
+		// nobody holding it. Keep it; the preemption delay counts
+		// from when the doubt clears.
+		v.hold = true
+		v.conflict = otherHolder != nil
+		v.reason = "holding; not yielding to " + best.Node + ": " + doubt
+		v.master = s.self.Node
+		return v
+	}
 	if best.Node != s.self.Node && best.Node == s.preferred {
 		v.reason = "switchover to " + best.Node
 		v.master = best.Node

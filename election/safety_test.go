@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -477,6 +478,31 @@ func TestHeardMemberUnknownHere(t *testing.T) {
 	c.waitHolders("node0", 10*time.Second)
 }
 
+// TestNoYieldToMemberThatCannotTake: the best-ranked member comes back
+// from a link down behind a one-way cut — the others hear it, it hears
+// nobody — so it has no quorum and cannot take the VIP. The holder keeps
+// the VIP rather than yield to it and leave nobody holding it; once the
+// cut heals it yields as usual.
+func TestNoYieldToMemberThatCannotTake(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 50, preempt: true})
+	quorumTiming(c)
+	for i := range c.nodes {
+		c.start(i)
+	}
+	c.waitHolders("node0", 10*time.Second)
+	c.nw.Isolate(c.addr(0))
+	c.waitHolders("node1", 10*time.Second)
+	c.nw.Cut(c.addr(1), c.addr(0))
+	c.nw.Cut(c.addr(2), c.addr(0))
+	c.nw.Unisolate(c.addr(0))
+	c.holdFor("node1", 3*time.Second)
+	if r := instanceStatus(t, c.nodes[1].node, "web").Reason; r != "holding" && !strings.HasPrefix(r, "holding; not yielding to node0") {
+		t.Errorf("node1's reason %q", r)
+	}
+	c.nw.Heal()
+	c.waitHolders("node0", 10*time.Second)
+}
+
 // TestUnknownHeard: a counting member's report of hearing a member that
 // this node does not know — not in its table, or left before that
 // hearing — makes the view incomplete; a report of itself, of a member
@@ -620,5 +646,49 @@ func TestStaleMemberGivenUpOnce(t *testing.T) {
 	beat(3, at)
 	if name, overdue := p.staleMember(ms, at); name != "node0" || overdue {
 		t.Fatalf("version 3 announced: %q overdue=%v, want node0 waited for", name, overdue)
+	}
+}
+
+// TestDoubt: a holder doubts its view of a member that does not confirm
+// its heartbeats within the lease, or whose heartbeats announce newer
+// metadata than it has; not of one that confirms and is current.
+func TestDoubt(t *testing.T) {
+	tm := testTiming()
+	tm.HeartbeatTimeout = 300 * time.Millisecond
+	p := newPresence("node1", 77, tm, nil)
+	addr := netip.MustParseAddrPort("127.0.0.1:7946")
+	p.know("node0", addr)
+	now := time.Now()
+	m := &member{name: "node0", addr: addr.String(), state: MemberAlive, since: now.Add(-time.Minute), joined: now.Add(-time.Minute),
+		meta: Meta{Epoch: 5, Seq: 1}, hasMeta: true}
+	counter := uint64(0)
+	beat := func(seq, ack uint64, at time.Time) {
+		t.Helper()
+		counter++
+		v := metaVersionOf{epoch: 5, seq: seq}
+		hb := heartbeat{version: &v, beat: beatID{epoch: 5, counter: counter}, acks: true, to: "node1", ack: beatID{epoch: 77, counter: ack}}
+		if !p.received("node0", hb, addr, at) {
+			t.Fatal("heartbeat not taken")
+		}
+	}
+	p.noteSent(1, now, 1)
+	beat(1, 0, now)
+	if d := p.doubt(m, now); d != "it does not confirm this node's heartbeats" {
+		t.Errorf("heard, no acknowledgement: doubt %q", d)
+	}
+	beat(1, 1, now)
+	if d := p.doubt(m, now); d != "" {
+		t.Errorf("confirms, current: doubt %q, want none", d)
+	}
+	beat(2, 1, now)
+	if d := p.doubt(m, now); d != "its current state is not known here" {
+		t.Errorf("announces version 2, 1 known: doubt %q", d)
+	}
+	m.meta.Seq = 2
+	if d := p.doubt(m, now); d != "" {
+		t.Errorf("version 2 arrived: doubt %q, want none", d)
+	}
+	if d := p.doubt(m, now.Add(tm.Lease+time.Millisecond)); d != "it does not confirm this node's heartbeats" {
+		t.Errorf("last confirmation older than the lease: doubt %q", d)
 	}
 }

@@ -131,6 +131,25 @@ func TestStep(t *testing.T) {
 			want{Hold: true, Reason: "holding", Master: "node1"}},
 		{"switchover away", func(f *facts) { f.self.Holding = true; f.preempt = false; f.preferred = "node2" },
 			want{Reason: "switchover to node2", Master: "node2"}},
+		{"not preempted by a member that does not hear this node", func(f *facts) {
+			f.self.Holding = true
+			f.peers[0].Priority = 150
+			f.doubts = map[string]string{"node0": "it does not confirm this node's heartbeats"}
+		}, want{Hold: true, Reason: "holding; not yielding to node0: it does not confirm this node's heartbeats", Master: "node1"}},
+		{"no switchover to a member whose state is not known here", func(f *facts) {
+			f.self.Holding = true
+			f.preferred = "node2"
+			f.doubts = map[string]string{"node2": "its current state is not known here"}
+		}, want{Hold: true, Reason: "holding; not yielding to node2: its current state is not known here", Master: "node1"}},
+		{"a doubt about a member that would not take over changes nothing", func(f *facts) {
+			f.self.Holding = true
+			f.doubts = map[string]string{"node2": "it does not confirm this node's heartbeats"}
+		}, want{Hold: true, Reason: "holding", Master: "node1"}},
+		{"a higher-ranked holder is yielded to, doubt or not", func(f *facts) {
+			f.self.Holding = true
+			f.peers[0].Priority, f.peers[0].Holding = 150, true
+			f.doubts = map[string]string{"node0": "it does not confirm this node's heartbeats"}
+		}, want{Reason: "higher-ranked holder node0 seen", Master: "node0"}},
 		{"switchover target", func(f *facts) { f.self.Priority = 40; f.preferred = "node1" },
 			want{Hold: true, Reason: "switchover target", Master: "node1"}},
 	} {

@@ -141,6 +141,13 @@ func (nw *Network) Isolate(addr netip.AddrPort) {
 	nw.isolated[unmap(addr)] = true
 }
 
+// Unisolate ends addr's isolation; cuts made with Cut and Partition stay.
+func (nw *Network) Unisolate(addr netip.AddrPort) {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	delete(nw.isolated, unmap(addr))
+}
+
 // Heal removes every cut, partition and isolation.
 func (nw *Network) Heal() {
 	nw.mu.Lock()
