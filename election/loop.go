@@ -150,6 +150,10 @@ type beatState struct {
 	sentSeq uint64
 	// lastUrgent is when the last heartbeat answering news went out.
 	lastUrgent time.Time
+	// seqSince is when the heartbeats began announcing sentSeq;
+	// lastResend when this node's metadata was last sent again to
+	// members that had not confirmed it (see resendMeta).
+	seqSince, lastResend time.Time
 }
 
 // beatDue tells, on a heartbeat tick (paced: the pace member's
@@ -178,8 +182,40 @@ func (n *Node) beatDue(b *beatState, paced bool, now time.Time) (send, eval bool
 // heartbeater.send) and picks the pace member anew.
 func (n *Node) sendBeat(b *beatState, urgent bool) {
 	n.beats.send(n.members, metaVersionOf{epoch: n.epoch, seq: n.seq}, urgent)
-	b.lastBeat, b.sentSeq = time.Now(), n.seq
-	n.beats.setPace(n.members.members, b.lastBeat)
+	now := time.Now()
+	if b.sentSeq != n.seq || b.seqSince.IsZero() {
+		b.seqSince = now
+	}
+	b.lastBeat, b.sentSeq = now, n.seq
+	n.beats.setPace(n.members.members, now)
+	n.resendMeta(b, now)
+}
+
+// resendMeta sends this node's metadata again, directly, to the members
+// its heartbeats go to that have not confirmed one announcing the current
+// version a while after it was published: a quarter of a silence limit
+// apart, at most. The direct message at publish and the answer to a
+// member's request are one packet each; under a one-way cut the first may
+// be lost and the request never arrive, and the member, which hears this
+// node's heartbeats, would act on its old state — rank it as eligible
+// while it has no quorum, say. In a steady cluster every member confirms
+// every version and nothing is resent.
+func (n *Node) resendMeta(b *beatState, now time.Time) {
+	every := max(silenceLimit(n.cfg.Timing)/4, n.cfg.Timing.HeartbeatInterval)
+	if now.Sub(b.seqSince) < every || now.Sub(b.lastResend) < every {
+		return
+	}
+	var msg []byte
+	n.members.forContacts(func(m *member) {
+		if !n.presence.lacksVersion(m.name, n.seq) {
+			return
+		}
+		if msg == nil {
+			msg = n.directMessage()
+			b.lastResend = now
+		}
+		n.members.sendTo(m, msg)
+	})
 }
 
 // drain applies every queued event without waiting, so one evaluation

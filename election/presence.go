@@ -368,6 +368,16 @@ func (p *presence) informed(ms memberTable, now time.Time, seq uint64) (int, str
 	return c, missing
 }
 
+// lacksVersion reports whether name, a member that sends
+// acknowledgements, has not confirmed a heartbeat of this node announcing
+// metadata version seq or later.
+func (p *presence) lacksVersion(name string, seq uint64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pr := p.peers[name]
+	return pr != nil && pr.acks && pr.ackedSeq < seq
+}
+
 // leaseHolders counts the members (this node included) that renew this
 // node's lease at now.
 func (p *presence) leaseHolders(ms memberTable, now time.Time) int {

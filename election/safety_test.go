@@ -503,6 +503,50 @@ func TestNoYieldToMemberThatCannotTake(t *testing.T) {
 	c.waitHolders("node0", 10*time.Second)
 }
 
+// TestMetadataResentUnderOneWayCut: a member that hears nobody publishes
+// that it has no quorum, but the direct message is lost and the others'
+// requests for its state do not reach it. It sends its metadata again to
+// the members that have not confirmed it, so they stop ranking it as
+// eligible.
+func TestMetadataResentUnderOneWayCut(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 50, preempt: true})
+	quorumTiming(c)
+	for i := range c.nodes {
+		c.start(i)
+	}
+	c.waitHolders("node0", 10*time.Second)
+	c.nw.Isolate(c.addr(0))
+	c.waitHolders("node1", 10*time.Second)
+	// Once node0 counts the others dead, memberlist gossips nothing to
+	// them.
+	waitUntil(t, 10*time.Second, "node0 sees node1 and node2 dead", func() bool {
+		dead := 0
+		for _, m := range c.nodes[0].node.Status().Members {
+			if m.State == MemberDead {
+				dead++
+			}
+		}
+		return dead == 2
+	})
+	time.Sleep(time.Second)
+	c.nw.Cut(c.addr(1), c.addr(0))
+	c.nw.Cut(c.addr(2), c.addr(0))
+	c.nw.Unisolate(c.addr(0))
+	// Its old state says priority 150. The status shows a dead member's
+	// as 0, and its state again once it is heard.
+	for i := 1; i < 3; i++ {
+		waitUntil(t, 3*time.Second, fmt.Sprintf("node%d hears node0 and learns that it is not eligible", i), func() bool {
+			for _, m := range c.nodes[i].node.Status().Members {
+				if m.Name == "node0" {
+					return m.State == MemberAlive && m.Priority == 0
+				}
+			}
+			return false
+		})
+	}
+	c.holdFor("node1", 500*time.Millisecond)
+}
+
 // TestUnknownHeard: a counting member's report of hearing a member that
 // this node does not know — not in its table, or left before that
 // hearing — makes the view incomplete; a report of itself, of a member
