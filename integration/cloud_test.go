@@ -51,7 +51,7 @@ func buildFake(t *testing.T) string {
 			fakeErr = err
 			return
 		}
-		dir, err := os.MkdirTemp("", "havip-fakecloud-")
+		dir, err := os.MkdirTemp(runDir, "fakecloud-")
 		if err != nil {
 			fakeErr = err
 			return

@@ -29,6 +29,9 @@ const (
 var (
 	havipBin string
 	buildErr error
+	// runDir is the run's own temporary directory, removed at its end:
+	// what the tests build goes there.
+	runDir string
 )
 
 func TestMain(m *testing.M) {
@@ -42,6 +45,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	runDir = dir
 
 	root, _ := privileged()
 	if root {
