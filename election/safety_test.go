@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/havip/havip/config"
 )
 
 // faultyHolder is a fakeHolder whose Release can be made to fail (the
@@ -478,12 +480,13 @@ func TestHeardMemberUnknownHere(t *testing.T) {
 	c.waitHolders("node0", 10*time.Second)
 }
 
-// TestNoYieldToMemberThatCannotTake: the best-ranked member comes back
-// from a link down behind a one-way cut — the others hear it, it hears
-// nobody — so it has no quorum and cannot take the VIP. The holder keeps
-// the VIP rather than yield to it and leave nobody holding it; once the
-// cut heals it yields as usual.
-func TestNoYieldToMemberThatCannotTake(t *testing.T) {
+// returnBehindOneWayCut starts three nodes, node0 first-ranked, all
+// preempting; once node0 holds, it cuts node0 off until node1 holds
+// (and, with waitDead, until node0 counts the others dead and a second
+// more, so memberlist gossips nothing to them), then lets node0's
+// packets out while nothing reaches it.
+func returnBehindOneWayCut(t *testing.T, waitDead bool) *testCluster {
+	t.Helper()
 	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 50, preempt: true})
 	quorumTiming(c)
 	for i := range c.nodes {
@@ -492,9 +495,31 @@ func TestNoYieldToMemberThatCannotTake(t *testing.T) {
 	c.waitHolders("node0", 10*time.Second)
 	c.nw.Isolate(c.addr(0))
 	c.waitHolders("node1", 10*time.Second)
+	if waitDead {
+		waitUntil(t, 10*time.Second, "node0 sees node1 and node2 dead", func() bool {
+			dead := 0
+			for _, m := range c.nodes[0].node.Status().Members {
+				if m.State == MemberDead {
+					dead++
+				}
+			}
+			return dead == 2
+		})
+		time.Sleep(time.Second)
+	}
 	c.nw.Cut(c.addr(1), c.addr(0))
 	c.nw.Cut(c.addr(2), c.addr(0))
 	c.nw.Unisolate(c.addr(0))
+	return c
+}
+
+// TestNoYieldToMemberThatCannotTake: the best-ranked member comes back
+// from a link down behind a one-way cut — the others hear it, it hears
+// nobody — so it has no quorum and cannot take the VIP. The holder keeps
+// the VIP rather than yield to it and leave nobody holding it; once the
+// cut heals it yields as usual.
+func TestNoYieldToMemberThatCannotTake(t *testing.T) {
+	c := returnBehindOneWayCut(t, false)
 	c.holdFor("node1", 3*time.Second)
 	if r := instanceStatus(t, c.nodes[1].node, "web").Reason; r != "holding" && !strings.HasPrefix(r, "holding; not yielding to node0") {
 		t.Errorf("node1's reason %q", r)
@@ -509,29 +534,7 @@ func TestNoYieldToMemberThatCannotTake(t *testing.T) {
 // the members that have not confirmed it, so they stop ranking it as
 // eligible.
 func TestMetadataResentUnderOneWayCut(t *testing.T) {
-	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 50, preempt: true})
-	quorumTiming(c)
-	for i := range c.nodes {
-		c.start(i)
-	}
-	c.waitHolders("node0", 10*time.Second)
-	c.nw.Isolate(c.addr(0))
-	c.waitHolders("node1", 10*time.Second)
-	// Once node0 counts the others dead, memberlist gossips nothing to
-	// them.
-	waitUntil(t, 10*time.Second, "node0 sees node1 and node2 dead", func() bool {
-		dead := 0
-		for _, m := range c.nodes[0].node.Status().Members {
-			if m.State == MemberDead {
-				dead++
-			}
-		}
-		return dead == 2
-	})
-	time.Sleep(time.Second)
-	c.nw.Cut(c.addr(1), c.addr(0))
-	c.nw.Cut(c.addr(2), c.addr(0))
-	c.nw.Unisolate(c.addr(0))
+	c := returnBehindOneWayCut(t, true)
 	// Its old state says priority 150. The status shows a dead member's
 	// as 0, and its state again once it is heard.
 	for i := 1; i < 3; i++ {
@@ -647,11 +650,9 @@ func TestReturningHolderStillHolds(t *testing.T) {
 	}
 }
 
-// TestStaleMemberGivenUpOnce: a member whose heartbeats announce metadata
-// that never arrives is waited for one silence limit, then not again for
-// that version — its next heartbeat announces it again — but again for
-// a newer one.
-func TestStaleMemberGivenUpOnce(t *testing.T) {
+// presenceOfOne is node1's presence (epoch 77) knowing one member, node0,
+// alive for a minute, whose metadata (epoch 5) is at version 1.
+func presenceOfOne() (*presence, *member, config.Timing, time.Time) {
 	tm := testTiming()
 	tm.HeartbeatTimeout = 300 * time.Millisecond
 	p := newPresence("node1", 77, tm, nil)
@@ -660,6 +661,16 @@ func TestStaleMemberGivenUpOnce(t *testing.T) {
 	now := time.Now()
 	m := &member{name: "node0", addr: addr.String(), state: MemberAlive, since: now.Add(-time.Minute), joined: now.Add(-time.Minute),
 		meta: Meta{Epoch: 5, Seq: 1}, hasMeta: true}
+	return p, m, tm, now
+}
+
+// TestStaleMemberGivenUpOnce: a member whose heartbeats announce metadata
+// that never arrives is waited for one silence limit, then not again for
+// that version — its next heartbeat announces it again — but again for
+// a newer one.
+func TestStaleMemberGivenUpOnce(t *testing.T) {
+	p, m, tm, now := presenceOfOne()
+	addr := netip.MustParseAddrPort(m.addr)
 	ms := memberTable{"node0": m}
 	counter := uint64(0)
 	beat := func(seq uint64, at time.Time) {
@@ -697,14 +708,8 @@ func TestStaleMemberGivenUpOnce(t *testing.T) {
 // its heartbeats within the lease, or whose heartbeats announce newer
 // metadata than it has; not of one that confirms and is current.
 func TestDoubt(t *testing.T) {
-	tm := testTiming()
-	tm.HeartbeatTimeout = 300 * time.Millisecond
-	p := newPresence("node1", 77, tm, nil)
-	addr := netip.MustParseAddrPort("127.0.0.1:7946")
-	p.know("node0", addr)
-	now := time.Now()
-	m := &member{name: "node0", addr: addr.String(), state: MemberAlive, since: now.Add(-time.Minute), joined: now.Add(-time.Minute),
-		meta: Meta{Epoch: 5, Seq: 1}, hasMeta: true}
+	p, m, tm, now := presenceOfOne()
+	addr := netip.MustParseAddrPort(m.addr)
 	counter := uint64(0)
 	beat := func(seq, ack uint64, at time.Time) {
 		t.Helper()
