@@ -151,8 +151,8 @@ type beatState struct {
 	// lastUrgent is when the last heartbeat answering news went out.
 	lastUrgent time.Time
 	// seqSince is when the heartbeats began announcing sentSeq;
-	// lastResend when this node's metadata was last sent again to
-	// members that had not confirmed it (see resendMeta).
+	// lastResend when resendMeta last looked for members that had not
+	// confirmed it.
 	seqSince, lastResend time.Time
 }
 
@@ -193,8 +193,8 @@ func (n *Node) sendBeat(b *beatState, urgent bool) {
 
 // resendMeta sends this node's metadata again, directly, to the members
 // its heartbeats go to that have not confirmed one announcing the current
-// version a while after it was published: a quarter of a silence limit
-// apart, at most. The direct message at publish and the answer to a
+// version a while after it was published, looking a quarter of a
+// silence limit apart. The direct message at publish and the answer to a
 // member's request are one packet each; under a one-way cut the first may
 // be lost and the request never arrive, and the member, which hears this
 // node's heartbeats, would act on its old state — rank it as eligible
@@ -205,6 +205,7 @@ func (n *Node) resendMeta(b *beatState, now time.Time) {
 	if now.Sub(b.seqSince) < every || now.Sub(b.lastResend) < every {
 		return
 	}
+	b.lastResend = now
 	var msg []byte
 	n.members.forContacts(func(m *member) {
 		if !n.presence.lacksVersion(m.name, n.seq) {
@@ -212,7 +213,6 @@ func (n *Node) resendMeta(b *beatState, now time.Time) {
 		}
 		if msg == nil {
 			msg = n.directMessage()
-			b.lastResend = now
 		}
 		n.members.sendTo(m, msg)
 	})
