@@ -1,9 +1,12 @@
 package election
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"maps"
 	"slices"
 	"time"
 )
@@ -226,6 +229,53 @@ func (n *Node) sendDirectives(ds []directive) {
 		return
 	}
 	n.members.sendAll(append([]byte{msgDirective}, b...))
+}
+
+// directivesDigest digests a set of directives, the same on every node
+// that knows the same ones (0: none). Published in the metadata, it
+// shows which members missed a switchover or its end: the direct
+// message that carries one is a single packet, and push/pull may be
+// minutes away. A node that still follows a switchover every other
+// member has ended waits for a holder that has long yielded.
+func directivesDigest(ds map[string]directive) uint64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	names := slices.Sorted(maps.Keys(ds))
+	h := fnv.New64a()
+	var buf [8]byte
+	for _, name := range names {
+		d := ds[name]
+		for _, s := range []string{d.Instance, d.Target, d.Issuer} {
+			h.Write([]byte(s))
+			h.Write([]byte{0})
+		}
+		binary.BigEndian.PutUint64(buf[:], uint64(d.Issued))
+		h.Write(buf[:])
+		if d.Cleared {
+			h.Write([]byte{1})
+		} else {
+			h.Write([]byte{0})
+		}
+	}
+	return h.Sum64()
+}
+
+// directivesMessages encodes every directive this node knows, a few to a
+// message so that each fits one packet.
+func (n *Node) directivesMessages() [][]byte {
+	names := slices.Sorted(maps.Keys(n.directives))
+	var out [][]byte
+	for chunk := range slices.Chunk(names, 4) {
+		ds := make([]directive, 0, len(chunk))
+		for _, name := range chunk {
+			ds = append(ds, n.directives[name])
+		}
+		if b, err := json.Marshal(ds); err == nil {
+			out = append(out, append([]byte{msgDirective}, b...))
+		}
+	}
+	return out
 }
 
 // localState encodes the push/pull state; it runs on memberlist's

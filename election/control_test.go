@@ -2,6 +2,7 @@ package election
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -169,4 +170,48 @@ func memberPriority(n *Node, name string) int {
 		}
 	}
 	return -1
+}
+
+// TestMissedSwitchoverEnd: node2 stops hearing the switchover's target
+// and ends the switchover; node0 misses that message. The target, told,
+// yields to node0, which ranks first — and node0, still following the
+// switchover, waited for the target until push/pull brought the end.
+// The digest of the directives in each member's metadata shows node0
+// missed it, and the others send it theirs.
+func TestMissedSwitchoverEnd(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 50, preempt: true})
+	quorumTiming(c)
+	for _, tn := range c.nodes {
+		// Push/pull would bring the end within seconds; not here.
+		tn.cfg.Cluster.Timing.PushPullInterval = time.Minute
+	}
+	for i := range c.nodes {
+		c.start(i)
+	}
+	c.waitHolders("node0", 10*time.Second)
+	waitUntil(t, 5*time.Second, "node0 sees node1's priority", func() bool { return memberPriority(c.nodes[0].node, "node1") == 100 })
+	if got, err := c.nodes[0].node.Switchover("web", "node1"); err != nil || got != "node1" {
+		t.Fatalf("Switchover: %q, %v", got, err)
+	}
+	c.waitHolders("node1", 2*time.Second)
+	for i, tn := range c.nodes {
+		waitUntil(t, 2*time.Second, fmt.Sprintf("node%d follows the switchover", i), func() bool {
+			return instanceStatus(t, tn.node, "web").Switchover == "node1"
+		})
+	}
+	c.tr.resetMax("web")
+	c.nw.Cut(c.addr(1), c.addr(2))
+	c.nw.Cut(c.addr(2), c.addr(0))
+	waitUntil(t, 5*time.Second, "node2 ends the switchover", func() bool {
+		return instanceStatus(t, c.nodes[2].node, "web").Switchover == ""
+	})
+	time.Sleep(200 * time.Millisecond)
+	c.nw.Heal()
+	c.waitHolders("node0", 3*time.Second)
+	if st := instanceStatus(t, c.nodes[0].node, "web").Switchover; st != "" {
+		t.Errorf("node0 still follows a switchover to %q", st)
+	}
+	if m := c.tr.max("web"); m > 1 {
+		t.Errorf("%d holders at once:\n%s", m, c.tr.history())
+	}
 }

@@ -45,6 +45,10 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 	if !n.settled && !n.settleBy.IsZero() && (next.IsZero() || n.settleBy.Before(next)) {
 		next = n.settleBy
 	}
+	if d := directivesDigest(n.directives); d != n.dirDigest {
+		n.dirDigest = d
+		changed = true
+	}
 	if changed || n.forcePublish {
 		n.forcePublish = false
 		n.publish()

@@ -151,7 +151,7 @@ type beatState struct {
 	// lastUrgent is when the last heartbeat answering news went out.
 	lastUrgent time.Time
 	// seqSince is when the heartbeats began announcing sentSeq;
-	// lastResend when resendMeta last looked for members that had not
+	// lastResend when catchUp last looked for members that had not
 	// confirmed it.
 	seqSince, lastResend time.Time
 }
@@ -188,33 +188,47 @@ func (n *Node) sendBeat(b *beatState, urgent bool) {
 	}
 	b.lastBeat, b.sentSeq = now, n.seq
 	n.beats.setPace(n.members.members, now)
-	n.resendMeta(b, now)
+	n.catchUp(b, now)
 }
 
-// resendMeta sends this node's metadata again, directly, to the members
-// its heartbeats go to that have not confirmed one announcing the current
-// version a while after it was published, looking a quarter of a
-// silence limit apart. The direct message at publish and the answer to a
-// member's request are one packet each; under a one-way cut the first may
-// be lost and the request never arrive, and the member, which hears this
-// node's heartbeats, would act on its old state — rank it as eligible
-// while it has no quorum, say. In a steady cluster every member confirms
-// every version and nothing is resent.
-func (n *Node) resendMeta(b *beatState, now time.Time) {
+// catchUp sends members what they missed, looking a quarter of a
+// silence limit apart: this node's metadata, to the members its
+// heartbeats go to that have not confirmed one announcing the current
+// version a while after it was published; its switchover directives, to
+// those whose metadata publishes another digest of them. The direct
+// messages that carry either when it changes are one packet each, and
+// under a one-way cut the members' requests for the metadata never
+// arrive: a member that hears this node's heartbeats would act on its old
+// state (rank it as eligible while it has no quorum, say), and one that
+// missed a switchover's end would wait for its target after the target
+// has yielded. In a steady cluster every member has both and nothing is
+// sent.
+func (n *Node) catchUp(b *beatState, now time.Time) {
 	every := max(silenceLimit(n.cfg.Timing)/4, n.cfg.Timing.HeartbeatInterval)
 	if now.Sub(b.seqSince) < every || now.Sub(b.lastResend) < every {
 		return
 	}
 	b.lastResend = now
 	var msg []byte
+	var dirs [][]byte
 	n.members.forContacts(func(m *member) {
-		if !n.presence.lacksVersion(m.name, n.seq) {
-			return
+		if n.presence.lacksVersion(m.name, n.seq) {
+			if msg == nil {
+				msg = n.directMessage()
+			}
+			n.members.sendTo(m, msg)
 		}
-		if msg == nil {
-			msg = n.directMessage()
+		if m.hasMeta && m.meta.HasDirectives && m.meta.Directives != n.dirDigest && len(n.directives) > 0 {
+			// It knows other switchovers than this node: send it
+			// this node's; when it knows newer ones, its own
+			// sending brings them here.
+			if dirs == nil {
+				dirs = n.directivesMessages()
+			}
+			for _, d := range dirs {
+				n.members.sendTo(m, d)
+			}
 		}
-		n.members.sendTo(m, msg)
 	})
 }
 

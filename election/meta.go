@@ -32,6 +32,12 @@ type Meta struct {
 	// peers send it their heartbeats through memberlist otherwise.
 	Frames    bool
 	Instances []InstanceMeta
+	// Directives digests the switchover directives the node knows (see
+	// directivesDigest); HasDirectives is false from a node of a version
+	// before it. A member whose digest differs from this node's is sent
+	// this node's directives until they agree.
+	Directives    uint64
+	HasDirectives bool
 }
 
 // InstanceMeta is the published state of one instance.
@@ -74,11 +80,15 @@ const (
 	flagMaintenance = 1 << 0
 	flagLeaving     = 1 << 1
 	flagFrames      = 1 << 2
-	flagHolding     = 1 << 0
+	// flagDirectives: the directives' digest follows the instances
+	// (a decoder of a version before it ignores both).
+	flagDirectives = 1 << 3
+	flagHolding    = 1 << 0
 )
 
 // MarshalBinary encodes m compactly: version, epoch, seq, flags, count,
-// then per instance the name, priority and flags.
+// then per instance the name, priority and flags, then (flagDirectives)
+// the directives' digest.
 func (m Meta) MarshalBinary() ([]byte, error) {
 	if len(m.Instances) > 255 {
 		return nil, fmt.Errorf("node metadata: %d instances, at most 255", len(m.Instances))
@@ -97,6 +107,9 @@ func (m Meta) MarshalBinary() ([]byte, error) {
 	if m.Frames {
 		flags |= flagFrames
 	}
+	if m.HasDirectives {
+		flags |= flagDirectives
+	}
 	b = append(b, flags, byte(len(m.Instances)))
 	for _, im := range m.Instances {
 		if len(im.Name) == 0 || len(im.Name) > 255 {
@@ -109,6 +122,9 @@ func (m Meta) MarshalBinary() ([]byte, error) {
 			f |= flagHolding
 		}
 		b = append(b, im.Priority, f)
+	}
+	if m.HasDirectives {
+		b = binary.BigEndian.AppendUint64(b, m.Directives)
 	}
 	if len(b) > maxMetaSize {
 		return nil, fmt.Errorf("node metadata is %d bytes, memberlist allows %d", len(b), maxMetaSize)
@@ -160,6 +176,12 @@ func (m *Meta) UnmarshalBinary(b []byte) error {
 			Holding:  rest[2+l]&flagHolding != 0,
 		})
 		rest = rest[3+l:]
+	}
+	if b[17]&flagDirectives != 0 {
+		if len(rest) < 8 {
+			return errors.New("truncated node metadata")
+		}
+		out.Directives, out.HasDirectives = binary.BigEndian.Uint64(rest), true
 	}
 	*m = out
 	return nil

@@ -16,6 +16,8 @@ func TestMetaRoundTrip(t *testing.T) {
 			{Name: "web", Priority: 150, Holding: true},
 			{Name: "db", Priority: 0},
 		}},
+		{Epoch: 3, Seq: 4, Frames: true, Directives: 0xfeedface12345678, HasDirectives: true, Instances: []InstanceMeta{{Name: "web", Priority: 100}}},
+		{Epoch: 3, Seq: 4, HasDirectives: true},
 	}
 	for _, want := range tests {
 		b, err := want.MarshalBinary()
@@ -47,6 +49,62 @@ func TestMetaLimits(t *testing.T) {
 	good, _ := Meta{Instances: []InstanceMeta{{Name: "web", Priority: 1}}}.MarshalBinary()
 	if err := got.UnmarshalBinary(good[:len(good)-1]); err == nil {
 		t.Error("truncated metadata decoded without error")
+	}
+}
+
+// TestMetaDirectivesCompatible: metadata with the directives' digest
+// decodes, in the format before it, as that format's fields (the digest
+// follows everything such a decoder reads), and metadata from before it
+// decodes without one.
+func TestMetaDirectivesCompatible(t *testing.T) {
+	old := Meta{Epoch: 3, Seq: 4, Instances: []InstanceMeta{{Name: "web", Priority: 100, Holding: true}}}
+	b, err := old.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Meta
+	if err := got.UnmarshalBinary(b); err != nil || got.HasDirectives {
+		t.Errorf("metadata without the digest: %+v, %v", got, err)
+	}
+	withDigest := old
+	withDigest.Directives, withDigest.HasDirectives = 42, true
+	nb, err := withDigest.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(nb[:17], b[:17]) || !bytes.Equal(nb[18:len(b)], b[18:]) || nb[17] != b[17]|flagDirectives || len(nb) != len(b)+8 {
+		t.Errorf("the digest changes more than a flag and 8 trailing bytes:\n%x\n%x", b, nb)
+	}
+	if err := got.UnmarshalBinary(nb[:len(nb)-1]); err == nil {
+		t.Error("a truncated digest decoded without error")
+	}
+}
+
+// TestDirectivesDigest: the same directives give the same digest on every
+// node, whatever order they arrived in; any change in one gives another.
+func TestDirectivesDigest(t *testing.T) {
+	a := directive{Instance: "web", Target: "node1", Issued: 100, Issuer: "node0"}
+	b := directive{Instance: "db", Target: "node2", Issued: 200, Issuer: "node1"}
+	if d := directivesDigest(nil); d != 0 {
+		t.Errorf("no directives: %x, want 0", d)
+	}
+	one := directivesDigest(map[string]directive{"web": a, "db": b})
+	if two := directivesDigest(map[string]directive{"db": b, "web": a}); one != two {
+		t.Errorf("same directives, other order: %x and %x", one, two)
+	}
+	seen := map[uint64]string{one: "both"}
+	cleared := a
+	cleared.Cleared = true
+	retarget := a
+	retarget.Target = "node2"
+	reissued := a
+	reissued.Issued++
+	for name, d := range map[string]directive{"cleared": cleared, "another target": retarget, "issued later": reissued} {
+		got := directivesDigest(map[string]directive{"web": d, "db": b})
+		if prev, dup := seen[got]; dup {
+			t.Errorf("%s: same digest as %s", name, prev)
+		}
+		seen[got] = name
 	}
 }
 

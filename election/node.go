@@ -150,11 +150,13 @@ type Node struct {
 	seq         uint64
 	// quorumSince is when this node last regained quorum (zero while
 	// it has none); noQuorum is set while quorum is on and not met.
-	quorumSince  time.Time
-	noQuorum     bool
-	hadQuorum    bool
-	lastSig      uint64
-	directives   map[string]directive
+	quorumSince time.Time
+	noQuorum    bool
+	hadQuorum   bool
+	lastSig     uint64
+	directives  map[string]directive
+	// dirDigest is directivesDigest as last published.
+	dirDigest    uint64
 	forcePublish bool
 
 	mu sync.Mutex // guards the fields below, read by other goroutines

@@ -7,7 +7,8 @@ import (
 
 // buildMeta returns this node's metadata with the given sequence number.
 func (n *Node) buildMeta(seq uint64) Meta {
-	m := Meta{Epoch: n.epoch, Seq: seq, Maintenance: n.maintenance, Leaving: n.leaving, Frames: !n.beats.noFrames}
+	m := Meta{Epoch: n.epoch, Seq: seq, Maintenance: n.maintenance, Leaving: n.leaving, Frames: !n.beats.noFrames,
+		Directives: n.dirDigest, HasDirectives: true}
 	for _, in := range n.insts {
 		m.Instances = append(m.Instances, InstanceMeta{Name: in.cfg.Name, Priority: in.prio, Holding: in.holding})
 	}
