@@ -163,6 +163,7 @@ func (n *Node) gather(in *instance, h Health, w view) facts {
 // node publishes changed.
 func (n *Node) act(ctx context.Context, in *instance, v *verdict, now time.Time) bool {
 	if v.askState != "" {
+		n.presence.asking(v.askState, now)
 		n.members.sendTo(n.members.members[v.askState], namedMessage(msgMetaRequest, n.cfg.Name, nil))
 	}
 	if v.syncWith != "" {

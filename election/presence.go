@@ -70,10 +70,11 @@ type peer struct {
 	beat beatID
 	// version is the metadata version its last heartbeat announced: when
 	// it is newer than the metadata this node has, this node's view of
-	// the member is stale. staleSince is when that was first seen.
+	// the member is stale. askedSince is when this node first asked the
+	// member for it (zero: not asked since the view was last current).
 	version    metaVersionOf
 	hasVersion bool
-	staleSince time.Time
+	askedSince time.Time
 	// gaveUp is the announced version this node stopped waiting for
 	// (see staleMember); zero when none.
 	gaveUp metaVersionOf
@@ -118,7 +119,7 @@ func (p *presence) rejoined(name string) {
 	if pr := p.peers[name]; pr != nil {
 		pr.beat = beatID{}
 		pr.hasVersion = false
-		pr.staleSince = time.Time{}
+		pr.askedSince = time.Time{}
 	}
 }
 
@@ -412,12 +413,17 @@ func (p *presence) signature(ms memberTable, now time.Time, quorum bool) uint64 
 // heartbeats announce newer metadata than this node has, or "". Until
 // that metadata arrives this node does not know whether it holds a VIP,
 // so it must not take one. A member whose announced version is not
-// matched by the metadata it sends for longer than the silence limit is
-// not waited for any more for that version (logged by the caller): its
-// metadata does not reach this node, or this node's request for it does
-// not reach the member (a cut in one direction), or its heartbeats
-// announce a version it does not have (a forged heartbeat in insecure
-// mode).
+// matched by the metadata it sends for longer than the silence limit
+// after this node first asked for it (see asking) is not waited for any
+// more for that version (logged by the caller): its metadata does not
+// reach this node, or this node's requests for it do not reach the
+// member (a cut in one direction), or its heartbeats announce a version
+// it does not have (a forged heartbeat in insecure mode). The time runs
+// from the first request, not from when the view went stale: a node
+// without quorum asks nobody, and once it regained quorum it must still
+// ask before it gives up — a node back from a link down gave up the
+// moment it could ask, and took the VIP beside the member it had not
+// heard take it.
 func (p *presence) staleMember(ms memberTable, now time.Time) (name string, overdue bool) {
 	for n, m := range ms {
 		if !p.present(m, now) {
@@ -429,18 +435,16 @@ func (p *presence) staleMember(ms memberTable, now time.Time) (name string, over
 		switch {
 		case !stale:
 			if pr != nil {
-				pr.staleSince = time.Time{}
+				pr.askedSince = time.Time{}
 			}
-		case pr.staleSince.IsZero():
-			pr.staleSince = now
-		case now.Sub(pr.staleSince) > silenceLimit(p.timing):
+		case !pr.askedSince.IsZero() && now.Sub(pr.askedSince) > silenceLimit(p.timing):
 			// Not waited for again for the same version: its next
 			// heartbeat announces it again, and waiting anew each
 			// time would hold every takeover back for as long as the
 			// member's metadata does not arrive (a one-way cut that
 			// drops this node's requests to it, say).
 			pr.gaveUp = pr.version
-			pr.staleSince = time.Time{}
+			pr.askedSince = time.Time{}
 			p.mu.Unlock()
 			return n, true
 		}
@@ -450,6 +454,17 @@ func (p *presence) staleMember(ms memberTable, now time.Time) (name string, over
 		}
 	}
 	return "", false
+}
+
+// asking records that this node asks name for its metadata at now; the
+// first request since its view went stale starts the wait staleMember
+// allows.
+func (p *presence) asking(name string, now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pr := p.peers[name]; pr != nil && pr.askedSince.IsZero() {
+		pr.askedSince = now
+	}
 }
 
 // doubt says why this node's view of m may not be what m acts on, or

@@ -665,9 +665,10 @@ func presenceOfOne() (*presence, *member, config.Timing, time.Time) {
 }
 
 // TestStaleMemberGivenUpOnce: a member whose heartbeats announce metadata
-// that never arrives is waited for one silence limit, then not again for
-// that version — its next heartbeat announces it again — but again for
-// a newer one.
+// that never arrives is waited for one silence limit after this node
+// first asked for it — however long it was stale before (a node without
+// quorum asks nobody) — then not again for that version (its next
+// heartbeat announces it again), but again for a newer one.
 func TestStaleMemberGivenUpOnce(t *testing.T) {
 	p, m, tm, now := presenceOfOne()
 	addr := netip.MustParseAddrPort(m.addr)
@@ -685,10 +686,17 @@ func TestStaleMemberGivenUpOnce(t *testing.T) {
 	if name, overdue := p.staleMember(ms, now); name != "node0" || overdue {
 		t.Fatalf("version 2 announced, 1 known: %q overdue=%v, want node0 waited for", name, overdue)
 	}
-	later := now.Add(tm.HeartbeatTimeout + time.Millisecond)
+	asked := now.Add(tm.HeartbeatTimeout + time.Millisecond)
+	beat(2, asked)
+	if name, overdue := p.staleMember(ms, asked); name != "node0" || overdue {
+		t.Fatalf("stale for a silence limit, not asked yet: %q overdue=%v, want node0 waited for", name, overdue)
+	}
+	p.asking("node0", asked)
+	p.asking("node0", asked.Add(tm.HeartbeatTimeout/2))
+	later := asked.Add(tm.HeartbeatTimeout + time.Millisecond)
 	beat(2, later)
 	if name, overdue := p.staleMember(ms, later); name != "node0" || !overdue {
-		t.Fatalf("after the silence limit: %q overdue=%v, want node0 given up", name, overdue)
+		t.Fatalf("a silence limit after the first request: %q overdue=%v, want node0 given up", name, overdue)
 	}
 	for i := range 3 {
 		at := later.Add(time.Duration(i+1) * 100 * time.Millisecond)
@@ -699,7 +707,8 @@ func TestStaleMemberGivenUpOnce(t *testing.T) {
 	}
 	at := later.Add(time.Second)
 	beat(3, at)
-	if name, overdue := p.staleMember(ms, at); name != "node0" || overdue {
+	p.asking("node0", at)
+	if name, overdue := p.staleMember(ms, at.Add(tm.HeartbeatTimeout)); name != "node0" || overdue {
 		t.Fatalf("version 3 announced: %q overdue=%v, want node0 waited for", name, overdue)
 	}
 }
