@@ -10,8 +10,10 @@ import (
 // from every node's addresses against the world the schedule made.
 //
 //	S1  never two holders of an instance, except that a holder whose
-//	    daemon was frozen or killed keeps its VIPs until their lifetime
-//	    runs out (Grace after the SIGSTOP or SIGKILL);
+//	    daemon was frozen, starved or killed keeps its VIPs until their
+//	    lifetime runs out (Grace after the SIGSTOP or SIGKILL, during a
+//	    starvation and Grace after it: a daemon held to a few per cent of
+//	    a CPU stalls again and again, each stall a freeze);
 //	S2  no VIP on a node whose daemon is stopped or drained for longer
 //	    than Grace (SIGKILL) or Release (SIGTERM, maintenance);
 //	L1  once the world has not changed for Stable, no random loss is in
@@ -73,7 +75,7 @@ func (v violation) String() string {
 type instStats struct {
 	Failovers     int           // changes from one holder to another
 	TwoOrMore     time.Duration // time with two holders or more
-	Excused       time.Duration // of which one was a frozen or killed holder within Grace
+	Excused       time.Duration // of which one was a frozen, starved or killed holder within Grace
 	None          time.Duration // time with no holder
 	LongestNone   time.Duration
 	ViolationTime time.Duration
@@ -138,7 +140,7 @@ func checkInstance(r record, b bounds, k int) ([]violation, instStats) {
 		}
 		breaches := map[string]string{}
 		if len(live) >= 2 {
-			breaches["S1"] = fmt.Sprintf("%d holders not frozen or killed within %v", len(live), b.Grace)
+			breaches["S1"] = fmt.Sprintf("%d holders not frozen, starved or killed within %v", len(live), b.Grace)
 		}
 		if why := stale(r, b, c, hs, from); why != "" {
 			breaches["S2"] = why
@@ -183,6 +185,9 @@ func breakpoints(r record, b bounds, k int) []time.Time {
 			if c.W.Down[i] && !prev.Down[i] || c.W.Drained[i] && !prev.Drained[i] {
 				ps = append(ps, c.At.Add(b.Release), c.At.Add(b.Grace))
 			}
+			if prev.Starved[i] && !c.W.Starved[i] {
+				ps = append(ps, c.At.Add(b.Grace))
+			}
 		}
 	}
 	for _, hung := range r.Hung {
@@ -217,10 +222,19 @@ func changeAt(cs []change, t time.Time) change {
 }
 
 // hungSince reports whether node i's daemon was frozen or killed within
-// Grace before t: the VIPs it had may still be on its interface.
+// Grace before t, or starved at some time since then: the VIPs it had may
+// still be on its interface.
 func hungSince(r record, b bounds, i int, t time.Time) bool {
 	for _, h := range r.Hung[i] {
 		if !h.After(t) && t.Sub(h) < b.Grace {
+			return true
+		}
+	}
+	if changeAt(r.Changes, t.Add(-b.Grace)).W.Starved[i] {
+		return true
+	}
+	for _, c := range r.Changes {
+		if c.At.After(t.Add(-b.Grace)) && !c.At.After(t) && c.W.Starved[i] {
 			return true
 		}
 	}

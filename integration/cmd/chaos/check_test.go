@@ -220,3 +220,40 @@ func TestMajorityFor(t *testing.T) {
 		t.Error("the only eligible node drained: nobody may hold")
 	}
 }
+
+// A starved holder stalls again and again, each stall a freeze: two
+// holders are excused while it is starved and for Grace after, not
+// later.
+func TestCheckStarvedHolderGrace(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		goneAt  time.Duration
+		wantS1  bool
+		wantDur time.Duration
+	}{
+		{"during the starvation", 7 * s, false, 0},
+		{"within the grace after it", 9*s + 400*time.Millisecond, false, 0},
+		{"kept past the grace", 11 * s, true, 1500 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := rec3(nil).Changes[0]
+			starved := then(start, 5*s, "starve node0", func(w *world) { w.Starved[0] = true })
+			fed := then(starved, 8*s, "end of starve node0", func(w *world) { w.Starved[0] = false })
+			r := rec3([]holding{
+				{At: t0, Holders: []int{0}},
+				{At: at(6 * s), Holders: []int{0, 1}},
+				{At: at(tc.goneAt), Holders: []int{1}},
+			}, starved, fed)
+			vs, st := check(r, testBounds)
+			if got := slices.Contains(rules(vs), "S1"); got != tc.wantS1 {
+				t.Fatalf("violations %v, want S1 %t", vs, tc.wantS1)
+			}
+			if tc.wantS1 && vs[0].To.Sub(vs[0].From) != tc.wantDur {
+				t.Errorf("S1 for %v, want %v", vs[0].To.Sub(vs[0].From), tc.wantDur)
+			}
+			if want := at(tc.goneAt).Sub(at(6*s)) - tc.wantDur; st[0].Excused != want {
+				t.Errorf("excused %v, want %v", st[0].Excused, want)
+			}
+		})
+	}
+}

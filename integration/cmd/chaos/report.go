@@ -70,7 +70,7 @@ func (r *report) write(w io.Writer) {
 	p("")
 	p("## Instances")
 	p("")
-	p("| instance | failovers | two holders or more | of which a frozen or killed holder's | no holder | longest without | in violation |")
+	p("| instance | failovers | two holders or more | of which a frozen, starved or killed holder's | no holder | longest without | in violation |")
 	p("|---|---:|---:|---:|---:|---:|---:|")
 	for k, st := range r.stats {
 		p("| i%d | %d | %v | %v | %v | %v | %v |", k, st.Failovers, ms(st.TwoOrMore), ms(st.Excused), ms(st.None), ms(st.LongestNone), ms(st.ViolationTime))
