@@ -45,6 +45,9 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 	if !n.settled && !n.settleBy.IsZero() && (next.IsZero() || n.settleBy.Before(next)) {
 		next = n.settleBy
 	}
+	if n.dampUntil.After(w.now) && (next.IsZero() || n.dampUntil.Before(next)) {
+		next = n.dampUntil
+	}
 	if d := directivesDigest(n.directives); d != n.dirDigest {
 		n.dirDigest = d
 		changed = true

@@ -46,6 +46,10 @@ func (n *Node) effectivePriority(in *instance, h Health) uint8 {
 	if n.maintenance || n.leaving || h.Fault != "" {
 		return 0
 	}
+	if time.Now().Before(n.dampUntil) {
+		// The daemon stalled a moment ago (see stallDamping).
+		return 1
+	}
 	return uint8(max(in.cfg.Priority-h.Penalty, 1))
 }
 

@@ -2,6 +2,7 @@ package election
 
 import (
 	"context"
+	"github.com/havip/havip/config"
 	"net/netip"
 	"time"
 
@@ -125,7 +126,8 @@ func (n *Node) answerNews(b *beatState) {
 // the cluster as it would at start-up: messages queued meanwhile may be
 // read in any order, and the members may have counted this node out and
 // moved on. It takes no VIP for one more silence limit; its lease, which
-// rests on fresh confirmations, is checked at once as always.
+// rests on fresh confirmations, is checked at once as always. It then
+// ranks last for a while (see stallDamping).
 func (n *Node) noteStall(b *beatState, now time.Time) {
 	gap := now.Sub(b.lastWake)
 	b.lastWake = now
@@ -133,11 +135,25 @@ func (n *Node) noteStall(b *beatState, now time.Time) {
 	if b.lastEval.IsZero() || gap <= limit {
 		return
 	}
-	n.log.Warn("the daemon did not run for a while; taking no VIP until the cluster is heard again",
-		"stalled", gap.Round(time.Millisecond), "wait", limit)
+	n.dampUntil = now.Add(stallDamping(n.cfg.Timing))
+	n.log.Warn("the daemon did not run for a while; taking no VIP until the cluster is heard again, and ranking last for a while",
+		"stalled", gap.Round(time.Millisecond), "wait", limit, "rank_last_until", n.dampUntil.Format(time.RFC3339Nano))
 	n.settled = false
 	n.joinFailed = false
 	n.settleBy = now.Add(limit)
+}
+
+// stallDamping is how long a node ranks last after its daemon stalled:
+// ten silence limits, counted from the last stall. A daemon starved of
+// CPU stalls again and again; ranking as configured, it would be handed
+// the VIP (preemption) each time it ran again, stall while holding it —
+// past its lease, so the next member takes over while its VIPs are still
+// on its interface — and be handed it again: the VIP moving back and
+// forth several times a second. Ranking last it takes a VIP only when no
+// other member can, and preempts once it has run without a stall for
+// that long.
+func stallDamping(t config.Timing) time.Duration {
+	return 10 * silenceLimit(t)
 }
 
 // beatState is the loop's record of its heartbeats.

@@ -155,6 +155,9 @@ type Node struct {
 	hadQuorum   bool
 	lastSig     uint64
 	directives  map[string]directive
+	// dampUntil: until then this node ranks last, its daemon having
+	// stalled (see stallDamping).
+	dampUntil time.Time
 	// dirDigest is directivesDigest as last published.
 	dirDigest    uint64
 	forcePublish bool

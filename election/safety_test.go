@@ -750,3 +750,27 @@ func TestDoubt(t *testing.T) {
 		t.Errorf("last confirmation older than the lease: doubt %q", d)
 	}
 }
+
+// TestStalledNodeRanksLast: a node whose daemon stalled for longer than
+// a silence limit ranks last for ten of them, so the member that took
+// over keeps the VIP instead of handing it back to a daemon that may
+// stall again (a starved CPU); then it preempts as configured.
+func TestStalledNodeRanksLast(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 50, preempt: true})
+	quorumTiming(c)
+	for i := range c.nodes {
+		c.start(i)
+	}
+	c.waitHolders("node0", 10*time.Second)
+	limit := silenceLimit(c.nodes[0].cfg.Cluster.Timing)
+	// The election loop does not run for two silence limits.
+	if err := c.nodes[0].node.control(func() { time.Sleep(2 * limit) }); err != nil {
+		t.Fatal(err)
+	}
+	c.waitHolders("node1", 2*time.Second)
+	if p := instanceStatus(t, c.nodes[0].node, "web").EffectivePriority; p != 1 {
+		t.Errorf("node0's effective priority %d after the stall, want 1", p)
+	}
+	c.holdFor("node1", 5*limit)
+	c.waitHolders("node0", 10*limit)
+}
