@@ -129,7 +129,8 @@ func checkInstance(r record, b bounds, k int) ([]violation, instStats) {
 			st.TwoOrMore += d
 		}
 		live := liveHolders(r, b, hs, from)
-		if len(hs) >= 2 && len(live) < 2 {
+		unexcused := slices.DeleteFunc(slices.Clone(live), func(h int) bool { return starvedSince(r, b, h, from) })
+		if len(hs) >= 2 && len(unexcused) < 2 {
 			st.Excused += d
 		}
 		if len(live) == 1 && live[0] != prevH {
@@ -139,8 +140,8 @@ func checkInstance(r record, b bounds, k int) ([]violation, instStats) {
 			prevH = live[0]
 		}
 		breaches := map[string]string{}
-		if len(live) >= 2 {
-			breaches["S1"] = fmt.Sprintf("%d holders not frozen, starved or killed within %v", len(live), b.Grace)
+		if len(unexcused) >= 2 {
+			breaches["S1"] = fmt.Sprintf("%d holders not frozen, starved or killed within %v", len(unexcused), b.Grace)
 		}
 		if why := stale(r, b, c, hs, from); why != "" {
 			breaches["S2"] = why
@@ -222,14 +223,21 @@ func changeAt(cs []change, t time.Time) change {
 }
 
 // hungSince reports whether node i's daemon was frozen or killed within
-// Grace before t, or starved at some time since then: the VIPs it had may
-// still be on its interface.
+// Grace before t: the VIPs it had may still be on its interface.
 func hungSince(r record, b bounds, i int, t time.Time) bool {
 	for _, h := range r.Hung[i] {
 		if !h.After(t) && t.Sub(h) < b.Grace {
 			return true
 		}
 	}
+	return false
+}
+
+// starvedSince reports whether node i's daemon was starved at some time
+// within Grace before t: it may have stalled, each stall a freeze. A
+// starved holder still holds (it renews, slowly), so L1 counts it; only
+// S1 excuses it.
+func starvedSince(r record, b bounds, i int, t time.Time) bool {
 	if changeAt(r.Changes, t.Add(-b.Grace)).W.Starved[i] {
 		return true
 	}

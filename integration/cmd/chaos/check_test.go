@@ -257,3 +257,14 @@ func TestCheckStarvedHolderGrace(t *testing.T) {
 		})
 	}
 }
+
+// A starved holder still holds (it renews its VIPs, slowly): alone, it is
+// the one holder L1 wants, not a missing one.
+func TestCheckStarvedHolderHolds(t *testing.T) {
+	start := rec3(nil).Changes[0]
+	starved := then(start, 5*s, "starve node0", func(w *world) { w.Starved[0] = true })
+	r := rec3([]holding{{At: t0, Holders: []int{0}}}, starved)
+	if vs, _ := check(r, testBounds); len(vs) != 0 {
+		t.Errorf("violations with a starved holder alone: %v", vs)
+	}
+}
