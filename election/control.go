@@ -261,6 +261,30 @@ func directivesDigest(ds map[string]directive) uint64 {
 	return h.Sum64()
 }
 
+// disagreement returns a member that counts and whose metadata
+// publishes another digest of the switchovers than this node's, or "".
+// A takeover waits for the two to agree — a switchover made while this
+// node's link was down would otherwise put the VIP on it and on the
+// switchover's target at once — but for no longer than a silence limit
+// from the first disagreement seen: a member whose directives cannot
+// reach this node (a one-way cut) must not hold every takeover back.
+func (n *Node) disagreement(now time.Time) string {
+	for name, m := range n.members.members {
+		if !m.counted || !m.hasMeta || !m.meta.HasDirectives || m.meta.Directives == n.dirDigest {
+			continue
+		}
+		if n.disagreeSince.IsZero() {
+			n.disagreeSince = now
+		}
+		if now.Sub(n.disagreeSince) > silenceLimit(n.cfg.Timing) {
+			return ""
+		}
+		return name
+	}
+	n.disagreeSince = time.Time{}
+	return ""
+}
+
 // directivesMessages encodes every directive this node knows, a few to a
 // message so that each fits one packet.
 func (n *Node) directivesMessages() [][]byte {

@@ -215,3 +215,38 @@ func TestMissedSwitchoverEnd(t *testing.T) {
 		t.Errorf("%d holders at once:\n%s", m, c.tr.history())
 	}
 }
+
+// TestSwitchoverMissedWhileLinkDown: the holder's link goes down (its
+// instance faults, it lets the VIP go, nobody hears that) and a
+// switchover to node2 is made meanwhile. When the link is back a moment
+// later, node2 sees the VIP free and takes it as the target, and node0,
+// which never heard of the switchover, ranks first on its own view. The
+// two views of the switchovers differ (their digests in the metadata
+// show it), so the takeover waits until they agree: one holder, node2.
+func TestSwitchoverMissedWhileLinkDown(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 50, preempt: true})
+	quorumTiming(c)
+	for i := range c.nodes {
+		c.start(i)
+	}
+	c.waitHolders("node0", 10*time.Second)
+	waitUntil(t, 5*time.Second, "node1 sees node2's priority", func() bool { return memberPriority(c.nodes[1].node, "node2") == 50 })
+	c.tr.resetMax("web")
+	c.nw.Isolate(c.addr(0))
+	c.nodes[0].node.SetHealth("web", Health{Fault: "interface eth0 down"})
+	c.waitHolders("", time.Second)
+	if got, err := c.nodes[1].node.Switchover("web", "node2"); err != nil || got != "node2" {
+		t.Fatalf("Switchover: %q, %v", got, err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	c.nw.Unisolate(c.addr(0))
+	c.nodes[0].node.SetHealth("web", Health{})
+	c.waitHolders("node2", 3*time.Second)
+	c.holdFor("node2", 500*time.Millisecond)
+	if m := c.tr.max("web"); m > 1 {
+		t.Errorf("%d holders at once:\n%s", m, c.tr.history())
+	}
+	if st := instanceStatus(t, c.nodes[0].node, "web").Switchover; st != "node2" {
+		t.Errorf("node0 follows a switchover to %q, want node2", st)
+	}
+}

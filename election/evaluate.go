@@ -148,6 +148,7 @@ func (n *Node) gather(in *instance, h Health, w view) facts {
 	}
 	f.stale = stale
 	f.unknownHeard = p.unknownHeard(ms, w.now)
+	f.disagrees = n.disagreement(w.now)
 	f.informed, f.uninformed = p.informed(ms, w.now, n.seq)
 	if n.publishedPriority(in, h) != in.prio {
 		// What this node publishes changes in this evaluation (it
@@ -171,6 +172,11 @@ func (n *Node) act(ctx context.Context, in *instance, v *verdict, now time.Time)
 	}
 	if v.syncWith != "" {
 		n.syncWith(v.syncWith, now)
+	}
+	if v.sendDirectives != "" {
+		for _, d := range n.directivesMessages() {
+			n.members.sendTo(n.members.members[v.sendDirectives], d)
+		}
 	}
 	in.confirmAt = v.confirmAt
 	in.higherSince = v.higherSince

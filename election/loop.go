@@ -288,6 +288,13 @@ func (n *Node) apply(e event) {
 			m.void()
 		}
 		n.members.sendTo(m, n.directMessage())
+		if e.kind == evMetaRequest {
+			// A member that asks may lack a switchover too (see
+			// disagreement).
+			for _, d := range n.directivesMessages() {
+				n.members.sendTo(m, d)
+			}
+		}
 	default:
 		n.members.update(e)
 	}

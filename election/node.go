@@ -158,6 +158,9 @@ type Node struct {
 	// dampUntil: until then this node ranks last, its daemon having
 	// stalled (see stallDamping).
 	dampUntil time.Time
+	// disagreeSince is when a member was first seen publishing another
+	// digest of the switchovers (see disagreement); zero while all agree.
+	disagreeSince time.Time
 	// dirDigest is directivesDigest as last published.
 	dirDigest    uint64
 	forcePublish bool

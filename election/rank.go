@@ -94,6 +94,9 @@ type verdict struct {
 	// syncWith names a member to exchange member tables with (it hears
 	// a member this node does not know).
 	syncWith string
+	// sendDirectives names a member to send this node's switchover
+	// directives to (it publishes another digest of them).
+	sendDirectives string
 	// confirmAt is when a pending takeover from a holder that went
 	// silent may go ahead (zero: none pending).
 	confirmAt time.Time

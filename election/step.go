@@ -41,6 +41,10 @@ type facts struct {
 	// unknownHeard is a member that reports hearing a member this node
 	// does not know ("": none).
 	unknownHeard string
+	// disagrees is a member that counts and publishes another digest of
+	// the switchovers than this node's ("": none, or waited for long
+	// enough).
+	disagrees string
 	// quorumSince is when this node last regained quorum (zero while it
 	// has none); regainWait how long after that it waits for every
 	// member it knows to be heard, and for every member it hears to
@@ -87,6 +91,17 @@ func step(f facts) verdict {
 		v.reason = "waiting for the current state of " + f.stale
 		v.recheck = f.staleRecheck
 		v.askState = f.stale
+	case f.needed > 0 && f.disagrees != "":
+		// A member knows other switchovers than this node (one made
+		// while this node was cut off or its link was down, say):
+		// taking the VIP on this node's view could put it beside the
+		// switchover's target, which takes it on the other. Exchange
+		// them first (one round trip).
+		v.hold = false
+		v.reason = "waiting to agree on switchovers with " + f.disagrees
+		v.recheck = f.staleRecheck
+		v.askState = f.disagrees
+		v.sendDirectives = f.disagrees
 	case f.needed > 0 && f.unknownHeard != "":
 		// A member others hear is missing from this node's view: it
 		// may hold the VIP. Learn it first (a sync with the member

@@ -37,6 +37,7 @@ func TestStep(t *testing.T) {
 		Fault     bool
 		AskState  string
 		SyncWith  string
+		SendDirs  string
 		ConfirmAt time.Time
 		Conflict  bool
 	}
@@ -80,6 +81,12 @@ func TestStep(t *testing.T) {
 		{"an unknown member holds back a takeover after quorum is regained", func(f *facts) {
 			f.unknownHeard, f.unheard, f.quorumSince = "node2", "node0", now
 		}, want{Reason: "waiting to learn of a member node2 hears", Master: "node1", Recheck: now.Add(100 * time.Millisecond), SyncWith: "node2"}},
+		{"another view of the switchovers", func(f *facts) { f.disagrees = "node2" },
+			want{Reason: "waiting to agree on switchovers with node2", Master: "node1", Recheck: now.Add(100 * time.Millisecond), AskState: "node2", SendDirs: "node2"}},
+		{"switchovers do not hold back without quorum mode", func(f *facts) { f.needed = 0; f.disagrees = "node2" },
+			want{Hold: true, Reason: "highest-ranked eligible member", Master: "node1"}},
+		{"a holder keeps holding whatever the switchover views", func(f *facts) { f.self.Holding = true; f.disagrees = "node2" },
+			want{Hold: true, Reason: "holding", Master: "node1"}},
 		{"the state of others is asked for first", func(f *facts) { f.informed = 1; f.stale = "node2" },
 			want{Reason: "waiting for the current state of node2", Master: "node1", Recheck: now.Add(100 * time.Millisecond), AskState: "node2"}},
 		{"quorum just regained, a member unheard", func(f *facts) {
@@ -159,7 +166,7 @@ func TestStep(t *testing.T) {
 			tc.change(&f)
 			v := step(f)
 			got := want{Hold: v.hold, Reason: v.reason, Master: v.master, Recheck: v.recheck, Fault: v.fault,
-				AskState: v.askState, SyncWith: v.syncWith, ConfirmAt: v.confirmAt, Conflict: v.conflict}
+				AskState: v.askState, SyncWith: v.syncWith, SendDirs: v.sendDirectives, ConfirmAt: v.confirmAt, Conflict: v.conflict}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("step (-want +got):\n%s", diff)
 			}
