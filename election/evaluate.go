@@ -48,13 +48,14 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 	if n.dampUntil.After(w.now) && (next.IsZero() || n.dampUntil.Before(next)) {
 		next = n.dampUntil
 	}
-	if d := directivesDigest(n.directives); d != n.dirDigest {
+	switch d := directivesDigest(n.directives); {
+	case changed || n.forcePublish:
 		n.dirDigest = d
-		changed = true
-	}
-	if changed || n.forcePublish {
 		n.forcePublish = false
 		n.publish()
+	case d != n.dirDigest:
+		n.dirDigest = d
+		n.publishMeta()
 	}
 	n.mu.Lock()
 	n.pubDirectives = n.pubDirectives[:0]
@@ -149,7 +150,7 @@ func (n *Node) gather(in *instance, h Health, w view) facts {
 	f.stale = stale
 	f.unknownHeard = p.unknownHeard(ms, w.now)
 	f.disagrees = n.disagreement(w.now)
-	f.informed, f.uninformed = p.informed(ms, w.now, n.seq)
+	f.informed, f.uninformed = p.informed(ms, w.now, n.stateSeq)
 	if n.publishedPriority(in, h) != in.prio {
 		// What this node publishes changes in this evaluation (it
 		// just regained quorum, say): nobody knows the new state yet.

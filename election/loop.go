@@ -2,10 +2,10 @@ package election
 
 import (
 	"context"
-	"github.com/havip/havip/config"
 	"net/netip"
 	"time"
 
+	"github.com/havip/havip/config"
 	"github.com/havip/havip/election/internal/wire"
 )
 

@@ -148,6 +148,9 @@ type Node struct {
 	maintenance bool
 	leaving     bool
 	seq         uint64
+	// stateSeq is the metadata version that last changed this node's
+	// state as the election counts it (see publishMeta).
+	stateSeq uint64
 	// quorumSince is when this node last regained quorum (zero while
 	// it has none); noQuorum is set while quorum is on and not met.
 	quorumSince time.Time

@@ -43,6 +43,16 @@ func (n *Node) storeMeta(m Meta) {
 // with a direct message (the fast path for a release) and asks the
 // publisher to gossip it (the reliable path).
 func (n *Node) publish() {
+	n.publishMeta()
+	n.stateSeq = n.seq
+}
+
+// publishMeta publishes the metadata as publish does, for a change that
+// leaves this node's state as the election counts it (its instances'
+// priorities and holding, maintenance) as it was: only the digest of the
+// switchovers it knows. A takeover waits until the members know this
+// node's state (presence.informed), not until they have every digest.
+func (n *Node) publishMeta() {
 	n.seq++
 	n.storeMeta(n.buildMeta(n.seq))
 	n.members.sendAll(n.directMessage())
