@@ -80,6 +80,23 @@ func TestMetaDirectivesCompatible(t *testing.T) {
 	}
 }
 
+// TestMetaSizeCountsTheDigest: instances whose metadata fits memberlist's
+// 512 bytes only without the directives' digest are refused up front,
+// not when the node first publishes.
+func TestMetaSizeCountsTheDigest(t *testing.T) {
+	insts := []Instance{{Name: strings.Repeat("a", 255)}, {Name: strings.Repeat("b", 232)}}
+	bare := Meta{Instances: []InstanceMeta{{Name: insts[0].Name}, {Name: insts[1].Name}}}
+	if b, err := bare.MarshalBinary(); err != nil || len(b) != maxMetaSize {
+		t.Fatalf("without the digest: %d bytes, %v; want exactly %d", len(b), err, maxMetaSize)
+	}
+	if err := checkMetaSize(insts); err == nil {
+		t.Error("checkMetaSize accepted metadata 8 bytes over the limit with the digest")
+	}
+	if err := checkMetaSize(insts[:1]); err != nil {
+		t.Errorf("one instance: %v", err)
+	}
+}
+
 // TestDirectivesDigest: the same directives give the same digest on every
 // node, whatever order they arrived in; any change in one gives another.
 func TestDirectivesDigest(t *testing.T) {

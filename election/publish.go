@@ -18,7 +18,7 @@ func (n *Node) buildMeta(seq uint64) Meta {
 // checkMetaSize reports whether the metadata of these instances fits
 // memberlist's limit.
 func checkMetaSize(insts []Instance) error {
-	probe := Meta{}
+	probe := Meta{HasDirectives: true}
 	for _, ic := range insts {
 		probe.Instances = append(probe.Instances, InstanceMeta{Name: ic.Name})
 	}
