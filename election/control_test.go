@@ -179,8 +179,7 @@ func memberPriority(n *Node, name string) int {
 // The digest of the directives in each member's metadata shows node0
 // missed it, and the others send it theirs.
 func TestMissedSwitchoverEnd(t *testing.T) {
-	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 50, preempt: true})
-	quorumTiming(c)
+	c := quorumCluster(t)
 	for _, tn := range c.nodes {
 		// Push/pull would bring the end within seconds; not here.
 		tn.cfg.Cluster.Timing.PushPullInterval = time.Minute
@@ -224,8 +223,7 @@ func TestMissedSwitchoverEnd(t *testing.T) {
 // two views of the switchovers differ (their digests in the metadata
 // show it), so the takeover waits until they agree: one holder, node2.
 func TestSwitchoverMissedWhileLinkDown(t *testing.T) {
-	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 50, preempt: true})
-	quorumTiming(c)
+	c := quorumCluster(t)
 	for i := range c.nodes {
 		c.start(i)
 	}

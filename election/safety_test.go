@@ -487,8 +487,7 @@ func TestHeardMemberUnknownHere(t *testing.T) {
 // packets out while nothing reaches it.
 func returnBehindOneWayCut(t *testing.T, waitDead bool) *testCluster {
 	t.Helper()
-	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 50, preempt: true})
-	quorumTiming(c)
+	c := quorumCluster(t)
 	for i := range c.nodes {
 		c.start(i)
 	}
@@ -756,8 +755,7 @@ func TestDoubt(t *testing.T) {
 // over keeps the VIP instead of handing it back to a daemon that may
 // stall again (a starved CPU); then it preempts as configured.
 func TestStalledNodeRanksLast(t *testing.T) {
-	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true}, nodeSpec{priority: 50, preempt: true})
-	quorumTiming(c)
+	c := quorumCluster(t)
 	for i := range c.nodes {
 		c.start(i)
 	}
