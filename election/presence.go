@@ -409,7 +409,7 @@ func (p *presence) signature(ms memberTable, now time.Time, quorum bool) uint64 
 	return sig
 }
 
-// staleMember returns a member that counts for the election and whose
+// staleMember returns a member that is audible (see audible) and whose
 // heartbeats announce newer metadata than this node has, or "". Until
 // that metadata arrives this node does not know whether it holds a VIP,
 // so it must not take one. A member whose announced version is not
@@ -426,7 +426,7 @@ func (p *presence) signature(ms memberTable, now time.Time, quorum bool) uint64 
 // heard take it.
 func (p *presence) staleMember(ms memberTable, now time.Time) (name string, overdue bool) {
 	for n, m := range ms {
-		if !p.present(m, now) {
+		if !p.audible(m, now) {
 			continue
 		}
 		p.mu.Lock()
@@ -454,6 +454,25 @@ func (p *presence) staleMember(ms memberTable, now time.Time) (name string, over
 		}
 	}
 	return "", false
+}
+
+// audible reports whether m counts now or, whatever memberlist says of
+// it, its heartbeats arrived within the silence limit: it is up and acts
+// on what it hears. Without heartbeat_timeout a member counts while
+// memberlist says it is alive, and memberlist may declare dead a member
+// whose heartbeats arrive again (its suspicion began during a cut that
+// has ended); the newer state that member's heartbeats announce — that
+// it took a VIP while this node could not hear it — must still hold a
+// takeover back.
+func (p *presence) audible(m *member, now time.Time) bool {
+	if p.present(m, now) {
+		return true
+	}
+	if m.state == MemberLeft {
+		return false
+	}
+	last, ok := p.lastHeardOf(m.name)
+	return ok && !last.Before(m.joined) && now.Sub(last) <= silenceLimit(p.timing)
 }
 
 // asking records that this node asks name for its metadata at now; the

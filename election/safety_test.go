@@ -773,3 +773,36 @@ func TestStalledNodeRanksLast(t *testing.T) {
 	c.holdFor("node1", 5*limit)
 	c.waitHolders("node0", 10*limit)
 }
+
+// TestStaleMemberDeclaredDead: without heartbeat_timeout a member counts
+// while memberlist says it is alive; one that memberlist declared dead
+// but whose heartbeats arrive again, announcing a state this node does
+// not have (it took a VIP while this node could not hear it), still holds
+// a takeover back until that state is here or a silence limit after this
+// node asked for it. Once its heartbeats stop, it does not.
+func TestStaleMemberDeclaredDead(t *testing.T) {
+	p, m, tm, now := presenceOfOne()
+	tm.HeartbeatTimeout = 0
+	p.timing = tm
+	addr := netip.MustParseAddrPort(m.addr)
+	ms := memberTable{"node0": m}
+	m.state = MemberDead
+	v := metaVersionOf{epoch: 5, seq: 2}
+	if !p.received("node0", heartbeat{version: &v, beat: beatID{epoch: 5, counter: 1}}, addr, now) {
+		t.Fatal("heartbeat not taken")
+	}
+	if p.present(m, now) {
+		t.Fatal("a member memberlist declared dead counts without heartbeat_timeout")
+	}
+	if name, overdue := p.staleMember(ms, now); name != "node0" || overdue {
+		t.Fatalf("dead to memberlist, heard now announcing version 2 (1 known): %q overdue=%v, want node0 waited for", name, overdue)
+	}
+	quiet := now.Add(silenceLimit(tm) + time.Millisecond)
+	if name, _ := p.staleMember(ms, quiet); name != "" {
+		t.Fatalf("dead and silent for the silence limit: waiting for %q", name)
+	}
+	m.state = MemberLeft
+	if name, _ := p.staleMember(ms, now); name != "" {
+		t.Fatalf("left gracefully: waiting for %q", name)
+	}
+}
