@@ -48,6 +48,10 @@ func (d *delegate) NotifyMsg(b []byte) {
 		// each newer than the last, and probes' answers count as
 		// hearing a member.
 		d.n.events.put(event{kind: evMsg, name: name, meta: slices.Clone(payload)})
+	case msgMetaOf:
+		// Passed on by another member: it says nothing of whether
+		// the member it names is up.
+		d.n.events.put(event{kind: evMsg, name: name, meta: slices.Clone(payload), relayed: true})
 	}
 }
 

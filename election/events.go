@@ -32,6 +32,9 @@ type event struct {
 	dirs []directive
 	// long, on evResumed: the silence outlasted a lease and its margin.
 	long bool
+	// relayed, on evMsg: the metadata came from another member, not
+	// from the member it describes.
+	relayed bool
 }
 
 // eventQueue carries events to the election goroutine; putting one never
@@ -60,7 +63,8 @@ type eventQueue struct {
 // and whether it asked for (or should get) this node's metadata.
 type merged struct {
 	member  *event // the last join, update or leave
-	msg     *event // the last evMsg
+	msg     *event // the last evMsg from the member itself
+	relay   *event // the last evMsg passed on by another member
 	probe   *event // the last evSuspect or evPingOK
 	resumed bool
 	long    bool
@@ -122,7 +126,11 @@ func (q *eventQueue) mergeLocked(e event) {
 	case evJoin, evUpdate, evLeave:
 		m.member = &e
 	case evMsg:
-		m.msg = &e
+		if e.relayed {
+			m.relay = &e
+		} else {
+			m.msg = &e
+		}
 	case evSuspect, evPingOK:
 		m.probe = &e
 	case evResumed:
@@ -144,7 +152,7 @@ func (q *eventQueue) take() []event {
 	}
 	for _, name := range q.order {
 		m := q.pending[name]
-		for _, e := range []*event{m.member, m.msg, m.probe} {
+		for _, e := range []*event{m.member, m.msg, m.relay, m.probe} {
 			if e != nil {
 				out = append(out, *e)
 			}

@@ -106,6 +106,20 @@ func (p *presence) lastHeardByAny(ms memberTable, name string, now time.Time) (t
 	return last, ok
 }
 
+// missesMember reports whether r, a member that reports whom it hears,
+// did not report hearing x within the silence limit in its last
+// heartbeat (it does not count x now, or never did).
+func (p *presence) missesMember(r, x string, now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pr := p.peers[r]
+	if pr == nil || !pr.acks {
+		return false
+	}
+	t, ok := pr.hears[nameHash(x)]
+	return !ok || now.Sub(t) > silenceLimit(p.timing)
+}
+
 // hearings lists the members that count now, with how long ago this node
 // last heard each, for its heartbeats.
 func (p *presence) hearings(ms memberTable, now time.Time, dst []hearing) []hearing {

@@ -205,6 +205,7 @@ func (n *Node) sendBeat(b *beatState, urgent bool) {
 	b.lastBeat, b.sentSeq = now, n.seq
 	n.beats.setPace(n.members.members, now)
 	n.catchUp(b, now)
+	n.relay(now)
 }
 
 // catchUp sends members what they missed, looking a quarter of a
@@ -246,6 +247,64 @@ func (n *Node) catchUp(b *beatState, now time.Time) {
 			}
 		}
 	})
+}
+
+// relay passes on the state of the members this node hears to members
+// whose heartbeats say they do not hear them, looking a quarter of a
+// silence limit apart. Such a member knows the other only from before it
+// stopped hearing it, and memberlist may tell it nothing newer for
+// seconds (it gossips a change a few times, and a member it did not count
+// dead is not synchronised with): a member that took a VIP while it was
+// cut off — or restarted and took it — is one this node hears and it
+// does not; ranking first, it would take the VIP beside it. Each state is
+// sent again a silence limit later while the member still does not hear
+// its owner, at once when it changes. In a steady cluster every member
+// hears every other and nothing is sent.
+func (n *Node) relay(now time.Time) {
+	limit := silenceLimit(n.cfg.Timing)
+	if now.Sub(n.lastRelay) < max(limit/4, n.cfg.Timing.HeartbeatInterval) {
+		return
+	}
+	n.lastRelay = now
+	for k, r := range n.relayed {
+		if now.Sub(r.at) > limit {
+			delete(n.relayed, k)
+		}
+	}
+	ms := n.members.members
+	n.members.forContacts(func(to *member) {
+		if !to.counted {
+			return
+		}
+		for _, x := range ms {
+			if x == to || !x.counted || !x.hasMeta || !n.presence.missesMember(to.name, x.name, now) {
+				continue
+			}
+			k := relayKey{to: to.name, of: x.name}
+			if r, ok := n.relayed[k]; ok && r.version == x.meta.version() {
+				continue
+			}
+			b, err := x.meta.MarshalBinary()
+			if err != nil {
+				continue
+			}
+			if n.relayed == nil {
+				n.relayed = map[relayKey]relayMark{}
+			}
+			n.relayed[k] = relayMark{version: x.meta.version(), at: now}
+			n.relayCount++
+			n.members.sendTo(to, namedMessage(msgMetaOf, x.name, b))
+		}
+	})
+}
+
+// relayKey names a member (to) and a member whose state relay passed on
+// to it (of); relayMark is which version of that state, and when.
+type relayKey struct{ to, of string }
+
+type relayMark struct {
+	version metaVersionOf
+	at      time.Time
 }
 
 // drain applies every queued event without waiting, so one evaluation

@@ -113,7 +113,7 @@ func (ms *membership) update(e event) {
 		}
 		return
 	case evMsg:
-		if m.state == MemberSuspect {
+		if m.state == MemberSuspect && !e.relayed {
 			m.state = MemberAlive
 		}
 	case evJoin, evUpdate:

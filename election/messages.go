@@ -21,6 +21,11 @@ const (
 	// that learned from a heartbeat that its view of the receiver is
 	// stale.
 	msgMetaRequest byte = 5
+	// msgMetaOf carries another member's Meta, named by that member: a
+	// member passes on the state of a member it hears to one whose
+	// heartbeats say it does not (see Node.relay). A version before it
+	// ignores the kind.
+	msgMetaOf byte = 6
 )
 
 // namedMessage encodes a named message from name.

@@ -164,6 +164,13 @@ type Node struct {
 	// disagreeSince is when a member was first seen publishing another
 	// digest of the switchovers (see disagreement); zero while all agree.
 	disagreeSince time.Time
+	// relayed remembers, per member and member whose state was passed
+	// on to it, which version and when (see relay); lastRelay is when
+	// relay last looked.
+	relayed   map[relayKey]relayMark
+	lastRelay time.Time
+	// relayCount counts the states passed on (tests).
+	relayCount int
 	// dirDigest is directivesDigest as last published.
 	dirDigest    uint64
 	forcePublish bool

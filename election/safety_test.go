@@ -280,6 +280,7 @@ func TestEventQueueMergesWhenFull(t *testing.T) {
 	q.put(event{kind: evLeave, name: "node0"})
 	q.put(event{kind: evMsg, name: "node0", meta: []byte{1}})
 	q.put(event{kind: evMsg, name: "node0", meta: []byte{2}})
+	q.put(event{kind: evMsg, name: "node0", meta: []byte{3}, relayed: true})
 	q.put(event{kind: evDirective, dirs: []directive{{Instance: "web", Target: "node1", Issued: 5}}})
 	q.put(event{kind: evDirective, dirs: []directive{{Instance: "web", Target: "node2", Issued: 4}}})
 	if len(q.ch) != eventQueueSize {
@@ -296,9 +297,12 @@ func TestEventQueueMergesWhenFull(t *testing.T) {
 	got := q.take()
 	var kinds []string
 	for _, e := range got {
-		kinds = append(kinds, fmt.Sprintf("%d:%s:%v", e.kind, e.name, e.meta))
+		kinds = append(kinds, fmt.Sprintf("%d:%s:%v:%v", e.kind, e.name, e.meta, e.relayed))
 	}
-	want := []string{fmt.Sprintf("%d::[]", evDirective), fmt.Sprintf("%d:node0:[]", evJoin), fmt.Sprintf("%d:node0:[2]", evMsg)}
+	// A state passed on by another member does not replace the
+	// member's own message: only the latter says it is up.
+	want := []string{fmt.Sprintf("%d::[]:false", evDirective), fmt.Sprintf("%d:node0:[]:false", evJoin),
+		fmt.Sprintf("%d:node0:[2]:false", evMsg), fmt.Sprintf("%d:node0:[3]:true", evMsg)}
 	if fmt.Sprint(kinds) != fmt.Sprint(want) {
 		t.Errorf("merged events %v, want %v", kinds, want)
 	}
@@ -805,4 +809,63 @@ func TestStaleMemberDeclaredDead(t *testing.T) {
 	if name, _ := p.staleMember(ms, now); name != "" {
 		t.Fatalf("left gracefully: waiting for %q", name)
 	}
+}
+
+// TestHolderKnownThroughOthers: node2 took the VIP while node0 was cut
+// off; node0 comes back hearing node1 but not node2 (node2's frames to
+// it are lost), and memberlist tells it nothing newer of node2 (it never
+// counted anyone dead, so it synchronises with nobody, and node2's change
+// was gossiped while node0 was away). node1, which hears node2 and sees
+// in node0's heartbeats that node0 does not, passes node2's state on:
+// node0 learns that node2 holds and does not take the VIP beside it,
+// although it ranks first. In a steady cluster nothing is passed on.
+func TestHolderKnownThroughOthers(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 50, preempt: true}, nodeSpec{priority: 100, preempt: true})
+	quorumTiming(c)
+	for _, tn := range c.nodes {
+		tm := &tn.cfg.Cluster.Timing
+		tm.ProbeInterval, tm.ProbeTimeout, tm.SuspicionMult = 2*time.Second, 500*time.Millisecond, 4
+		tm.PushPullInterval = time.Minute
+	}
+	for i := range c.nodes {
+		c.start(i)
+	}
+	c.waitHolders("node0", 10*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	var before [3]int
+	for i, tn := range c.nodes {
+		before[i] = relays(t, tn.node)
+	}
+	time.Sleep(time.Second)
+	for i, tn := range c.nodes {
+		if r := relays(t, tn.node) - before[i]; r != 0 {
+			t.Errorf("node%d passed on %d states in a steady cluster", i, r)
+		}
+	}
+	c.nw.Isolate(c.addr(0))
+	c.waitHolders("node2", 5*time.Second)
+	c.nw.Cut(c.addr(2), c.addr(0))
+	time.Sleep(300 * time.Millisecond)
+	c.nw.Unisolate(c.addr(0))
+	// node2, back in touch with node0, may yield to the holder node0
+	// was when node2 last heard it, before node0's state arrives; node0
+	// may then take the VIP, which is free. Never both.
+	time.Sleep(2 * time.Second)
+	waitUntil(t, time.Second, "one holder", func() bool { return len(c.tr.held("web")) == 1 })
+	if m := c.tr.max("web"); m != 1 {
+		t.Fatalf("%d holders at once:\n%s", m, c.tr.history())
+	}
+	if r := relays(t, c.nodes[1].node); r == before[1] {
+		t.Error("node1 passed on no state")
+	}
+}
+
+// relays counts the states n has passed on to members since it started.
+func relays(t *testing.T, n *Node) int {
+	t.Helper()
+	var c int
+	if err := n.control(func() { c = n.relayCount }); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
