@@ -3,6 +3,7 @@
 package wire
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
@@ -50,6 +51,11 @@ func newUDPIO(c *net.UDPConn) (*udpIO, error) {
 		var sa unix.Sockaddr
 		sa, serr = unix.Getsockname(int(fd))
 		_, u.v6 = sa.(*unix.SockaddrInet6)
+		// Beyond the system's cap with CAP_NET_ADMIN; within it
+		// otherwise. Best effort: a smaller buffer only drops more.
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sendBuffer) != nil {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, sendBuffer)
+		}
 	})
 	if err == nil {
 		err = serr
@@ -97,21 +103,45 @@ type sendOp struct {
 	err   error
 }
 
-// call makes the system call for the poller (RawConn.Write), as
-// recvOp.call does.
+// call makes the system call for the poller (RawConn.Write): again at
+// once on EINTR; on EAGAIN (the send buffer is full) it does not wait —
+// the packet is dropped with ErrSendBufferFull. The buffer fills when the
+// kernel holds packets back: to a neighbour whose address it is still
+// resolving (ARP, for up to three seconds when the neighbour is cut off),
+// it queues them, and they count against the socket until they are sent
+// or dropped. Waiting there stalled the election goroutine, which sends
+// the heartbeats, for as long — a node back from a link down while a
+// partition was in force stopped for 2.6 s while holding a VIP. A lost
+// heartbeat or gossip packet is what UDP allows anyway.
 func (o *sendOp) call(fd uintptr) bool {
 	for {
 		_, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd,
 			uintptr(unsafe.Pointer(unsafe.SliceData(o.b))), uintptr(len(o.b)), 0,
 			uintptr(o.sa), o.salen)
-		if done, err := result(e); done {
+		switch done, err := result(e); {
+		case done:
 			o.err = err
 			return true
-		} else if e == unix.EAGAIN {
-			return false
+		case e == unix.EAGAIN:
+			o.err = ErrSendBufferFull
+			return true
 		}
 	}
 }
+
+// sendBuffer is the send buffer the socket asks for (the kernel doubles
+// it). Packets the kernel queues for a neighbour whose address it is
+// resolving count against the socket, up to unres_qlen_bytes per
+// neighbour (208 KiB by default, as much as a socket's default send
+// buffer): with the default, one member that does not answer ARP would
+// take the whole buffer, and the heartbeats to every other member would
+// be dropped with it. This holds the queues of nine such members. It is
+// memory only while packets wait.
+const sendBuffer = 2 << 20
+
+// ErrSendBufferFull is returned for a packet dropped because the socket's
+// send buffer was full.
+var ErrSendBufferFull = fmt.Errorf("send buffer full, packet dropped: %w", unix.EAGAIN)
 
 // result says whether a raw call with errno e is done, and its error:
 // done (nil) on success, done with e on a failure, not done on EINTR
@@ -160,8 +190,7 @@ func sockaddrToAddrPort(sa *unix.RawSockaddrAny) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
-// writeTo sends b to one address, waiting while the socket's send buffer
-// is full.
+// writeTo sends b to one address; it never waits (see sendOp.call).
 func (u *udpIO) writeTo(b []byte, to netip.AddrPort) error {
 	a := to.Addr()
 	var scope uint32
