@@ -148,7 +148,8 @@ func (n *Node) candidates(instance string) ([]Candidate, bool) {
 	known, holding := false, false
 	if in := n.instance(instance); in != nil {
 		known, holding = true, in.holding
-		out = append(out, Candidate{Node: n.cfg.Name, Priority: int(n.publishedPriority(in, n.healthOf(in, time.Now()))), Holding: in.holding})
+		now := time.Now()
+		out = append(out, Candidate{Node: n.cfg.Name, Priority: int(n.publishedPriority(in, n.healthOf(in, now), now)), Holding: in.holding})
 	}
 	peers := n.members.candidates(instance, time.Now(), holding)
 	if len(peers) > 0 {
@@ -193,14 +194,14 @@ func (n *Node) mergeDirective(d directive) {
 // clearing it (and telling the peers) once the target has failed or been
 // drained. A target this node does not know yet is left alone: a node
 // that just joined must not cancel the cluster's choice.
-func (n *Node) preferred(instance string) string {
+func (n *Node) preferred(instance string, now time.Time) string {
 	d, ok := n.directives[instance]
 	if !ok || d.Cleared {
 		return ""
 	}
 	failed := ""
 	if d.Target == n.cfg.Name {
-		if in := n.instance(instance); in == nil || n.publishedPriority(in, n.healthOf(in, time.Now())) == 0 {
+		if in := n.instance(instance); in == nil || n.publishedPriority(in, n.healthOf(in, now), now) == 0 {
 			failed = "not eligible"
 		}
 	} else if m := n.members.members[d.Target]; m != nil {
@@ -283,6 +284,14 @@ func (n *Node) disagreement(now time.Time) string {
 	}
 	n.disagreeSince = time.Time{}
 	return ""
+}
+
+// sendDirectivesTo sends m every directive this node knows (nothing
+// when it knows none).
+func (n *Node) sendDirectivesTo(m *member) {
+	for _, d := range n.directivesMessages() {
+		n.members.sendTo(m, d)
+	}
 }
 
 // directivesMessages encodes every directive this node knows, a few to a

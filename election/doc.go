@@ -15,7 +15,10 @@
 //     member counts, whether the lease and quorum hold, who may still hold
 //     a VIP.
 //   - heartbeater (heartbeat.go): sending heartbeats, paced on the member
-//     with the lowest name, and recording arrivals; the wire formats are
+//     with the lowest name, and recording arrivals (loop.go sends, beside
+//     them, what members missed: this node's state to those that have
+//     not confirmed it, other members' states to those that do not hear
+//     them); the wire formats are
 //     in messages.go and package wire (election/internal/wire), which
 //     also owns the sockets and an in-memory network for tests.
 //   - the instance state machine: step (step.go) is the whole decision

@@ -7,11 +7,17 @@ import (
 )
 
 // view is what one evaluation knows of the cluster as a whole, gathered
-// once for every instance.
+// once for every instance: quorum, and the safety facts that hold back a
+// takeover of any instance (see facts).
 type view struct {
 	now                 time.Time
 	needed, seen, heard int
 	quorum              bool
+
+	stale, unknownHeard, disagrees string
+	informed                       int
+	uninformed                     string
+	unheard, unconfirmed           string
 }
 
 // evaluate decides every instance: it gathers the facts, steps each
@@ -37,7 +43,7 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 			// after act.
 			h.Fault = v.reason
 		}
-		if p := n.publishedPriority(in, h); in.prio != p {
+		if p := n.publishedPriority(in, h, w.now); in.prio != p {
 			in.prio = p
 			changed = true
 		}
@@ -96,6 +102,19 @@ func (n *Node) observe(now time.Time) view {
 	}
 	n.noQuorum = !w.quorum
 	n.hadQuorum = n.hadQuorum || w.quorum
+
+	p := n.presence
+	stale, overdue := p.staleMember(ms, now)
+	if overdue {
+		n.log.Warn("heartbeats announce a state the member's metadata never reached; not waiting for it any longer", "peer", stale)
+		stale = ""
+	}
+	w.stale = stale
+	w.unknownHeard = p.unknownHeard(ms, now)
+	w.disagrees = n.disagreement(now)
+	w.informed, w.uninformed = p.informed(ms, now, n.stateSeq)
+	w.unheard = p.unheardMember(ms, now)
+	w.unconfirmed = p.unconfirmedMember(ms, now)
 	return w
 }
 
@@ -118,14 +137,14 @@ func (n *Node) gather(in *instance, h Health, w view) facts {
 	}
 	f.situation = situation{
 		now:          w.now,
-		self:         Candidate{Node: n.cfg.Name, Priority: int(n.effectivePriority(in, h)), Holding: in.holding},
+		self:         Candidate{Node: n.cfg.Name, Priority: int(n.effectivePriority(in, h, w.now)), Holding: in.holding},
 		peers:        n.members.candidates(in.cfg.Name, w.now, in.holding),
 		quorum:       w.quorum,
 		settled:      n.settled,
 		preempt:      in.cfg.Preempt,
 		preemptDelay: in.cfg.PreemptDelay,
 		higherSince:  in.higherSince,
-		preferred:    n.preferred(in.cfg.Name),
+		preferred:    n.preferred(in.cfg.Name, w.now),
 	}
 	ms, p := n.members.members, n.presence
 	if in.holding {
@@ -142,22 +161,14 @@ func (n *Node) gather(in *instance, h Health, w view) facts {
 		return f
 	}
 	f.leaseHolder, f.leaseUntil = p.leaseGuard(ms, in.cfg.Name, w.now)
-	stale, overdue := p.staleMember(ms, w.now)
-	if overdue {
-		n.log.Warn("heartbeats announce a state the member's metadata never reached; not waiting for it any longer", "peer", stale)
-		stale = ""
-	}
-	f.stale = stale
-	f.unknownHeard = p.unknownHeard(ms, w.now)
-	f.disagrees = n.disagreement(w.now)
-	f.informed, f.uninformed = p.informed(ms, w.now, n.stateSeq)
-	if n.publishedPriority(in, h) != in.prio {
+	f.stale, f.unknownHeard, f.disagrees = w.stale, w.unknownHeard, w.disagrees
+	f.informed, f.uninformed = w.informed, w.uninformed
+	if n.publishedPriority(in, h, w.now) != in.prio {
 		// What this node publishes changes in this evaluation (it
 		// just regained quorum, say): nobody knows the new state yet.
 		f.informed, f.uninformed = 1, ""
 	}
-	f.unheard = p.unheardMember(ms, w.now)
-	f.unconfirmed = p.unconfirmedMember(ms, w.now)
+	f.unheard, f.unconfirmed = w.unheard, w.unconfirmed
 	f.vanished = p.vanishedHolder(ms, in.cfg.Name, w.now)
 	return f
 }
@@ -175,9 +186,7 @@ func (n *Node) act(ctx context.Context, in *instance, v *verdict, now time.Time)
 		n.syncWith(v.syncWith, now)
 	}
 	if v.sendDirectives != "" {
-		for _, d := range n.directivesMessages() {
-			n.members.sendTo(n.members.members[v.sendDirectives], d)
-		}
+		n.sendDirectivesTo(n.members.members[v.sendDirectives])
 	}
 	in.confirmAt = v.confirmAt
 	in.higherSince = v.higherSince

@@ -41,12 +41,13 @@ func newInstance(ic Instance, h Holder, now time.Time, reason string) *instance 
 
 // effectivePriority is an instance's priority on this node: the
 // configured one less its health's penalty (never below 1), or 0 while
-// the node is in maintenance or leaving, or the instance has a fault.
-func (n *Node) effectivePriority(in *instance, h Health) uint8 {
+// the node is in maintenance or leaving, or the instance has a fault; 1
+// at now while the daemon's stall is damped.
+func (n *Node) effectivePriority(in *instance, h Health, now time.Time) uint8 {
 	if n.maintenance || n.leaving || h.Fault != "" {
 		return 0
 	}
-	if time.Now().Before(n.dampUntil) {
+	if now.Before(n.dampUntil) {
 		// The daemon stalled a moment ago (see stallDamping).
 		return 1
 	}
@@ -60,11 +61,11 @@ func (n *Node) effectivePriority(in *instance, h Health) uint8 {
 // start-up, before it first had quorum, a node still gets a silence
 // limit to find it: members starting together rank each other by their
 // priorities, as they always did, not by who confirmed quorum first.
-func (n *Node) publishedPriority(in *instance, h Health) uint8 {
-	if n.noQuorum && (n.hadQuorum || time.Since(n.start) > silenceLimit(n.cfg.Timing)) {
+func (n *Node) publishedPriority(in *instance, h Health, now time.Time) uint8 {
+	if n.noQuorum && (n.hadQuorum || now.Sub(n.start) > silenceLimit(n.cfg.Timing)) {
 		return 0
 	}
-	return n.effectivePriority(in, h)
+	return n.effectivePriority(in, h, now)
 }
 
 // healthOf returns an instance's health as the daemon last set it, with

@@ -227,7 +227,6 @@ func (n *Node) catchUp(b *beatState, now time.Time) {
 	}
 	b.lastResend = now
 	var msg []byte
-	var dirs [][]byte
 	n.members.forContacts(func(m *member) {
 		if n.presence.lacksVersion(m.name, n.seq) {
 			if msg == nil {
@@ -235,16 +234,11 @@ func (n *Node) catchUp(b *beatState, now time.Time) {
 			}
 			n.members.sendTo(m, msg)
 		}
-		if m.hasMeta && m.meta.HasDirectives && m.meta.Directives != n.dirDigest && len(n.directives) > 0 {
+		if m.hasMeta && m.meta.HasDirectives && m.meta.Directives != n.dirDigest {
 			// It knows other switchovers than this node: send it
 			// this node's; when it knows newer ones, its own
 			// sending brings them here.
-			if dirs == nil {
-				dirs = n.directivesMessages()
-			}
-			for _, d := range dirs {
-				n.members.sendTo(m, d)
-			}
+			n.sendDirectivesTo(m)
 		}
 	})
 }
@@ -350,9 +344,7 @@ func (n *Node) apply(e event) {
 		if e.kind == evMetaRequest {
 			// A member that asks may lack a switchover too (see
 			// disagreement).
-			for _, d := range n.directivesMessages() {
-				n.members.sendTo(m, d)
-			}
+			n.sendDirectivesTo(m)
 		}
 	default:
 		n.members.update(e)

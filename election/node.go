@@ -277,7 +277,7 @@ func (n *Node) poke() {
 func (n *Node) publishPriorities() {
 	now := time.Now()
 	for _, in := range n.insts {
-		in.prio = n.publishedPriority(in, n.healthOf(in, now))
+		in.prio = n.publishedPriority(in, n.healthOf(in, now), now)
 	}
 }
 
