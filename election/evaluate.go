@@ -90,7 +90,11 @@ func (n *Node) observe(now time.Time) view {
 	}
 	ms := n.members.members
 	for _, m := range ms {
-		m.counted = n.presence.present(m, now)
+		c := n.presence.present(m, now)
+		if c && !m.counted {
+			m.countedSince = now
+		}
+		m.counted = c
 	}
 	w := view{now: now, needed: n.cfg.Quorum, seen: n.presence.seen(ms, now), heard: n.presence.leaseHolders(ms, now)}
 	w.quorum = w.needed == 0 || (w.seen >= w.needed && w.heard >= w.needed)

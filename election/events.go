@@ -3,6 +3,7 @@ package election
 import (
 	"log/slog"
 	"sync"
+	"time"
 )
 
 type eventKind int
@@ -30,8 +31,10 @@ type event struct {
 	addr string
 	meta []byte
 	dirs []directive
-	// long, on evResumed: the silence outlasted a lease and its margin.
+	// long, on evResumed: the silence outlasted a lease and its margin;
+	// at is when the member was heard again.
 	long bool
+	at   time.Time
 	// relayed, on evMsg: the metadata came from another member, not
 	// from the member it describes.
 	relayed bool
@@ -68,6 +71,7 @@ type merged struct {
 	probe   *event // the last evSuspect or evPingOK
 	resumed bool
 	long    bool
+	at      time.Time // of the first long resumption
 	request bool
 }
 
@@ -135,7 +139,9 @@ func (q *eventQueue) mergeLocked(e event) {
 		m.probe = &e
 	case evResumed:
 		m.resumed = true
-		m.long = m.long || e.long
+		if e.long && !m.long {
+			m.long, m.at = true, e.at
+		}
 	case evMetaRequest:
 		m.request = true
 	}
@@ -158,7 +164,7 @@ func (q *eventQueue) take() []event {
 			}
 		}
 		if m.resumed {
-			out = append(out, event{kind: evResumed, name: name, long: m.long})
+			out = append(out, event{kind: evResumed, name: name, long: m.long, at: m.at})
 		} else if m.request {
 			out = append(out, event{kind: evMetaRequest, name: name})
 		}

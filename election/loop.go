@@ -330,14 +330,16 @@ func (n *Node) apply(e event) {
 	case e.name == n.cfg.Name:
 	case e.kind == evResumed || e.kind == evMetaRequest:
 		m := n.members.members[e.name]
-		if e.long && n.cfg.Quorum > 0 && m != nil && !m.counted && n.settled {
+		if e.long && n.cfg.Quorum > 0 && m != nil && n.settled && (!m.counted || !m.countedSince.Before(e.at)) {
 			// Silent for longer than its lease, and counted out
 			// here meanwhile while this node ran (not settling
 			// after its own stall, when everybody looks silent):
 			// whatever it held then, it has released by now (or
 			// its daemon was frozen and its lease check comes
 			// first thing). Its old claim must not make this node
-			// step down.
+			// step down. An evaluation between its return and
+			// this event counts it again already: that it counts
+			// only since then shows it was out.
 			m.void()
 		}
 		n.members.sendTo(m, n.directMessage())

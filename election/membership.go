@@ -26,8 +26,10 @@ type member struct {
 	// it holds now, until newer metadata arrives.
 	voided bool
 	// counted is whether it counted for the election at this node's
-	// last evaluation.
-	counted bool
+	// last evaluation; countedSince is when an evaluation last found it
+	// counting after it did not.
+	counted      bool
+	countedSince time.Time
 }
 
 // void marks the member's current metadata as history (see voided).

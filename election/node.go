@@ -221,8 +221,8 @@ func New(o Options) (*Node, error) {
 		return nil, fmt.Errorf("election: %w", err)
 	}
 	n.events = newEventQueue(l)
-	n.presence = newPresence(o.Config.Name, n.epoch, o.Config.Timing, func(name string, long bool) {
-		n.events.put(event{kind: evResumed, name: name, long: long})
+	n.presence = newPresence(o.Config.Name, n.epoch, o.Config.Timing, func(name string, long bool, at time.Time) {
+		n.events.put(event{kind: evResumed, name: name, long: long, at: at})
 	})
 	n.members = newMembership(o.Config.Name, l, n.presence, n.events)
 	n.beats = newHeartbeater(o.Config.Name, l, n.presence, f)

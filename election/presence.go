@@ -27,9 +27,9 @@ type presence struct {
 	timing config.Timing
 	// onResumed is called (without the lock) when a member is heard
 	// after a silence longer than it takes to stop counting it, or for
-	// the first time; long says the silence outlasted a lease and its
-	// margin.
-	onResumed func(name string, long bool)
+	// the first time, at at; long says the silence outlasted a lease and
+	// its margin.
+	onResumed func(name string, long bool, at time.Time)
 	// onNews, if set, is called (without the lock) when a member's
 	// heartbeat announces a new state of it, or the member is heard
 	// after a silence: this node answers with a heartbeat at once, whose
@@ -93,7 +93,7 @@ type peer struct {
 	hears map[uint32]time.Time
 }
 
-func newPresence(self string, epoch uint64, t config.Timing, onResumed func(string, bool)) *presence {
+func newPresence(self string, epoch uint64, t config.Timing, onResumed func(string, bool, time.Time)) *presence {
 	return &presence{self: self, epoch: epoch, timing: t, onResumed: onResumed, peers: map[string]*peer{}}
 }
 
@@ -195,7 +195,7 @@ func (p *presence) received(name string, hb heartbeat, from netip.AddrPort, at t
 	resumed, long := p.touchLocked(pr, at)
 	p.mu.Unlock()
 	if resumed && p.onResumed != nil {
-		p.onResumed(name, long)
+		p.onResumed(name, long, at)
 	}
 	if (news || resumed) && p.onNews != nil {
 		p.onNews()
@@ -234,7 +234,7 @@ func (p *presence) heard(name string, at time.Time) {
 	}
 	p.mu.Unlock()
 	if resumed && p.onResumed != nil {
-		p.onResumed(name, long)
+		p.onResumed(name, long, at)
 	}
 }
 

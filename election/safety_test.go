@@ -869,3 +869,39 @@ func relays(t *testing.T, n *Node) int {
 	}
 	return c
 }
+
+// TestReturnAfterLongSilenceVoidsClaim: a member heard again after a
+// silence longer than its lease and margin, while it did not count here,
+// returns with its old claim voided — also when an evaluation ran between
+// the heartbeat that ended the silence and the event that reports it, and
+// already counts it again. A member that counted here all along (memberlist
+// kept it alive, say) keeps its claim.
+func TestReturnAfterLongSilenceVoidsClaim(t *testing.T) {
+	c := quorumCluster(t)
+	cfg := c.nodes[0].cfg
+	cfg.Cluster.Quorum = config.QuorumMajority
+	n, err := New(Options{Config: NewConfig(cfg), Holders: map[string]Holder{"web": &fakeHolder{tr: c.tr, node: "node0", inst: "web"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.settled = true
+	at := time.Now()
+	holding := Meta{Epoch: 5, Seq: 3, Instances: []InstanceMeta{{Name: "web", Priority: 100, Holding: true}}}
+	for _, tc := range []struct {
+		name         string
+		counted      bool
+		countedSince time.Time
+		want         bool
+	}{
+		{"out until this event", false, time.Time{}, true},
+		{"counted again by an evaluation after its return", true, at.Add(time.Millisecond), true},
+		{"counted all along", true, at.Add(-time.Minute), false},
+	} {
+		m := &member{name: "node1", state: MemberAlive, meta: holding, hasMeta: true, counted: tc.counted, countedSince: tc.countedSince}
+		n.members.members["node1"] = m
+		n.apply(event{kind: evResumed, name: "node1", long: true, at: at})
+		if m.voided != tc.want {
+			t.Errorf("%s: voided = %v, want %v", tc.name, m.voided, tc.want)
+		}
+	}
+}
