@@ -2,6 +2,7 @@ package election
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"time"
 
@@ -353,8 +354,12 @@ func (n *Node) apply(e event) {
 	}
 }
 
+// errAlreadyMember skips a configured peer, given by name, that turns out
+// to be an alive member's address once looked up.
+var errAlreadyMember = errors.New("already an alive member")
+
 // rejoin joins the configured peers that are not alive members, in the
-// background, so a healed partition or a restarted peer is found again
+// background and each at once (see joinEach), so a healed partition or a restarted peer is found again
 // without waiting for memberlist's own gossip to the dead. A peer given
 // by name is looked up in the background too: a lookup can take seconds,
 // and the election loop (heartbeats, the lease, takeovers) must not wait
@@ -377,15 +382,21 @@ func (n *Node) rejoin(done chan<- map[string]string) {
 	n.joinBusy = true
 	ml := n.members.ml
 	go func() {
-		errs := map[string]string{}
-		for _, p := range check {
+		results := joinEach(func(p string) error {
 			if alive[resolvePeer(p)] {
-				continue
+				return errAlreadyMember
 			}
-			if _, err := ml.Join([]string{p}); err != nil {
-				errs[p] = err.Error()
-			} else {
-				errs[p] = ""
+			_, err := ml.Join([]string{p})
+			return err
+		}, check)
+		errs := map[string]string{}
+		for range check {
+			switch r := <-results; {
+			case errors.Is(r.err, errAlreadyMember):
+			case r.err != nil:
+				errs[r.peer] = r.err.Error()
+			default:
+				errs[r.peer] = ""
 			}
 		}
 		done <- errs

@@ -307,7 +307,7 @@ func (n *Node) Run(ctx context.Context) error {
 	n.log.Info("memberlist started", "peer", n.cfg.Name, "addr", net.JoinHostPort(local.Addr.String(), strconv.Itoa(int(local.Port))),
 		"cluster", n.cfg.Cluster, "encrypted", len(n.cfg.SecretKey) > 0, "timing", n.cfg.Timing.Profile,
 		"heartbeats", n.beats.path())
-	n.join(ml)
+	n.join(ctx, ml)
 
 	pubDone := make(chan struct{})
 	pubCtx, pubCancel := context.WithCancel(context.Background())
@@ -331,14 +331,18 @@ func listenUDP(bind netip.AddrPort, l *slog.Logger, onFrame wire.FrameFunc) (wir
 	return wire.NewUDP(bind, l, onFrame)
 }
 
-// join joins the configured peers and sets when start-up is over.
-func (n *Node) join(ml *memberlist.Memberlist) {
+// join joins the configured peers, all at once (see joinPeers), and sets
+// when start-up is over.
+func (n *Node) join(ctx context.Context, ml *memberlist.Memberlist) {
 	if len(n.cfg.Peers) == 0 {
 		n.settled = true
 		return
 	}
 	t := n.cfg.Timing
-	joined, err := ml.Join(n.cfg.Peers)
+	joined, err := joinPeers(ctx, func(p string) error {
+		_, err := ml.Join([]string{p})
+		return err
+	}, n.cfg.Peers, t.ProbeTimeout)
 	if joined > 0 {
 		n.log.Info("joined cluster", "peers_contacted", joined)
 		// The join's push/pull carried every member's state; two
