@@ -209,6 +209,13 @@ func (n *Node) sendBeat(b *beatState, urgent bool) {
 	n.relay(now)
 }
 
+// lookAgainEvery is how far apart catchUp and relay look for what
+// members missed: a quarter of a silence limit, so a member learns it well
+// before a silence would count, and at least a heartbeat interval.
+func lookAgainEvery(t config.Timing) time.Duration {
+	return max(silenceLimit(t)/4, t.HeartbeatInterval)
+}
+
 // catchUp sends members what they missed, looking a quarter of a
 // silence limit apart: this node's metadata, to the members its
 // heartbeats go to that have not confirmed one announcing the current
@@ -222,7 +229,7 @@ func (n *Node) sendBeat(b *beatState, urgent bool) {
 // has yielded. In a steady cluster every member has both and nothing is
 // sent.
 func (n *Node) catchUp(b *beatState, now time.Time) {
-	every := max(silenceLimit(n.cfg.Timing)/4, n.cfg.Timing.HeartbeatInterval)
+	every := lookAgainEvery(n.cfg.Timing)
 	if now.Sub(b.seqSince) < every || now.Sub(b.lastResend) < every {
 		return
 	}
@@ -257,7 +264,7 @@ func (n *Node) catchUp(b *beatState, now time.Time) {
 // hears every other and nothing is sent.
 func (n *Node) relay(now time.Time) {
 	limit := silenceLimit(n.cfg.Timing)
-	if now.Sub(n.lastRelay) < max(limit/4, n.cfg.Timing.HeartbeatInterval) {
+	if now.Sub(n.lastRelay) < lookAgainEvery(n.cfg.Timing) {
 		return
 	}
 	n.lastRelay = now

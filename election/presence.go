@@ -471,8 +471,8 @@ func (p *presence) audible(m *member, now time.Time) bool {
 	if m.state == MemberLeft {
 		return false
 	}
-	last, ok := p.lastHeardOf(m.name)
-	return ok && !last.Before(m.joined) && now.Sub(last) <= silenceLimit(p.timing)
+	last, heard := p.lastSign(m)
+	return heard && now.Sub(last) <= silenceLimit(p.timing)
 }
 
 // asking records that this node asks name for its metadata at now; the
