@@ -339,17 +339,19 @@ func (n *Node) join(ctx context.Context, ml *memberlist.Memberlist) {
 		return
 	}
 	t := n.cfg.Timing
+	// The join's push/pull carries every member's state; two heartbeats
+	// (each announcing its sender's state version) or gossip rounds,
+	// whichever come sooner, let updates already in flight arrive
+	// before this node decides. The other peers' push/pulls, started
+	// with the first, are such updates.
+	settle := 2 * min(t.GossipInterval, t.HeartbeatInterval)
 	joined, err := joinPeers(ctx, func(p string) error {
 		_, err := ml.Join([]string{p})
 		return err
-	}, n.cfg.Peers, t.ProbeTimeout)
+	}, n.cfg.Peers, settle)
 	if joined > 0 {
 		n.log.Info("joined cluster", "peers_contacted", joined)
-		// The join's push/pull carried every member's state; two
-		// heartbeats (each announcing its sender's state version) or
-		// gossip rounds, whichever come sooner, let updates already in
-		// flight arrive before this node decides.
-		n.settleBy = time.Now().Add(2 * min(t.GossipInterval, t.HeartbeatInterval))
+		n.settleBy = time.Now().Add(settle)
 		return
 	}
 	n.log.Warn("no configured peer reachable, waiting before taking any VIP alone",
