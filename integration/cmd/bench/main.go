@@ -82,10 +82,10 @@ type usageResult struct {
 	d        time.Duration
 }
 
-var scenarioOrder = []string{"hard", "crash", "graceful", "switchover", "maintenance", "false", "resources"}
+var scenarioOrder = []string{"hard", "crash", "graceful", "switchover", "maintenance", "rejoin", "false", "resources"}
 
-// havipOnly are the scenarios keepalived has no command for.
-var havipOnly = []string{"switchover", "maintenance"}
+// havipOnly are the scenarios keepalived has no command or no quorum for.
+var havipOnly = []string{"switchover", "maintenance", "rejoin"}
 
 func main() {
 	os.Exit(run())
@@ -277,6 +277,7 @@ func (b *bench) runSetup(ctx context.Context, s setup, z size) {
 	rounds := map[string]func(context.Context, *observer) (result, error){
 		"hard": c.hardRound, "crash": c.crashRound, "graceful": c.gracefulRound,
 		"switchover": c.switchoverRound, "maintenance": c.maintenanceRound,
+		"rejoin": c.rejoinRound,
 	}
 	for _, sc := range scenarioOrder {
 		if !b.scenarios[sc] || ctx.Err() != nil {
@@ -284,6 +285,9 @@ func (b *bench) runSetup(ctx context.Context, s setup, z size) {
 		}
 		if s.kind != "havip" && slices.Contains(havipOnly, sc) {
 			continue
+		}
+		if sc == "rejoin" && z.nodes < 3 {
+			continue // two nodes keep no quorum
 		}
 		switch sc {
 		case "false":

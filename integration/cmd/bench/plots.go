@@ -22,6 +22,7 @@ var primaryMetric = map[string]string{
 	"graceful":    metricHandover,
 	"switchover":  metricSwitchover,
 	"maintenance": metricDrain,
+	"rejoin":      metricRejoin,
 }
 
 // plotTitle is the title of the picture of a report section.

@@ -16,6 +16,7 @@ var scenarioTitle = map[string]string{
 	"graceful":    "Graceful: SIGTERM of node 0's daemon",
 	"switchover":  "Switchover: `havip switchover --to node1` on node 0 (havip only; keepalived has no such command)",
 	"maintenance": "Maintenance: `havip maintenance on` on node 0 (havip only)",
+	"rejoin":      "Restart restoring the majority: the nodes beyond a bare majority cut off, node 1 stopped (node 0 loses quorum and releases), then started again (havip only; keepalived keeps no quorum)",
 }
 
 // report writes the results as Markdown; plots maps a section (a
@@ -37,7 +38,7 @@ func (b *bench) report(w io.Writer, args string, took time.Duration, load string
 	p("GARP times are the arrival of the new master's first gratuitous ARP on the observer's eth0 (packet socket).")
 	p("")
 
-	for _, sc := range []string{"hard", "crash", "graceful", "switchover", "maintenance"} {
+	for _, sc := range []string{"hard", "crash", "graceful", "switchover", "maintenance", "rejoin"} {
 		if !b.scenarios[sc] {
 			continue
 		}

@@ -130,6 +130,7 @@ const (
 	metricHandover   = "handover (SIGTERM → GARP)"
 	metricSwitchover = "switchover (command → GARP)"
 	metricDrain      = "drain (command → GARP)"
+	metricRejoin     = "restart → GARP"
 )
 
 // result of one round; zero durations are not measured.
@@ -305,6 +306,58 @@ func (c *cluster) switchoverRound(ctx context.Context, o *observer) (result, err
 func (c *cluster) maintenanceRound(ctx context.Context, o *observer) (result, error) {
 	return c.commandRound(ctx, o, metricDrain,
 		[]string{"maintenance", "on"}, []string{"maintenance", "off"})
+}
+
+// rejoinRound measures a restart that restores the majority while the
+// other nodes are unreachable: the nodes beyond a bare majority are cut
+// off at the bridge (their packets dropped, so joining them waits out
+// tcp_timeout), node 1 is stopped, node 0 loses quorum and releases
+// instance 0's VIP; then node 1 starts again. It measures from that start
+// to the first gratuitous ARP for the VIP (from any node) and to a node
+// holding it, then heals.
+func (c *cluster) rejoinRound(ctx context.Context, o *observer) (result, error) {
+	var cut []int
+	for i := c.nodes()/2 + 1; i < c.nodes(); i++ {
+		cut = append(cut, i)
+	}
+	if err := c.net.Isolate(cut...); err != nil {
+		return nil, err
+	}
+	defer c.net.Heal()
+	if err := c.terminate(1); err != nil {
+		return nil, err
+	}
+	if err := c.waitExit(1, 15*time.Second); err != nil {
+		c.kill9(1)
+		c.start(1)
+		return nil, err
+	}
+	if err := c.net.WaitHolders(ctx, vip, eventWait); err != nil {
+		c.start(1)
+		return nil, fmt.Errorf("node 0 kept the VIP without quorum: %w", err)
+	}
+	s, err := c.net.SampleHolders(vip, 2*time.Millisecond)
+	if err != nil {
+		c.start(1)
+		return nil, err
+	}
+	defer s.Stop()
+	t0 := time.Now()
+	if err := c.start(1); err != nil {
+		return nil, err
+	}
+	g, err := o.garp.First(t0, -1, eventWait)
+	if err != nil {
+		return nil, err
+	}
+	res := result{metricRejoin: g.At.Sub(t0)}
+	for _, ch := range s.Stop().Changes {
+		if !ch.At.Before(t0) && len(ch.Holders) > 0 {
+			res["restart → VIP held"] = ch.At.Sub(t0)
+			break
+		}
+	}
+	return res, c.net.Heal()
 }
 
 // falseFailovers runs the steady cluster for d with loss percent of the
