@@ -366,8 +366,9 @@ func (n *Node) apply(e event) {
 var errAlreadyMember = errors.New("already an alive member")
 
 // rejoin joins the configured peers that are not alive members, in the
-// background and each at once (see joinEach), so a healed partition or a restarted peer is found again
-// without waiting for memberlist's own gossip to the dead. A peer given
+// background and all at once (see joinEach), so a healed partition or a
+// restarted peer is found again without waiting for memberlist's own
+// gossip to the dead. A peer given
 // by name is looked up in the background too: a lookup can take seconds,
 // and the election loop (heartbeats, the lease, takeovers) must not wait
 // for it.

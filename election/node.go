@@ -354,6 +354,9 @@ func (n *Node) join(ctx context.Context, ml *memberlist.Memberlist) {
 		n.settleBy = time.Now().Add(settle)
 		return
 	}
+	if ctx.Err() != nil {
+		return // stopping before any peer answered
+	}
 	n.log.Warn("no configured peer reachable, waiting before taking any VIP alone",
 		"err", err, "grace", t.StartupGrace)
 	n.settleBy = time.Now().Add(t.StartupGrace)
