@@ -728,8 +728,17 @@ func TestHeartbeatFrames(t *testing.T) {
 	n0, n1, n2 := c.nodes[0].node, c.nodes[1].node, c.nodes[2].node
 	waitFor := func(what string, cond func() bool) { t.Helper(); waitUntil(t, 10*time.Second, what, cond) }
 	const eager, lazy = 0, 1
-	// Counted from here: while the members learn of each other, one
-	// may take itself for the pace member for a beat.
+	// Counted once every member knows node0 holds and a few beats
+	// later: while the members learn of each other, one may take
+	// itself for the pace member for a beat, and a member confirms a
+	// new state with an urgent (eager) heartbeat.
+	for i, tn := range c.nodes {
+		waitFor(fmt.Sprintf("node%d knows node0 holds", i), func() bool {
+			st := tn.node.Status()
+			return len(st.Instances) == 1 && st.Instances[0].Master == "node0"
+		})
+	}
+	time.Sleep(c.nodes[0].cfg.Cluster.Timing.HeartbeatTimeout)
 	e0, e1, l0, l1 := n0.beats.framesRead[eager].Load(), n1.beats.framesRead[eager].Load(), n0.beats.framesRead[lazy].Load(), n1.beats.framesRead[lazy].Load()
 	waitFor("node1 read 20 eager frames and node0 20 lazy ones", func() bool {
 		return n1.beats.framesRead[eager].Load() >= e1+20 && n0.beats.framesRead[lazy].Load() >= l0+20
