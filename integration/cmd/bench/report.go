@@ -38,9 +38,9 @@ func (b *bench) report(w io.Writer, args string, took time.Duration, load string
 	p("GARP times are the arrival of the new master's first gratuitous ARP on the observer's eth0 (packet socket).")
 	p("")
 
-	for _, sc := range []string{"hard", "crash", "graceful", "switchover", "maintenance", "rejoin"} {
-		if !b.scenarios[sc] {
-			continue
+	for _, sc := range scenarioOrder {
+		if scenarioTitle[sc] == "" || !b.scenarios[sc] {
+			continue // not a failover scenario, or not run
 		}
 		p("## %s", scenarioTitle[sc])
 		p("")
