@@ -126,15 +126,22 @@ func CanonicalURI(escapedPath string) string {
 }
 
 // CanonicalQuery sorts the parameters by name, then value, escaped.
+// Names are lowercased first, as the SDK's signer does (the request
+// keeps them as they are): "Marker" signs as "marker".
 func CanonicalQuery(q map[string][]string) string {
-	keys := make([]string, 0, len(q))
-	for k := range q {
+	lower := make(map[string][]string, len(q))
+	for k, v := range q {
+		lk := strings.ToLower(k)
+		lower[lk] = append(lower[lk], v...)
+	}
+	keys := make([]string, 0, len(lower))
+	for k := range lower {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	var parts []string
 	for _, k := range keys {
-		vals := append([]string(nil), q[k]...)
+		vals := lower[k]
 		sort.Strings(vals)
 		for _, v := range vals {
 			parts = append(parts, escape(k)+"="+escape(v))

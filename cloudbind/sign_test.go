@@ -103,16 +103,36 @@ func TestEncodeQuery(t *testing.T) {
 }
 
 func TestCanonicalQueryVector(t *testing.T) {
-	q := url.Values{
-		"limit":  {"1"},
-		"enable": {"true"},
-		"test":   {"一 (&=?!#%.*)"},
-		"path":   {"/tmp/123"},
-		"multi":  {"3", "1", "2"},
+	tests := []struct {
+		name string
+		q    url.Values
+		want string
+	}{
+		{"sdk vector", url.Values{
+			"limit":  {"1"},
+			"enable": {"true"},
+			"test":   {"一 (&=?!#%.*)"},
+			"path":   {"/tmp/123"},
+			"multi":  {"3", "1", "2"},
+		}, "enable=true&limit=1&multi=1&multi=2&multi=3&path=%2Ftmp%2F123&test=%E4%B8%80%20%28%26%3D%3F%21%23%25.%2A%29"},
+		// The SDK's signer lowercases the names before sorting them
+		// (the wire keeps them as they are); so does the gateway.
+		{"names lowercased, then sorted", url.Values{
+			"Marker": {"m"},
+			"limit":  {"10"},
+			"Name":   {"b"},
+		}, "limit=10&marker=m&name=b"},
+		{"one name in two cases", url.Values{
+			"Multi": {"2"},
+			"multi": {"3", "1"},
+		}, "multi=1&multi=2&multi=3"},
 	}
-	want := "enable=true&limit=1&multi=1&multi=2&multi=3&path=%2Ftmp%2F123&test=%E4%B8%80%20%28%26%3D%3F%21%23%25.%2A%29"
-	if got := CanonicalQuery(q); got != want {
-		t.Errorf("got  %s\nwant %s", got, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := CanonicalQuery(tt.q); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
 	}
 }
 

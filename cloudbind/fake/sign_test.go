@@ -127,3 +127,23 @@ func TestCanonicalHeaderBlockNeedsSignedHeaders(t *testing.T) {
 		t.Error("a signed header missing from the request was accepted")
 	}
 }
+
+// The canonical query of the SDK's own test (CLOUD.md), from a query
+// sent in another order; keys are lowercased as the SDK's signer does
+// before sorting.
+func TestCanonicalQueryStringVector(t *testing.T) {
+	tests := []struct{ name, raw, want string }{
+		{"sdk vector", "test=%E4%B8%80%20%28%26%3D%3F%21%23%25.%2A%29&limit=1&multi=3&path=%2Ftmp%2F123&multi=1&enable=true&multi=2",
+			"enable=true&limit=1&multi=1&multi=2&multi=3&path=%2Ftmp%2F123&test=%E4%B8%80%20%28%26%3D%3F%21%23%25.%2A%29"},
+		{"empty value", "marker&limit=10", "limit=10&marker="},
+		{"keys lowercased, then sorted", "Marker=m&limit=10&Name=a", "limit=10&marker=m&name=a"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := canonicalQueryString(tt.raw)
+			if err != nil || got != tt.want {
+				t.Errorf("canonicalQueryString(%q)\n got %s %v\nwant %s", tt.raw, got, err, tt.want)
+			}
+		})
+	}
+}
