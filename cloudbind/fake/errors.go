@@ -19,15 +19,24 @@ func apigwError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, map[string]string{"error_code": code, "error_msg": msg, "request_id": randHex(32)})
 }
 
-// Codes of the VPC service in the fake's answers. VPC.0007 is the
-// documented project mismatch; the ports module's own codes are not in
-// the public error table, so these two stand in for them with the
-// documented shape ({"code", "message"}).
+// Codes of the VPC service in the fake's answers, from the VPC API
+// reference's "Error Codes" table, in its shape ({"code", "message"}):
+// VPC.0007 is the project mismatch (400) of every call; VPC.2500
+// "Param is invalid." (400) is the ports module's parameter error (the
+// table lists it under creating a port; the service gives it for other
+// port calls too). The table has no row for a port ID that matches
+// nothing: VPC.2204 "Query resource by id fail." (404, "the resource
+// does not exist or you lack the permission") is its code for an ID
+// that does not resolve elsewhere (private IPs, tags), and stands in
+// for it. havip decides on the HTTP status alone, never on these codes.
 const (
 	vpcProjectMismatch = "VPC.0007"
-	vpcBadRequest      = "VPC.0101"
-	vpcPortNotFound    = "VPC.0703"
+	vpcBadRequest      = "VPC.2500"
+	vpcPortNotFound    = "VPC.2204"
 )
+
+// vpcNotFoundMsg is VPC.2204's message in the table.
+const vpcNotFoundMsg = "Query resource by id fail."
 
 // vpcError is an error of the VPC service behind the gateway.
 func vpcError(w http.ResponseWriter, status int, code, msg string) {

@@ -116,12 +116,12 @@ func TestHuaweiGateway(t *testing.T) {
 		{"unsigned", "GET", "/v1/p/ports/x", "", nil, nil, 401, "APIGW.0301"},
 		{"bad signature", "GET", "/v1/p/ports/x", "", bad, nil, 401, "APIGW.0301"},
 		{"other project", "GET", "/v1/q/ports/x", "", good, nil, 400, "VPC.0007"},
-		{"no such port", "GET", "/v1/p/ports/nope", "", good, nil, 404, vpcPortNotFound},
-		{"unknown filter", "GET", "/v1/p/ports?owner=x", "", good, nil, 400, vpcBadRequest},
+		{"no such port", "GET", "/v1/p/ports/nope", "", good, nil, 404, "VPC.2204"},
+		{"unknown filter", "GET", "/v1/p/ports?owner=x", "", good, nil, 400, "VPC.2500"},
 		{"known filter", "GET", "/v1/p/ports?device_owner=neutron%3AVIP_PORT", "", good, nil, 200, ""},
-		{"unknown field", "PUT", "/v1/p/ports/x", `{"port":{"allowed_address_pairs":[],"extra":1}}`, good, nil, 400, vpcBadRequest},
-		{"bad pair", "PUT", "/v1/p/ports/x", `{"port":{"allowed_address_pairs":[{"ip_address":"x"}]}}`, good, nil, 400, vpcBadRequest},
-		{"every address", "PUT", "/v1/p/ports/x", `{"port":{"allowed_address_pairs":[{"ip_address":"0.0.0.0/0"}]}}`, good, nil, 400, vpcBadRequest},
+		{"unknown field", "PUT", "/v1/p/ports/x", `{"port":{"allowed_address_pairs":[],"extra":1}}`, good, nil, 400, "VPC.2500"},
+		{"bad pair", "PUT", "/v1/p/ports/x", `{"port":{"allowed_address_pairs":[{"ip_address":"x"}]}}`, good, nil, 400, "VPC.2500"},
+		{"every address", "PUT", "/v1/p/ports/x", `{"port":{"allowed_address_pairs":[{"ip_address":"0.0.0.0/0"}]}}`, good, nil, 400, "VPC.2500"},
 		{"source/destination check off", "PUT", "/v1/p/ports/x", `{"port":{"allowed_address_pairs":[{"ip_address":"10.0.0.9"},{"ip_address":"1.1.1.1/0"}]}}`, good, nil, 200, ""},
 	}
 	for _, tt := range tests {

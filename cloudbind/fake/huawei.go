@@ -76,14 +76,14 @@ func (s *Server) huawei(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.Unlock()
 		if !ok {
-			vpcError(w, 404, vpcPortNotFound, "Port "+id+" could not be found.")
+			vpcError(w, 404, vpcPortNotFound, vpcNotFoundMsg)
 			return
 		}
 		writeJSON(w, 200, map[string]any{"port": v})
 	case one && id != "" && !strings.Contains(id, "/") && r.Method == http.MethodPut:
 		s.hwUpdate(w, id, body)
 	default:
-		vpcError(w, 404, vpcPortNotFound, "The resource could not be found.")
+		vpcError(w, 404, vpcPortNotFound, vpcNotFoundMsg)
 	}
 }
 
@@ -144,7 +144,7 @@ func (s *Server) hwUpdate(w http.ResponseWriter, id string, body []byte) {
 	defer s.mu.Unlock()
 	p, ok := s.ports[id]
 	if !ok {
-		vpcError(w, 404, vpcPortNotFound, "Port "+id+" could not be found.")
+		vpcError(w, 404, vpcPortNotFound, vpcNotFoundMsg)
 		return
 	}
 	s.raceLocked(p)
