@@ -130,6 +130,42 @@ func TestOpenStackFloatingIPOnVIPPort(t *testing.T) {
 	}
 }
 
+// The VIP reserved again has a new port: the cached ID of the old one
+// answers 404 when the floating IP is associated with it, is dropped,
+// and the next bind finds the new port.
+func TestOpenStackFloatingIPReservedPortRecreated(t *testing.T) {
+	f, url := osFake(t, func(c *fake.Config) { c.FloatingIPs["fip1"] = "" })
+	c := osCfg(url)
+	c.FloatingIPID, c.FloatingIPPort = "fip1", config.FloatingIPOnVIP
+	b := mustProvider(t, c, opts(nil)).Binder(inst)
+	if _, err := b.Bind(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.FloatingIPPort("fip1"); got != "vip-port" {
+		t.Fatalf("floating IP on %q, want the VIP's port", got)
+	}
+	// Deleting a port disassociates its floating IP (Neutron does), so
+	// the next bind has to associate it again.
+	f.DeletePort("vip-port")
+	if got := f.FloatingIPPort("fip1"); got != "" {
+		t.Fatalf("floating IP on %q after its port was deleted, want none", got)
+	}
+	f.AddPort(fake.Port{ID: "vip-port-new", NetworkID: "net1", FixedIPs: []string{vip}})
+	if _, err := b.Bind(ctx(t)); !cloudbind.IsStatus(err, 404) {
+		t.Fatalf("Bind with the old port cached: %v, want its 404", err)
+	}
+	moved, err := b.Bind(ctx(t))
+	if err != nil || !moved {
+		t.Fatalf("Bind after the 404: %v %v", moved, err)
+	}
+	if got := f.FloatingIPPort("fip1"); got != "vip-port-new" {
+		t.Errorf("floating IP on %q, want the new port", got)
+	}
+	if bound, err := b.Check(ctx(t)); err != nil || !bound {
+		t.Errorf("Check: %v %v", bound, err)
+	}
+}
+
 // Neutron's refusals to associate a floating IP reach the error, with
 // their type and message, and are not retried.
 func TestOpenStackFloatingIPRefused(t *testing.T) {

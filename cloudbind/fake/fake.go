@@ -230,11 +230,17 @@ func (s *Server) AddPort(p Port) {
 	s.addLocked(p)
 }
 
-// DeletePort deletes a port.
+// DeletePort deletes a port. Its floating IPs stay, disassociated, as
+// Neutron leaves them.
 func (s *Server) DeletePort(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.ports, id)
+	for _, f := range s.fips {
+		if f.port == id {
+			f.port, f.fixed = "", ""
+		}
+	}
 }
 
 // SetPairs changes a port's allowed_address_pairs behind everyone's back.
