@@ -360,23 +360,27 @@ func (n *Node) reload(r Reloadable, holders map[string]Holder) {
 		if in.cfg != ic {
 			n.log.Info("instance changed", "instance", ic.Name)
 		}
-		if h != in.holder {
-			if in.holding {
-				if err := in.holder.Release(ctx); err != nil {
-					n.log.Error("releasing VIPs for reload", "instance", ic.Name, "err", err)
-				}
-				in.holding = false
-			}
-			in.holder = h
+		switch {
+		case h == in.holder:
+		case in.holding && !n.release(ctx, in, &verdict{}, now):
+			// The old VIPs may still be on the interface: the
+			// instance keeps holding them (FAULT) until a retry
+			// removes them, and only then takes the new holder.
+			in.swapTo = h
+		default:
+			in.holder, in.swapTo = h, nil
 		}
 		in.cfg = ic
 		next = append(next, in)
 	}
 	for name, in := range old {
-		if in.holding {
-			if err := in.holder.Release(ctx); err != nil {
-				n.log.Error("releasing VIPs of removed instance", "instance", name, "err", err)
-			}
+		if in.holding && !n.release(ctx, in, &verdict{}, now) {
+			// It stays, holding (FAULT), until a retry removes its
+			// VIPs; then evaluate drops it.
+			in.retiring = true
+			next = append(next, in)
+			n.log.Info("instance removed; it stays until its VIPs are removed", "instance", name)
+			continue
 		}
 		n.log.Info("instance removed", "instance", name)
 	}

@@ -163,6 +163,67 @@ func TestReload(t *testing.T) {
 	}
 }
 
+// TestReloadWithFailedRelease: a reload that removes a held instance,
+// or gives it another holder, while its VIPs will not go leaves the
+// instance holding them (FAULT) until a retry removes them: nobody else
+// takes them meanwhile. Then the instance goes, or takes its new holder.
+func TestReloadWithFailedRelease(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
+	fh := &faultyHolder{fakeHolder: fakeHolder{tr: c.tr, node: "node0", inst: "web"}}
+	c.nodes[0].holders = map[string]Holder{"web": fh}
+	c.start(0)
+	c.start(1)
+	c.waitHolders("node0", 10*time.Second)
+	n0 := c.nodes[0].node
+	cfg := *c.nodes[0].cfg
+	cfg.Instances = []config.Instance{cfg.Instances[0]}
+
+	// Another holder for web: the old one's VIPs stay until removed.
+	fh.failRelease.Store(true)
+	next := &fakeHolder{tr: c.tr, node: "node0", inst: "web"}
+	if err := n0.Reload(NewReloadable(&cfg), map[string]Holder{"web": next}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 5*time.Second, "node0 in FAULT after the failed release", func() bool {
+		return instanceStatus(t, n0, "web").State == StateFault
+	})
+	c.holdFor("node0", time.Second)
+	fh.failRelease.Store(false)
+	waitUntil(t, 5*time.Second, "web held through its new holder", func() bool {
+		return instanceStatus(t, n0, "web").State == StateMaster
+	})
+	if err := n0.control(func() {
+		if n0.insts[0].holder != next || n0.insts[0].swapTo != nil {
+			t.Error("web did not take its new holder")
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// web removed from node0 while its VIPs will not go.
+	fh2 := &faultyHolder{fakeHolder: *next}
+	if err := n0.Reload(NewReloadable(&cfg), map[string]Holder{"web": fh2}); err != nil {
+		t.Fatal(err)
+	}
+	c.waitHolders("node0", 5*time.Second)
+	fh2.failRelease.Store(true)
+	none := cfg
+	none.Instances = nil
+	if err := n0.Reload(NewReloadable(&none), map[string]Holder{}); err != nil {
+		t.Fatal(err)
+	}
+	c.holdFor("node0", time.Second)
+	if st := instanceStatus(t, n0, "web"); st.State != StateFault {
+		t.Errorf("removed web is %s (%s); want FAULT while its VIPs stay", st.State, st.Reason)
+	}
+	fh2.failRelease.Store(false)
+	c.waitHolders("node1", 5*time.Second)
+	waitUntil(t, 5*time.Second, "web gone from node0", func() bool { return len(n0.Status().Instances) == 0 })
+	if m := c.tr.max("web"); m != 1 {
+		t.Fatalf("%d holders of web at once", m)
+	}
+}
+
 func memberPriority(n *Node, name string) int {
 	for _, m := range n.Status().Members {
 		if m.Name == name {

@@ -3,6 +3,7 @@ package election
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -30,6 +31,9 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 	for _, in := range n.insts {
 		h := n.healthOf(in, w.now)
 		v := step(n.gather(in, h, w))
+		if n.stopping && !v.hold && !v.fault {
+			v.reason = "shutting down"
+		}
 		if n.act(ctx, in, &v, w.now) {
 			changed = true
 		}
@@ -47,6 +51,11 @@ func (n *Node) evaluate(ctx context.Context) time.Time {
 			in.prio = p
 			changed = true
 		}
+	}
+	if slices.ContainsFunc(n.insts, (*instance).retired) {
+		// Instances a reload removed once their VIPs are gone.
+		n.insts = slices.DeleteFunc(n.insts, (*instance).retired)
+		changed = true
 	}
 	if !n.settled && !n.settleBy.IsZero() && (next.IsZero() || n.settleBy.Before(next)) {
 		next = n.settleBy
@@ -294,6 +303,12 @@ func (n *Node) renew(ctx context.Context) {
 // releaseRetry is how soon a failed release is tried again.
 const releaseRetry = time.Second
 
+// stopRelease is how long a stopping node tries to remove VIPs whose
+// removal fails before it stops all the same (see shutdown): long
+// enough for several tries, and for the kernel to remove VIPs added with
+// a lifetime once they are no longer renewed.
+const stopRelease = 5 * time.Second
+
 // release takes the VIPs away. A release that fails leaves the node
 // holding: the VIPs may still be on the interface, and publishing that
 // it holds nothing would let another member add them beside. It goes to
@@ -320,5 +335,10 @@ func (n *Node) release(ctx context.Context, in *instance, v *verdict, now time.T
 		n.poke()
 	}
 	in.holding = false
+	if in.swapTo != nil {
+		// A reload gave the instance another holder while the old
+		// one's VIPs would not go.
+		in.holder, in.swapTo = in.swapTo, nil
+	}
 	return true
 }

@@ -33,7 +33,17 @@ type instance struct {
 	// confirmAt is when a takeover from a holder that went silent may
 	// go ahead (see confirmDelay); zero when none is pending.
 	confirmAt time.Time
+	// swapTo is the holder a reload gave the instance while the old
+	// one's VIPs could not be removed: it takes over once they are.
+	swapTo Holder
+	// retiring: a reload removed the instance while its VIPs could not
+	// be removed; it stays, holding, until they are.
+	retiring bool
 }
+
+// retired reports whether a reload removed the instance and its VIPs
+// are gone.
+func (in *instance) retired() bool { return in.retiring && !in.holding }
 
 func newInstance(ic Instance, h Holder, now time.Time, reason string) *instance {
 	return &instance{cfg: ic, holder: h, state: StateInit, since: now, reason: reason}
@@ -41,10 +51,10 @@ func newInstance(ic Instance, h Holder, now time.Time, reason string) *instance 
 
 // effectivePriority is an instance's priority on this node: the
 // configured one less its health's penalty (never below 1), or 0 while
-// the node is in maintenance or leaving, or the instance has a fault; 1
-// at now while the daemon's stall is damped.
+// the node is in maintenance, stopping or leaving, or the instance has a
+// fault; 1 at now while the daemon's stall is damped.
 func (n *Node) effectivePriority(in *instance, h Health, now time.Time) uint8 {
-	if n.maintenance || n.leaving || h.Fault != "" {
+	if n.maintenance || n.stopping || n.leaving || h.Fault != "" {
 		return 0
 	}
 	if now.Before(n.dampUntil) {
@@ -122,4 +132,15 @@ func (n *Node) allOutOfInit() bool {
 		}
 	}
 	return true
+}
+
+// holdingAny reports whether this node holds any instance's VIPs (or
+// failed to remove them).
+func (n *Node) holdingAny() bool {
+	for _, in := range n.insts {
+		if in.holding {
+			return true
+		}
+	}
+	return false
 }

@@ -27,13 +27,25 @@ func (n *Node) loop(ctx context.Context) {
 	// daemon every wakeup is most of what it costs.
 	rejoinEvery := n.cfg.Timing.RejoinInterval
 	lastRejoin := time.Now()
+	// Once ctx is done the node is stopping: every instance releases,
+	// and the loop goes on (heartbeats, answers, retries) until none
+	// holds, or stopRelease has passed. A removal that fails is then
+	// tried again while this node still says it holds, so nobody takes a
+	// VIP that may still be on its interface (see shutdown).
+	done := ctx.Done()
+	var stopBy time.Time
 
 	for {
 		var req *controlReq
 		beat, paced := false, false
 		select {
-		case <-ctx.Done():
-			return
+		case <-done:
+			done = nil
+			n.stopping = true
+			stopBy = time.Now().Add(stopRelease)
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), stopBy)
+			defer cancel()
 		case e := <-n.events.ch:
 			n.apply(e)
 			n.drain()
@@ -82,6 +94,9 @@ func (n *Node) loop(ctx context.Context) {
 		next := n.decide(ctx, &b, beat, now)
 		if req != nil {
 			close(req.done)
+		}
+		if n.stopping && (!n.holdingAny() || !now.Before(stopBy)) {
+			return
 		}
 		if !next.IsZero() {
 			timer.Reset(max(time.Until(next), time.Millisecond))

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -146,8 +147,11 @@ type Node struct {
 	syncBusy    atomic.Bool
 	readyFired  bool
 	maintenance bool
-	leaving     bool
-	seq         uint64
+	// stopping is set once Run's context is done: every instance
+	// releases (priority 0) while the loop runs on until none holds.
+	stopping bool
+	leaving  bool
+	seq      uint64
 	// stateSeq is the metadata version that last changed this node's
 	// state as the election counts it (see publishMeta).
 	stateSeq uint64
@@ -407,22 +411,35 @@ func (n *Node) memberlistConfig() *memberlist.Config {
 	return c
 }
 
-// shutdown releases every VIP, publishes that directly and by gossip,
-// leaves the cluster and stops memberlist.
+// shutdown, once the loop has released every VIP, publishes that
+// directly and by gossip, leaves the cluster and stops memberlist.
 func (n *Node) shutdown() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	now := time.Now()
+	var stuck []string
 	for _, in := range n.insts {
 		if in.holding {
-			if err := in.holder.Release(ctx); err != nil {
-				n.log.Error("releasing VIPs at shutdown", "instance", in.cfg.Name, "err", err)
-			}
-			in.holding = false
+			// The loop gave up on a removal that kept failing.
+			stuck = append(stuck, in.cfg.Name)
+			continue
 		}
 		in.prio = 0
 		in.master = ""
 		n.transition(in, StateBackup, "shutting down", now)
+	}
+	if len(stuck) > 0 {
+		// Saying that it leaves would have the others take VIPs that
+		// are still on this node's interface. It stops without a word,
+		// as a crashed node: they take over once they count it gone,
+		// by when the kernel has removed VIPs with a lifetime.
+		n.log.Error("stopping with VIPs whose removal failed; not telling the others they are released: they take over once they count this node gone",
+			"instance", strings.Join(stuck, ","), "tried_for", stopRelease.String())
+		n.updateSnapshot()
+		if !n.members.stopped.Load() {
+			if err := n.members.ml.Shutdown(); err != nil {
+				n.log.Warn("stopping memberlist", "err", err)
+			}
+		}
+		return
 	}
 	n.leaving = true
 	n.publish()

@@ -151,6 +151,76 @@ func TestFailedReleaseKeepsHolding(t *testing.T) {
 	}
 }
 
+// TestStopWithFailedRelease: a node stopped while the removal of its
+// VIPs fails keeps saying it holds them, in FAULT, and tries again; the
+// others take over only once it has removed them and left.
+func TestStopWithFailedRelease(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
+	fh := &faultyHolder{fakeHolder: fakeHolder{tr: c.tr, node: "node0", inst: "web"}}
+	c.nodes[0].holders = map[string]Holder{"web": fh}
+	c.start(0)
+	c.start(1)
+	c.waitHolders("node0", 10*time.Second)
+	fh.failRelease.Store(true)
+	tn := c.nodes[0]
+	tn.cancel()
+	tn.cancel = nil
+	waitUntil(t, 5*time.Second, "node0 in FAULT after the failed release", func() bool {
+		return instanceStatus(t, tn.node, "web").State == StateFault
+	})
+	c.holdFor("node0", time.Second)
+	if r := instanceStatus(t, c.nodes[1].node, "web").Reason; r != "node0 still holds (not eligible: waiting for it to release)" {
+		t.Errorf("node1's reason %q", r)
+	}
+	fh.failRelease.Store(false)
+	select {
+	case err := <-tn.done:
+		if err != nil {
+			t.Fatalf("node0: Run: %v", err)
+		}
+	case <-time.After(stopRelease):
+		t.Fatal("node0 did not stop once its VIPs could be removed")
+	}
+	c.waitHolders("node1", 5*time.Second)
+	if m := c.tr.max("web"); m != 1 {
+		t.Fatalf("%d holders at once", m)
+	}
+}
+
+// TestStopGivesUpOnFailedRelease: when the removal still fails after
+// stopRelease, the node stops without saying that it released or left:
+// its last word to the others is that it holds.
+func TestStopGivesUpOnFailedRelease(t *testing.T) {
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
+	fh := &faultyHolder{fakeHolder: fakeHolder{tr: c.tr, node: "node0", inst: "web"}}
+	c.nodes[0].holders = map[string]Holder{"web": fh}
+	c.start(0)
+	c.start(1)
+	c.waitHolders("node0", 10*time.Second)
+	fh.failRelease.Store(true)
+	tn := c.nodes[0]
+	tn.cancel()
+	tn.cancel = nil
+	select {
+	case err := <-tn.done:
+		if err != nil {
+			t.Fatalf("node0: Run: %v", err)
+		}
+	case <-time.After(stopRelease + 5*time.Second):
+		t.Fatal("node0 did not stop after giving up on the removal")
+	}
+	var m Meta
+	if err := m.UnmarshalBinary(tn.node.metaBuf); err != nil {
+		t.Fatal(err)
+	}
+	if m.Leaving || len(m.Instances) != 1 || !m.Instances[0].Holding {
+		t.Errorf("node0's last metadata %+v; want holding, not leaving", m)
+	}
+	if st := instanceStatus(t, tn.node, "web"); st.State != StateFault {
+		t.Errorf("node0's instance %s (%s); want FAULT", st.State, st.Reason)
+	}
+}
+
 // TestExpiredVIPsAreNotHeld: VIPs that expired unrenewed (the daemon was
 // frozen past their lifetime) are gone: the instance no longer holds and
 // decides again — here, with its lease intact, it takes them again.
