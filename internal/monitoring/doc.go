@@ -1,4 +1,5 @@
-// Package monitoring reads the Prometheus rules and the Grafana dashboard
-// shipped in examples/ and holds every query in them against the series
-// havip exports, as Prometheus stores them after a scrape.
+// Package monitoring reads the Prometheus rules, their promtool tests and
+// the Grafana dashboard shipped in examples/ and holds every query in them
+// against the series havip exports, as Prometheus stores them after a
+// scrape, and every alert against a test in which it fires.
 package monitoring
