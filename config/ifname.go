@@ -1,6 +1,9 @@
 package config
 
-import "unicode/utf8"
+import (
+	"fmt"
+	"unicode/utf8"
+)
 
 // Both rules for interface names are here, so that tests check a Windows
 // configuration on Linux too; platform_*.go picks the one in force.
@@ -37,4 +40,15 @@ func validAliasName(s string) bool {
 		}
 	}
 	return true
+}
+
+// CheckInterfaceName says why name cannot be an interface name of a
+// configuration (instance.interface, a VIP's interface, an item of
+// track_interfaces), with the rule in force on this platform; nil when
+// it can.
+func CheckInterfaceName(name string) error {
+	if !validIfName(name) {
+		return fmt.Errorf("%q is not a valid interface name (%s)", name, ifNameRule)
+	}
+	return nil
 }

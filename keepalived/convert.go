@@ -35,6 +35,8 @@ type instance struct {
 	node  *Node
 	where string // "vrrp_instance VI_1"
 	out   Instance
+	// ifNode is the interface line.
+	ifNode *Node
 	// What the directives said, resolved once the whole block is read.
 	advert     time.Duration
 	advertNode *Node
@@ -170,6 +172,11 @@ func (c *converter) finish(in *instance) {
 		in.removed = true
 		return
 	}
+	if msg := interfaceProblem(in.out.Interface); msg != "" {
+		c.rep.add(in.ifNode, Problem, in.where+": interface", "%s: the instance is left out", msg)
+		in.removed = true
+		return
+	}
 	for _, n := range in.vips {
 		for _, l := range n.Children {
 			c.vip(l, in, in.where+": "+n.Keyword())
@@ -190,14 +197,18 @@ func (c *converter) vip(l *Node, in *instance, where string) {
 	}
 	where += " " + addr.String()
 	v := &vipLine{prefix: netip.PrefixFrom(addr, bits)}
-	if _, err := config.ParseVIP(v.prefix.String()); err != nil && bits != addr.BitLen() {
-		c.rep.add(l, Problem, where, "%v: havip adds the host address %s instead", err, netip.PrefixFrom(addr, addr.BitLen()))
-		v.prefix = netip.PrefixFrom(addr, addr.BitLen())
+	if _, err := config.ParseVIP(vipText(v.prefix)); err != nil {
+		// A prefix havip refuses (the subnet's network or broadcast
+		// address) leaves the host address, when havip takes that.
+		host := netip.PrefixFrom(addr, addr.BitLen())
+		if _, herr := config.ParseVIP(vipText(host)); herr != nil || bits == addr.BitLen() {
+			c.rep.add(l, Problem, where, "%v: left out", err)
+			return
+		}
+		c.rep.add(l, Problem, where, "%v: havip adds the host address %s instead", err, host)
+		v.prefix = host
 	}
-	v.out.Address = addr.String()
-	if v.prefix.Bits() != addr.BitLen() {
-		v.out.Address = v.prefix.String()
-	}
+	v.out.Address = vipText(v.prefix)
 	opts := l.Words[1:]
 	for i := 0; i < len(opts); i++ {
 		o, known := vipOptions[opts[i]]
@@ -217,6 +228,12 @@ func (c *converter) vip(l *Node, in *instance, where string) {
 		}
 		if o.arg {
 			i++
+		}
+	}
+	if v.out.Interface != "" {
+		if msg := interfaceProblem(v.out.Interface); msg != "" {
+			c.rep.add(l, Problem, where+": dev "+v.out.Interface, "%s: the VIP is left out", msg)
+			return
 		}
 	}
 	c.vipLabel(l, in, v, where)
@@ -242,6 +259,28 @@ func (c *converter) vipLabel(l *Node, in *instance, v *vipLine, where string) {
 		return
 	}
 	v.out.Label = v.label
+}
+
+// vipText writes a VIP as havip's vips key reads it: a host address
+// bare, another prefix with its length.
+func vipText(p netip.Prefix) string {
+	if p.Bits() == p.Addr().BitLen() {
+		return p.Addr().String()
+	}
+	return p.String()
+}
+
+// interfaceProblem says why havip cannot use name as an interface name
+// (a parameter keepalived left undefined, or a name havip refuses), ""
+// when it can.
+func interfaceProblem(name string) string {
+	if ref := undefinedRef(name); ref != "" {
+		return fmt.Sprintf("%q holds %s, a parameter that is not defined", name, ref)
+	}
+	if err := config.CheckInterfaceName(name); err != nil {
+		return err.Error()
+	}
+	return ""
 }
 
 // vipAddr is the address of a converted VIP, without its prefix length.
@@ -521,10 +560,14 @@ func (c *converter) nodeKeys() {
 		}
 	}
 	if bind != nil {
-		if a, err := netip.ParseAddr(bind.Arg(1)); err == nil {
-			c.res.Node.Bind = netip.AddrPortFrom(a, config.DefaultPort).String()
-		} else {
+		a, err := netip.ParseAddr(bind.Arg(1))
+		switch {
+		case err != nil:
 			c.rep.add(bind, Problem, bind.Keyword(), "%q is not an IP address: node.bind is left out", bind.Arg(1))
+		case addrUse(a, "a bind address", false) != "":
+			c.rep.add(bind, Problem, bind.Keyword(), "%s: node.bind is left out", addrUse(a, "a bind address", false))
+		default:
+			c.res.Node.Bind = netip.AddrPortFrom(a, config.DefaultPort).String()
 		}
 	}
 }
@@ -577,6 +620,14 @@ func (c *converter) peers(in *instance) {
 			c.rep.add(p, Problem, in.where+": unicast_peer", "%q is not an IP address: left out", p.Keyword())
 			continue
 		}
+		if msg := addrUse(a, "a peer address", true); msg != "" {
+			c.rep.add(p, Problem, in.where+": unicast_peer", "%s: left out", msg)
+			continue
+		}
+		if own, err := netip.ParseAddrPort(c.res.Node.Bind); err == nil && own.Addr() == a {
+			c.rep.add(p, Note, in.where+": unicast_peer "+p.Keyword(), "this member's own address (node.bind): left out of cluster.peers, which lists only the other members")
+			continue
+		}
 		if len(p.Words) > 1 {
 			c.rep.add(p, Note, in.where+": unicast_peer "+p.Keyword(), "%s: %s", strings.Join(p.Words[1:], " "), vrrpOnly)
 		}
@@ -585,6 +636,24 @@ func (c *converter) peers(in *instance) {
 			c.res.Cluster.Peers = append(c.res.Cluster.Peers, s)
 		}
 	}
+}
+
+// addrUse says why havip refuses a as what ("a peer address"), as its
+// configuration does: a multicast or broadcast address, or an
+// unspecified one where needSpecified; "" when it takes it.
+func addrUse(a netip.Addr, what string, needSpecified bool) string {
+	kind := ""
+	switch {
+	case a.IsUnspecified() && needSpecified:
+		kind = "unspecified"
+	case a.IsMulticast():
+		kind = "multicast"
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		kind = "the broadcast address"
+	default:
+		return ""
+	}
+	return fmt.Sprintf("%q cannot be %s: it is %s", a, what, kind)
 }
 
 // kept returns the instances that are in the result.

@@ -260,6 +260,57 @@ virtual_server 10.0.0.1 80 {
 			"test.conf:19: virtual_server: not carried over: havip does not configure LVS",
 		},
 	}, {
+		// Each address or name havip refuses leaves out only itself, or
+		// its instance when nothing is left, so that the rest converts.
+		name: "addresses and names havip refuses",
+		in: `vrrp_instance A {
+  interface eth0
+  virtual_ipaddress {
+    10.0.0.1
+    127.0.0.1 dev lo
+    224.0.0.5
+    0.0.0.0
+    ::1
+    fe80::1/64
+    10.0.0.2 dev an-interface-name-too-long
+    10.0.0.3 dev eth1
+    10.0.0.4 dev ${VIP_DEV}
+  }
+  track_interface {
+    eth1
+    bad/name
+  }
+}
+vrrp_instance LO {
+  interface lo
+  virtual_ipaddress { 127.0.0.2 }
+}
+vrrp_instance LONG {
+  interface an-interface-name-too-long
+  virtual_ipaddress { 10.0.1.1 }
+}
+vrrp_instance TEMPLATE {
+  interface ${INTERFACE}
+  virtual_ipaddress { 10.0.2.1 }
+}`,
+		want: []Instance{{Name: "A", Interface: "eth0", VIPs: []VIPEntry{{Address: "10.0.0.1"}, {Address: "10.0.0.3", Interface: "eth1"}},
+			Priority: 100, Preempt: true, TrackInterfaces: tracked("eth1")}},
+		report: []string{
+			`test.conf:5: vrrp_instance A: virtual_ipaddress 127.0.0.1: problem: "127.0.0.1" cannot be a VIP: it is a loopback address: left out`,
+			`test.conf:6: vrrp_instance A: virtual_ipaddress 224.0.0.5: problem: "224.0.0.5" cannot be a VIP: it is multicast: left out`,
+			`test.conf:7: vrrp_instance A: virtual_ipaddress 0.0.0.0: problem: "0.0.0.0" cannot be a VIP: it is unspecified: left out`,
+			`test.conf:8: vrrp_instance A: virtual_ipaddress ::1: problem: "::1" cannot be a VIP: it is a loopback address: left out`,
+			`test.conf:9: vrrp_instance A: virtual_ipaddress fe80::1: problem: "fe80::1/64" cannot be a VIP: it is an IPv6 link-local address: left out`,
+			`test.conf:10: vrrp_instance A: virtual_ipaddress 10.0.0.2: dev an-interface-name-too-long: problem: "an-interface-name-too-long" is not a valid interface name (1 to 15 bytes`,
+			`test.conf:12: problem: ${VIP_DEV} is not defined`,
+			`test.conf:12: vrrp_instance A: virtual_ipaddress 10.0.0.4: dev ${VIP_DEV}: problem: "${VIP_DEV}" holds ${VIP_DEV}, a parameter that is not defined: the VIP is left out`,
+			`test.conf:16: vrrp_instance A: track_interface bad/name: problem: "bad/name" is not a valid interface name`,
+			`test.conf:19: vrrp_instance LO: not carried over: no VIP havip can hold: the instance is left out`,
+			`test.conf:21: vrrp_instance LO: virtual_ipaddress 127.0.0.2: problem: "127.0.0.2" cannot be a VIP: it is a loopback address: left out`,
+			`test.conf:24: vrrp_instance LONG: interface: problem: "an-interface-name-too-long" is not a valid interface name (1 to 15 bytes, no '/', ':', spaces or control characters): the instance is left out`,
+			`test.conf:28: vrrp_instance TEMPLATE: interface: problem: "${INTERFACE}" holds ${INTERFACE}, a parameter that is not defined: the instance is left out`,
+		},
+	}, {
 		name: "keepalived's VIPs, tracked interfaces, users and hooks",
 		in: `global_defs { script_user www-data }
 vrrp_script chk {
@@ -353,6 +404,45 @@ vrrp_instance B {
 			}
 		})
 	}
+}
+
+// TestConvertPeers leaves out of cluster.peers what havip refuses there:
+// this member's own address, which configurations shared by the members
+// often list, and addresses that are no member's.
+func TestConvertPeers(t *testing.T) {
+	res := convert(t, `vrrp_instance A {
+  interface eth0
+  unicast_src_ip 10.0.0.5
+  unicast_peer {
+    10.0.0.5
+    10.0.0.6
+    224.0.0.18
+    0.0.0.0
+  }
+  virtual_ipaddress { 10.0.0.1 }
+}
+vrrp_instance B {
+  interface eth0
+  mcast_src_ip 224.0.0.18
+  virtual_ipaddress { 10.0.0.2 }
+}`, "")
+	if text, err := res.Check("test.toml"); err != nil {
+		t.Fatalf("the converted configuration does not load: %v\n%s", err, text)
+	}
+	if res.Node.Bind != "10.0.0.5:7946" || strings.Join(res.Cluster.Peers, ",") != "10.0.0.6:7946" {
+		t.Errorf("node.bind %q, cluster.peers %q; want 10.0.0.5:7946 and 10.0.0.6:7946 alone", res.Node.Bind, res.Cluster.Peers)
+	}
+	reportHas(t, res.Report,
+		"test.conf:5: vrrp_instance A: unicast_peer 10.0.0.5: note: this member's own address (node.bind): left out of cluster.peers",
+		`test.conf:7: vrrp_instance A: unicast_peer: problem: "224.0.0.18" cannot be a peer address: it is multicast: left out`,
+		`test.conf:8: vrrp_instance A: unicast_peer: problem: "0.0.0.0" cannot be a peer address: it is unspecified: left out`,
+		"test.conf:14: vrrp_instance B: mcast_src_ip: changed: havip has one address per node: node.bind is 10.0.0.5")
+
+	res = convert(t, "vrrp_instance B {\n interface eth0\n mcast_src_ip 224.0.0.18\n virtual_ipaddress { 10.0.0.2 }\n}\n", "")
+	if res.Node.Bind != "" {
+		t.Errorf("node.bind %q from a multicast mcast_src_ip", res.Node.Bind)
+	}
+	reportHas(t, res.Report, `test.conf:3: mcast_src_ip: problem: "224.0.0.18" cannot be a bind address: it is multicast: node.bind is left out`)
 }
 
 // vips are VIPs written as plain addresses.

@@ -103,7 +103,7 @@ var globalDirectives = map[string]directive{
 
 // instanceDirectives are the lines of a vrrp_instance.
 var instanceDirectives = map[string]directive{
-	"interface": func(c *converter, n *Node, s scope) { s.in.out.Interface = n.Arg(1) },
+	"interface": func(c *converter, n *Node, s scope) { s.in.out.Interface, s.in.ifNode = n.Arg(1), n },
 	"state": say(Dropped, "havip has no initial state: every member starts holding nothing, "+
 		"and the eligible member with the highest priority takes the VIPs"),
 	"virtual_router_id": func(c *converter, n *Node, s scope) {
@@ -213,6 +213,10 @@ func preemptDelay(c *converter, n *Node, s scope) {
 func trackInterface(c *converter, n *Node, s scope) {
 	for _, l := range n.Children {
 		where := s.at(n) + " " + l.Keyword()
+		if msg := interfaceProblem(l.Keyword()); msg != "" {
+			c.rep.add(l, Problem, where, "%s: left out", msg)
+			continue
+		}
 		t := Tracked{Interface: l.Keyword()}
 		if l.Arg(1) == "weight" {
 			w, err := strconv.Atoi(l.Arg(2))

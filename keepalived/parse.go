@@ -241,7 +241,7 @@ func (r *reader) process(text string, pos Pos) {
 			break
 		}
 	}
-	if text != "" {
+	if text != "" && r.unresolved(text, pos) {
 		r.emit(text, pos)
 	}
 	for _, l := range more {
@@ -342,7 +342,10 @@ func (r *reader) substitute(text string, pos Pos) (string, []string, bool) {
 }
 
 // reference returns the parameter name of "$NAME" or "${NAME}" at
-// text[j] and the index after it; "" when there is none.
+// text[j] and the index after it; "" when there is none. As in
+// keepalived's find_definition, $NAME ends at white space, ',', ')' or
+// the end of the line, and ${NAME} at '}'; only ${_RANDOM MIN MAX}
+// takes numbers before the '}'.
 func reference(text string, j int) (string, int) {
 	braces := strings.HasPrefix(text[j+1:], "{")
 	start := j + 1
@@ -357,15 +360,83 @@ func reference(text string, j int) (string, int) {
 	switch {
 	case name == "":
 		return "", 0
-	case braces:
-		if end >= len(text) || text[end] != '}' {
+	case !braces:
+		if end < len(text) && strings.IndexByte(" \t,)", text[end]) < 0 {
 			return "", 0
 		}
-		return name, end + 1
-	case end < len(text) && text[end] != ' ' && text[end] != '\t':
+		return name, end
+	}
+	p, digits := end, false
+	for p < len(text) && (text[p] == ' ' || text[p] >= '0' && text[p] <= '9') {
+		digits = digits || text[p] != ' '
+		p++
+	}
+	switch {
+	case p >= len(text) || text[p] != '}':
+		return "", 0
+	case digits && (name != "_RANDOM" || text[p-1] == ' '):
 		return "", 0
 	}
-	return name, end
+	return name, p + 1
+}
+
+// unresolved reports the parameters left in a line once it is read:
+// ${_RANDOM}, which havip cannot carry over (the line is left out when
+// it opens or closes no block), a multiline parameter in the middle of
+// a line, and undefined parameters, but in the command lines of scripts
+// and notify hooks, where the shell may expand them. It says whether
+// the line is kept.
+func (r *reader) unresolved(text string, pos Pos) bool {
+	words := strings.Fields(text)
+	if len(words) == 0 {
+		return true
+	}
+	command := words[0] == "script" || words[0] == "misc_path" || strings.HasPrefix(words[0], "notify")
+	keep := true
+	for j := strings.IndexByte(text, '$'); j >= 0 && j < len(text); {
+		name, end := reference(text, j)
+		if name == "" {
+			end = j + 1
+		}
+		ref := text[j:end]
+		switch d := r.lookup(name); {
+		case name == "":
+		case name == "_RANDOM" && d == nil:
+			keep = braceIndex(text) >= 0
+			what := "the line is left out"
+			if keep {
+				what = "it is left as written"
+			}
+			r.problem(pos, Problem, "%s: keepalived writes a random number there each time it reads the configuration, which a havip configuration cannot do: write the value instead (%s)", ref, what)
+		case d != nil && d.multiline:
+			r.problem(pos, Problem, "%s is a multiline parameter, which keepalived replaces only at the end of a line: it is left as written", ref)
+		case d == nil && !command:
+			r.problem(pos, Problem, "%s is not defined: keepalived leaves it as written; define it ($%s=VALUE) or write the value", ref, name)
+		}
+		k := strings.IndexByte(text[end:], '$')
+		if k < 0 {
+			break
+		}
+		j = end + k
+	}
+	return keep
+}
+
+// undefinedRef returns the first parameter reference ($NAME or ${NAME})
+// left in s, as written: what is left of one once the configuration is
+// read is a parameter that was not defined. "" when there is none.
+func undefinedRef(s string) string {
+	for j := strings.IndexByte(s, '$'); j >= 0; {
+		if name, end := reference(s, j); name != "" {
+			return s[j:end]
+		}
+		k := strings.IndexByte(s[j+1:], '$')
+		if k < 0 {
+			break
+		}
+		j += 1 + k
+	}
+	return ""
 }
 
 // lookup returns the definition of name, with keepalived's predefined
@@ -415,13 +486,20 @@ func (r *reader) emit(text string, pos Pos) {
 }
 
 // braceIndex returns the index of the first '{' or '}' outside double
-// quotes, -1 when there is none.
+// quotes, -1 when there is none. The braces of a ${NAME} left in the
+// line (a parameter that is not defined, reported) are not counted:
+// keepalived would read them as a block, which only hides what is wrong
+// behind lines that make no sense.
 func braceIndex(s string) int {
 	quote := false
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '"':
 			quote = !quote
+		case !quote && c == '$':
+			if name, end := reference(s, i); name != "" {
+				i = end - 1
+			}
 		case !quote && (c == '{' || c == '}'):
 			return i
 		}
@@ -430,7 +508,10 @@ func braceIndex(s string) int {
 }
 
 // include reads the files matching pattern (a glob with csh-style brace
-// alternatives), relative to the directory of the file being read.
+// alternatives), relative to the directory of the file being read, as
+// glibc's glob with GLOB_BRACE lists them: the matches of each
+// alternative sorted, the alternatives in the order written. Like
+// keepalived, it reads only regular files that are not executable.
 func (r *reader) include(pattern string, pos Pos) {
 	if r.depth >= maxIncludeDepth {
 		r.problem(pos, Problem, "include %s: more than %d nested includes", pattern, maxIncludeDepth)
@@ -446,13 +527,18 @@ func (r *reader) include(pattern string, pos Pos) {
 			r.problem(pos, Problem, "include %s: %v", pattern, err)
 			return
 		}
+		sort.Strings(matches)
 		files = append(files, matches...)
 	}
-	sort.Strings(files)
-	read := 0
+	read, skipped := 0, 0
 	for _, f := range files {
 		st, err := os.Stat(f)
 		if err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		if st.Mode().Perm()&0o111 != 0 {
+			r.problem(pos, Note, "include %s: %s is executable: skipped, as keepalived reads only regular files that are not executable", pattern, r.displayPath(f))
+			skipped++
 			continue
 		}
 		data, err := os.ReadFile(f)
@@ -465,7 +551,7 @@ func (r *reader) include(pattern string, pos Pos) {
 		r.readData(r.displayPath(f), data)
 		r.depth--
 	}
-	if read == 0 {
+	if read == 0 && skipped == 0 {
 		r.problem(pos, Note, "include %s matched no file", pattern)
 	}
 }

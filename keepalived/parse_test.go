@@ -61,6 +61,10 @@ unknown $UNDEFINED
 price $IFx
 `,
 		want: "interface|eth0\naddress|10.2.0.100/32\naddress|10.2.10.100/32\nunknown|$UNDEFINED\nprice|$IFx\n",
+		problems: []string{
+			"test.conf:8: problem: $UNDEFINED is not defined: keepalived leaves it as written; define it ($UNDEFINED=VALUE) or write the value",
+			"test.conf:9: problem: $IFx is not defined",
+		},
 	}, {
 		name: "definitions with conditions",
 		in:   "@node1 $PRIO=240\n@node2 $PRIO=200\n$WHEN=@node1\npriority $PRIO\n$WHEN state MASTER\n",
@@ -84,6 +88,41 @@ $INSTANCE
 		name: "predefined",
 		in:   "hash ${_HASH} bang ${_BANG} id ${_INSTANCE}\n",
 		want: "hash|#|bang|!|id|node1\n",
+	}, {
+		name: "the ends of $NAME",
+		in:   "$A=x\nlist $A,$A) $A\tend\nnot $Ab $A-\n",
+		want: "list|x,x)|x|end\nnot|$Ab|$A-\n",
+		problems: []string{
+			"test.conf:3: problem: $Ab is not defined",
+		},
+	}, {
+		name: "undefined parameters",
+		in: `$M=a\
+b
+vrrp_instance VI_1 {
+  interface ${IFACE}
+  virtual_ipaddress {
+    ${VIP}
+  }
+  notify_master "/bin/m ${X} $HOME"
+  x $M y
+}
+`,
+		want: "vrrp_instance|VI_1\n  interface|${IFACE}\n  virtual_ipaddress\n    ${VIP}\n  notify_master|/bin/m ${X} $HOME\n  x|$M|y\n",
+		problems: []string{
+			"test.conf:4: problem: ${IFACE} is not defined: keepalived leaves it as written; define it ($IFACE=VALUE) or write the value",
+			"test.conf:6: problem: ${VIP} is not defined",
+			"test.conf:9: problem: $M is a multiline parameter, which keepalived replaces only at the end of a line",
+		},
+	}, {
+		name: "random numbers",
+		in:   "priority ${_RANDOM 1 254}\nvrrp_instance VI_${_RANDOM} {\n}\nrouter_id $_RANDOM\n$_RANDOM=7\nseed ${_RANDOM}\n",
+		want: "vrrp_instance|VI_${_RANDOM}\nseed|7\n",
+		problems: []string{
+			"test.conf:1: problem: ${_RANDOM 1 254}: keepalived writes a random number there each time it reads the configuration, which a havip configuration cannot do: write the value instead (the line is left out)",
+			"test.conf:2: problem: ${_RANDOM}: keepalived writes a random number there",
+			"test.conf:4: problem: $_RANDOM: keepalived writes a random number there",
+		},
 	}, {
 		name:     "self reference",
 		in:       "$A=x$A\nvalue $A\n",
@@ -127,46 +166,56 @@ func TestParseLines(t *testing.T) {
 
 func TestInclude(t *testing.T) {
 	root := t.TempDir()
-	write := func(p, s string) {
+	write := func(p, s string, mode os.FileMode) {
 		t.Helper()
 		full := filepath.Join(root, p)
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(full, []byte(s), 0o644); err != nil {
+		if err := os.WriteFile(full, []byte(s), mode); err != nil {
 			t.Fatal(err)
 		}
 	}
 	write("etc/keepalived/keepalived.conf", `global_defs {
     include defs/*.conf
 }
-include /etc/keepalived/{a,b}.conf
+include /etc/keepalived/{vip/b*,a,vip/a*}.conf
 include missing/*.conf
-`)
-	write("etc/keepalived/defs/1.conf", "router_id one\ninclude ../sub/x.conf\n")
-	write("etc/keepalived/defs/2.conf", "$V=from-2\n")
-	write("etc/keepalived/sub/x.conf", "dir ${_PWD}\n")
-	write("etc/keepalived/a.conf", "a $V\n")
-	write("etc/keepalived/b.conf", "b\n")
+`, 0o644)
+	write("etc/keepalived/defs/1.conf", "router_id one\ninclude ../sub/x.conf\n", 0o644)
+	write("etc/keepalived/defs/2.conf", "$V=from-2\n", 0o644)
+	// keepalived reads no executable file.
+	write("etc/keepalived/defs/3.conf", "script_user nobody\n", 0o755)
+	write("etc/keepalived/sub/x.conf", "dir ${_PWD}\n", 0o644)
+	write("etc/keepalived/a.conf", "a $V\n", 0o644)
+	write("etc/keepalived/vip/b2.conf", "b2\n", 0o644)
+	write("etc/keepalived/vip/b1.conf", "b1\n", 0o644)
+	write("etc/keepalived/vip/a1.conf", "a1\n", 0o644)
 
 	cfg, err := ParseFile("/etc/keepalived/keepalived.conf", ParseOptions{Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "global_defs\n  router_id|one\n  dir|/etc/keepalived/sub\na|from-2\nb\n"
+	// Each alternative's matches sorted, the alternatives in the order
+	// written, as glibc's GLOB_BRACE gives them.
+	want := "global_defs\n  router_id|one\n  dir|/etc/keepalived/sub\nb1\nb2\na|from-2\na1\n"
 	if diff := cmp.Diff(want, dump(cfg.Nodes, 0)); diff != "" {
 		t.Errorf("tree (-want +got):\n%s", diff)
 	}
 	wantFiles := []string{"/etc/keepalived/keepalived.conf", "/etc/keepalived/defs/1.conf", "/etc/keepalived/sub/x.conf",
-		"/etc/keepalived/defs/2.conf", "/etc/keepalived/a.conf", "/etc/keepalived/b.conf"}
+		"/etc/keepalived/defs/2.conf", "/etc/keepalived/vip/b1.conf", "/etc/keepalived/vip/b2.conf", "/etc/keepalived/a.conf", "/etc/keepalived/vip/a1.conf"}
 	if diff := cmp.Diff(wantFiles, cfg.Files); diff != "" {
 		t.Errorf("files (-want +got):\n%s", diff)
 	}
 	if got := cfg.Nodes[0].Children[0].Pos; got != (Pos{"/etc/keepalived/defs/1.conf", 1}) {
 		t.Errorf("router_id at %v, want the included file's line 1", got)
 	}
-	if len(cfg.Report) != 1 || !strings.Contains(cfg.Report[0].String(), "/etc/keepalived/keepalived.conf:5: note: include /etc/keepalived/missing/*.conf matched no file") {
-		t.Errorf("report %v, want the include that matched nothing", cfg.Report)
+	wantReport := []string{
+		"/etc/keepalived/keepalived.conf:2: note: include /etc/keepalived/defs/*.conf: /etc/keepalived/defs/3.conf is executable: skipped, as keepalived reads only regular files that are not executable",
+		"/etc/keepalived/keepalived.conf:5: note: include /etc/keepalived/missing/*.conf matched no file",
+	}
+	if diff := cmp.Diff(wantReport, strings.Split(strings.TrimSpace(reportText(cfg.Report)), "\n")); diff != "" {
+		t.Errorf("report (-want +got):\n%s", diff)
 	}
 
 	if _, err := ParseFile("/etc/keepalived/none.conf", ParseOptions{Root: root}); err == nil {

@@ -85,6 +85,48 @@ func TestImportKeepalived(t *testing.T) {
 	}
 }
 
+// TestImportLeavesOutOnlyWhatHavipRefuses: an address havip does not
+// take as a VIP costs only itself (or its instance), not the import.
+func TestImportLeavesOutOnlyWhatHavipRefuses(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "keepalived.conf")
+	conf := `vrrp_instance LO {
+    interface lo
+    virtual_ipaddress {
+        127.0.0.1
+    }
+}
+vrrp_instance WEB {
+    interface eth0
+    virtual_ipaddress {
+        10.0.0.100
+        fe80::1/64
+    }
+}
+`
+	if err := os.WriteFile(src, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCmd(t, "import", "keepalived", src)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	cfg, err := config.ParseWithOptions([]byte(out), "out.toml", config.ParseOptions{SkipKeyFile: true})
+	if err != nil {
+		t.Fatalf("stdout does not load: %v\n%s", err, out)
+	}
+	if len(cfg.Instances) != 1 || cfg.Instances[0].Name != "WEB" || len(cfg.Instances[0].VIPs) != 1 || cfg.Instances[0].VIPs[0].String() != "10.0.0.100/32" {
+		t.Errorf("converted configuration:\n%s", out)
+	}
+	for _, want := range []string{
+		src + `:4: vrrp_instance LO: virtual_ipaddress 127.0.0.1: problem: "127.0.0.1" cannot be a VIP: it is a loopback address: left out`,
+		src + `:11: vrrp_instance WEB: virtual_ipaddress fe80::1: problem: "fe80::1/64" cannot be a VIP: it is an IPv6 link-local address: left out`,
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("report lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
 func TestImportErrors(t *testing.T) {
 	dir := t.TempDir()
 	lvs := filepath.Join(dir, "lvs.conf")
