@@ -80,7 +80,7 @@ func buildTrackScripts(r *rawInstance, out *Instance, key func(string) string, o
 			if msg := checkArgv(rs.Command.val, rs.Command.set); msg != "" {
 				c.add(sk("command"), "%s", msg)
 			} else {
-				checkProgram(rs.Command.val[0], ts.RunAs, sk("command"), opts, c)
+				checkProgram(rs.Command.val, ts.RunAs, sk("command"), opts, c)
 			}
 			ts.Command = rs.Command.val
 		}
@@ -138,7 +138,7 @@ func buildNotify(r *rawInstance, out *Instance, key func(string) string, opts Pa
 		if msg := checkArgv(h.raw.val, true); msg != "" {
 			c.add(k, "%s", msg)
 		} else {
-			checkProgram(h.raw.val[0], out.Notify.RunAs, k, opts, c)
+			checkProgram(h.raw.val, out.Notify.RunAs, k, opts, c)
 		}
 		*h.val = h.raw.val
 	}
@@ -178,11 +178,11 @@ func buildRunAs(user, group optString, key func(string) string, opts ParseOption
 	return r
 }
 
-// checkProgram refuses a command's program that someone else than
+// checkProgram refuses a command (argv) whose program someone else than
 // root, the daemon's user or the command's own user can change (see
 // programProblem). Like the other checks of this host's files, it is
 // left out when opts says so.
-func checkProgram(program string, r RunAs, key string, opts ParseOptions, c *collector) {
+func checkProgram(argv []string, r RunAs, key string, opts ParseOptions, c *collector) {
 	if opts.SkipKeyFile {
 		return
 	}
@@ -190,7 +190,7 @@ func checkProgram(program string, r RunAs, key string, opts ParseOptions, c *col
 	if err != nil {
 		return // reported with the user
 	}
-	if msg := programProblem(program, cred); msg != "" {
+	if msg := programProblem(argv, cred); msg != "" {
 		c.add(key, "%s", msg)
 	}
 }

@@ -264,6 +264,48 @@ func TestProgramSecurity(t *testing.T) {
 	if err := parse("/bin/sh", ""); err != nil {
 		t.Errorf("/bin/sh: %v", err)
 	}
+
+	// A shell's command line runs the program it starts with: that one
+	// is checked too, when it is written as an absolute path.
+	t.Setenv("PATH", "/usr/bin:/bin")
+	argv := func(args ...string) string {
+		q := make([]string, len(args))
+		for i, a := range args {
+			q[i] = fmt.Sprintf("%q", a)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	}
+	hook := func(command string) error {
+		_, err := config.Parse([]byte(insecure+"[[instance]]\nname = \"web\"\ninterface = \"eth0\"\nvips = [\"10.0.0.5\"]\n"+
+			"[instance.notify]\nmaster = "+command+"\n"), "")
+		return err
+	}
+	refused := `notify.master: "` + open + `" runs as root, but ` + open + ` can be changed by every user (mode 0757)`
+	for _, command := range []string{
+		argv("/bin/sh", "-c", open+" --quiet | grep -q ok"),
+		argv("/bin/sh", "-c", open, "notify"),
+		argv("/bin/bash", "--norc", "-ec", "LANG=C exec "+open+"; true"),
+		argv("/usr/bin/sh", "-o", "pipefail", "-c", open+">/dev/null"),
+	} {
+		if err := hook(command); err == nil || !strings.Contains(err.Error(), refused) {
+			t.Errorf("%s: %v, want %q", command, err, refused)
+		}
+	}
+	for _, command := range []string{
+		argv("/bin/sh", "-c", safe+" --quiet | grep -q ok", "notify"),
+		// Not read: a program found in PATH, a quoted or expanded first
+		// word, a script file handed to the shell, a shell without -c.
+		argv("/bin/sh", "-c", "check"),
+		argv("/bin/sh", "-c", "'"+open+"' a"),
+		argv("/bin/sh", "-c", "$PROG"),
+		argv("/bin/sh", open),
+		argv("/bin/sh", "-e", open),
+		argv("/usr/bin/env", "-c", open),
+	} {
+		if err := hook(command); err != nil {
+			t.Errorf("%s: %v", command, err)
+		}
+	}
 }
 
 // TestProgramOwners checks the owners and groups a program may have: a
