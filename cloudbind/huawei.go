@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/havip/havip/config"
 )
@@ -40,9 +42,18 @@ type huawei struct {
 type ownPort struct {
 	id, network string
 	ips         []netip.Addr
-	// open: the source/destination check is off, as last seen.
-	open bool
+	// open: the source/destination check is off, as last seen at
+	// readAt. Guarded by huawei.mu.
+	open   bool
+	readAt time.Time
 }
+
+// ownRecheckEvery is how many reconcile intervals the master goes
+// without reading this server's port again: the VIP port is read on
+// every reconcile, this server's port on every tenth, so that a
+// source/destination check someone turned back on is seen (and turned
+// off again) within minutes at a tenth of the calls.
+const ownRecheckEvery = 10
 
 // openPair is the allowed address pair that turns a port's
 // source/destination check off (Huawei's VPC API reference: "If
@@ -172,7 +183,9 @@ func (h *huawei) listPorts(ctx context.Context, q url.Values) ([]hwPort, error) 
 
 // own returns this server's port on ifname: configured, or found in the
 // metadata by the interface's MAC; its network, fixed IPs and whether it
-// is open come from one GET. All is cached for the life of the daemon.
+// is open come from one GET. The ID, network and fixed IPs are cached
+// for the life of the daemon; whether it is open is read again (see
+// assureOwn).
 func (h *huawei) own(ctx context.Context, ifname string) (*ownPort, error) {
 	h.mu.Lock()
 	p := h.ownPorts[ifname]
@@ -194,7 +207,7 @@ func (h *huawei) own(ctx context.Context, ifname string) (*ownPort, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading this server's port %s: %w", id, err)
 	}
-	p = &ownPort{id: id, network: port.NetworkID, open: port.open()}
+	p = &ownPort{id: id, network: port.NetworkID, open: port.open(), readAt: h.opts.Now()}
 	for _, f := range port.FixedIPs {
 		if a, err := netip.ParseAddr(f.IPAddress); err == nil {
 			p.ips = append(p.ips, a)
@@ -209,34 +222,73 @@ func (h *huawei) own(ctx context.Context, ifname string) (*ownPort, error) {
 	return p, nil
 }
 
-// openOwn turns this server's port's source/destination check off,
-// unless it is already (as last seen) or the operator keeps the port.
-// It reads the port first, so that the pairs someone else set stay.
-func (h *huawei) openOwn(ctx context.Context, own *ownPort) (bool, error) {
-	h.mu.Lock()
-	open := own.open
-	h.mu.Unlock()
-	if open || !h.cfg.ManageOwnPort {
-		return false, nil
+// ownDue reports whether this server's port was last read longer ago
+// than ownRecheckEvery reconcile intervals, and whether it was open
+// then.
+func (h *huawei) ownDue(own *ownPort) (due, open bool) {
+	every := h.cfg.ReconcileInterval
+	if every <= 0 {
+		every = 30 * time.Second
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.opts.Now().Sub(own.readAt) >= ownRecheckEvery*every, own.open
+}
+
+// readOwn reads this server's port and records whether its
+// source/destination check is off.
+func (h *huawei) readOwn(ctx context.Context, own *ownPort) (*hwPort, bool, error) {
 	port, err := h.getPort(ctx, own.id)
 	if err != nil {
-		return false, fmt.Errorf("reading this server's port %s: %w", own.id, err)
+		return nil, false, fmt.Errorf("reading this server's port %s: %w", own.id, err)
 	}
-	wrote := false
-	if !port.open() {
-		pairs := append(slices.Clone(port.Pairs), hwPair{IPAddress: openPair})
-		if err := h.putPairs(ctx, own.id, pairs); err != nil {
-			return false, fmt.Errorf("turning the source/destination check of this server's port %s off: %w", own.id, err)
+	h.mu.Lock()
+	was := own.open
+	own.open, own.readAt = port.open(), h.opts.Now()
+	h.mu.Unlock()
+	return port, was, nil
+}
+
+// errOwnClosed is a closed own port left to the operator.
+func (h *huawei) errOwnClosed(own *ownPort) error {
+	return fmt.Errorf("this server's port %s has its source/destination check on, so its NIC drops the VIPs' traffic; cloud.manage_own_port = false leaves it to you: turn the check off (the console's Source/Destination Check, or the allowed address pair %s) or set manage_own_port = true",
+		own.id, openPair)
+}
+
+// assureOwn reads this server's port and, when its source/destination
+// check is on, turns it off (keeping the pairs someone else set), or
+// reports it when the operator keeps the port (manage_own_port =
+// false). wrote reports a write.
+func (h *huawei) assureOwn(ctx context.Context, own *ownPort) (wrote bool, err error) {
+	port, was, err := h.readOwn(ctx, own)
+	if err != nil {
+		return false, err
+	}
+	if port.open() {
+		return false, nil
+	}
+	if !h.cfg.ManageOwnPort {
+		if was {
+			h.log.Warn("the source/destination check of this server's port was turned on: its NIC drops the VIPs' traffic (manage_own_port = false leaves it to you)",
+				"port", own.id)
 		}
-		wrote = true
-		h.log.Info("source/destination check of this server's port turned off, so that it takes the VIPs' traffic",
-			"port", own.id, "pair", openPair)
+		return false, h.errOwnClosed(own)
+	}
+	pairs := append(slices.Clone(port.Pairs), hwPair{IPAddress: openPair})
+	if err := h.putPairs(ctx, own.id, pairs); err != nil {
+		return false, fmt.Errorf("turning the source/destination check of this server's port %s off: %w", own.id, err)
 	}
 	h.mu.Lock()
 	own.open = true
 	h.mu.Unlock()
-	return wrote, nil
+	if was {
+		h.log.Warn("the source/destination check of this server's port had been turned on again; turned it off, so that it takes the VIPs' traffic",
+			"port", own.id, "pair", openPair)
+	} else {
+		h.log.Info("source/destination check of this server's port turned off, so that it takes the VIPs' traffic",
+			"port", own.id, "pair", openPair)
+	}
+	return true, nil
 }
 
 // vipPortNow returns the VIP port of vip as it is now: from the listing
@@ -306,6 +358,9 @@ type huaweiBinder struct {
 	h    *huawei
 	inst config.Instance
 	vips []netip.Addr
+	// held: the last Bind succeeded and no Unbind came since; a VIP
+	// port that needs writing then was changed by someone else.
+	held atomic.Bool
 }
 
 // target is the fixed IP of this server that the VIP port must list for
@@ -366,15 +421,27 @@ func (b *huaweiBinder) Prepare(ctx context.Context) error {
 	return nil
 }
 
-// Bind opens this server's port (once) and makes each VIP port list
-// this server.
+// Bind makes each VIP port list this server and keeps this server's
+// port open. A port known to be closed (the first takeover) is opened
+// before the VIP ports are written; one last seen open is read again
+// after them, every ownRecheckEvery reconcile intervals and whenever a
+// VIP port had to be re-asserted (whoever changed the binding may have
+// changed this server's port too), so a takeover does not wait for it.
 func (b *huaweiBinder) Bind(ctx context.Context) (bool, error) {
 	own, err := b.h.own(ctx, b.inst.Interface)
 	if err != nil {
 		return false, err
 	}
-	moved, err := b.h.openOwn(ctx, own)
-	errs := []error{err}
+	reasserting := b.held.Swap(false)
+	due, open := b.h.ownDue(own)
+	var errs []error
+	moved := false
+	if !open {
+		w, err := b.h.assureOwn(ctx, own)
+		moved = w
+		errs = append(errs, err)
+	}
+	wroteVIP := false
 	for _, vip := range b.vips {
 		me, ok := b.target(own, vip)
 		if !ok {
@@ -393,21 +460,34 @@ func (b *huaweiBinder) Bind(ctx context.Context) (bool, error) {
 			errs = append(errs, fmt.Errorf("binding VIP port %s of %s to %s: %w", id, vip, me, err))
 			continue
 		}
-		moved = true
+		moved, wroteVIP = true, true
 		b.h.log.Info("VIP bound in the cloud", "instance", b.inst.Name, "vip", vip.String(),
 			"vip_port", id, "fixed_ip", me.String(), "mode", b.h.cfg.Mode, "before", pairIPs(port.Pairs))
 	}
-	return moved, errors.Join(errs...)
+	if open && (due || wroteVIP && reasserting) {
+		w, err := b.h.assureOwn(ctx, own)
+		moved = moved || w
+		errs = append(errs, err)
+	}
+	err = errors.Join(errs...)
+	b.held.Store(err == nil)
+	return moved, err
 }
 
-// Check reads the VIP ports and reports whether they list this server
-// (alone, in exclusive mode).
+// Check reads the VIP ports and this server's port, and reports whether
+// the VIP ports list this server (alone, in exclusive mode) and its
+// port's source/destination check is off: with the check on, its NIC
+// drops the VIPs' traffic, and the VIPs are not bound in effect.
 func (b *huaweiBinder) Check(ctx context.Context) (bool, error) {
 	own, err := b.h.own(ctx, b.inst.Interface)
 	if err != nil {
 		return false, err
 	}
-	bound := true
+	port, _, err := b.h.readOwn(ctx, own)
+	if err != nil {
+		return false, err
+	}
+	bound := port.open()
 	for _, vip := range b.vips {
 		me, ok := b.target(own, vip)
 		if !ok {
@@ -465,12 +545,16 @@ func (b *huaweiBinder) Inspect(ctx context.Context, members []netip.Addr) (Repor
 	return rep, nil
 }
 
-// Unbind does nothing: the next master's write replaces the list in
-// exclusive mode, and shared mode keeps every server listed. Removing
-// this server on the way out could leave the VIP bound to nobody when no
-// other member takes over. The own port stays open: a later takeover
-// needs it.
-func (b *huaweiBinder) Unbind(context.Context) error { return nil }
+// Unbind changes nothing in the cloud: the next master's write replaces
+// the list in exclusive mode, and shared mode keeps every server listed.
+// Removing this server on the way out could leave the VIP bound to
+// nobody when no other member takes over. The own port stays open: a
+// later takeover needs it. The next Bind is a takeover, not a
+// re-assertion.
+func (b *huaweiBinder) Unbind(context.Context) error {
+	b.held.Store(false)
+	return nil
+}
 
 // Metadata reports how the metadata service takes reads, when this
 // configuration reads it.

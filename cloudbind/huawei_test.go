@@ -161,13 +161,15 @@ func TestHuaweiExclusiveFollowsMaster(t *testing.T) {
 	if bound, err := ba.Check(ctx(t)); err != nil || bound {
 		t.Fatalf("A Check: %v %v, want false", bound, err)
 	}
-	// The real master re-asserts with one read and one write.
+	// The real master re-asserts with one read and one write, and
+	// reads its own port again: whoever changed the binding may have
+	// changed that too.
 	n = a.Calls()
 	if moved, err := ba.Bind(ctx(t)); err != nil || !moved {
 		t.Fatalf("A re-Bind: moved %v, err %v", moved, err)
 	}
-	if n := a.Calls() - n; n != 2 {
-		t.Errorf("re-asserting made %d calls, want 2", n)
+	if n := a.Calls() - n; n != 3 {
+		t.Errorf("re-asserting made %d calls, want 3", n)
 	}
 	if got := f.Pairs("vip-port"); !slices.Equal(got, []string{ipA}) {
 		t.Fatalf("pairs %v, want only %s", got, ipA)
@@ -181,6 +183,66 @@ func TestHuaweiExclusiveFollowsMaster(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), sk) {
 		t.Errorf("the secret key is in the log:\n%s", logs.String())
+	}
+}
+
+// The VPC API has no revision guard: a write that lands between a
+// binder's read and its write is replaced by it (last writer wins),
+// unseen. The binder does not read again after writing (that read would
+// only show what landed before it); the member whose write was lost
+// sees it at its next reconcile and binds again.
+func TestHuaweiRacingWriter(t *testing.T) {
+	const ipC = "192.168.0.13"
+	for _, tt := range []struct {
+		mode                string
+		afterA, afterC      []string
+		aBoundAfterCReBinds bool
+	}{
+		{config.ModeExclusive, []string{ipA}, []string{ipC}, false},
+		{config.ModeShared, []string{ipB, ipA}, []string{ipB, ipA, ipC}, true},
+	} {
+		t.Run(tt.mode, func(t *testing.T) {
+			f, url := newFake(t, func(c *fake.Config) {
+				c.Ports = append(c.Ports, fake.Port{ID: "port-c", NetworkID: "net1", MAC: "fa:16:3e:00:00:0c",
+					FixedIPs: []string{ipC}, Pairs: []string{open}})
+				c.Ports[0].Pairs = []string{open}
+				c.Ports[2].Pairs = []string{ipB}
+			})
+			ca := huaweiCfg(url)
+			ca.Mode = tt.mode
+			cc := ca
+			cc.PortID = "port-c"
+			a := mustProvider(t, ca, opts(nil)).Binder(inst)
+			c := mustProvider(t, cc, opts(nil)).Binder(inst)
+
+			// C binds itself after A read the VIP port, before A writes.
+			f.RaceNextUpdate("vip-port", ipC)
+			if moved, err := a.Bind(ctx(t)); err != nil || !moved {
+				t.Fatalf("A Bind: %v %v", moved, err)
+			}
+			if got := f.Pairs("vip-port"); !slices.Equal(got, tt.afterA) {
+				t.Fatalf("VIP port pairs %v after the race, want %v (A's write replaced C's)", got, tt.afterA)
+			}
+			if bound, err := a.Check(ctx(t)); err != nil || !bound {
+				t.Errorf("A Check: %v %v, want bound", bound, err)
+			}
+			if bound, err := c.Check(ctx(t)); err != nil || bound {
+				t.Errorf("C Check: %v %v, want not bound (its write was lost)", bound, err)
+			}
+			// C's next reconcile restores its binding.
+			if moved, err := c.Bind(ctx(t)); err != nil || !moved {
+				t.Fatalf("C Bind: %v %v", moved, err)
+			}
+			if got := f.Pairs("vip-port"); !slices.Equal(got, tt.afterC) {
+				t.Errorf("VIP port pairs %v after C bound again, want %v", got, tt.afterC)
+			}
+			if bound, err := a.Check(ctx(t)); err != nil || bound != tt.aBoundAfterCReBinds {
+				t.Errorf("A Check after C bound again: %v %v, want %v", bound, err, tt.aBoundAfterCReBinds)
+			}
+			if st := f.State(); st.Rejected != 0 {
+				t.Errorf("the fake rejected %d requests", st.Rejected)
+			}
+		})
 	}
 }
 
@@ -202,7 +264,7 @@ func TestHuaweiShared(t *testing.T) {
 
 // Binding also turns the source/destination check of this server's port
 // off, as the console's "Bind to Server" does, keeping its other pairs;
-// once, not on every bind.
+// once, not on every takeover.
 func TestHuaweiOpensOwnPort(t *testing.T) {
 	f, url := newFake(t, func(c *fake.Config) { c.Ports[0].Pairs = []string{"10.9.9.9"} })
 	p := mustProvider(t, huaweiCfg(url), opts(nil))
@@ -227,7 +289,11 @@ func TestHuaweiOpensOwnPort(t *testing.T) {
 	if n := p.Calls() - n; n != 4 {
 		t.Errorf("the first takeover made %d calls, want 4", n)
 	}
-	// Later binds leave the own port alone.
+	// A later takeover (after a step-down) leaves the own port alone,
+	// read a moment ago.
+	if err := b.Unbind(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
 	if err := f.SetPairs("vip-port", ipB); err != nil {
 		t.Fatal(err)
 	}
@@ -240,18 +306,104 @@ func TestHuaweiOpensOwnPort(t *testing.T) {
 	}
 }
 
+// The master reads its own port again every ownRecheckEvery reconcile
+// intervals and turns the source/destination check off again when
+// someone turned it on, keeping the other pairs; the bind reports the
+// move, so that the daemon announces again.
+func TestHuaweiReopensOwnPort(t *testing.T) {
+	f, url := newFake(t, func(c *fake.Config) { c.Ports[0].Pairs = []string{"10.9.9.9", open} })
+	var now time.Time
+	p := mustProvider(t, huaweiCfg(url), clockOpts(&now))
+	b := p.Binder(inst)
+	now = time.Now()
+	if moved, err := b.Bind(ctx(t)); err != nil || !moved {
+		t.Fatalf("Bind: %v %v", moved, err)
+	}
+	// Someone turns the check back on.
+	if err := f.SetPairs("port-a", "10.9.9.9"); err != nil {
+		t.Fatal(err)
+	}
+	// Reconciles (reconcile_interval 1s) read the VIP port alone until
+	// ten intervals have passed since this server's port was read.
+	binds := 0
+	for !slices.Contains(f.Pairs("port-a"), open) && binds < 20 {
+		now = now.Add(time.Second)
+		binds++
+		n := p.Calls()
+		moved, err := b.Bind(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := p.Calls() - n; n != 1 && !moved {
+			t.Errorf("reconcile %d changed nothing with %d calls, want 1", binds, n)
+		}
+		if moved != slices.Contains(f.Pairs("port-a"), open) {
+			t.Errorf("reconcile %d: moved %v with own port pairs %v", binds, moved, f.Pairs("port-a"))
+		}
+	}
+	if binds != 10 {
+		t.Errorf("the own port was opened again at reconcile %d, want 10", binds)
+	}
+	if got := f.Pairs("port-a"); !slices.Equal(got, []string{"10.9.9.9", open}) {
+		t.Errorf("own port pairs %v, want the other pair kept and %s", got, open)
+	}
+	if got := f.Pairs("vip-port"); !slices.Equal(got, []string{ipA}) {
+		t.Errorf("VIP port pairs %v", got)
+	}
+
+	// A re-assertion reads this server's port at once.
+	if err := f.SetPairs("port-a", "10.9.9.9"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetPairs("vip-port", ipB); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Second)
+	if moved, err := b.Bind(ctx(t)); err != nil || !moved {
+		t.Fatalf("re-assert: %v %v", moved, err)
+	}
+	if got := f.Pairs("port-a"); !slices.Contains(got, open) {
+		t.Errorf("own port pairs %v after a re-assertion, want %s back", got, open)
+	}
+	if got := f.Pairs("vip-port"); !slices.Equal(got, []string{ipA}) {
+		t.Errorf("VIP port pairs %v", got)
+	}
+}
+
+// manage_own_port = false leaves this server's port to the operator:
+// the VIP port is bound, but a closed own port (its NIC drops the VIPs'
+// traffic) makes Bind fail, so the status shows it, and Check report
+// the VIPs unbound, until the operator opens it.
 func TestHuaweiLeavesOwnPortToOperator(t *testing.T) {
 	f, url := newFake(t, nil)
 	c := huaweiCfg(url)
 	c.ManageOwnPort = false
-	if _, err := mustProvider(t, c, opts(nil)).Binder(inst).Bind(ctx(t)); err != nil {
-		t.Fatal(err)
+	b := mustProvider(t, c, opts(nil)).Binder(inst)
+	_, err := b.Bind(ctx(t))
+	if err == nil || !strings.Contains(err.Error(), "port-a has its source/destination check on") || !strings.Contains(err.Error(), "manage_own_port") {
+		t.Fatalf("Bind with the own port closed: %v, want an error that says so", err)
 	}
 	if got := f.Pairs("port-a"); len(got) != 0 {
 		t.Errorf("own port pairs %v, want untouched", got)
 	}
 	if got := f.Pairs("vip-port"); !slices.Equal(got, []string{ipA}) {
 		t.Errorf("VIP port pairs %v", got)
+	}
+	if bound, err := b.Check(ctx(t)); err != nil || bound {
+		t.Errorf("Check with the own port closed: %v %v, want not bound", bound, err)
+	}
+	// The operator turns the check off.
+	if err := f.SetPairs("port-a", open); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Bind(ctx(t)); err != nil {
+		t.Errorf("Bind with the own port open: %v", err)
+	}
+	if bound, err := b.Check(ctx(t)); err != nil || !bound {
+		t.Errorf("Check with the own port open: %v %v", bound, err)
+	}
+	if got := f.Pairs("port-a"); !slices.Equal(got, []string{open}) {
+		t.Errorf("own port pairs %v, want the operator's", got)
 	}
 }
 
@@ -311,6 +463,9 @@ func TestHuaweiAgencyCredentials(t *testing.T) {
 	f, url := newFake(t, func(c *fake.Config) { c.AgencyTTL = 15 * time.Minute })
 	c := huaweiCfg(url)
 	c.Auth, c.AccessKey, c.SecretKey = config.AuthAgency, "", ""
+	// The clock jumps six minutes below: a reconcile then reads the
+	// VIP port alone, one call (its own port is not due yet).
+	c.ReconcileInterval = time.Hour
 	var now time.Time
 	o := clockOpts(&now)
 	b := mustProvider(t, c, o).Binder(inst)
@@ -327,7 +482,7 @@ func TestHuaweiAgencyCredentials(t *testing.T) {
 	// (The fake's clock is the real one: the signature date is six
 	// minutes ahead, within its skew allowance.)
 	now = time.Now().Add(6 * time.Minute)
-	if _, err := b.Check(ctx(t)); err != nil {
+	if _, err := b.Bind(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(); n != 2 {
@@ -348,6 +503,7 @@ func TestHuaweiMetadataTokenRequired(t *testing.T) {
 	})
 	c := huaweiCfg(url)
 	c.Auth, c.AccessKey, c.SecretKey = config.AuthAgency, "", ""
+	c.ReconcileInterval = time.Hour // one call per reconcile below
 	var now time.Time
 	o := clockOpts(&now)
 	b := mustProvider(t, c, o).Binder(inst)
@@ -361,7 +517,7 @@ func TestHuaweiMetadataTokenRequired(t *testing.T) {
 	// the agency credentials is refused once, then gets a new token.
 	f.ExpireMetadataTokens()
 	now = time.Now().Add(6 * time.Minute)
-	if _, err := b.Check(ctx(t)); err != nil {
+	if _, err := b.Bind(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 	reads, tokens := 0, 0
