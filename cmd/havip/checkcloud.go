@@ -46,7 +46,7 @@ func checkCloud(cfg *config.Config, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "cloud: peer %s is not an IP address; its port is not checked\n", s)
 	}
 	for _, in := range cfg.Instances {
-		if c := checkInstance(p, in, members, stdout, stderr); code == exitOK {
+		if c := checkInstance(p, cfg.Cloud, in, members, stdout, stderr); code == exitOK {
 			code = c
 		}
 	}
@@ -55,7 +55,11 @@ func checkCloud(cfg *config.Config, stdout, stderr io.Writer) int {
 }
 
 // checkInstance reports one instance's binding and its members' ports.
-func checkInstance(p cloudbind.Provider, in config.Instance, members []netip.Addr, stdout, stderr io.Writer) int {
+// This server's port with its source/destination check on while
+// manage_own_port = false is a warning: nothing is wrong until this
+// server is master, and the daemon then reports it as a cloud error;
+// the exit code stays 0, as for the other warnings of `havip check`.
+func checkInstance(p cloudbind.Provider, cc config.Cloud, in config.Instance, members []netip.Addr, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), checkCloudTimeout)
 	defer cancel()
 	b := p.Binder(in)
@@ -80,7 +84,14 @@ func checkInstance(p cloudbind.Provider, in config.Instance, members []netip.Add
 	}
 	fmt.Fprintf(stdout, "cloud: instance %s: credentials and ports OK; bound to this server: %s\n", in.Name, yes)
 	for _, mp := range rep.Ports {
-		fmt.Fprintf(stdout, "cloud: instance %s: %s\n", in.Name, portLine(p.Name(), mp))
+		fmt.Fprintf(stdout, "cloud: instance %s: %s\n", in.Name, portLine(p.Name(), cc.ManageOwnPort, mp))
+	}
+	for _, mp := range rep.Ports {
+		if p.Name() == config.ProviderHuaweiCloud && mp.Self && mp.PortID != "" && !mp.Open && !cc.ManageOwnPort {
+			fmt.Fprintf(stdout, "cloud: warning: instance %s: this server's port %s has its source/destination check on and manage_own_port = false: "+
+				"as master this server would not get the VIPs' traffic; turn the check off (ECS console: the server, Network Interfaces, Source/Destination Check) or set manage_own_port = true\n",
+				in.Name, mp.PortID)
+		}
 	}
 	for _, n := range rep.Notes {
 		fmt.Fprintf(stdout, "cloud: instance %s: %s\n", in.Name, n)
@@ -102,8 +113,9 @@ func metadataLine(mode string) string {
 	return mode
 }
 
-// portLine describes a member's port.
-func portLine(provider string, mp cloudbind.MemberPort) string {
+// portLine describes a member's port; manage is cloud.manage_own_port
+// (whether a master turns the check of its own port off).
+func portLine(provider string, manage bool, mp cloudbind.MemberPort) string {
 	who := mp.Addr.String()
 	if mp.Self {
 		who += " (this server)"
@@ -115,8 +127,10 @@ func portLine(provider string, mp cloudbind.MemberPort) string {
 	if provider == config.ProviderHuaweiCloud {
 		if mp.Open {
 			facts = append(facts, "source/destination check off")
-		} else {
+		} else if manage {
 			facts = append(facts, "source/destination check ON: its NIC drops the VIPs' traffic until havip binds there (manage_own_port) or you turn the check off")
+		} else {
+			facts = append(facts, "source/destination check ON: its NIC drops the VIPs' traffic; manage_own_port = false, so turn the check off on that NIC yourself")
 		}
 		if mp.Listed {
 			facts = append(facts, "the VIP port lists it")

@@ -70,6 +70,9 @@ func TestCheckCloud(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
+	if strings.Contains(out, "warning") {
+		t.Errorf("a warning with this server's port open:\n%s", out)
+	}
 	if got := f.Pairs("vip"); len(got) != 1 || got[0] != "198.18.0.11" {
 		t.Errorf("check changed the binding: %v", got)
 	}
@@ -87,6 +90,57 @@ func TestCheckCloud(t *testing.T) {
 	}
 	if !strings.Contains(errs, "401") || strings.Contains(out+errs, "wrong-key-value") {
 		t.Errorf("stderr:\n%s", errs)
+	}
+
+	// With manage_own_port = false nobody opens the ports but the
+	// operator: the advice says so, and this server's closed port is a
+	// warning (the exit code stays 0).
+	cloud = "[cloud]\nprovider = \"huaweicloud\"\nendpoint = %[1]q\nproject_id = \"p1\"\naccess_key = \"AK1\"\n" +
+		"secret_key_file = \"cloud.sk\"\nport_id = \"port-a\"\nmetadata_url = %[1]q\nmanage_own_port = false\n"
+	for _, tt := range []struct {
+		name    string
+		ownOpen bool
+		want    []string
+		notWant []string
+	}{
+		{"own port closed", false, []string{
+			"cloud: instance web: credentials and ports OK; bound to this server: no",
+			"cloud: instance web: 198.18.0.10 (this server): port port-a, source/destination check ON: its NIC drops the VIPs' traffic; manage_own_port = false, so turn the check off on that NIC yourself, the VIP port does not list it",
+			"cloud: instance web: 198.18.0.11: port port-b, source/destination check ON: its NIC drops the VIPs' traffic; manage_own_port = false, so turn the check off on that NIC yourself, the VIP port lists it",
+			"cloud: warning: instance web: this server's port port-a has its source/destination check on and manage_own_port = false: as master this server would not get the VIPs' traffic; turn the check off",
+		}, []string{"until havip binds there"}},
+		{"own port open", true, []string{
+			"cloud: instance web: 198.18.0.10 (this server): port port-a, source/destination check off",
+		}, []string{"warning", "until havip binds there"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := cloudFake(func(c *fake.Config) {
+				if !tt.ownOpen {
+					c.Ports[0].Pairs = nil
+				}
+			})
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "cloud.sk"), []byte("the-secret-key\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, out, errs := cloudCheck(t, f, dir, cloud)
+			if code != 0 {
+				t.Fatalf("exit %d, want 0\n%s%s", code, out, errs)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(out+errs, w) {
+					t.Errorf("output has %q:\n%s%s", w, out, errs)
+				}
+			}
+			if got := f.Pairs("port-a"); (len(got) == 1) != tt.ownOpen {
+				t.Errorf("check changed this server's port: %v", got)
+			}
+		})
 	}
 }
 
