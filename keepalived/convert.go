@@ -369,7 +369,6 @@ var notifyStates = []string{"master", "backup", "fault", "stop", "any"}
 // notifyCommands converts notify_master, notify_backup, notify_fault,
 // notify_stop and notify, and the user (and group) they run as.
 func (c *converter) notifyCommands(in *instance) {
-	first := true
 	for _, state := range notifyStates {
 		n, ok := in.notify[state]
 		if !ok {
@@ -380,16 +379,63 @@ func (c *converter) notifyCommands(in *instance) {
 		if !ok {
 			continue
 		}
-		setNotify(&in.out, state, cmd.argv)
+		setNotify(&in.out, state, c.hookArgv(n, where, state, cmd))
 		c.notifyUser(&in.out, n, where, cmd.extra)
-		switch {
-		case state == "any":
+		if state == "any" {
 			c.rep.add(n, Note, where, "notify.any gets what keepalived's notify script got: INSTANCE, the instance's name, the state (MASTER, BACKUP, FAULT, STOP) and the priority; it runs after the state's own command, as keepalived's did")
-		case first:
-			first = false
-			c.rep.add(n, Changed, where, "havip appends three arguments to notify.master, backup, fault and stop: the instance, the state (MASTER, BACKUP, FAULT, STOP) and the VIPs, comma separated (also in HAVIP_INSTANCE, HAVIP_STATE, HAVIP_VIPS); check that the commands accept them")
 		}
 	}
+}
+
+// hookArgv is the argv of a converted notify command. havip appends the
+// instance, the state and the VIPs to notify.master, backup, fault and
+// stop, where keepalived passed nothing: a command that takes no
+// arguments, or other ones, would fail with them. So these commands
+// run through /bin/sh -c with "notify" as $0, and the three arguments
+// land in $1, $2 and $3, which the command line does not use.
+// notify.any gets keepalived's own arguments and keeps its argv.
+func (c *converter) hookArgv(n *Node, where, state string, cmd *command) []string {
+	if state == "any" {
+		return cmd.argv
+	}
+	line := cmd.line
+	if !cmd.shell {
+		line = shellQuote(cmd.argv)
+	}
+	argv := []string{"/bin/sh", "-c", line, "notify"}
+	c.rep.add(n, Changed, where, "runs as %s: havip appends the instance, the state and the VIPs to notify.%s (also in HAVIP_INSTANCE, HAVIP_STATE, HAVIP_VIPS), where keepalived passed no argument; through the shell they are $1, $2 and $3, which the command does not get",
+		tomlArgv(argv), state)
+	return argv
+}
+
+// shellQuote writes argv as a shell command line that runs it: words of
+// only safe characters as they are, the others in single quotes.
+func shellQuote(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		safe := a != ""
+		for _, r := range a {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_@%+=:,./-", r)) {
+				safe = false
+				break
+			}
+		}
+		if safe {
+			q[i] = a
+		} else {
+			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(q, " ")
+}
+
+// tomlArgv writes argv as the converted configuration does.
+func tomlArgv(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = tomlQuote(a)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
 }
 
 // notifyUser sets who runs an instance's notify commands from the user
@@ -399,6 +445,14 @@ func (c *converter) notifyUser(out *Instance, n *Node, where string, extra []str
 	if len(extra) > 2 {
 		c.rep.add(n, Problem, where, "%q after the command: a user and a group at most", strings.Join(extra, " "))
 		extra = extra[:2]
+	}
+	if len(extra) > 0 && !quotedCommand(n) {
+		what := "the user"
+		if len(extra) == 2 {
+			what = "the user and the group"
+		}
+		c.rep.add(n, Problem, where, "%q after the command, which is not quoted, is read as %s to run it as, as keepalived reads it: if it is an argument of the command, quote the command line: %s \"%s %s\"",
+			strings.Join(extra, " "), what, n.Keyword(), n.Arg(1), strings.Join(extra, " "))
 	}
 	user, group := c.runAs(c.scriptUser)
 	if len(extra) > 0 {
@@ -411,8 +465,30 @@ func (c *converter) notifyUser(out *Instance, n *Node, where string, extra []str
 	}
 	if user != out.Notify.User || group != out.Notify.Group {
 		c.rep.add(n, Problem, where, "runs as %q, another user than the instance's other notify commands: havip runs them all as user %q%s",
-			strings.TrimSpace(user+" "+group), out.Notify.User, groupText(out.Notify.Group))
+			userText(user, group), userText(out.Notify.User, ""), groupText(out.Notify.Group))
 	}
+}
+
+// quotedCommand says whether the command of a notify line is quoted.
+func quotedCommand(n *Node) bool {
+	rest := strings.TrimLeft(strings.TrimPrefix(n.Line, n.Keyword()), whiteSpace)
+	return rest != "" && (rest[0] == '"' || rest[0] == '\'')
+}
+
+func groupText(group string) string {
+	if group == "" {
+		return ""
+	}
+	return fmt.Sprintf(", group %q", group)
+}
+
+// userText names who runs a command: "root" for the daemon's user, as
+// converted commands that name no user run as root.
+func userText(user, group string) string {
+	if user == "" {
+		user = "root"
+	}
+	return strings.TrimSpace(user + " " + group)
 }
 
 // runAs reads a user line (vrrp_script's user, global_defs'
@@ -452,13 +528,6 @@ func (c *converter) defaultUserNote() {
 			return
 		}
 	}
-}
-
-func groupText(group string) string {
-	if group == "" {
-		return ""
-	}
-	return fmt.Sprintf(", group %q", group)
 }
 
 // command converts a script or notify line and reports how; extraMsg

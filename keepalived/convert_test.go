@@ -74,13 +74,14 @@ func TestCloudPair(t *testing.T) {
 				conf+":21: vrrp_script chk_upstream: script: changed: \"/usr/bin/curl -fs http://127.0.0.1/health | grep -q ok\" has shell syntax: havip runs it with /bin/sh -c",
 				conf+":26: vrrp_instance VI_web: state: not carried over:",
 				conf+":32: vrrp_instance VI_web: advert_int: changed: advert_int 1s: a keepalived backup took over from a silent master after about 3.",
-				conf+":48: vrrp_instance VI_web: notify_master: changed: havip appends three arguments",
+				conf+`:48: vrrp_instance VI_web: notify_master: changed: runs as ["/bin/sh", "-c", "/etc/keepalived/notify.sh master", "notify"]: havip appends the instance, the state and the VIPs to notify.master`,
+				conf+`:51: vrrp_instance VI_web: notify_stop: changed: runs as ["/bin/sh", "-c", "/etc/keepalived/notify.sh stop", "notify"]`,
 				"cluster.quorum: note: two members: quorum is off",
 			)
-			// The VIP with its prefix and label, script_user root and
-			// notify_stop are carried over as they are.
+			// The VIP with its prefix and label and script_user root are
+			// carried over as they are.
 			for _, f := range res.Report {
-				if line := f.String(); strings.Contains(line, "vip.conf") || strings.Contains(line, "script_user") || strings.Contains(line, "notify_stop") {
+				if line := f.String(); strings.Contains(line, "vip.conf") || strings.Contains(line, "script_user") {
 					t.Errorf("reported: %s", line)
 				}
 			}
@@ -178,11 +179,11 @@ vrrp_instance B {
   notify_backup /bin/b
 }`,
 		want: []Instance{{Name: "G", Interface: "eth0", VIPs: vips("10.0.0.1", "10.0.0.2"), Priority: 120, Preempt: false,
-			Notify: &Notify{Master: []string{"/bin/g", "master"}, Backup: []string{"/bin/a"}}}},
+			Notify: &Notify{Master: hook("/bin/g master"), Backup: hook("/bin/a")}}},
 		report: []string{
 			"test.conf:1: vrrp_sync_group G: changed: vrrp_instance A, vrrp_instance B are merged into one instance \"G\" on eth0",
 			"test.conf:12: vrrp_instance B: priority: changed: 120 differs from vrrp_instance A's 100: the merged instance takes the higher",
-			"test.conf:16: vrrp_instance B: notify_backup: not carried over: the merged instance has one command per state: it runs \"/bin/a\"",
+			`test.conf:16: vrrp_instance B: notify_backup: not carried over: the merged instance has one command per state: it runs ["/bin/sh", "-c", "/bin/a", "notify"]`,
 		},
 	}, {
 		name: "sync group across interfaces",
@@ -349,7 +350,7 @@ vrrp_instance A {
 				{Name: "chk", Command: []string{"/usr/local/bin/chk"}, Interval: "1s", Timeout: "1s", Rise: 1, Fall: 1, User: "nobody", Group: "nogroup"},
 				{Name: "chk2", Command: []string{"/bin/true"}, Interval: "1s", Timeout: "1s", Rise: 1, Fall: 1, User: "www-data"},
 			},
-			Notify: &Notify{Master: []string{"/bin/m"}, Stop: []string{"/bin/stop"}, Any: []string{"/bin/any", "x"}, User: "www-data"}}},
+			Notify: &Notify{Master: hook("/bin/m"), Stop: hook("/bin/stop"), Any: []string{"/bin/any", "x"}, User: "www-data"}}},
 		report: []string{
 			`test.conf:12: vrrp_instance A: virtual_ipaddress 2001:db8::10: label eth1:6: not carried over: label "eth1:6" cannot be set: only IPv4 addresses have labels`,
 			`test.conf:13: vrrp_instance A: virtual_ipaddress 10.0.0.0: problem: "10.0.0.0/24" cannot be a VIP: it is the network address of its subnet 10.0.0.0/24: havip adds the host address 10.0.0.0/32 instead`,
@@ -368,10 +369,48 @@ vrrp_instance A {
   notify_fault "/bin/f" root
 }`,
 		want: []Instance{{Name: "A", Interface: "eth0", VIPs: vips("10.0.0.1"), Priority: 100, Preempt: true,
-			Notify: &Notify{Master: []string{"/bin/m"}, Backup: []string{"/bin/b"}, Fault: []string{"/bin/f"}, User: "alice"}}},
+			Notify: &Notify{Master: hook("/bin/m"), Backup: hook("/bin/b"), Fault: hook("/bin/f"), User: "alice"}}},
 		report: []string{
 			`test.conf:5: vrrp_instance A: notify_backup: problem: runs as "bob staff", another user than the instance's other notify commands: havip runs them all as user "alice"`,
-			`test.conf:6: vrrp_instance A: notify_fault: problem: runs as "", another user than`,
+			`test.conf:6: vrrp_instance A: notify_fault: problem: runs as "root", another user than the instance's other notify commands: havip runs them all as user "alice"`,
+		},
+	}, {
+		// keepalived passes nothing to the commands of one state, havip
+		// appends three arguments: through the shell they go unused.
+		name: "notify commands of one state get no arguments",
+		in: `vrrp_instance A {
+  interface eth0
+  virtual_ipaddress { 10.0.0.1 }
+  notify_master "/bin/systemctl start haproxy"
+  notify_backup "/usr/local/bin/say 'two words' x=1"
+  notify_fault "/usr/bin/logger -t ka fault || true"
+  notify "/etc/keepalived/notify.sh"
+}`,
+		want: []Instance{{Name: "A", Interface: "eth0", VIPs: vips("10.0.0.1"), Priority: 100, Preempt: true,
+			Notify: &Notify{Master: hook("/bin/systemctl start haproxy"), Backup: hook("/usr/local/bin/say 'two words' x=1"),
+				Fault: hook("/usr/bin/logger -t ka fault || true"), Any: []string{"/etc/keepalived/notify.sh"}}}},
+		report: []string{
+			`test.conf:4: vrrp_instance A: notify_master: changed: runs as ["/bin/sh", "-c", "/bin/systemctl start haproxy", "notify"]: havip appends the instance, the state and the VIPs to notify.master (also in HAVIP_INSTANCE, HAVIP_STATE, HAVIP_VIPS), where keepalived passed no argument; through the shell they are $1, $2 and $3, which the command does not get`,
+			`test.conf:6: vrrp_instance A: notify_fault: changed: "/usr/bin/logger -t ka fault || true" has shell syntax`,
+			`test.conf:6: vrrp_instance A: notify_fault: changed: runs as ["/bin/sh", "-c", "/usr/bin/logger -t ka fault || true", "notify"]`,
+			`test.conf:7: vrrp_instance A: notify: note: notify.any gets what keepalived's notify script got`,
+		},
+	}, {
+		// An unquoted command's next word is the user it runs as, for
+		// keepalived too; it is often meant as an argument.
+		name: "a word after an unquoted notify command",
+		in: `vrrp_instance A {
+  interface eth0
+  virtual_ipaddress { 10.0.0.1 }
+  notify_master /etc/keepalived/notify.sh master
+  notify_stop /etc/keepalived/notify.sh stop nogroup
+}`,
+		want: []Instance{{Name: "A", Interface: "eth0", VIPs: vips("10.0.0.1"), Priority: 100, Preempt: true,
+			Notify: &Notify{Master: hook("/etc/keepalived/notify.sh"), Stop: hook("/etc/keepalived/notify.sh"), User: "master"}}},
+		report: []string{
+			`test.conf:4: vrrp_instance A: notify_master: problem: "master" after the command, which is not quoted, is read as the user to run it as, as keepalived reads it: if it is an argument of the command, quote the command line: notify_master "/etc/keepalived/notify.sh master"`,
+			`test.conf:5: vrrp_instance A: notify_stop: problem: "stop nogroup" after the command, which is not quoted, is read as the user and the group to run it as`,
+			`test.conf:5: vrrp_instance A: notify_stop: problem: runs as "stop nogroup", another user than the instance's other notify commands: havip runs them all as user "master"`,
 		},
 	}, {
 		name: "sync group hooks",
@@ -389,7 +428,7 @@ vrrp_instance B {
   virtual_ipaddress { 10.0.0.2 }
 }`,
 		want: []Instance{{Name: "G", Interface: "eth0", VIPs: vips("10.0.0.1", "10.0.0.2"), Priority: 100, Preempt: true,
-			Notify: &Notify{Stop: []string{"/bin/gs"}, Any: []string{"/bin/gn"}}}},
+			Notify: &Notify{Stop: hook("/bin/gs"), Any: []string{"/bin/gn"}}}},
 		report: []string{`test.conf:3: vrrp_sync_group G: notify: changed: keepalived passed GROUP and the group's name; havip passes INSTANCE and the merged instance's name, "G"`},
 	}}
 	for _, tt := range tests {
@@ -443,6 +482,12 @@ vrrp_instance B {
 		t.Errorf("node.bind %q from a multicast mcast_src_ip", res.Node.Bind)
 	}
 	reportHas(t, res.Report, `test.conf:3: mcast_src_ip: problem: "224.0.0.18" cannot be a bind address: it is multicast: node.bind is left out`)
+}
+
+// hook is a notify command as converted for one state: through the
+// shell, so that the arguments havip appends are left unused.
+func hook(line string) []string {
+	return []string{"/bin/sh", "-c", line, "notify"}
 }
 
 // vips are VIPs written as plain addresses.

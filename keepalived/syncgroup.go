@@ -164,7 +164,7 @@ func (c *converter) groupNotify(g *syncGroup, members []*instance, state string)
 	if n, ok := g.notify[state]; ok {
 		where := g.where + ": " + n.Keyword()
 		if cmd, ok := c.command(n, where); ok {
-			setNotify(base, state, cmd.argv)
+			setNotify(base, state, c.hookArgv(n, where, state, cmd))
 			c.notifyUser(base, n, where, cmd.extra)
 			if state == "any" {
 				c.rep.add(n, Changed, where, "keepalived passed GROUP and the group's name; havip passes INSTANCE and the merged instance's name, %q", base.Name)
@@ -180,7 +180,7 @@ func (c *converter) groupNotify(g *syncGroup, members []*instance, state string)
 			setNotify(base, state, cmd)
 			chosen = cmd
 		default:
-			c.rep.add(in.notify[state], Dropped, in.where+": notify_"+state, "the merged instance has one command per state: it runs %q", strings.Join(chosen, " "))
+			c.rep.add(in.notify[state], Dropped, in.where+": notify_"+state, "the merged instance has one command per state: it runs %s", tomlArgv(chosen))
 		}
 	}
 }

@@ -56,7 +56,7 @@ func TestImportKeepalived(t *testing.T) {
 	if cfg.Node.Name != "lb-a" || cfg.Node.Bind.String() != "10.0.0.11:7946" || strings.Join(cfg.Cluster.Peers, ",") != "10.0.0.12:7946" ||
 		cfg.Cluster.SecretKeyFile != "/etc/havip/pair.key" || cfg.Cluster.Timing.Profile != "fast" ||
 		in.Name != "VI_1" || in.Priority != 150 || in.VIPs[0].String() != "10.0.0.100/24" ||
-		strings.Join(in.TrackScripts[0].Command, " ") != "/usr/bin/pidof haproxy" || strings.Join(in.Notify.Master, " ") != "/etc/keepalived/master.sh" {
+		strings.Join(in.TrackScripts[0].Command, " ") != "/usr/bin/pidof haproxy" || strings.Join(in.Notify.Master, "|") != "/bin/sh|-c|/etc/keepalived/master.sh|notify" {
 		t.Errorf("converted configuration:\n%s", out)
 	}
 	for _, want := range []string{
