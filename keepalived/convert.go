@@ -600,19 +600,33 @@ func (c *converter) keep() {
 	}
 }
 
+// sampleRouterID is the router_id of keepalived's samples, which many
+// guides copy unchanged to every member.
+const sampleRouterID = "LVS_DEVEL"
+
 // nodeKeys sets [node]: the name, and the address keepalived sent from.
 func (c *converter) nodeKeys() {
 	switch {
 	case c.o.Name != "":
 		c.res.Node.Name = c.o.Name
+	case c.routerID != nil && c.routerID.Arg(1) == sampleRouterID:
+		// keepalived's sample value, which the guides that copy it give
+		// every member: the host name tells the members apart instead.
+		msg := "node.name is left out: havip takes the host name"
+		if name, ok := safeName(c.o.Hostname, 64); ok && c.o.Hostname != "" {
+			c.res.Node.Name = name
+			msg = fmt.Sprintf("node.name is the host name, %q", name)
+		}
+		c.rep.add(c.routerID, Changed, "global_defs: router_id", "%s is keepalived's sample value, which configurations copied from guides share on every member, and node.name must be different on every member: %s; pass --name to choose another",
+			sampleRouterID, msg)
 	case c.routerID != nil:
 		name, ok := safeName(c.routerID.Arg(1), 64)
 		c.res.Node.Name = name
-		msg := "node.name must be different on every member; keepalived's router_id need not be (copied configurations often share one): check it, or set the name with --name"
+		msg := fmt.Sprintf("node.name is %q: it must be different on every member, and keepalived's router_id need not be (copied configurations often share one): unless every member's router_id differs, pass --name with each member's own name", name)
 		if !ok {
-			msg = fmt.Sprintf("%q is not a valid havip node name: node.name is %q. %s", c.routerID.Arg(1), name, msg)
+			msg = fmt.Sprintf("%q is not a valid havip node name; %s", c.routerID.Arg(1), msg)
 		}
-		c.rep.add(c.routerID, Note, "global_defs: router_id", "%s", msg)
+		c.rep.add(c.routerID, Changed, "global_defs: router_id", "%s", msg)
 	case c.o.Hostname != "":
 		if name, ok := safeName(c.o.Hostname, 64); ok {
 			c.res.Node.Name = name

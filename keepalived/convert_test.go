@@ -112,11 +112,11 @@ func TestKubeadm(t *testing.T) {
 	if diff := cmp.Diff(want, res.Instances); diff != "" {
 		t.Errorf("instances (-want +got):\n%s", diff)
 	}
-	if res.Node.Name != "LVS_DEVEL" || res.Cluster.Name != "keepalived-vrid-51" || res.Cluster.Timing != "conservative" {
+	if res.Node.Name != "" || res.Cluster.Name != "keepalived-vrid-51" || res.Cluster.Timing != "conservative" {
 		t.Errorf("node %+v, cluster %+v", res.Node, res.Cluster)
 	}
 	reportHas(t, res.Report,
-		"testdata/kubeadm-ha.conf:12: global_defs: router_id: note: node.name must be different on every member",
+		"testdata/kubeadm-ha.conf:12: global_defs: router_id: changed: LVS_DEVEL is keepalived's sample value, which configurations copied from guides share on every member, and node.name must be different on every member: node.name is left out: havip takes the host name; pass --name to choose another",
 		"testdata/kubeadm-ha.conf:27: vrrp_instance VI_1: authentication: note: auth_pass is not used",
 		"cluster.peers: changed: no unicast_peer: keepalived found the other members by multicast")
 }
@@ -440,6 +440,38 @@ vrrp_instance B {
 			reportHas(t, res.Report, tt.report...)
 			if text, err := res.Check("test.toml"); err != nil {
 				t.Errorf("the converted configuration does not load: %v\n%s", err, text)
+			}
+		})
+	}
+}
+
+// TestRouterID: node.name must differ on every member, and router_id
+// need not; LVS_DEVEL, the samples' value, is the one guides copy.
+func TestRouterID(t *testing.T) {
+	for _, tt := range []struct {
+		name, conf string
+		o          Options
+		want       string
+		report     string
+	}{
+		{"the samples' value", "LVS_DEVEL", Options{Hostname: "lb-2.example.com"}, "lb-2.example.com",
+			`test.conf:1: global_defs: router_id: changed: LVS_DEVEL is keepalived's sample value, which configurations copied from guides share on every member, and node.name must be different on every member: node.name is the host name, "lb-2.example.com"; pass --name to choose another`},
+		{"another value", "lb_a", Options{Hostname: "lb-2"}, "lb_a",
+			`test.conf:1: global_defs: router_id: changed: node.name is "lb_a": it must be different on every member, and keepalived's router_id need not be (copied configurations often share one): unless every member's router_id differs, pass --name with each member's own name`},
+		{"not a node name", "lb/a", Options{}, "lb_a",
+			`test.conf:1: global_defs: router_id: changed: "lb/a" is not a valid havip node name; node.name is "lb_a"`},
+		{"--name", "LVS_DEVEL", Options{Name: "lb-3", Hostname: "lb-2"}, "lb-3", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Parse([]byte("global_defs { router_id "+tt.conf+" }\nvrrp_instance A {\n interface eth0\n virtual_ipaddress { 10.0.0.1 }\n}\n"), "test.conf", ParseOptions{})
+			res := Convert(cfg, tt.o)
+			if res.Node.Name != tt.want {
+				t.Errorf("node.name %q, want %q", res.Node.Name, tt.want)
+			}
+			if tt.report != "" {
+				reportHas(t, res.Report, tt.report)
+			} else if strings.Contains(reportText(res.Report), "global_defs: router_id") {
+				t.Errorf("router_id reported with --name:\n%s", reportText(res.Report))
 			}
 		})
 	}
