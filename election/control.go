@@ -170,6 +170,10 @@ func (n *Node) issueTime(instance string, now time.Time) int64 {
 	return t
 }
 
+// maxDirectiveAhead is how far ahead of this node's clock a directive's
+// Issued may be: clocks differ, but not by a day.
+const maxDirectiveAhead = 24 * time.Hour
+
 // maxDirectives bounds the directives kept: one per instance, and a
 // cluster has a few dozen at most; more can only come from a forged
 // message in insecure mode.
@@ -179,6 +183,12 @@ const maxDirectives = 256
 func (n *Node) mergeDirective(d directive) {
 	old, ok := n.directives[d.Instance]
 	if ok && !d.supersedes(old) {
+		return
+	}
+	if d.Issued > time.Now().Add(maxDirectiveAhead).UnixNano() {
+		// Forged (insecure mode) or issued with a clock far ahead:
+		// it would outrank every switchover made after it.
+		n.log.Warn("ignoring a switchover issued more than a day ahead of this node's clock", "instance", d.Instance, "issuer", d.Issuer)
 		return
 	}
 	if !ok && len(n.directives) >= maxDirectives {

@@ -38,6 +38,9 @@ type event struct {
 	// relayed, on evMsg: the metadata came from another member, not
 	// from the member it describes.
 	relayed bool
+	// rejoined, on evJoin or evUpdate: merged events said the member
+	// was gone in between (see merged.gone).
+	rejoined bool
 }
 
 // eventQueue carries events to the election goroutine; putting one never
@@ -65,7 +68,10 @@ type eventQueue struct {
 // last membership change, its newest message, its last probe verdict,
 // and whether it asked for (or should get) this node's metadata.
 type merged struct {
-	member  *event // the last join, update or leave
+	member *event // the last join, update or leave
+	// gone: a leave was merged; a join or update merged after it says
+	// the member came back.
+	gone    bool
 	msg     *event // the last evMsg from the member itself
 	relay   *event // the last evMsg passed on by another member
 	probe   *event // the last evSuspect or evPingOK
@@ -119,7 +125,12 @@ func (q *eventQueue) mergeLocked(e event) {
 	}
 	m := q.pending[e.name]
 	if m == nil {
-		if len(q.pending) >= maxMembers {
+		if len(q.pending) >= maxMembers && !membershipEvent(e.kind) {
+			// Messages naming strangers (insecure mode) are not
+			// worth unbounded state; memberlist's own reports are
+			// never dropped (a lost leave would keep a dead holder
+			// "alive"), and memberlist records at most maxMembers
+			// names (see aliveDelegate).
 			return
 		}
 		m = &merged{}
@@ -127,7 +138,11 @@ func (q *eventQueue) mergeLocked(e event) {
 		q.order = append(q.order, e.name)
 	}
 	switch e.kind {
-	case evJoin, evUpdate, evLeave:
+	case evLeave:
+		m.member = &e
+		m.gone = true
+	case evJoin, evUpdate:
+		e.rejoined = e.rejoined || m.gone
 		m.member = &e
 	case evMsg:
 		if e.relayed {
@@ -172,4 +187,10 @@ func (q *eventQueue) take() []event {
 	q.order, q.pending, q.dirs = nil, map[string]*merged{}, map[string]directive{}
 	q.spilling = false
 	return out
+}
+
+// membershipEvent reports whether k is one of memberlist's reports of a
+// member's state.
+func membershipEvent(k eventKind) bool {
+	return k == evJoin || k == evUpdate || k == evLeave || k == evSuspect || k == evPingOK
 }

@@ -25,6 +25,13 @@ type member struct {
 	// than its lease: its metadata from before says nothing about what
 	// it holds now, until newer metadata arrives.
 	voided bool
+	// rejoined is set when memberlist reported it alive after it was
+	// gone: the metadata that comes with that report is taken if it is
+	// of another run, even one with a lower epoch.
+	rejoined bool
+	// pastRun is the highest epoch of a run this member replaced with
+	// a lower-numbered one: metadata of runs up to it is history.
+	pastRun uint64
 	// counted is whether it counted for the election at this node's
 	// last evaluation; countedSince is when an evaluation last found it
 	// counting after it did not.
@@ -137,8 +144,12 @@ func (ms *membership) update(e event) {
 func (ms *membership) alive(m *member, e event) {
 	addr, _ := netip.ParseAddrPort(e.addr)
 	ms.presence.know(m.name, addr)
-	if m.state == MemberDead || m.state == MemberLeft {
+	if m.state == MemberDead || m.state == MemberLeft || e.rejoined {
 		ms.presence.rejoined(m.name)
+		// Back after it was gone, perhaps restarted with a lower
+		// epoch (a clock stepped back, a lost state directory): the
+		// run it reports now is its current one.
+		m.rejoined = true
 	}
 	if m.state != MemberAlive {
 		m.since = time.Now()
@@ -187,12 +198,36 @@ func (ms *membership) takeMeta(m *member, b []byte) {
 		ms.log.Warn("ignoring node metadata", "peer", m.name, "err", err)
 		return
 	}
-	if !m.hasMeta || meta.newer(m.meta) {
-		m.meta = meta
-		m.hasMeta = true
-		m.voided = false
+	rejoined := m.rejoined
+	m.rejoined = false
+	if meta.Epoch > m.meta.Epoch && meta.Epoch > maxEpoch(time.Now()) {
+		ms.log.Warn("ignoring node metadata from a run that starts more than a day ahead of this node's clock", "peer", m.name)
+		return
 	}
+	switch {
+	case m.hasMeta && rejoined && meta.Epoch != m.meta.Epoch:
+		if meta.Epoch < m.meta.Epoch {
+			// A run numbered below the one it replaces: the
+			// replaced run's updates, passed on late by others,
+			// must not win again.
+			m.pastRun = max(m.pastRun, m.meta.Epoch)
+		}
+	case meta.Epoch != m.meta.Epoch && meta.Epoch <= m.pastRun:
+		return
+	case m.hasMeta && !meta.newer(m.meta):
+		return
+	}
+	m.meta = meta
+	m.hasMeta = true
+	m.voided = false
 }
+
+// maxEpoch is the highest epoch a member's new run may have at now: runs
+// are numbered by their start time (see NextEpoch), so a day ahead of
+// this node's clock leaves room for clocks that differ; an epoch beyond
+// it is forged (insecure mode), and taken it would make every genuine
+// update after it look old.
+func maxEpoch(now time.Time) uint64 { return uint64(now.Add(24 * time.Hour).UnixNano()) }
 
 // sendTo sends msg to one member, if it has an address.
 func (ms *membership) sendTo(m *member, msg []byte) {

@@ -406,6 +406,7 @@ func (n *Node) memberlistConfig() *memberlist.Config {
 	c.Events = &eventDelegate{q: n.events}
 	c.Conflict = &conflictDelegate{log: n.log}
 	c.Ping = &pingDelegate{n: n}
+	c.Alive = newAliveDelegate(n.cfg.Name)
 	c.Logger = memberlistLogger(n.log, func(node string) { n.events.put(event{kind: evSuspect, name: node}) })
 	c.LogOutput = nil
 	return c

@@ -214,7 +214,7 @@ func (p *presence) fresh(pr *peer, b beatID, at time.Time) bool {
 		return false
 	}
 	if b.epoch != pr.beat.epoch {
-		return b.epoch <= uint64(at.Add(24*time.Hour).UnixNano())
+		return b.epoch <= maxEpoch(at)
 	}
 	allowed := uint64(1000)
 	if !pr.lastHeard.IsZero() && p.timing.HeartbeatInterval > 0 {
