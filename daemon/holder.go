@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/netip"
 	"slices"
 	"sync"
@@ -26,6 +27,31 @@ type addrs interface {
 	Renew(p netip.Prefix, lifetime time.Duration, opts ...vip.AddrOption) error
 	Remove(netip.Prefix) error
 	List() ([]netip.Prefix, error)
+}
+
+// lifetimeLister is what an address manager offers when it can tell how
+// long each address of its interface stays valid.
+type lifetimeLister interface {
+	// Lifetimes returns, by address, the time left of its valid
+	// lifetime, or permanentLifetime for one without.
+	Lifetimes() (map[netip.Prefix]time.Duration, error)
+}
+
+// permanentLifetime is the lifetime of an address that has none.
+const permanentLifetime = time.Duration(math.MaxInt64)
+
+// lifetimesOf returns how long each address of m's interface stays
+// valid (see lifetimeLister); nil when m cannot tell. vip.Manager does
+// not say: its interface's addresses are read in the process's network
+// namespace, where the daemon's managers act (systemLifetimes).
+func lifetimesOf(m addrs) (map[netip.Prefix]time.Duration, error) {
+	switch m := m.(type) {
+	case lifetimeLister:
+		return m.Lifetimes()
+	case *vip.Manager:
+		return systemLifetimes(m.Name())
+	}
+	return nil, nil
 }
 
 // holder puts one instance's VIPs on their interfaces and announces
@@ -78,6 +104,10 @@ type holder struct {
 
 	mu     sync.Mutex
 	master bool
+	// added are the VIPs this holder put on their interfaces in this
+	// run and has not removed since. Only those may be removed when
+	// they look like the host's own addresses (see hostsOwn).
+	added map[netip.Prefix]bool
 	// expiredLogged: ensure has said once that the VIPs expired, since
 	// the last Acquire.
 	expiredLogged bool
@@ -122,6 +152,7 @@ func (h *holder) Acquire(ctx context.Context) error {
 		if err := h.mgr(p).AddFor(p, h.lifetime, h.addOpts(p)...); err != nil {
 			return err
 		}
+		h.markAdded(p)
 	}
 	h.master = true
 	h.expiredLogged = false
@@ -190,7 +221,9 @@ func (h *holder) removeAll(why string) {
 // Release stops announcing and removes every VIP; it tries all of them
 // even when one fails. A VIP already gone counts as removed. It returns
 // an error naming every VIP still on its interface, and logs "VIPs
-// removed" only when none is.
+// removed" only when none is. An address equal to a VIP that is the
+// host's own (see hostVIPs) is left alone: a VIP this holder has not
+// added in this run, after a failed Acquire say, may be one.
 func (h *holder) Release(ctx context.Context) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -203,9 +236,22 @@ func (h *holder) Release(ctx context.Context) error {
 		have   map[netip.Prefix]bool
 		listed bool
 	)
+	own, ownErrs := h.hostVIPs()
 	for _, p := range h.inst.VIPs {
+		if err := ownErrs[p]; err != nil {
+			// Whether it is the host's own address is not known:
+			// it stays, and the election tries again.
+			left = append(left, p)
+			errs = append(errs, err)
+			continue
+		}
+		if own[p] {
+			h.log.Warn("not removing an address equal to a VIP: it is the host's own, not one havip added", "vip", p.String(), "interface", h.mgr(p).Name())
+			continue
+		}
 		err := h.mgr(p).Remove(p)
 		if err == nil {
+			delete(h.added, p)
 			continue
 		}
 		// The removal failed; the VIP may be gone all the same (the
@@ -214,6 +260,7 @@ func (h *holder) Release(ctx context.Context) error {
 			have, listed = h.present(), true
 		}
 		if have != nil && !have[p] {
+			delete(h.added, p)
 			continue
 		}
 		left = append(left, p)
@@ -285,8 +332,13 @@ func (h *holder) leftGone(ifname string, present map[netip.Prefix]bool) bool {
 // removeStale removes the instance's VIPs at start-up, before the node
 // joins, so a node never starts out holding (after kill -9, say). A
 // missing interface has none to remove; the error of the instance's own
-// wraps vip.ErrNoLink.
+// wraps vip.ErrNoLink. An address equal to a VIP with a prefix that
+// lives otherwise than havip adds its VIPs is the host's own (its
+// primary address, say: see hostsOwn) and stays; `havip run` refuses
+// such a VIP before it gets here (preflight), this is the last guard.
 func (h *holder) removeStale() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	var errs []error
 	for _, ifname := range h.inst.Interfaces() {
 		have, err := h.ips[ifname].List()
@@ -296,8 +348,20 @@ func (h *holder) removeStale() error {
 			}
 			continue
 		}
+		var stale []netip.Prefix
 		for _, p := range h.onInterface(ifname, have) {
-			if !slices.Contains(h.inst.VIPs, p) {
+			if slices.Contains(h.inst.VIPs, p) {
+				stale = append(stale, p)
+			}
+		}
+		own, err := h.hostAddrs(ifname, stale)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, p := range stale {
+			if own[p] {
+				h.log.Warn("not removing an address equal to a VIP: it is the host's own, not one havip added", "vip", p.String(), "interface", ifname)
 				continue
 			}
 			if err := h.ips[ifname].Remove(p); err != nil {
@@ -308,6 +372,81 @@ func (h *holder) removeStale() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// hostVIPs (h.mu held) tells which VIPs are on their interfaces as the
+// host's own addresses (see hostAddrs), and, by VIP, why it could not
+// tell.
+func (h *holder) hostVIPs() (map[netip.Prefix]bool, map[netip.Prefix]error) {
+	own, errs := map[netip.Prefix]bool{}, map[netip.Prefix]error{}
+	for _, ifname := range h.inst.Interfaces() {
+		ps := h.onInterface(ifname, h.inst.VIPs)
+		found, err := h.hostAddrs(ifname, ps)
+		for _, p := range ps {
+			switch {
+			case found[p]:
+				own[p] = true
+			case err != nil && h.mayBeHosts(p):
+				errs[p] = err
+			}
+		}
+	}
+	return own, errs
+}
+
+// hostAddrs (h.mu held) returns which of the VIPs ps of ifname are on
+// it now as the host's own addresses, not as havip adds its VIPs (see
+// hostsOwn). It reads the interface's addresses only when one of ps
+// may be the host's; a missing interface has none.
+func (h *holder) hostAddrs(ifname string, ps []netip.Prefix) (map[netip.Prefix]bool, error) {
+	if !slices.ContainsFunc(ps, h.mayBeHosts) {
+		return nil, nil
+	}
+	lifetimes, err := lifetimesOf(h.ips[ifname])
+	if errors.Is(err, vip.ErrNoLink) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the lifetimes of the addresses of %s: %w", ifname, err)
+	}
+	own := map[netip.Prefix]bool{}
+	for _, p := range ps {
+		if left, ok := lifetimes[p]; ok && h.mayBeHosts(p) && h.hostsOwn(left) {
+			own[p] = true
+		}
+	}
+	return own, nil
+}
+
+// mayBeHosts (h.mu held) reports whether an address equal to the VIP p
+// may be the host's own: p has a prefix, and this holder did not add it
+// in this run. A host address (/32, /128) is taken for havip's, as a
+// host rarely has one and havip has always removed it at start-up.
+func (h *holder) mayBeHosts(p netip.Prefix) bool {
+	return p.Bits() != p.Addr().BitLen() && !h.added[p]
+}
+
+// hostsOwn tells whether an address equal to a VIP with a prefix, valid
+// for left more (permanentLifetime: for ever), is the host's own rather
+// than one havip added. havip adds its VIPs for h.lifetime, so one that
+// would outlive that — a permanent address, a DHCP lease's — is the
+// host's. With a lifetime of 0 havip's own are permanent and cannot be
+// told from the host's: only one with a lifetime is the host's, and a
+// permanent one is removed as before (`havip check` warns about it).
+func (h *holder) hostsOwn(left time.Duration) bool {
+	if h.lifetime <= 0 {
+		return left != permanentLifetime
+	}
+	// The kernel keeps lifetimes in whole seconds, rounded up.
+	return left > (h.lifetime + time.Second - 1).Truncate(time.Second)
+}
+
+// markAdded (h.mu held) notes that this holder added p in this run.
+func (h *holder) markAdded(p netip.Prefix) {
+	if h.added == nil {
+		h.added = map[netip.Prefix]bool{}
+	}
+	h.added[p] = true
 }
 
 // ensure re-adds the VIPs of ifname that someone else removed while
@@ -345,6 +484,7 @@ func (h *holder) ensure(ifname string, present map[netip.Prefix]bool) []netip.Pr
 			h.log.Error("re-adding removed VIP", "vip", p.String(), "interface", ifname, "err", err)
 			continue
 		}
+		h.markAdded(p)
 		added = append(added, p)
 	}
 	if len(added) > 0 && h.expired(h.now()) {
@@ -416,6 +556,7 @@ func (h *holder) update(inst config.Instance, ip addrs) error {
 			errs = append(errs, err)
 			continue
 		}
+		h.markAdded(p)
 		burst = append(burst, p)
 	}
 	changed := len(kept) != len(old.VIPs) || len(burst) > 0 || old.Announce != inst.Announce

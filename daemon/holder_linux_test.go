@@ -144,3 +144,59 @@ func TestHolderLifetimeOnKernel(t *testing.T) {
 		t.Errorf("no \"VIPs removed\" after releasing expired VIPs:\n%s", logs)
 	}
 }
+
+// TestHolderRemoveStaleOnKernel: at start-up, on a real interface, the
+// kernel's lifetimes tell the host's own addresses from VIPs an earlier
+// run left: the host's primary address (permanent) and a DHCP lease's
+// stay although they equal VIPs with a prefix; a VIP with a prefix that
+// lives as havip adds it, and a host address, go.
+func TestHolderRemoveStaleOnKernel(t *testing.T) {
+	ns := nstest.New(t)
+	a, _ := ns.Veth(t, "a", "b")
+	add := func(cidr string, lifetime int) netip.Prefix {
+		t.Helper()
+		ad, err := netlink.ParseAddr(cidr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ad.ValidLft, ad.PreferedLft = lifetime, lifetime
+		if err := ns.Handle().AddrReplace(a, ad); err != nil {
+			t.Fatalf("adding %s: %v", cidr, err)
+		}
+		return netip.MustParsePrefix(cidr)
+	}
+	primary := add("192.0.2.2/24", 0)
+	leased := add("192.0.2.3/24", 86400)
+	left := add("192.0.2.60/24", 5)
+	host := add("192.0.2.22/32", 0)
+
+	err := ns.Do(func() error {
+		// The daemon's managers act in the process's namespace; here
+		// that of this thread.
+		m := vip.New("a")
+		defer m.Close()
+		inst := config.Instance{Name: "web", Interface: "a", VIPs: []netip.Prefix{primary, leased, left, host}}
+		h := newHolder(inst, m, 5*time.Second, slog.New(slog.DiscardHandler))
+		if err := h.removeStale(); err != nil {
+			return err
+		}
+		have, err := m.List()
+		if err != nil {
+			return err
+		}
+		for _, p := range []netip.Prefix{primary, leased} {
+			if !slices.Contains(have, p) {
+				t.Errorf("the host's own %s was removed: %v left", p, have)
+			}
+		}
+		for _, p := range []netip.Prefix{left, host} {
+			if slices.Contains(have, p) {
+				t.Errorf("the stale VIP %s was not removed: %v left", p, have)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -350,4 +351,100 @@ func TestHolderUpdate(t *testing.T) {
 		t.Errorf("new interface has %v, want 2 VIPs", have)
 	}
 	eventually(t, "a burst on the new interface", func() bool { n, _ := ann.get(); return n == 9+2*3 })
+}
+
+// lifetimeAddrs is a fakeAddrs that tells its addresses' lifetimes, as
+// the kernel does: permanentLifetime unless lifetimes says otherwise.
+type lifetimeAddrs struct {
+	*fakeAddrs
+	lifetimes map[netip.Prefix]time.Duration
+}
+
+func (l lifetimeAddrs) Lifetimes() (map[netip.Prefix]time.Duration, error) {
+	have, _ := l.snapshot()
+	out := map[netip.Prefix]time.Duration{}
+	for _, p := range have {
+		out[p] = permanentLifetime
+		if left, ok := l.lifetimes[p]; ok {
+			out[p] = left
+		}
+	}
+	return out, nil
+}
+
+// TestHolderRemoveStaleKeepsHostsOwn: at start-up, an address equal to
+// a VIP with a prefix stays when it is the host's own — it outlives what
+// havip adds its VIPs for (permanent, a DHCP lease) — and goes when it
+// lives as havip adds it. With address_lifetime 0 havip's own are
+// permanent: then only one with a lifetime is the host's. A host
+// address (/32) is havip's either way.
+func TestHolderRemoveStaleKeepsHostsOwn(t *testing.T) {
+	primary := netip.MustParsePrefix("192.0.2.2/24") // permanent
+	leased := netip.MustParsePrefix("192.0.2.3/24")  // a DHCP lease
+	left := netip.MustParsePrefix("192.0.2.60/24")   // as havip adds it
+	host := netip.MustParsePrefix("192.0.2.22/32")   // permanent
+	tests := []struct {
+		lifetime time.Duration
+		want     []netip.Prefix
+	}{
+		{time.Second, []netip.Prefix{primary, leased}},
+		{0, []netip.Prefix{leased, left}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.lifetime.String(), func(t *testing.T) {
+			ip := &fakeAddrs{have: []netip.Prefix{primary, leased, left, host}}
+			la := lifetimeAddrs{ip, map[netip.Prefix]time.Duration{leased: 86390 * time.Second, left: time.Second}}
+			inst := config.Instance{Name: "web", Interface: "eth0", VIPs: []netip.Prefix{primary, leased, left, host}}
+			var logs syncBuffer
+			h := newHolder(inst, la, tt.lifetime, slog.New(slog.NewTextHandler(&logs, nil)))
+			if err := h.removeStale(); err != nil {
+				t.Fatal(err)
+			}
+			have, _ := ip.snapshot()
+			if diff := cmp.Diff(tt.want, have, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+				t.Errorf("left on the interface (-want +got):\n%s", diff)
+			}
+			kept := `msg="not removing an address equal to a VIP: it is the host's own, not one havip added" instance=web vip=` + tt.want[0].String() + " interface=eth0"
+			if !strings.Contains(logs.String(), kept) {
+				t.Errorf("the kept address is not logged as %q:\n%s", kept, logs.String())
+			}
+		})
+	}
+}
+
+// TestHolderReleaseKeepsHostsOwn: a release after a failed Acquire
+// leaves an address equal to a VIP it did not add alone when it is the
+// host's own; a VIP this holder added it removes, whatever it looks
+// like.
+func TestHolderReleaseKeepsHostsOwn(t *testing.T) {
+	v4 := netip.MustParsePrefix("198.18.0.100/32")
+	primary := netip.MustParsePrefix("192.0.2.2/24")
+	ip := &fakeAddrs{have: []netip.Prefix{primary}, fail: errors.New("file exists")}
+	la := lifetimeAddrs{ip, nil}
+	inst := config.Instance{Name: "web", Interface: "eth0", VIPs: []netip.Prefix{v4, primary}, Announce: config.Announce{Count: 1, Interval: time.Millisecond}}
+	h := newHolder(inst, la, time.Second, slog.New(slog.DiscardHandler))
+	h.open = func(string, *slog.Logger) (announcer, error) { return &fakeAnnouncer{}, nil }
+	t.Cleanup(h.close)
+	ctx := context.Background()
+	if err := h.Acquire(ctx); err == nil {
+		t.Fatal("Acquire succeeded")
+	}
+	if err := h.Release(ctx); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if have, _ := ip.snapshot(); !slices.Equal(have, []netip.Prefix{primary}) {
+		t.Errorf("after the release of a failed Acquire: %v, want %v left", have, primary)
+	}
+
+	// Added by this holder, it is havip's VIP and goes.
+	ip.fail = nil
+	if err := h.Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Release(ctx); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if have, _ := ip.snapshot(); len(have) != 0 {
+		t.Errorf("after releasing what it added: %v, want nothing", have)
+	}
 }

@@ -2,8 +2,11 @@ package preflight
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/havip/havip/config"
 )
@@ -12,7 +15,16 @@ import (
 type HostLink struct {
 	Name  string
 	Addrs []netip.Prefix
+	// Lifetimes says how long each of Addrs stays valid: Permanent for
+	// an address without a lifetime, the time left for one with (havip
+	// adds its VIPs with one, a DHCP client its lease's address). An
+	// address missing here, every address when it is nil, is of
+	// unknown lifetime: outside Linux the host cannot tell.
+	Lifetimes map[netip.Prefix]time.Duration
 }
+
+// Permanent is the lifetime of an address that has none.
+const Permanent = time.Duration(math.MaxInt64)
 
 // Gateway is a next hop of the host's routing table.
 type Gateway struct {
@@ -68,7 +80,7 @@ func vipUses(cfg *config.Config, h Host) ([]vipUse, error) {
 		for j, p := range in.VIPs {
 			ifname := in.Place(p).Interface
 			uses := gatewayUses(p.Addr(), gws)
-			uses = append(uses, addressUses(p, ifname, links)...)
+			uses = append(uses, addressUses(p, ifname, links, cfg.Cluster.Timing.AddressLifetime)...)
 			if link, exists := byName[ifname]; exists {
 				uses = append(uses, subnetUses(p, link)...)
 			}
@@ -101,9 +113,14 @@ func gatewayUses(a netip.Addr, gws []Gateway) []vipUse {
 }
 
 // addressUses finds a VIP among the host's own addresses. On the VIP's
-// own interface with its own prefix it is what havip adds: left by an
-// earlier run (removed at start-up) or held by this one.
-func addressUses(p netip.Prefix, ifname string, links []HostLink) []vipUse {
+// own interface with its own prefix it may be what havip adds: left by
+// an earlier run (removed at start-up) or held by this one. A VIP with
+// a prefix can be the host's own address too (its primary one, say),
+// which havip would then remove at start-up and on release; havip adds
+// its VIPs for lifetime (cluster.tuning.address_lifetime; 0:
+// permanently), so one that lives otherwise is the host's (see
+// hostsOwn). A host address (/32, /128) is taken for havip's.
+func addressUses(p netip.Prefix, ifname string, links []HostLink, lifetime time.Duration) []vipUse {
 	a := p.Addr()
 	var out []vipUse
 	for _, l := range links {
@@ -111,14 +128,61 @@ func addressUses(p netip.Prefix, ifname string, links []HostLink) []vipUse {
 			if q.Addr() != a {
 				continue
 			}
-			if l.Name == ifname && q == p {
-				out = append(out, vipUse{sev: Info, msg: fmt.Sprintf("%s holds %s as havip adds a VIP: left by an earlier run, which havip removes at start-up, or held by the daemon running now", l.Name, q)})
+			if l.Name != ifname || q != p {
+				out = append(out, vipUse{sev: Error, msg: fmt.Sprintf("%q is already an address of this host (%s on %s); a VIP must be an address no member owns", a, q, l.Name)})
 				continue
 			}
-			out = append(out, vipUse{sev: Error, msg: fmt.Sprintf("%q is already an address of this host (%s on %s); a VIP must be an address no member owns", a, q, l.Name)})
+			left, known := l.Lifetimes[q]
+			switch own, sure := hostsOwn(p, left, known, lifetime); {
+			case own:
+				out = append(out, vipUse{sev: Error, msg: fmt.Sprintf("%q is already an address of this host (%s on %s, %s), not a VIP havip added (%s): havip would remove it at start-up and on release; a VIP must be an address no member owns",
+					p, q, l.Name, lifetimeText(left), addedText(lifetime))})
+			case !sure:
+				out = append(out, vipUse{sev: Warning, msg: fmt.Sprintf("%s holds %s permanently: a VIP an earlier run left or the daemon running now holds (%s), or the host's own address, which havip would remove at start-up and on release; make sure it is not the host's, or set cluster.tuning.address_lifetime so that havip can tell them apart",
+					l.Name, q, addedText(lifetime))})
+			default:
+				out = append(out, vipUse{sev: Info, msg: fmt.Sprintf("%s holds %s as havip adds a VIP: left by an earlier run, which havip removes at start-up, or held by the daemon running now", l.Name, q)})
+			}
 		}
 	}
 	return out
+}
+
+// hostsOwn tells whether the VIP p, found with its prefix on its
+// interface and valid for left more (known: the host could tell), is
+// the host's own address rather than one havip added for lifetime: a
+// VIP with a prefix that lives longer than havip would have added it
+// for (permanent, or a DHCP lease), or with address_lifetime "0s" one
+// that does not live forever. sure is false when it cannot tell: a
+// permanent address with address_lifetime "0s". A host address (/32,
+// /128) and an address of unknown lifetime count as havip's, as before
+// havip read lifetimes.
+func hostsOwn(p netip.Prefix, left time.Duration, known bool, lifetime time.Duration) (own, sure bool) {
+	if !known || p.Bits() == p.Addr().BitLen() {
+		return false, true
+	}
+	if lifetime <= 0 {
+		return left != Permanent, left != Permanent
+	}
+	// The kernel keeps lifetimes in whole seconds, rounded up.
+	return left > (lifetime + time.Second - 1).Truncate(time.Second), true
+}
+
+// lifetimeText says how long an address stays: "permanent", or "valid
+// for 23h59m50s more".
+func lifetimeText(left time.Duration) string {
+	if left == Permanent {
+		return "permanent"
+	}
+	return "valid for " + left.String() + " more"
+}
+
+// addedText says how havip adds its VIPs, given address_lifetime.
+func addedText(lifetime time.Duration) string {
+	if lifetime <= 0 {
+		return `with address_lifetime "0s" havip adds its VIPs permanently`
+	}
+	return "havip adds its VIPs for address_lifetime " + lifetime.String()
 }
 
 // subnetUses checks a VIP against the subnets of its interface: not
@@ -133,7 +197,9 @@ func subnetUses(vip netip.Prefix, l HostLink) []vipUse {
 			continue
 		}
 		subnet := p.Masked()
-		subnets = append(subnets, subnet.String())
+		if !slices.Contains(subnets, subnet.String()) {
+			subnets = append(subnets, subnet.String())
+		}
 		if !subnet.Contains(a) {
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -47,9 +48,25 @@ func (n SystemHost) Links() ([]HostLink, error) {
 		}
 		if p, ok := prefixOf(a.IPNet); ok {
 			out[i].Addrs = append(out[i].Addrs, p)
+			if out[i].Lifetimes == nil {
+				out[i].Lifetimes = map[netip.Prefix]time.Duration{}
+			}
+			out[i].Lifetimes[p] = addrLifetime(a)
 		}
 	}
 	return out, nil
+}
+
+// addrLifetime is how long an address stays valid: Permanent for one
+// the kernel keeps without a lifetime (IFA_F_PERMANENT: the host's own
+// or a VIP added with address_lifetime "0s"), else the whole seconds
+// left of its valid lifetime.
+func addrLifetime(a netlink.Addr) time.Duration {
+	const infinite = 0xFFFFFFFF // INFINITY_LIFE_TIME
+	if a.Flags&unix.IFA_F_PERMANENT != 0 || a.ValidLft < 0 || a.ValidLft >= infinite {
+		return Permanent
+	}
+	return time.Duration(a.ValidLft) * time.Second
 }
 
 // Gateways implements Host.

@@ -40,6 +40,15 @@ func TestSystemHostInNamespace(t *testing.T) {
 	addr(a, "192.168.50.22/32")
 	addr(a, "2001:db8:50::11/64")
 	addr(b, "192.168.70.5/24")
+	// An address with a lifetime, as a DHCP client adds its lease's.
+	leased, err := netlink.ParseAddr("192.168.50.70/24")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leased.ValidLft, leased.PreferedLft = 100, 100
+	if err := h.AddrReplace(a, leased); err != nil {
+		t.Fatalf("adding %s for 100s: %v", leased, err)
+	}
 	route := func(dst string, gw string) {
 		t.Helper()
 		r := &netlink.Route{LinkIndex: a.Attrs().Index, Gw: net.ParseIP(gw)}
@@ -67,12 +76,19 @@ func TestSystemHostInNamespace(t *testing.T) {
 		{preflight.Info, "vip", `vips[7]: eth0 holds 192.168.50.22/32 as havip adds a VIP`, ""},
 		{preflight.Warning, "vip", `vips[8]: "10.9.9.9" is outside every IPv4 subnet of eth0 (192.168.50.0/24)`, ""},
 	})
+	// The host's own addresses as VIPs with their prefix: the kernel
+	// tells they are not havip's by their lifetimes.
+	got = preflight.Run(context.Background(), vipConfig(t, "192.168.50.11/24", "192.168.50.70/24"), preflight.Options{Root: t.TempDir(), Host: preflight.SystemHost{Handle: h}})
+	match(t, got, []want{
+		{preflight.Error, "vip", `vips[0]: "192.168.50.11/24" is already an address of this host (192.168.50.11/24 on eth0, permanent), not a VIP havip added`, ""},
+		{preflight.Error, "vip", `vips[1]: "192.168.50.70/24" is already an address of this host (192.168.50.70/24 on eth0, valid for 1m`, ""},
+	})
 	if err := preflight.Refuse(vipConfig(t, "192.168.50.40", "192.168.50.22"), preflight.Options{Host: preflight.SystemHost{Handle: h}}); err != nil {
 		t.Errorf("Refuse of usable VIPs: %v", err)
 	}
 
 	// Without a handle it asks the namespace of the calling thread.
-	err := ns.Do(func() error {
+	err = ns.Do(func() error {
 		if err := preflight.Refuse(vipConfig(t, "192.168.50.1"), preflight.Options{Host: preflight.SystemHost{}}); err == nil {
 			t.Error("Refuse of the gateway in the namespace: nil")
 		}
