@@ -73,11 +73,19 @@ func TestCloudPair(t *testing.T) {
 				conf+":8: global_defs: enable_script_security: note: havip always refuses",
 				conf+":21: vrrp_script chk_upstream: script: changed: \"/usr/bin/curl -fs http://127.0.0.1/health | grep -q ok\" has shell syntax: havip runs it with /bin/sh -c",
 				conf+":26: vrrp_instance VI_web: state: not carried over:",
-				conf+":32: vrrp_instance VI_web: advert_int: changed: advert_int 1s: a keepalived backup took over from a silent master after about 3.",
+				conf+`:32: vrrp_instance VI_web: advert_int: changed: advert_int 1s: failover in about 3.`,
 				conf+`:48: vrrp_instance VI_web: notify_master: changed: runs as ["/bin/sh", "-c", "/etc/keepalived/notify.sh master", "notify"]: havip appends the instance, the state and the VIPs to notify.master`,
 				conf+`:51: vrrp_instance VI_web: notify_stop: changed: runs as ["/bin/sh", "-c", "/etc/keepalived/notify.sh stop", "notify"]`,
 				"cluster.quorum: note: two members: quorum is off",
 			)
+			// The failover times, as the issue asking for the import words
+			// them.
+			if want := `with keepalived (a backup takes over from a silent master after 3 × advert_int and a skew for priority `; !strings.Contains(reportText(res.Report), want) {
+				t.Errorf("no %q in:\n%s", want, reportText(res.Report))
+			}
+			if want := `; cluster.timing = "conservative", the nearest havip profile: failover in about 6s (the profiles: default about 900ms, fast about 225ms, instant about 35ms, conservative about 6s)`; !strings.Contains(reportText(res.Report), want) {
+				t.Errorf("no %q in:\n%s", want, reportText(res.Report))
+			}
 			// The VIP with its prefix and label and script_user root are
 			// carried over as they are.
 			for _, f := range res.Report {

@@ -36,7 +36,7 @@ func profileTimes() string {
 	var parts []string
 	for _, name := range config.ProfileNames() {
 		p, _ := config.Profile(name)
-		parts = append(parts, fmt.Sprintf("%s %s", name, roundTime(p.FailureDetection())))
+		parts = append(parts, fmt.Sprintf("%s about %s", name, roundTime(p.FailureDetection())))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -69,7 +69,7 @@ func (c *converter) timing() {
 		where = from.where + ": advert_int"
 	}
 	c.rep.add(node, Changed, where,
-		"advert_int %s: a keepalived backup took over from a silent master after about %s (3 × advert_int and a skew for priority %d); "+
-			"the nearest havip timing profile, %q, notices a dead member in about %s (the profiles: %s). havip has one timing for the cluster: it follows the fastest advert_int",
+		"advert_int %s: failover in about %s with keepalived (a backup takes over from a silent master after 3 × advert_int and a skew for priority %d); "+
+			"cluster.timing = %q, the nearest havip profile: failover in about %s (the profiles: %s). havip has one timing for the cluster: it follows the fastest advert_int",
 		advert, roundTime(kd), prio, name, roundTime(fd), profileTimes())
 }
