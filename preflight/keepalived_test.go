@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/havip/havip/preflight"
@@ -53,6 +54,30 @@ func TestKeepalived(t *testing.T) {
 		{preflight.Warning, "keepalived", "keepalived runs on this host (pid 812, /etc/keepalived/lb.conf): havip and keepalived do not see each other", "systemctl disable --now keepalived"},
 		{preflight.Warning, "keepalived", `VIP 192.168.0.22 of instance "web" is also a VIP of keepalived's vrrp_instance VI_1 (/etc/keepalived/keepalived.conf:4)`, "docs/keepalived.md"},
 		{preflight.Warning, "keepalived", `VIP 2001:db8:10::80 of instance "web" is also a VIP of keepalived's vrrp_instance LB (/etc/keepalived/vips.conf:4)`, ""},
+	})
+}
+
+// TestKeepalivedConfigID reads a running keepalived's configuration with
+// the config-id it was started with (-i), which its @ lines follow.
+func TestKeepalivedConfigID(t *testing.T) {
+	root := t.TempDir()
+	shared := "vrrp_instance VI_1 {\n interface eth0\n virtual_ipaddress {\n  @lb-a 10.9.9.1\n  @lb-b 192.168.0.23\n }\n}\n"
+	writeTree(t, root, map[string]string{
+		"proc/700/comm":             "keepalived\n",
+		"proc/700/cmdline":          "/usr/sbin/keepalived\x00-D\x00-i\x00lb-b\x00--use-file=/etc/keepalived/pair.conf\x00",
+		"proc/701/comm":             "keepalived\n",
+		"proc/701/cmdline":          "/usr/sbin/keepalived\x00-D\x00-i\x00lb-b\x00--use-file=/etc/keepalived/pair.conf\x00",
+		"proc/720/comm":             "keepalived\n",
+		"proc/720/cmdline":          "keepalived\x00--config-id=lb-c\x00-f/etc/keepalived/other.conf\x00",
+		"etc/keepalived/pair.conf":  shared,
+		"etc/keepalived/other.conf": strings.ReplaceAll(shared, "@lb-b", "@lb-c"),
+	})
+	got := preflight.Run(context.Background(), parse(t, testConfig), preflight.Options{Root: root})
+	match(t, got, []want{
+		{preflight.Warning, "keepalived", "keepalived runs on this host (pid 700, /etc/keepalived/pair.conf, config-id lb-b)", "systemctl disable --now keepalived"},
+		{preflight.Warning, "keepalived", "keepalived runs on this host (pid 720, /etc/keepalived/other.conf, config-id lb-c)", "systemctl disable --now keepalived"},
+		{preflight.Warning, "keepalived", `VIP 192.168.0.23 of instance "web" is also a VIP of keepalived's vrrp_instance VI_1 (/etc/keepalived/pair.conf:5)`, ""},
+		{preflight.Warning, "keepalived", `VIP 192.168.0.23 of instance "web" is also a VIP of keepalived's vrrp_instance VI_1 (/etc/keepalived/other.conf:5)`, ""},
 	})
 }
 
