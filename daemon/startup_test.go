@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -131,9 +132,21 @@ func TestFlatErrors(t *testing.T) {
 	log.Warn("no configured peer reachable", "err", one, "peers", 1)
 	log.With("err", fmt.Errorf("joining: %w", two)).Warn("rejoin failed")
 	log.Info("plain", "err", fmt.Errorf("plain error"))
+	// Every multi-error of an errors.Join, not only the first.
+	log.Warn("joined", "err", errors.Join(multi{errors.New("a")}, multi{errors.New("b"), errors.New("c")}))
+	log.Warn("wrapped join", "err", fmt.Errorf("starting: %w", errors.Join(errors.New("x"), fmt.Errorf("y: %w", two))))
+	// The text of a multi-error, as the election logs a rejoin's.
+	log.Warn("cannot join configured peer", "peer", "10.0.0.3:7946", "err", two.Error())
+	log.Warn("nested text", "err", multi{errors.New("outer"), one}.Error())
+	log.Info("lines", "text", "two\nlines")
 	want := `level=WARN msg="no configured peer reachable" err="failed to join 10.0.0.2:7946: dial tcp 10.0.0.2:7946: connect: connection refused" peers=1
 level=WARN msg="rejoin failed" err="joining: failed to join a: refused; failed to join b: timeout"
 level=INFO msg=plain err="plain error"
+level=WARN msg=joined err="a; b; c"
+level=WARN msg="wrapped join" err="starting: x; y: failed to join a: refused; failed to join b: timeout"
+level=WARN msg="cannot join configured peer" peer=10.0.0.3:7946 err="failed to join a: refused; failed to join b: timeout"
+level=WARN msg="nested text" err="outer; failed to join 10.0.0.2:7946: dial tcp 10.0.0.2:7946: connect: connection refused"
+level=INFO msg=lines text="two\nlines"
 `
 	var got []string
 	for _, line := range strings.SplitAfter(b.String(), "\n") {
