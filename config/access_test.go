@@ -3,6 +3,7 @@
 package config_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,5 +97,28 @@ func TestSocketGroup(t *testing.T) {
 	}
 	if _, err := config.ParseWithOptions([]byte(bad), "havip.toml", config.ParseOptions{SkipKeyFile: true}); err != nil {
 		t.Errorf("unknown group away from the host: %v", err)
+	}
+}
+
+// A key owned by another user than root (or the one running havip) is
+// refused, saying who may own it and with the chown that fixes it.
+func TestKeyOfAnotherUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give the key to another user")
+	}
+	dir := t.TempDir()
+	key := filepath.Join(dir, "secret.key")
+	if err := os.WriteFile(key, []byte("MDEyMzQ1Njc4OWFiY2RlZg==\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(key, 65534, -1); err != nil {
+		t.Fatal(err)
+	}
+	text := "[cluster]\nname = \"t\"\nsecret_key_file = \"secret.key\"\n"
+	_, err := config.Parse([]byte(text), filepath.Join(dir, "havip.toml"))
+	want := fmt.Sprintf("cluster.secret_key_file: %q belongs to uid 65534", key)
+	fix := fmt.Sprintf("; it must belong to root or the user running havip (uid 0); run: chown root: %s", key)
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), fix) {
+		t.Errorf("Parse: %v, want %q and %q", err, want, fix)
 	}
 }
