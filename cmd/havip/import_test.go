@@ -133,6 +133,7 @@ func TestImportErrors(t *testing.T) {
 	if err := os.WriteFile(lvs, []byte("virtual_server 10.0.0.1 80 {\n  lb_algo rr\n}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	template := filepath.Join("..", "..", "keepalived", "testdata", "samples", "kubeadm-placeholders.conf")
 	for _, tt := range []struct {
 		args []string
 		want string
@@ -142,6 +143,9 @@ func TestImportErrors(t *testing.T) {
 		{[]string{"import", "keepalived", filepath.Join(dir, "none.conf")}, "none.conf: no such file"},
 		{[]string{"import", "keepalived", lvs}, lvs + ":1: virtual_server: not carried over: havip does not configure LVS"},
 		{[]string{"import", "keepalived", lvs}, "has no vrrp_instance havip can hold: nothing written"},
+		// A template whose placeholders are not filled in.
+		{[]string{"import", "keepalived", template}, template + ":17: problem: ${INTERFACE} is not defined: keepalived leaves it as written"},
+		{[]string{"import", "keepalived", template}, "has no vrrp_instance havip can hold: nothing written"},
 	} {
 		code, out, errOut := runCmd(t, tt.args...)
 		if code != exitUsage || out != "" || !strings.Contains(errOut, tt.want) {
