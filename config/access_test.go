@@ -122,3 +122,51 @@ func TestKeyOfAnotherUser(t *testing.T) {
 		t.Errorf("Parse: %v, want %q and %q", err, want, fix)
 	}
 }
+
+// A configuration in a directory that others may write to is refused:
+// they could put another file in its place. The sticky bit (/tmp) keeps
+// others from replacing what they do not own.
+func TestLoadRefusesWritableConfigDir(t *testing.T) {
+	tests := []struct {
+		mode os.FileMode
+		want string // "" when it loads
+	}{
+		{0o700, ""},
+		{0o755, ""},
+		{0o775, "can be changed by its group (mode 0775), who could then put another file in the place of "},
+		{0o757, "can be changed by every user (mode 0757)"},
+		{0o777 | os.ModeSticky, ""},
+	}
+	for _, tt := range tests {
+		p := writeConfig(t, 0o600)
+		dir := filepath.Dir(p)
+		if err := os.Chmod(dir, tt.mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := config.Load(p)
+		want := fmt.Sprintf("%s: the directory %q of the configuration %s", p, dir, tt.want)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("directory mode %v: %v", tt.mode, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "; run: chmod go-w "+dir)):
+			t.Errorf("directory mode %v: %v, want %q and the chmod", tt.mode, err, want)
+		}
+		if _, err := config.LoadWithOptions(p, config.ParseOptions{SkipKeyFile: true}); err != nil {
+			t.Errorf("directory mode %v, SkipKeyFile: %v", tt.mode, err)
+		}
+	}
+
+	// Through a symbolic link, the directory of the file it leads to
+	// counts too.
+	p := writeConfig(t, 0o600)
+	if err := os.Chmod(filepath.Dir(p), 0o775); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "havip.toml")
+	if err := os.Symlink(p, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.Load(link); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("the directory %q", filepath.Dir(p))) {
+		t.Errorf("through a link: %v, want the directory of the file it leads to", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"syscall"
 )
@@ -54,6 +55,36 @@ func configAccessProblems(path string, fi os.FileInfo) []string {
 	if uid, ok := fileOwner(fi); ok && uid != 0 && int(uid) != os.Geteuid() {
 		problems = append(problems, fmt.Sprintf("%q belongs to %s, who could run commands as root through it; run: chown root: %s",
 			path, userName(uid), path))
+	}
+	return append(problems, configDirProblems(path)...)
+}
+
+// configDirProblems refuses a directory of the configuration file that
+// its group or every user may write to without the sticky bit: whoever
+// can write to it can put another file in the configuration's place.
+// The directories are the one of path and, when path is a symbolic
+// link, the one of the file it leads to.
+func configDirProblems(path string) []string {
+	dirs := []string{filepath.Dir(path)}
+	if real, err := filepath.EvalSymlinks(path); err == nil && filepath.Dir(real) != dirs[0] {
+		dirs = append(dirs, filepath.Dir(real))
+	}
+	var problems []string
+	for _, dir := range dirs {
+		di, err := os.Stat(dir)
+		if err != nil {
+			continue
+		}
+		perm := di.Mode().Perm()
+		if perm&0o022 == 0 || di.Mode()&os.ModeSticky != 0 {
+			continue
+		}
+		who := "its group"
+		if perm&0o002 != 0 {
+			who = "every user"
+		}
+		problems = append(problems, fmt.Sprintf("the directory %q of the configuration can be changed by %s (mode %04o), who could then put another file in the place of %q and run commands as root through it; run: chmod go-w %s",
+			dir, who, perm, path, dir))
 	}
 	return problems
 }
