@@ -34,14 +34,21 @@ type Gateway struct {
 	Dst netip.Prefix
 	// Interface is the interface the route leaves by ("" if unknown).
 	Interface string
+	// Table is the routing table of the route: 0 or 254 for the main
+	// one, another number for a table of policy routing.
+	Table int
 }
+
+// mainTable is the number of the main routing table (RT_TABLE_MAIN).
+const mainTable = 254
 
 // Host is the host's own view of its network: what a VIP must not
 // collide with.
 type Host interface {
 	// Links lists every interface with its addresses.
 	Links() ([]HostLink, error)
-	// Gateways lists the next hops of the main routing table.
+	// Gateways lists the next hops of every routing table: the main
+	// one and those of policy routing.
 	Gateways() ([]Gateway, error)
 }
 
@@ -103,6 +110,9 @@ func gatewayUses(a netip.Addr, gws []Gateway) []vipUse {
 		what := "the default gateway"
 		if g.Dst.Bits() != 0 {
 			what = "the gateway of route " + g.Dst.String()
+		}
+		if g.Table != 0 && g.Table != mainTable {
+			what += fmt.Sprintf(" in routing table %d", g.Table)
 		}
 		if g.Interface != "" {
 			what += " on " + g.Interface

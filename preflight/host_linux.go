@@ -69,10 +69,13 @@ func addrLifetime(a netlink.Addr) time.Duration {
 	return time.Duration(a.ValidLft) * time.Second
 }
 
-// Gateways implements Host.
+// Gateways implements Host: the routes of every table (table 0 with
+// RT_FILTER_TABLE), so that a gateway of policy routing counts too.
 func (n SystemHost) Gateways() ([]Gateway, error) {
 	h := n.handle()
-	routes, err := retryDump(func() ([]netlink.Route, error) { return h.RouteList(nil, netlink.FAMILY_ALL) })
+	routes, err := retryDump(func() ([]netlink.Route, error) {
+		return h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +102,7 @@ func (n SystemHost) Gateways() ([]Gateway, error) {
 		}
 		for _, hop := range hops {
 			if gw, ok := netip.AddrFromSlice(hop.Gw); ok {
-				out = append(out, Gateway{Addr: gw.Unmap(), Dst: dst, Interface: names[hop.LinkIndex]})
+				out = append(out, Gateway{Addr: gw.Unmap(), Dst: dst, Interface: names[hop.LinkIndex], Table: r.Table})
 			}
 		}
 	}

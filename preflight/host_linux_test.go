@@ -18,7 +18,8 @@ import (
 
 // SystemHost reads addresses and gateways through netlink: here in a
 // namespace of the test's own, with a default route, a route through a
-// second gateway and a VIP an earlier run left.
+// second gateway, both again in a table of policy routing, and a VIP an
+// earlier run left.
 func TestSystemHostInNamespace(t *testing.T) {
 	ns := nstest.New(t)
 	h := ns.Handle()
@@ -49,9 +50,9 @@ func TestSystemHostInNamespace(t *testing.T) {
 	if err := h.AddrReplace(a, leased); err != nil {
 		t.Fatalf("adding %s for 100s: %v", leased, err)
 	}
-	route := func(dst string, gw string) {
+	route := func(dst string, gw string, table int) {
 		t.Helper()
-		r := &netlink.Route{LinkIndex: a.Attrs().Index, Gw: net.ParseIP(gw)}
+		r := &netlink.Route{LinkIndex: a.Attrs().Index, Gw: net.ParseIP(gw), Table: table}
 		if dst != "" {
 			_, r.Dst, _ = net.ParseCIDR(dst)
 		}
@@ -59,8 +60,11 @@ func TestSystemHostInNamespace(t *testing.T) {
 			t.Fatalf("adding route %s via %s: %v", dst, gw, err)
 		}
 	}
-	route("", "192.168.50.1")
-	route("192.168.60.0/24", "192.168.50.254")
+	route("", "192.168.50.1", 0)
+	route("192.168.60.0/24", "192.168.50.254", 0)
+	// Policy routing: gateways of a table of their own count too.
+	route("", "192.168.50.2", 100)
+	route("192.168.80.0/24", "192.168.50.3", 100)
 
 	cfg := vipConfig(t, "192.168.50.40", "192.168.50.1", "192.168.50.254", "192.168.50.0",
 		"192.168.50.255", "192.168.50.11", "192.168.70.5", "192.168.50.22", "10.9.9.9", "2001:db8:50::40")
@@ -76,6 +80,14 @@ func TestSystemHostInNamespace(t *testing.T) {
 		{preflight.Info, "vip", `vips[7]: eth0 holds 192.168.50.22/32 as havip adds a VIP`, ""},
 		{preflight.Warning, "vip", `vips[8]: "10.9.9.9" is outside every IPv4 subnet of eth0 (192.168.50.0/24)`, ""},
 	})
+	got = preflight.Run(context.Background(), vipConfig(t, "192.168.50.2", "192.168.50.3"), preflight.Options{Root: t.TempDir(), Host: preflight.SystemHost{Handle: h}})
+	match(t, got, []want{
+		{preflight.Error, "vip", `vips[0]: "192.168.50.2" is the default gateway in routing table 100 on eth0`, ""},
+		{preflight.Error, "vip", `vips[1]: "192.168.50.3" is the gateway of route 192.168.80.0/24 in routing table 100 on eth0`, ""},
+	})
+	if err := preflight.Refuse(vipConfig(t, "192.168.50.2"), preflight.Options{Host: preflight.SystemHost{Handle: h}}); err == nil {
+		t.Error("Refuse of a gateway of routing table 100: nil")
+	}
 	// The host's own addresses as VIPs with their prefix: the kernel
 	// tells they are not havip's by their lifetimes.
 	got = preflight.Run(context.Background(), vipConfig(t, "192.168.50.11/24", "192.168.50.70/24"), preflight.Options{Root: t.TempDir(), Host: preflight.SystemHost{Handle: h}})
