@@ -32,6 +32,8 @@ type metrics struct {
 	scriptRuns     *prometheus.CounterVec
 	scriptDuration *prometheus.HistogramVec
 	notifyRuns     *prometheus.CounterVec
+	// state reads the election's state at scrape time.
+	state *stateCollector
 }
 
 var states = []election.State{election.StateInit, election.StateBackup, election.StateMaster, election.StateFault}
@@ -64,10 +66,11 @@ func newMetrics(d *Daemon) *metrics {
 			Name: "havip_notify_runs_total",
 			Help: "Notify command runs by state and result: success, failure or timeout.",
 		}, []string{"instance", "state", "result"}),
+		state: &stateCollector{d: d},
 	}
 	m.reg.MustRegister(m.transitions, m.failover, m.scriptRuns, m.scriptDuration, m.notifyRuns,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&stateCollector{d: d})
+		m.state)
 	return m
 }
 
@@ -102,13 +105,23 @@ func (m *metrics) notifyDone(e notify.Event, r proc.Result) {
 // serve answers /metrics on l until ctx is done: the metrics task.
 func (m *metrics) serve(ctx context.Context, l net.Listener) error {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
+	mux.Handle("/metrics", m.handler())
 	return httpserve.Serve(ctx, l, mux, httpserve.WithLogger(m.d.log))
+}
+
+// handler answers a scrape.
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
 // stateCollector reads the election's and the checks' state at scrape
 // time.
-type stateCollector struct{ d *Daemon }
+type stateCollector struct {
+	d *Daemon
+	// status, when set, is read instead of the election's Status
+	// (tests).
+	status func() election.Status
+}
 
 var (
 	descState = prometheus.NewDesc("havip_instance_state",
@@ -198,10 +211,15 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descAnnounce, prometheus.CounterValue, n, name)
 	}
 	collectCloud(ch, prov, clouds)
-	if node == nil {
+	var s election.Status
+	switch {
+	case c.status != nil:
+		s = c.status()
+	case node != nil:
+		s = node.Status()
+	default:
 		return
 	}
-	s := node.Status()
 	ch <- prometheus.MustNewConstMetric(descMaintenance, prometheus.GaugeValue, b2f(s.Maintenance))
 	ch <- prometheus.MustNewConstMetric(descQuorum, prometheus.GaugeValue, float64(s.QuorumSeen), "seen")
 	ch <- prometheus.MustNewConstMetric(descQuorum, prometheus.GaugeValue, float64(s.QuorumNeeded), "needed")

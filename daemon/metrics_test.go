@@ -3,6 +3,8 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/havip/havip/cloudbind"
 	"github.com/havip/havip/config"
+	"github.com/havip/havip/election"
 )
 
 // callsProvider is a fake provider that has made calls API calls.
@@ -134,5 +137,37 @@ func TestNoCloudMetrics(t *testing.T) {
 	}
 	if got := gathered(t, d, "havip_announcements_sent_total"); len(got) != 1 {
 		t.Errorf("announcements %q, want web's: the collector ran", got)
+	}
+}
+
+// TestScrapeNameNotUTF8: a member, and a master, whose name is not
+// valid UTF-8 (another member chose it) still makes a whole scrape,
+// with the name's bad bytes replaced; one bad label would otherwise fail
+// the scrape.
+func TestScrapeNameNotUTF8(t *testing.T) {
+	d := bareDaemon()
+	d.metrics.state.status = func() election.Status {
+		return election.Status{
+			Node:      "a",
+			Instances: []election.InstanceStatus{{Name: "web", State: election.StateBackup, Master: "b\xff"}},
+			Members:   []election.MemberStatus{{Name: "a", State: election.MemberAlive}, {Name: "b\xff", State: election.MemberAlive, Priority: 100}},
+		}
+	}
+	rec := httptest.NewRecorder()
+	d.metrics.handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("scrape: %d %s", rec.Code, rec.Body)
+	}
+	body := rec.Body.String()
+	for _, want := range []string{
+		"havip_member_state{member=\"b\uFFFD\",state=\"alive\"} 1",
+		"havip_member_priority{member=\"b\uFFFD\"} 100",
+		"havip_instance_master{instance=\"web\",master=\"b\uFFFD\"} 1",
+		`havip_member_state{member="a",state="alive"} 1`,
+		`havip_instance_state{instance="web",state="BACKUP"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("scrape lacks %s", want)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -76,5 +77,54 @@ func TestReloadEndpointGuarded(t *testing.T) {
 	err := status.Post(rctx, lns.socket, status.ReloadPath, struct{}{}, nil)
 	if err == nil || !strings.Contains(err.Error(), "refused by the guard") {
 		t.Errorf("reload on the socket: %v, want the guard's refusal", err)
+	}
+}
+
+// A reload of a configuration other users may change — the file, or
+// its directory — is refused like a file that does not load, with the
+// chmod that fixes it, and the running configuration stays.
+func TestReloadFileRefusesWritableConfig(t *testing.T) {
+	tests := []struct {
+		name              string
+		fileMode, dirMode os.FileMode
+		want              string
+	}{
+		{"file", 0o664, 0o700, "can be changed by its group (mode 0664)"},
+		{"directory", 0o644, 0o775, "the directory %q of the configuration can be changed by its group (mode 0775)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "havip.toml")
+			if err := os.WriteFile(path, []byte("[cluster]\nname = \"c\"\ninsecure = true\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(path, tt.fileMode); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(dir, tt.dirMode); err != nil {
+				t.Fatal(err)
+			}
+			running := &config.Config{Path: path}
+			d := bareDaemon()
+			d.cfg = running
+			_, err := d.ReloadFile()
+			var re *status.RequestError
+			if !errors.As(err, &re) || re.Code != http.StatusBadRequest {
+				t.Fatalf("ReloadFile: %v, want a 400 refusal", err)
+			}
+			fix := "; run: chmod go-w " + path
+			want := tt.want
+			if strings.Contains(want, "%q") {
+				want, fix = fmt.Sprintf(want, dir), "; run: chmod go-w "+dir
+			}
+			if !strings.HasPrefix(re.Msg, "reload refused, the running configuration stays:\n"+path+": ") ||
+				!strings.Contains(re.Msg, want) || !strings.HasSuffix(re.Msg, fix) {
+				t.Errorf("refusal %q, want %q and %q", re.Msg, want, fix)
+			}
+			if d.cfg != running {
+				t.Error("the refused file replaced the running configuration")
+			}
+		})
 	}
 }
