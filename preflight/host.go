@@ -289,14 +289,18 @@ func (c *checker) vipUses() {
 // errors `havip check` reports about the VIPs (see vipUses) and missing
 // capabilities, each naming cfg's file and the key, or nil. It is what
 // `havip run` checks before it changes anything, and a reload before it
-// applies a file. An error reading the host's state is returned as it
-// is, not as a refusal.
+// applies a file. Every check runs even when another cannot read the
+// host's state; an error reading it is returned as it is, not as a
+// refusal, only when nothing is refused.
 func Refuse(cfg *config.Config, o Options) error {
-	var errs config.Errors
+	var (
+		errs    config.Errors
+		readErr error
+	)
 	if o.Capabilities != nil && len(cfg.Instances) > 0 {
 		missing, err := o.Capabilities()
 		if err != nil {
-			return err
+			readErr = err
 		}
 		if len(missing) > 0 {
 			errs = append(errs, &config.Error{File: cfg.Path, Msg: capabilityMsg(missing) + "; " + capabilityFix})
@@ -304,8 +308,8 @@ func Refuse(cfg *config.Config, o Options) error {
 	}
 	if o.Host != nil {
 		uses, err := vipUses(cfg, o.Host)
-		if err != nil {
-			return err
+		if err != nil && readErr == nil {
+			readErr = err
 		}
 		for _, u := range uses {
 			if u.sev == Error {
@@ -313,8 +317,8 @@ func Refuse(cfg *config.Config, o Options) error {
 			}
 		}
 	}
-	if len(errs) == 0 {
-		return nil
+	if len(errs) > 0 {
+		return errs
 	}
-	return errs
+	return readErr
 }

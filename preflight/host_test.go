@@ -157,6 +157,26 @@ func TestRefuse(t *testing.T) {
 	if err := preflight.Refuse(cfg, preflight.Options{Host: broken}); err == nil || errors.As(err, &errs) {
 		t.Errorf("Refuse with the host unreadable: %v, want the lookup error", err)
 	}
+
+	// Capabilities that cannot be read skip no VIP check: the VIPs are
+	// refused all the same; with nothing to refuse, the read error is
+	// returned.
+	unreadable := func() ([]preflight.Capability, error) {
+		return nil, errors.New("reading /proc/self/status: permission denied")
+	}
+	err = preflight.Refuse(cfg, preflight.Options{Host: lan, Capabilities: unreadable})
+	if !errors.As(err, &errs) || len(errs) != len(wantErrs) || errs[0].Error() != wantErrs[0] {
+		t.Errorf("Refuse with the capabilities unreadable: %v, want the VIPs refused", err)
+	}
+	err = preflight.Refuse(vipConfig(t, "192.168.0.50"), preflight.Options{Host: lan, Capabilities: unreadable})
+	if err == nil || errors.As(err, &errs) || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("Refuse of usable VIPs with the capabilities unreadable: %v, want the read error", err)
+	}
+	// And missing capabilities are refused with the host unreadable.
+	lacking := func() ([]preflight.Capability, error) { return preflight.Needed, nil }
+	if err := preflight.Refuse(cfg, preflight.Options{Host: broken, Capabilities: lacking}); !errors.As(err, &errs) || !strings.Contains(err.Error(), "lacks CAP_NET_ADMIN") {
+		t.Errorf("Refuse with the host unreadable and capabilities missing: %v, want the capabilities refused", err)
+	}
 }
 
 // A node with instances needs CAP_NET_ADMIN and CAP_NET_RAW; a witness
