@@ -221,7 +221,9 @@ func (h *holder) removeAll(why string) {
 // Release stops announcing and removes every VIP; it tries all of them
 // even when one fails. A VIP already gone counts as removed. It returns
 // an error naming every VIP still on its interface, and logs "VIPs
-// removed" only when none is. An address equal to a VIP that is the
+// removed", with the VIPs it took off, only when none is left and it
+// took at least one off (none was there after the VIPs expired, say).
+// An address equal to a VIP that is the
 // host's own (see hostVIPs) is left alone: a VIP this holder has not
 // added in this run, after a failed Acquire say, may be one.
 func (h *holder) Release(ctx context.Context) error {
@@ -237,6 +239,11 @@ func (h *holder) Release(ctx context.Context) error {
 		listed bool
 	)
 	own, ownErrs := h.hostVIPs()
+	// What is there now, so that the log names only the VIPs this
+	// takes off (Remove of one that is gone succeeds); nil when it
+	// cannot be read: then every VIP removed counts.
+	before := h.present()
+	var removed []netip.Prefix
 	for _, p := range h.inst.VIPs {
 		if err := ownErrs[p]; err != nil {
 			// Whether it is the host's own address is not known:
@@ -252,6 +259,9 @@ func (h *holder) Release(ctx context.Context) error {
 		err := h.mgr(p).Remove(p)
 		if err == nil {
 			delete(h.added, p)
+			if before == nil || before[p] {
+				removed = append(removed, p)
+			}
 			continue
 		}
 		// The removal failed; the VIP may be gone all the same (the
@@ -271,7 +281,9 @@ func (h *holder) Release(ctx context.Context) error {
 	}
 	h.releaseFailed = len(left) > 0
 	if len(left) == 0 {
-		h.log.Info("VIPs removed", "vip", vip.FormatPrefixes(h.inst.VIPs), "interface", h.ifnames())
+		if len(removed) > 0 {
+			h.log.Info("VIPs removed", "vip", vip.FormatPrefixes(removed), "interface", h.ifnames())
+		}
 		return nil
 	}
 	err := fmt.Errorf("VIPs %s still on %s: %w", vip.FormatPrefixes(left), h.ifnames(), errors.Join(errs...))

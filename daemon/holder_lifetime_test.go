@@ -330,6 +330,8 @@ func TestHolderLeftGone(t *testing.T) {
 
 // A VIP already gone counts as removed: whether Remove says nothing (the
 // address was not there) or fails while the address is gone anyway.
+// "VIPs removed" is logged only when a VIP was taken off, and names
+// those.
 func TestHolderReleaseMissingCountsAsRemoved(t *testing.T) {
 	h, ip, _, _, logs := lifetimeHolder(0)
 	ctx := context.Background()
@@ -343,8 +345,21 @@ func TestHolderReleaseMissingCountsAsRemoved(t *testing.T) {
 	if err := h.Release(ctx); err != nil {
 		t.Errorf("Release: %v", err)
 	}
-	if !strings.Contains(logs.String(), "msg=\"VIPs removed\"") {
-		t.Errorf("no \"VIPs removed\" logged:\n%s", logs)
+	if strings.Contains(logs.String(), "VIPs removed") {
+		t.Errorf("\"VIPs removed\" logged with nothing on the interface:\n%s", logs)
+	}
+
+	// One of them there: it is the one named.
+	ip.failRemove = nil
+	if err := h.Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ip.drop(v6)
+	if err := h.Release(ctx); err != nil {
+		t.Errorf("Release: %v", err)
+	}
+	if n := strings.Count(logs.String(), `msg="VIPs removed" instance=web vip=198.18.0.100/32 interface=eth0`); n != 1 {
+		t.Errorf("\"VIPs removed\" naming %s logged %d times, want once:\n%s", v4, n, logs)
 	}
 }
 

@@ -140,8 +140,8 @@ func TestHolderLifetimeOnKernel(t *testing.T) {
 	if err := h.Release(ctx); err != nil {
 		t.Errorf("Release: %v", err)
 	}
-	if !slices.ContainsFunc(strings.Split(logs.String(), "\n"), func(l string) bool { return strings.Contains(l, `msg="VIPs removed"`) }) {
-		t.Errorf("no \"VIPs removed\" after releasing expired VIPs:\n%s", logs)
+	if strings.Contains(logs.String(), `msg="VIPs removed"`) {
+		t.Errorf("\"VIPs removed\" after releasing VIPs the kernel had removed:\n%s", logs)
 	}
 }
 
