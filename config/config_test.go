@@ -1069,6 +1069,20 @@ metrics on http://127.0.0.1:9650/metrics
 	}
 }
 
+// A node without peers is a cluster of one member, not "1 members".
+func TestSummaryOneMember(t *testing.T) {
+	cfg, err := config.Parse([]byte("[node]\nname = \"a\"\nbind = \"127.0.0.1:7946\"\n[cluster]\nname = \"solo\"\ninsecure = true\nquorum = \"majority\"\n"), "havip.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := cfg.Summary()
+	for _, want := range []string{"cluster solo: 1 member (no peers)\n", "quorum majority: 1 of 1 member needed to hold a VIP\n"} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("Summary lacks %q:\n%s", want, sum)
+		}
+	}
+}
+
 // TestPerNodeExamplesAgree checks the clusters written as one file per
 // member: one cluster name, each member's peers are exactly the others,
 // and an instance has the same VIPs and interface everywhere.

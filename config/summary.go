@@ -37,7 +37,7 @@ func (c *Config) Summary() string {
 	default:
 		peers = fmt.Sprintf("%d peers: %s", n, strings.Join(c.Cluster.Peers, ", "))
 	}
-	line("cluster %s: %d members (%s)", c.Cluster.Name, c.Cluster.Size(), peers)
+	line("cluster %s: %s (%s)", c.Cluster.Name, count(c.Cluster.Size(), "member"), peers)
 
 	switch {
 	case c.Cluster.Insecure:
@@ -51,7 +51,7 @@ func (c *Config) Summary() string {
 	if need := c.Cluster.QuorumNeeded(); need == 0 {
 		line("quorum %s: off, a member holds VIPs whichever members it sees", c.Cluster.Quorum)
 	} else {
-		line("quorum %s: %d of %d members needed to hold a VIP", c.Cluster.Quorum, need, c.Cluster.Size())
+		line("quorum %s: %d of %s needed to hold a VIP", c.Cluster.Quorum, need, count(c.Cluster.Size(), "member"))
 	}
 
 	t := c.Cluster.Timing

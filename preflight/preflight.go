@@ -132,8 +132,16 @@ func Write(w io.Writer, findings []Finding) error {
 			}
 		}
 	}
-	_, err := fmt.Fprintf(w, "host: %d errors, %d warnings, %d notes\n", counts[Error], counts[Warning], counts[Info])
+	_, err := fmt.Fprintf(w, "host: %s, %s, %s\n", count(counts[Error], "error"), count(counts[Warning], "warning"), count(counts[Info], "note"))
 	return err
+}
+
+// count writes n things: "1 error", "2 errors", "0 notes".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 type checker struct {

@@ -305,10 +305,21 @@ func TestWrite(t *testing.T) {
          fix one
          fix two
 info     peer: b:7946 answers on TCP
-host: 1 errors, 0 warnings, 1 notes
+host: 1 error, 0 warnings, 1 note
 `
 	if b.String() != want {
 		t.Errorf("Write:\n%s\nwant:\n%s", b.String(), want)
+	}
+
+	b.Reset()
+	err = preflight.Write(&b, []preflight.Finding{
+		{Severity: preflight.Warning, Check: "sysctl", Msg: "a"},
+		{Severity: preflight.Warning, Check: "sysctl", Msg: "b"},
+		{Severity: preflight.Error, Check: "vip", Msg: "c"},
+		{Severity: preflight.Error, Check: "vip", Msg: "d"},
+	})
+	if want := "host: 2 errors, 2 warnings, 0 notes\n"; err != nil || !strings.HasSuffix(b.String(), want) {
+		t.Errorf("Write: %v\n%s\nwant it to end in %q", err, b.String(), want)
 	}
 }
 

@@ -35,7 +35,7 @@ func TestCheckHost(t *testing.T) {
 		good + ": OK",
 		"error    persistent-vip: VIP 198.18.0.100 is a permanent address",
 		`nmcli connection modify "Wired connection 1" -ipv4.addresses 198.18.0.100/32 && nmcli connection up "Wired connection 1"`,
-		"host: 1 errors",
+		"host: 1 error,",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out.String())
