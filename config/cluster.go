@@ -46,7 +46,7 @@ func buildCluster(f *rawFile, cfg *Config, dir string, opts ParseOptions, c *col
 		}
 		out.Timing.Profile = r.Timing.val
 	}
-	buildTiming(r, &out.Timing, c)
+	buildTiming(r, &out.Timing, out.QuorumNeeded() > 0, c)
 	return peerIPs
 }
 
@@ -168,8 +168,9 @@ func knobs(r *rawTuning, t *Timing) ([]durKnob, []intKnob) {
 }
 
 // buildTiming copies and checks the knobs, already filled from the
-// profile by applyDefaults.
-func buildTiming(r *rawCluster, t *Timing, c *collector) {
+// profile by applyDefaults; quorum says whether the cluster runs with
+// quorum on, where the lease's rules apply.
+func buildTiming(r *rawCluster, t *Timing, quorum bool, c *collector) {
 	durs, ints := knobs(&r.Tuning, t)
 	profile := r.Timing.val
 	if _, ok := Profile(profile); !ok {
@@ -219,6 +220,10 @@ func buildTiming(r *rawCluster, t *Timing, c *collector) {
 			ls.val, from(ls.set), hb.val, from(hb.set))
 	}
 
+	if lm := &r.Tuning.LeaseMargin; quorum && !bad["heartbeat_interval"] && !bad["lease_margin"] && lm.val <= 2*hb.val {
+		checkLeaseMargin(lm, hb, from, c)
+	}
+
 	if ht := &r.Tuning.HeartbeatTimeout; !bad["heartbeat_interval"] && !bad["heartbeat_timeout"] && ht.val > 0 && ht.val < 2*hb.val {
 		key := "cluster.tuning.heartbeat_interval"
 		if ht.set {
@@ -243,13 +248,32 @@ func buildTiming(r *rawCluster, t *Timing, c *collector) {
 	}
 }
 
+// checkLeaseMargin refuses, under quorum, a lease_margin lm that is not
+// more than twice heartbeat_interval hb. The others take over from a
+// holder they no longer hear after lease + lease_margin; the holder,
+// cut off, releases once its lease has run out, checked on its
+// heartbeat ticks. The margin must cover the heartbeat interval by
+// which the others may have last heard the holder before its last
+// confirmed heartbeat, and the tick of the holder's lease check: what
+// is left, lease_margin − 2 × heartbeat_interval, is how long the
+// holder's daemon may be late (README, "the no-overlap guarantee"), and
+// at 0 or less two members may hold a VIP at once.
+func checkLeaseMargin(lm, hb *optDuration, from func(bool) string, c *collector) {
+	key := "cluster.tuning.lease_margin"
+	if !lm.set && hb.set {
+		key = "cluster.tuning.heartbeat_interval"
+	}
+	c.add(key, "lease_margin %s%s must be more than twice heartbeat_interval %s%s under quorum: the others take over after lease + lease_margin, and the margin must cover a heartbeat interval and a tick of the holder's lease check, or a cut-off holder may still hold the VIPs when another member takes them",
+		lm.val, from(lm.set), hb.val, from(hb.set))
+}
+
 // lifetimePerHeartbeat is how many heartbeat intervals an address
-// lifetime must span at least. The election renews the VIPs on its
-// heartbeat ticks once a third of the lifetime has passed, so a renewal
-// comes at most a third of it plus one interval after the last one; three
-// intervals leave one whole interval for a late tick before the kernel
-// removes them.
-const lifetimePerHeartbeat = 3
+// lifetime must span at least. The holder renews the VIPs on its
+// heartbeat ticks once half of the lifetime has passed (daemon
+// lifetime.go), so a renewal comes at most half of it plus one interval
+// after the last one; four intervals leave one whole interval for a
+// late tick before the kernel removes them.
+const lifetimePerHeartbeat = 4
 
 // checkAddressLifetime checks cluster.tuning.address_lifetime: 0
 // (permanent), or whole seconds (the kernel's unit), at least 1 s and at

@@ -131,7 +131,7 @@ type Timing struct {
 	// AddressLifetime: the VIPs are added with this lifetime and renewed
 	// while this node may hold them, so the kernel removes them by
 	// itself that long after the daemon stops renewing them (frozen,
-	// hung, killed and not restarted). Whole seconds, at least 3 ×
+	// hung, killed and not restarted). Whole seconds, at least 4 ×
 	// HeartbeatInterval; 0 adds them permanently.
 	AddressLifetime time.Duration
 }

@@ -728,10 +728,12 @@ func TestParseErrors(t *testing.T) {
 			reason: "must not be negative, not -1s",
 		},
 		{
-			name:   "address_lifetime below 3 heartbeats",
-			conf:   insecure + "[cluster.tuning]\nheartbeat_interval = \"500ms\"\naddress_lifetime = \"1s\"\n",
+			// Renewed at half its lifetime, on 300ms ticks, 1s leaves
+			// less than a whole interval for a late tick.
+			name:   "address_lifetime below 4 heartbeats",
+			conf:   insecure + "[cluster.tuning]\nheartbeat_interval = \"300ms\"\naddress_lifetime = \"1s\"\n",
 			errKey: "cluster.tuning.address_lifetime",
-			reason: "address_lifetime 1s must be 0s (permanent addresses) or at least 3 × heartbeat_interval 500ms, so that one late renewal does not let the VIPs expire",
+			reason: "address_lifetime 1s must be 0s (permanent addresses) or at least 4 × heartbeat_interval 300ms, so that one late renewal does not let the VIPs expire",
 		},
 		{
 			name:   "empty socket",
@@ -935,8 +937,9 @@ indirect_checks = 0
 }
 
 // TestAddressLifetime checks the values address_lifetime takes: the
-// profile's, one from the file, and the profile's raised to three
-// heartbeat intervals when heartbeat_interval is set that long.
+// profile's, one from the file, and the profile's raised to four
+// heartbeat intervals (rounded up to whole seconds) when
+// heartbeat_interval is set that long.
 func TestAddressLifetime(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -949,9 +952,10 @@ func TestAddressLifetime(t *testing.T) {
 		{"permanent", "default", "address_lifetime = \"0s\"", 0},
 		{"set", "fast", "address_lifetime = \"5s\"", 5 * time.Second},
 		{"raised for a long heartbeat", "conservative", "heartbeat_interval = \"500ms\"", 2 * time.Second},
-		{"raised to whole seconds", "conservative", "heartbeat_interval = \"1s\"", 3 * time.Second},
+		{"raised to whole seconds", "conservative", "heartbeat_interval = \"300ms\"", 2 * time.Second},
+		{"raised for a heartbeat of a second", "conservative", "heartbeat_interval = \"1s\"", 4 * time.Second},
 		{"permanent with a long heartbeat", "conservative", "heartbeat_interval = \"500ms\"\naddress_lifetime = \"0s\"", 0},
-		{"at three heartbeats", "conservative", "heartbeat_interval = \"1s\"\naddress_lifetime = \"3s\"", 3 * time.Second},
+		{"at four heartbeats", "conservative", "heartbeat_interval = \"1s\"\naddress_lifetime = \"4s\"", 4 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -962,6 +966,49 @@ func TestAddressLifetime(t *testing.T) {
 			}
 			if got := cfg.Cluster.Timing.AddressLifetime; got != tt.want {
 				t.Errorf("AddressLifetime = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestLeaseMargin: under quorum, lease_margin must exceed twice
+// heartbeat_interval, or a cut-off holder may still hold the VIPs when
+// another member takes them over (README's guarantee rests on
+// lease_margin − 2 × heartbeat_interval > 0). The key blamed is the one
+// the file set. Without quorum there is no lease. Every profile passes.
+func TestLeaseMargin(t *testing.T) {
+	const twoPeers = "peers = [\"10.0.0.2:7946\", \"10.0.0.3:7946\"]\n"
+	const onePeer = "peers = [\"10.0.0.2:7946\"]\n"
+	tests := []struct {
+		name    string
+		cluster string // lines of [cluster]
+		tuning  string // lines of [cluster.tuning]
+		key     string // "" when it loads
+		want    string
+	}{
+		{"equal", twoPeers, "lease_margin = \"200ms\"", "cluster.tuning.lease_margin",
+			`lease_margin 200ms must be more than twice heartbeat_interval 100ms (from timing profile "default") under quorum: the others take over after lease + lease_margin`},
+		{"zero", "quorum = \"majority\"\n", "lease_margin = \"0s\"", "cluster.tuning.lease_margin", "lease_margin 0s must be more than twice"},
+		{"a longer heartbeat", twoPeers, "heartbeat_interval = \"125ms\"", "cluster.tuning.heartbeat_interval",
+			`lease_margin 250ms (from timing profile "default") must be more than twice heartbeat_interval 125ms under quorum`},
+		{"above", twoPeers, "lease_margin = \"201ms\"", "", ""},
+		{"quorum off", twoPeers + "quorum = \"off\"\n", "lease_margin = \"0s\"", "", ""},
+		{"two members, auto", onePeer, "lease_margin = \"0s\"", "", ""},
+	}
+	for _, p := range config.ProfileNames() {
+		tests = append(tests, struct {
+			name, cluster, tuning, key, want string
+		}{"profile " + p, twoPeers + "timing = \"" + p + "\"\n", "", "", ""})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conf := "[cluster]\nname = \"c\"\ninsecure = true\n" + tt.cluster + "[cluster.tuning]\n" + tt.tuning + "\n"
+			_, err := config.Parse([]byte(conf), "havip.toml")
+			switch {
+			case tt.key == "" && err != nil:
+				t.Errorf("Parse: %v", err)
+			case tt.key != "" && (err == nil || !strings.Contains(err.Error(), "havip.toml: "+tt.key+": "+tt.want)):
+				t.Errorf("Parse: %v\nwant %s: %s", err, tt.key, tt.want)
 			}
 		})
 	}
@@ -987,10 +1034,15 @@ func TestProfiles(t *testing.T) {
 		if p.ProbeTimeout >= p.ProbeInterval {
 			t.Errorf("%s: probe timeout %s not below probe interval %s", name, p.ProbeTimeout, p.ProbeInterval)
 		}
-		// The VIPs' lifetime is 1s everywhere, and spans three
+		// The VIPs' lifetime is 1s everywhere, and spans four
 		// heartbeats, as a file's own value must.
-		if p.AddressLifetime != time.Second || p.AddressLifetime < 3*p.HeartbeatInterval {
-			t.Errorf("%s: address lifetime %s, want 1s and at least 3 × heartbeat interval %s", name, p.AddressLifetime, p.HeartbeatInterval)
+		if p.AddressLifetime != time.Second || p.AddressLifetime < 4*p.HeartbeatInterval {
+			t.Errorf("%s: address lifetime %s, want 1s and at least 4 × heartbeat interval %s", name, p.AddressLifetime, p.HeartbeatInterval)
+		}
+		// Under quorum the lease margin leaves the holder's daemon
+		// some time to be late (README's guarantee).
+		if p.LeaseMargin <= 2*p.HeartbeatInterval {
+			t.Errorf("%s: lease margin %s, want more than twice the heartbeat interval %s", name, p.LeaseMargin, p.HeartbeatInterval)
 		}
 	}
 	if _, ok := config.Profile("turbo"); ok {

@@ -12,8 +12,9 @@ const DefaultProfile = "default"
 // Every profile adds the VIPs for an AddressLifetime of 1 s, the shortest
 // the kernel knows (it counts lifetimes in whole seconds): a holder whose
 // daemon stopped renewing them loses them about a second later, while a
-// renewal every third of it is one netlink request on a heartbeat tick
-// (every heartbeat interval of every profile is below a third of it).
+// renewal every half of it is one netlink request on a heartbeat tick
+// (every heartbeat interval of every profile is at most a quarter of
+// it, so a late tick still renews them in time).
 var profiles = []Timing{
 	{
 		// About 0.9 s to detect a dead node, by heartbeats; 8 of them

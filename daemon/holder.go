@@ -99,7 +99,8 @@ type holder struct {
 	// renewAt is when Renew has work to do: half the lifetime after
 	// the earliest add or renewal. Each renewal costs netlink requests
 	// and wakes the address watcher; half leaves the heartbeat ticks
-	// (at most a third of the lifetime apart) time for one more try.
+	// (at most a quarter of the lifetime apart, see config's
+	// lifetimePerHeartbeat) time for one more try.
 	renewAt time.Time
 
 	mu     sync.Mutex
