@@ -124,7 +124,7 @@ func TestKeyOfAnotherUser(t *testing.T) {
 }
 
 // A configuration in a directory that others may write to is refused:
-// they could put another file in its place. The sticky bit (/tmp) keeps
+// they could put another file in its place. The sticky bit keeps
 // others from replacing what they do not own.
 func TestLoadRefusesWritableConfigDir(t *testing.T) {
 	tests := []struct {
