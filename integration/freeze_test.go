@@ -12,7 +12,7 @@ import (
 
 // The freeze tests stop the master's daemon with SIGSTOP, as a paused VM
 // or a starved CPU would, and resume it with SIGCONT; three servers,
-// majority quorum, default profile. The VIPs are added with a lifetime
+// majority quorum, the default profile (and fast for a 3 s freeze). The VIPs are added with a lifetime
 // the daemon keeps renewing, so the kernel removes them from a frozen
 // holder about a second after its last renewal: it overlaps the new
 // master for that slack at most, and once resumed it must look at its
@@ -34,8 +34,17 @@ const maxFrozenOverlap = 1500 * time.Millisecond
 const kill9Target = 1200 * time.Millisecond
 
 func TestFreeze(t *testing.T) {
-	for _, d := range []time.Duration{300 * time.Millisecond, 2 * time.Second, 10 * time.Second} {
-		t.Run(fmt.Sprintf("stop-%v", d), func(t *testing.T) { testFreeze(t, d) })
+	for _, f := range []struct {
+		profile string
+		d       time.Duration
+	}{
+		{"default", 300 * time.Millisecond},
+		{"default", 2 * time.Second},
+		{"default", 3 * time.Second},
+		{"default", 10 * time.Second},
+		{"fast", 3 * time.Second},
+	} {
+		t.Run(fmt.Sprintf("%s-stop-%v", f.profile, f.d), func(t *testing.T) { testFreeze(t, f.profile, f.d) })
 	}
 	t.Run("kill9-no-restart", testKill9NoRestart)
 }
@@ -47,9 +56,9 @@ func TestFreeze(t *testing.T) {
 // for a takeover (2 s and 10 s, above heartbeat_timeout) must cause at
 // most maxFrozenOverlap of two holders, and node 0 must neither hold the
 // VIP nor announce it after it resumes.
-func testFreeze(t *testing.T, d time.Duration) {
-	tm := profileTiming(t, "default")
-	c, vip := quorumCluster(t, "default", false, false, nil)
+func testFreeze(t *testing.T, profile string, d time.Duration) {
+	tm := profileTiming(t, profile)
+	c, vip := quorumCluster(t, profile, false, false, nil)
 	w, err := c.net.WatchGARP(vip)
 	if err != nil {
 		t.Fatal(err)

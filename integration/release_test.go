@@ -34,6 +34,59 @@ func TestFailedRelease(t *testing.T) {
 	}
 	t.Run("lifetime", func(t *testing.T) { testFailedRelease(t, false) })
 	t.Run("permanent", func(t *testing.T) { testFailedRelease(t, true) })
+	t.Run("stop", testFailedStop)
+}
+
+var leftCluster = regexp.MustCompile(`msg="left cluster"`)
+
+// testFailedStop stops node 0's daemon (SIGTERM) while its VIP removal
+// is refused. It must keep saying it holds the VIP, in FAULT, while it
+// tries again; the kernel removes the VIP once its lifetime runs out
+// unrenewed, the next attempt finds it gone, and only then does node 0
+// say it released and leave. Nobody else may add the VIP meanwhile.
+func testFailedStop(t *testing.T) {
+	c := newCluster(t, 3, false)
+	vip := testbed.VIP4(0)
+	o := c.opts(web(false, 150, 100, 50))
+	o.Quorum = "majority"
+	c.configure(o)
+	fp := filepath.Join(c.dir, "failpoints0")
+	if err := os.Mkdir(fp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[0].env = []string{failpoint.EnvDir + "=" + fp}
+	c.startAll()
+	c.waitHolders(vip, 0)
+	c.waitStatus(allNodes(3), expectRole("web", 0))
+
+	sm := c.sample(vip)
+	if err := os.WriteFile(filepath.Join(fp, "vip.remove"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stopAt := time.Now()
+	code := c.stop(0)
+	exited := time.Now()
+	c.waitHolders(vip, 1)
+	r := sm.stop()
+
+	gone, _ := r.FirstWhere(stopAt, notHeldBy(0))
+	took, _ := r.FirstWhere(stopAt, heldByOther(0))
+	two := r.TimeWhere(stopAt, r.Last.At, twoOrMore)
+	t.Logf("stopped with the removal refused: the VIP left node 0 %v, the daemon exited (code %d) %v and node 1 held the VIP %v after SIGTERM; two holders %v",
+		ms(gone.Sub(stopAt)), code, ms(exited.Sub(stopAt)), ms(took.Sub(stopAt)), ms(two))
+	if two > 0 {
+		t.Errorf("two holders of %s for %v after node 0 was stopped with its removal refused", vip, ms(two))
+	}
+	if code != 0 {
+		t.Errorf("node 0 exited with code %d, want 0", code)
+	}
+	log := c.log(0)
+	if !releaseFailed.MatchString(log) {
+		t.Errorf("node 0 did not log the failed release with its cause")
+	}
+	if !releasedAtLast.MatchString(log) || !leftCluster.MatchString(log) {
+		t.Errorf("node 0 did not log that the VIPs went at last and that it left")
+	}
 }
 
 var (

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -192,4 +193,123 @@ func replayRound(t *testing.T, src replaySource) replayResult {
 	t.Logf("%s: another node held %s %v after the kill; in the %v after, none did for %v; node 1 then saw node 0 as %s",
 		src, vip, ms(res.failover), ms(r.Last.At.Sub(took)), ms(res.lost), view)
 	return res
+}
+
+// TestReplayToCutOffHolder: the master, node 0, is cut off from nodes 1
+// and 2 in both directions while the observer sends it, with their
+// addresses, what they sent it in the replayCapture before the cut. The
+// recording must not keep node 0 in quorum: it must release as it does
+// without the replay (the control round), the others must take over,
+// and there must never be two holders.
+func TestReplayToCutOffHolder(t *testing.T) {
+	var control time.Duration
+	ok := t.Run("control", func(t *testing.T) {
+		res := cutOffRound(t, false)
+		if !res.took {
+			t.Fatalf("no other node took over within %v of the cut", replayWait)
+		}
+		control = res.failover
+	})
+	if !ok {
+		t.Fatal("the control round failed: no release time to compare with")
+	}
+	t.Run("replayed", func(t *testing.T) {
+		res := cutOffRound(t, true)
+		bound := generous(control)
+		if !res.took {
+			t.Fatalf("node 0 kept %s for %v after the cut (released %v after it without replay): the replay kept it in quorum",
+				"the VIP", replayWait, ms(control))
+		}
+		t.Logf("replayed: node 0 released %v after the cut, %v without replay (bound %v)", ms(res.failover), ms(control), ms(bound))
+		if res.failover > bound {
+			t.Errorf("node 0 released %v after the cut, %v without replay: want at most %v", ms(res.failover), ms(control), ms(bound))
+		}
+	})
+}
+
+// cutOffRound builds a keyed cluster, records what nodes 1 and 2 send to
+// node 0 on the gossip port, partitions node 0 from them and, if replay,
+// replays the recording to node 0 from the observer with their
+// addresses until another node holds and replayAfter has passed. It
+// measures the time from the cut to node 0 releasing; two holders at
+// any time fail the round.
+func cutOffRound(t *testing.T, replay bool) replayResult {
+	key := filepath.Join(t.TempDir(), "cluster.key")
+	if err := testbed.WriteSecretKey(key); err != nil {
+		t.Fatal(err)
+	}
+	c, vip := quorumCluster(t, "default", false, true, func(o *testbed.ClusterOpts) { o.SecretKeyFile = key })
+	node0 := c.net.Nodes[0].Addr
+	var caps []*testbed.UDPCapture
+	for _, i := range []int{1, 2} {
+		cp, err := c.net.CaptureUDP(i, testbed.MemberlistPort, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		caps = append(caps, cp)
+	}
+	time.Sleep(replayCapture)
+	var ds []testbed.Datagram
+	for _, cp := range caps {
+		got, err := cp.Stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range got {
+			if d.Dst.Addr() == node0 {
+				ds = append(ds, d)
+			}
+		}
+	}
+	slices.SortFunc(ds, func(a, b testbed.Datagram) int { return a.At.Compare(b.At) })
+	t.Logf("recorded %d packets from nodes 1 and 2 to node 0 in %v", len(ds), replayCapture)
+	if replay && len(ds) == 0 {
+		t.Fatal("nothing recorded to replay")
+	}
+
+	sm := c.sample(vip)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	replayed := make(chan string, 1)
+	if replay {
+		inj, err := c.net.OpenInjector()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer inj.Close()
+		go func() {
+			sent, failed, err := inj.Replay(ctx, ds, func(d testbed.Datagram) netip.AddrPort { return d.Src })
+			replayed <- fmt.Sprintf("%d packets sent, %d sends failed, error %v", sent, failed, err)
+		}()
+	}
+	cutAt := time.Now()
+	if err := c.net.Partition([]int{0}, []int{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	released := func(h []int) bool { return !slices.Contains(h, 0) && len(h) == 1 }
+	if sm.waitLast(replayWait, released) {
+		time.Sleep(replayAfter)
+	}
+	cancel()
+	if replay {
+		t.Logf("replayed: %s", <-replayed)
+	}
+	r := sm.stop()
+	two := r.TimeWhere(cutAt, r.Last.At, twoOrMore)
+	if two > 0 {
+		t.Errorf("two holders of %s for %v after the cut", vip, ms(two))
+	}
+	gone, ok := r.FirstWhere(cutAt, notHeldBy(0))
+	if !ok {
+		t.Logf("node 0 still held %s %v after the cut", vip, ms(r.Last.At.Sub(cutAt)))
+		return replayResult{}
+	}
+	if held0 := r.TimeWhere(gone, r.Last.At, func(h []int) bool { return slices.Contains(h, 0) }); held0 > 0 {
+		t.Errorf("node 0 held %s again for %v after it released", vip, ms(held0))
+	}
+	took, tookOK := r.FirstWhere(cutAt, heldByOther(0))
+	if tookOK {
+		t.Logf("node 0 released %v after the cut; another node held %v after it", ms(gone.Sub(cutAt)), ms(took.Sub(cutAt)))
+	}
+	return replayResult{failover: gone.Sub(cutAt), took: tookOK}
 }
