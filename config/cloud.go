@@ -455,8 +455,13 @@ func buildCloud(f *rawFile, cfg *Config, dir string, opts ParseOptions, c *colle
 		}
 	}
 	if provider == ProviderHuaweiCloud && out.ReconcileInterval > 0 {
-		// Each master instance reads its binding once per interval.
-		per5m := int(5*time.Minute/out.ReconcileInterval) * max(len(cfg.Instances), 1)
+		// Each master instance reads its binding once per interval,
+		// and, with manage_own_port, its own port every tenth.
+		reads := int(5 * time.Minute / out.ReconcileInterval)
+		if out.ManageOwnPort {
+			reads += reads / 10
+		}
+		per5m := reads * max(len(cfg.Instances), 1)
 		if per5m > 100 {
 			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("cloud.reconcile_interval %s: up to %d calls per 5 minutes from this server; Huawei Cloud throttles around 200 per account", out.ReconcileInterval, per5m))
 		}

@@ -273,7 +273,14 @@ func TestCloudWarnsAboutThrottling(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0], "330 calls per 5 minutes") {
+		t.Errorf("warnings %q; want 300 reads of the binding and 30 of the own port", cfg.Warnings)
+	}
+	cfg, err = config.Parse([]byte(conf+"manage_own_port = false\n"), "havip.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0], "300 calls per 5 minutes") {
-		t.Errorf("warnings %q", cfg.Warnings)
+		t.Errorf("warnings %q without manage_own_port; want 300 calls", cfg.Warnings)
 	}
 }
