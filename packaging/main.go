@@ -3,7 +3,8 @@
 //	cd packaging && go run . [-version 1.2.3] [-arch amd64] [-out ../dist]
 //
 // It builds the binary, generates the shell completions and the starting
-// /etc/havip.toml with the binary itself, compresses the manual page,
+// /etc/havip.toml with the binary itself (or takes the file -config
+// names, a site's own starting configuration), compresses the manual page,
 // writes the changelog entry of the version, and packs them with the
 // unit, the documentation and the examples as nfpm.yaml describes. It is
 // a module of its own so that nfpm's dependencies stay out of havip's.
@@ -34,17 +35,25 @@ func main() {
 	out := flag.String("out", "../dist", "directory the packages are written to")
 	repo := flag.String("repo", "..", "root of the havip repository")
 	formats := flag.String("formats", "deb,rpm", "package formats, comma-separated")
+	conf := flag.String("config", "", "ship `FILE` as /etc/havip.toml instead of the starting configuration havip init --print writes")
 	flag.Parse()
-	if err := build(*repo, *out, *version, *arch, strings.Split(*formats, ",")); err != nil {
+	if err := build(*repo, *out, *version, *arch, *conf, strings.Split(*formats, ",")); err != nil {
 		fmt.Fprintf(os.Stderr, "packaging: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func build(repo, out, version, arch string, formats []string) error {
+func build(repo, out, version, arch, conf string, formats []string) error {
 	repo, err := filepath.Abs(repo)
 	if err != nil {
 		return err
+	}
+	var confData []byte
+	if conf != "" {
+		// Read before anything is built: a wrong path fails at once.
+		if confData, err = os.ReadFile(conf); err != nil {
+			return fmt.Errorf("-config: %w", err)
+		}
 	}
 	if out, err = filepath.Abs(out); err != nil {
 		return err
@@ -84,6 +93,9 @@ func build(repo, out, version, arch string, formats []string) error {
 		data, err := cmd.Output()
 		if err != nil {
 			return fmt.Errorf("havip %s: %w", strings.Join(args, " "), err)
+		}
+		if file == "havip.toml" && confData != nil {
+			data = confData
 		}
 		if err := os.WriteFile(filepath.Join(staging, file), data, 0o644); err != nil {
 			return err

@@ -1,19 +1,131 @@
 #!/usr/bin/env bash
 # Installs, upgrades, removes and purges havip's .deb in a throwaway Debian
 # root made with debootstrap, as dpkg does it on a server, and checks each
-# step: the files, the conffile kept when edited, the maintainer scripts'
-# calls to systemd, and that nothing starts havip at install or upgrade.
-# Nothing is installed on this machine: every dpkg runs chrooted in the
-# throwaway root, which is removed at the end.
+# step: the files, the conffile kept when edited (the upgrade ships a
+# changed default, so dpkg has a conffile question to answer), the
+# maintainer scripts' calls to systemd, and that nothing starts havip at
+# install or upgrade. Nothing is installed on this machine: every dpkg
+# runs chrooted in the throwaway root, which is removed at the end.
 #
 # Usage (as root): scripts/package-lifecycle.sh OLD.deb NEW.deb
-#   OLD and NEW are two versions of the package (NEW the upgrade); without
-#   them, both are built from this checkout (1.0.0 and 1.0.1).
-# Environment: HAVIP_DEBIAN_SUITE (default bookworm), HAVIP_DEBIAN_MIRROR
-# (default http://deb.debian.org/debian).
+#   OLD and NEW are two versions of the package (NEW the upgrade, whose
+#   /etc/havip.toml differs from OLD's); without them, both are built
+#   from this checkout (1.0.0, and 1.0.1 with a changed /etc/havip.toml).
+# scripts/package-lifecycle.sh --print-mirror prints the mirror and the
+#   proxies debootstrap would use, and does nothing else.
+# Environment: HAVIP_DEBIAN_SUITE (default bookworm); HAVIP_DEBIAN_MIRROR
+# (default: the first deb source of apt's sources.list and
+# sources.list.d/*.list and *.sources, in apt's order, that has the suite,
+# or on a Debian host its own release, and the main component; else
+# http://deb.debian.org/debian); http_proxy and https_proxy (default: apt's
+# Acquire::http::Proxy and Acquire::https::Proxy), which debootstrap's
+# downloads use.
 # Exit status: 0 when every check passed, 1 when one failed, 77 when the
 # throwaway root could not be made (no root, no debootstrap, no mirror).
 set -euo pipefail
+
+suite=${HAVIP_DEBIAN_SUITE:-bookworm}
+
+# apt_mirror SUITE...: the URI of the first deb source in apt's sources
+# that has one of SUITEs and the main component: the mirror this machine
+# already uses, not a security or third-party archive.
+apt_mirror() {
+	local sl=/etc/apt/sources.list sp=/etc/apt/sources.list.d/ files=() parts=()
+	if command -v apt-config >/dev/null 2>&1; then
+		eval "$(apt-config shell sl Dir::Etc::sourcelist/f sp Dir::Etc::sourceparts/d)"
+	fi
+	[ -f "$sl" ] && files+=("$sl")
+	shopt -s nullglob
+	parts=("${sp%/}"/*.list "${sp%/}"/*.sources)
+	shopt -u nullglob
+	if [ "${#parts[@]}" -gt 0 ]; then
+		mapfile -t parts < <(printf '%s\n' "${parts[@]}" | LC_ALL=C sort)
+		files+=("${parts[@]}")
+	fi
+	[ "${#files[@]}" -gt 0 ] || return 0
+	awk -v want="$*" '
+	function usable(uri, suites, comps, n, i, s, main) {
+		if (uri !~ /^(https?|ftp|file):/) return 0
+		n = split(comps, s, " ")
+		for (i = 1; i <= n; i++) if (s[i] == "main") main = 1
+		if (!main) return 0
+		n = split(suites, s, " ")
+		for (i = 1; i <= n; i++) if (s[i] in wanted) return 1
+		return 0
+	}
+	function found(uri) { print uri; done = 1; exit }
+	# A deb822 stanza (.sources) ends at a blank line or the end of its file.
+	function stanza(n, u) {
+		if (types ~ /(^| )deb( |$)/ && enabled != "no") {
+			n = split(uris, u, " ")
+			if (n > 0 && usable(u[1], suites, comps)) found(u[1])
+		}
+		types = uris = suites = comps = enabled = field = ""
+	}
+	function set(f, v) {
+		if (f == "types") types = types " " v
+		else if (f == "uris") uris = uris " " v
+		else if (f == "suites") suites = suites " " v
+		else if (f == "components") comps = comps " " v
+		else if (f == "enabled") { enabled = tolower(v); gsub(/[ \t]/, "", enabled) }
+	}
+	BEGIN { n = split(want, w, " "); for (i = 1; i <= n; i++) wanted[w[i]] = 1 }
+	FNR == 1 { stanza(); deb822 = FILENAME ~ /\.sources$/ }
+	deb822 && /^#/ { next }
+	deb822 && /^[ \t]*$/ { stanza(); next }
+	deb822 && /^[ \t]/ { set(field, $0); next }
+	deb822 {
+		c = index($0, ":")
+		if (c) { field = tolower(substr($0, 1, c - 1)); set(field, substr($0, c + 1)) }
+		next
+	}
+	{ sub(/#.*/, "") }
+	$1 == "deb" {
+		i = 2
+		if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
+		c = ""
+		for (j = i + 2; j <= NF; j++) c = c " " $j
+		if (usable($i, $(i + 1), c)) found($i)
+	}
+	END { if (!done) stanza() }
+	' "${files[@]}"
+}
+
+# apt_proxy SCHEME: apt's proxy for SCHEME (https falls back to http's,
+# as in apt); nothing for none or DIRECT.
+apt_proxy() {
+	local p=""
+	command -v apt-config >/dev/null 2>&1 || return 0
+	eval "$(apt-config shell p "Acquire::$1::Proxy")"
+	if [ -z "$p" ] && [ "$1" = https ]; then
+		eval "$(apt-config shell p Acquire::http::Proxy)"
+	fi
+	case $p in "" | DIRECT | false) ;; *) echo "$p" ;; esac
+}
+
+if [ -z "${HAVIP_DEBIAN_MIRROR:-}" ]; then
+	releases=$suite
+	if [ -r /etc/os-release ] && (. /etc/os-release && [ "${ID:-}" = debian ] && [ -n "${VERSION_CODENAME:-}" ]); then
+		releases="$releases $(. /etc/os-release && echo "$VERSION_CODENAME")"
+	fi
+	HAVIP_DEBIAN_MIRROR=$(apt_mirror $releases)
+fi
+mirror=${HAVIP_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# debootstrap downloads with wget, which reads these.
+if [ -z "${http_proxy:-}" ]; then
+	http_proxy=$(apt_proxy http)
+fi
+if [ -z "${https_proxy:-}" ]; then
+	https_proxy=$(apt_proxy https)
+fi
+[ -z "$http_proxy" ] || export http_proxy
+[ -z "$https_proxy" ] || export https_proxy
+if [ "${1:-}" = --print-mirror ]; then
+	echo "mirror $mirror"
+	[ -z "$http_proxy" ] || echo "http_proxy $http_proxy"
+	[ -z "$https_proxy" ] || echo "https_proxy $https_proxy"
+	exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "package-lifecycle: needs root (debootstrap, chroot)" >&2
@@ -44,15 +156,17 @@ if [ $# -eq 2 ]; then
 	old=$(realpath "$1")
 	new=$(realpath "$2")
 else
-	(cd "$repo/packaging" && go run . -formats deb -version 1.0.0 -out "$work/old" >/dev/null &&
-		go run . -formats deb -version 1.0.1 -out "$work/new" >/dev/null)
+	(cd "$repo/packaging" && go run . -formats deb -version 1.0.0 -out "$work/old" >/dev/null)
 	old=$(ls "$work"/old/*.deb)
+	# The next version changes the default configuration, as a release
+	# may: an edited file then makes dpkg ask.
+	dpkg-deb --fsys-tarfile "$old" | tar -xOf - ./etc/havip.toml >"$work/havip.toml"
+	echo "# A line the next version adds." >>"$work/havip.toml"
+	(cd "$repo/packaging" && go run . -formats deb -version 1.0.1 -config "$work/havip.toml" -out "$work/new" >/dev/null)
 	new=$(ls "$work"/new/*.deb)
 fi
 
-suite=${HAVIP_DEBIAN_SUITE:-bookworm}
-mirror=${HAVIP_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-echo "making a throwaway $suite root with debootstrap (minbase)"
+echo "making a throwaway $suite root with debootstrap (minbase) from $mirror"
 if ! debootstrap --variant=minbase "$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1; then
 	tail -n 20 "$work/debootstrap.log" >&2
 	echo "package-lifecycle: debootstrap of $suite from $mirror failed" >&2
@@ -90,6 +204,9 @@ cp "$old" "$root/tmp/old.deb"
 cp "$new" "$root/tmp/new.deb"
 old_version=$(dpkg-deb -f "$old" Version)
 new_version=$(dpkg-deb -f "$new" Version)
+conffile() { dpkg-deb --fsys-tarfile "$1" | tar -xOf - ./etc/havip.toml; }
+conffile "$old" >"$work/old.toml"
+conffile "$new" >"$work/new.toml"
 
 echo "== install $old_version"
 check "dpkg -i installs $old_version" dpkg_in_root -i /tmp/old.deb
@@ -110,10 +227,14 @@ mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
 ln -s /usr/lib/systemd/system/havip.service "$root/etc/systemd/system/multi-user.target.wants/havip.service"
 : >"$root/var/log/systemctl.calls"
 
-echo "== upgrade to $new_version"
-check "dpkg -i upgrades to $new_version without a question" dpkg_in_root -i /tmp/new.deb
+echo "== upgrade to $new_version, which ships a changed /etc/havip.toml"
+check "$new_version's /etc/havip.toml differs from $old_version's" sh -c '! cmp -s "$1" "$2"' _ "$work/old.toml" "$work/new.toml"
+# Both files changed: dpkg would ask which to keep. Without a terminal it
+# takes the answer from these options: keep the operator's.
+check "dpkg -i --force-confdef --force-confold upgrades to $new_version without a question" dpkg_in_root -i --force-confdef --force-confold /tmp/new.deb
 check "havip says the new version" sh -c "chroot '$root' havip version | grep -q '^havip ${new_version%-*} '"
 check "the edited /etc/havip.toml is kept" grep -q "^# edited by the operator" "$root/etc/havip.toml"
+check "the new default is beside it as havip.toml.dpkg-dist" cmp -s "$work/new.toml" "$root/etc/havip.toml.dpkg-dist"
 check "havip stays enabled" enabled
 check "nothing starts or restarts havip at upgrade" no_start
 
@@ -131,6 +252,7 @@ check "/etc/havip.toml stays until purge" test -f "$root/etc/havip.toml"
 echo "== purge"
 check "dpkg -P purges havip" dpkg_in_root -P havip
 check "/etc/havip.toml is gone" test ! -e "$root/etc/havip.toml"
+check "havip.toml.dpkg-dist is gone" test ! -e "$root/etc/havip.toml.dpkg-dist"
 check "the node state in /var/lib/havip is gone" test ! -e "$root/var/lib/havip"
 check "the cluster key the operator made stays" test -f "$root/etc/havip/secret.key"
 check "systemd's record of the unit is gone" sh -c '! [ -L "$1" ]' _ "$root/etc/systemd/system/multi-user.target.wants/havip.service"

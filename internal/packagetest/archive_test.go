@@ -99,6 +99,7 @@ func readTarGz(data []byte, each func(*tar.Header, []byte)) error {
 
 // RPM header tags and file flags (rpm's rpmtag.h and rpmfiles.h).
 const (
+	tagLicense    = 1014
 	tagFileModes  = 1030
 	tagFileFlags  = 1037
 	tagDirIndexes = 1116
@@ -109,40 +110,52 @@ const (
 	fileNoReplace = 1 << 4
 )
 
-// readRPM lists an .rpm's files from its main header: the 96-byte lead,
-// the signature header (padded to 8 bytes), then the header.
-func readRPM(name string) (map[string]*entry, error) {
+// readRPM lists an .rpm's files, and reads its License tag, from its main
+// header: the 96-byte lead, the signature header (padded to 8 bytes),
+// then the header.
+func readRPM(name string) (files map[string]*entry, license string, err error) {
+	files, h, err := readRPMHeader(name)
+	if err != nil {
+		return nil, "", err
+	}
+	if l := h.strings(tagLicense); len(l) == 1 {
+		license = l[0]
+	}
+	return files, license, nil
+}
+
+func readRPMHeader(name string) (map[string]*entry, *rpmHeader, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	r := bufio.NewReader(f)
 	if _, err := io.ReadFull(r, make([]byte, 96)); err != nil {
-		return nil, fmt.Errorf("lead: %w", err)
+		return nil, nil, fmt.Errorf("lead: %w", err)
 	}
 	sig, err := readHeader(r)
 	if err != nil {
-		return nil, fmt.Errorf("signature: %w", err)
+		return nil, nil, fmt.Errorf("signature: %w", err)
 	}
 	if pad := (8 - sig.size%8) % 8; pad > 0 {
 		if _, err := io.ReadFull(r, make([]byte, pad)); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	h, err := readHeader(r)
 	if err != nil {
-		return nil, fmt.Errorf("header: %w", err)
+		return nil, nil, fmt.Errorf("header: %w", err)
 	}
 	bases, dirs := h.strings(tagBaseNames), h.strings(tagDirNames)
 	idx, flags, modes := h.ints(tagDirIndexes), h.ints(tagFileFlags), h.ints(tagFileModes)
 	if len(idx) != len(bases) || len(flags) != len(bases) || len(modes) != len(bases) {
-		return nil, fmt.Errorf("%d base names, %d dir indexes, %d flags, %d modes", len(bases), len(idx), len(flags), len(modes))
+		return nil, nil, fmt.Errorf("%d base names, %d dir indexes, %d flags, %d modes", len(bases), len(idx), len(flags), len(modes))
 	}
 	out := map[string]*entry{}
 	for i, b := range bases {
 		if int(idx[i]) >= len(dirs) {
-			return nil, fmt.Errorf("dir index %d out of range", idx[i])
+			return nil, nil, fmt.Errorf("dir index %d out of range", idx[i])
 		}
 		m := uint32(modes[i])
 		e := &entry{mode: os.FileMode(m & 0o777), config: flags[i]&fileConfig != 0, noreplace: flags[i]&fileNoReplace != 0}
@@ -151,7 +164,7 @@ func readRPM(name string) (map[string]*entry, error) {
 		}
 		out[dirs[idx[i]]+b] = e
 	}
-	return out, nil
+	return out, h, nil
 }
 
 type rpmHeader struct {

@@ -120,8 +120,9 @@ func checkManPage(t *testing.T, gz []byte, usage string) {
 
 // TestLifecycle installs, upgrades, removes and purges the .deb in a
 // throwaway Debian root (scripts/package-lifecycle.sh, which says what
-// it checks). It needs root and Debian's mirror; docs/packaging.md has a
-// run's result.
+// it checks). The upgrade ships a changed /etc/havip.toml, as a release
+// may, so that the operator's edit meets dpkg's conffile question. It
+// needs root and a Debian mirror; docs/packaging.md has a run's result.
 func TestLifecycle(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: debootstrap and chroot make the throwaway Debian root")
@@ -129,8 +130,6 @@ func TestLifecycle(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a debootstrap takes about half a minute; skipped with -short")
 	}
-	old := buildVersion(t, testVersion, "deb")
-	next := buildVersion(t, "1.2.4", "deb")
 	debs := func(dir string) string {
 		m, _ := filepath.Glob(filepath.Join(dir, "*.deb"))
 		if len(m) != 1 {
@@ -138,12 +137,26 @@ func TestLifecycle(t *testing.T) {
 		}
 		return m[0]
 	}
-	cmd := exec.Command("bash", filepath.Join(repo, "scripts", "package-lifecycle.sh"), debs(old), debs(next))
+	old := debs(buildVersion(t, testVersion, "deb"))
+	files, _, err := readDeb(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(t.TempDir(), "havip.toml")
+	changed := append(files["/etc/havip.toml"].data, "# A line the next version adds.\n"...)
+	if err := os.WriteFile(conf, changed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	next := debs(buildVersion(t, "1.2.4", "deb", "-config", conf))
+	cmd := exec.Command("bash", filepath.Join(repo, "scripts", "package-lifecycle.sh"), old, next)
+	// The environment goes through, http_proxy and HAVIP_DEBIAN_MIRROR
+	// with it.
+	cmd.Env = os.Environ()
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee) && ee.ExitCode() == 77:
-		t.Skipf("no throwaway Debian root could be made here:\n%s", out)
+		unavailable(t, "no throwaway Debian root could be made here:\n%s", out)
 	case err != nil:
 		t.Fatalf("package-lifecycle.sh: %v\n%s", err, out)
 	}

@@ -22,7 +22,7 @@ const testVersion = "1.2.3"
 
 // buildPackages runs the packaging module and returns the .deb and .rpm
 // it wrote. It skips when the module's dependencies cannot be fetched (no
-// network, no module proxy).
+// network, no module proxy), and fails then under CI.
 func buildPackages(t *testing.T) (deb, rpm string) {
 	t.Helper()
 	out := buildVersion(t, testVersion, "deb,rpm")
@@ -35,15 +35,16 @@ func buildPackages(t *testing.T) (deb, rpm string) {
 }
 
 // buildVersion builds the packages of version in formats into a
-// directory of the test's, which it returns.
-func buildVersion(t *testing.T, version, formats string) string {
+// directory of the test's, which it returns; flags go to the packaging
+// module.
+func buildVersion(t *testing.T, version, formats string, flags ...string) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("building packages is slow; skipped with -short")
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		t.Skipf("no go command to build the packages with: %v", err)
+		unavailable(t, "no go command to build the packages with: %v", err)
 	}
 	dir := filepath.Join(repo, "packaging")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -51,15 +52,51 @@ func buildVersion(t *testing.T, version, formats string) string {
 	dl := exec.CommandContext(ctx, goBin, "mod", "download")
 	dl.Dir = dir
 	if out, err := dl.CombinedOutput(); err != nil {
-		t.Skipf("cannot fetch the packaging tool (nfpm) and its dependencies: %v\n%s", err, out)
+		unavailable(t, "cannot fetch the packaging tool (nfpm) and its dependencies: %v\n%s", err, out)
 	}
 	out := t.TempDir()
-	build := exec.CommandContext(ctx, goBin, "run", ".", "-version", version, "-formats", formats, "-out", out)
+	args := append([]string{"run", ".", "-version", version, "-formats", formats, "-out", out}, flags...)
+	build := exec.CommandContext(ctx, goBin, args...)
 	build.Dir = dir
 	if msg, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the packages: %v\n%s", err, msg)
 	}
 	return out
+}
+
+// wantLicense is the SPDX identifier of havip's licence (LICENSE), which
+// both packages name.
+const wantLicense = "Apache-2.0"
+
+// checkCopyright checks the .deb's copyright file, in Debian's
+// machine-readable format: every License field names havip's licence,
+// the one for all files (Files: *) among them.
+func checkCopyright(t *testing.T, data []byte) {
+	t.Helper()
+	var licenses []string
+	allFiles := false
+	for _, para := range strings.Split(string(data), "\n\n") {
+		fields := map[string]string{}
+		for _, l := range strings.Split(para, "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && !strings.HasPrefix(l, " ") {
+				fields[k] = strings.TrimSpace(v)
+			}
+		}
+		if lic, ok := fields["License"]; ok {
+			licenses = append(licenses, lic)
+			if fields["Files"] == "*" && lic == wantLicense {
+				allFiles = true
+			}
+		}
+	}
+	if len(licenses) == 0 || !allFiles {
+		t.Errorf("copyright file: licences %q, want %s for Files: *:\n%s", licenses, wantLicense, data)
+	}
+	for _, l := range licenses {
+		if l != wantLicense {
+			t.Errorf("copyright file names licence %q, want %q", l, wantLicense)
+		}
+	}
 }
 
 // common is what both packages hold, with modes.
@@ -152,6 +189,7 @@ func TestPackages(t *testing.T) {
 		} else if cfg.Cluster.SecretKeyFile != "/etc/havip/secret.key" {
 			t.Errorf("packaged configuration names key %q", cfg.Cluster.SecretKeyFile)
 		}
+		checkCopyright(t, files["/usr/share/doc/havip/copyright"].data)
 		if !strings.Contains(string(files["/usr/share/bash-completion/completions/havip"].data), "complete -F _havip havip") {
 			t.Error("bash completion is not the generated script")
 		}
@@ -199,30 +237,34 @@ func TestPackages(t *testing.T) {
 	})
 
 	t.Run("rpm", func(t *testing.T) {
-		files, err := readRPM(rpmPath)
+		files, license, err := readRPM(rpmPath)
 		if err != nil {
 			t.Fatal(err)
 		}
 		checkFiles(t, "rpm", files, wantFiles(t, rpmOnly))
+		if license != wantLicense {
+			t.Errorf("rpm License tag %q, want %q", license, wantLicense)
+		}
+		// rpm itself reads the same tag.
+		rpmBin := linter(t, "rpm", "rpm")
+		if out, err := exec.Command(rpmBin, "-qp", "--qf", "%{LICENSE}", rpmPath).Output(); err != nil || string(out) != wantLicense {
+			t.Errorf("rpm -qp --qf %%{LICENSE}: %q, %v; want %q", out, err, wantLicense)
+		}
 		if e := files["/etc/havip.toml"]; e != nil && !e.noreplace {
 			t.Error("/etc/havip.toml is not marked config(noreplace)")
 		}
-		if rpmBin, err := exec.LookPath("rpm"); err == nil {
-			out, err := exec.Command(rpmBin, "-qlp", rpmPath).Output()
-			if err != nil {
-				t.Fatalf("rpm -qlp: %v", err)
+		out, err := exec.Command(rpmBin, "-qlp", rpmPath).Output()
+		if err != nil {
+			t.Fatalf("rpm -qlp: %v", err)
+		}
+		listed := map[string]bool{}
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			listed[l] = true
+		}
+		for p := range files {
+			if !listed[p] {
+				t.Errorf("rpm -qlp does not list %s", p)
 			}
-			listed := map[string]bool{}
-			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-				listed[l] = true
-			}
-			for p := range files {
-				if !listed[p] {
-					t.Errorf("rpm -qlp does not list %s", p)
-				}
-			}
-		} else {
-			t.Log("no rpm here; the .rpm header was read in Go only")
 		}
 		lintRPM(t, rpmPath)
 	})
