@@ -4,5 +4,7 @@
 # cleans up. Needs root. Flags go to the demo: --timing fast, --secure=false.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The demo's tools only (deps.sh): iproute2, iputils-ping, nftables.
+HAVIP_DEPS=demo
 . scripts/deps.sh
 exec go run ./examples/demo "$@"

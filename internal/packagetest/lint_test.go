@@ -14,8 +14,8 @@ import (
 )
 
 // linter finds a distribution's package checker. Where it is missing, a
-// root test run fails (scripts/deps.sh installs it as root); another
-// user's skips, saying why.
+// root test run fails (scripts/test.sh installs it as root, through
+// scripts/deps.sh); another user's skips, saying why.
 func linter(t *testing.T, name, pkg string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
@@ -23,9 +23,9 @@ func linter(t *testing.T, name, pkg string) string {
 		return p
 	}
 	if os.Geteuid() == 0 {
-		t.Fatalf("no %s here: scripts/deps.sh installs %s as root", name, pkg)
+		t.Fatalf("no %s here: scripts/test.sh installs %s as root", name, pkg)
 	}
-	t.Skipf("no %s here, and only root installs it (scripts/deps.sh)", name)
+	t.Skipf("no %s here, and only root installs it (scripts/test.sh)", name)
 	return ""
 }
 
