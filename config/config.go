@@ -241,13 +241,22 @@ type Notify struct {
 	// own command, with keepalived's arguments for its notify script
 	// appended: "INSTANCE", the instance, the state and the priority.
 	Any []string
-	// RunAs is who the commands run as; the zero value is the daemon's
-	// own user.
+	// RunAs is who the commands without a user of their own run as (the
+	// table's user and group); the zero value is the daemon's own user.
+	// RunAsFor says who runs each command.
 	RunAs RunAs
+	// HookRunAs holds the user and group of the commands written with
+	// their own, by state name ("MASTER", "BACKUP", "FAULT", "STOP")
+	// and AnyHook; nil when none has one.
+	HookRunAs map[string]RunAs
 	// Timeout ends a command that runs longer (its process group is
 	// killed).
 	Timeout time.Duration
 }
+
+// AnyHook names the command run on every transition (Notify.Any) for
+// Notify.RunAsFor.
+const AnyHook = "ANY"
 
 // Command returns the notify command for a state name ("MASTER",
 // "BACKUP", "FAULT", "STOP"), nil when there is none.
@@ -263,6 +272,16 @@ func (n Notify) Command(state string) []string {
 		return n.Stop
 	}
 	return nil
+}
+
+// RunAsFor returns who runs the command of a state name ("MASTER",
+// "BACKUP", "FAULT", "STOP"), or Any for AnyHook: the command's own
+// user and group when it has them, else the table's (RunAs).
+func (n Notify) RunAsFor(state string) RunAs {
+	if r, ok := n.HookRunAs[state]; ok {
+		return r
+	}
+	return n.RunAs
 }
 
 // Announce configures gratuitous ARP / unsolicited NA.

@@ -56,7 +56,7 @@ func schemaDefaults(t *testing.T) map[string]string {
 					q[j] = fmt.Sprintf("%q", s)
 				}
 				out[key] = "[" + strings.Join(q, ", ") + "]"
-			case optVIPs, optTracks:
+			case optVIPs, optTracks, optHook:
 				// Lists of strings or tables; none by default.
 				out[key] = "[]"
 			case optInt:

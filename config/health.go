@@ -124,23 +124,40 @@ func buildNotify(r *rawInstance, out *Instance, key func(string) string, opts Pa
 	n := &r.Notify
 	out.Notify.RunAs = buildRunAs(n.User, n.Group, func(k string) string { return key("notify." + k) }, opts, c)
 	for _, h := range []struct {
-		name string
-		raw  *optStrings
-		val  *[]string
+		name, state string
+		raw         *optHook
+		val         *[]string
 	}{
-		{"master", &n.Master, &out.Notify.Master}, {"backup", &n.Backup, &out.Notify.Backup},
-		{"fault", &n.Fault, &out.Notify.Fault}, {"stop", &n.Stop, &out.Notify.Stop}, {"any", &n.Any, &out.Notify.Any},
+		{"master", "MASTER", &n.Master, &out.Notify.Master}, {"backup", "BACKUP", &n.Backup, &out.Notify.Backup},
+		{"fault", "FAULT", &n.Fault, &out.Notify.Fault}, {"stop", "STOP", &n.Stop, &out.Notify.Stop},
+		{"any", AnyHook, &n.Any, &out.Notify.Any},
 	} {
 		k := key("notify." + h.name)
 		if !h.raw.set || !c.valid(k, h.raw.problem) {
 			continue
 		}
-		if msg := checkArgv(h.raw.val, true); msg != "" {
-			c.add(k, "%s", msg)
-		} else {
-			checkProgram(h.raw.val, out.Notify.RunAs, k, opts, c)
+		runAs, cmdKey := out.Notify.RunAs, k
+		if h.raw.table {
+			sub := func(s string) string { return key("notify." + h.name + "." + s) }
+			cmdKey = sub("command")
+			if own := buildRunAs(h.raw.user, h.raw.group, sub, opts, c); !own.IsZero() {
+				runAs = own
+				if out.Notify.HookRunAs == nil {
+					out.Notify.HookRunAs = map[string]RunAs{}
+				}
+				out.Notify.HookRunAs[h.state] = own
+			}
 		}
-		*h.val = h.raw.val
+		cmd := &h.raw.command
+		if !c.valid(cmdKey, cmd.problem) {
+			continue
+		}
+		if msg := checkArgv(cmd.val, cmd.set); msg != "" {
+			c.add(cmdKey, "%s", msg)
+		} else {
+			checkProgram(cmd.val, runAs, cmdKey, opts, c)
+		}
+		*h.val = cmd.val
 	}
 	if c.valid(key("notify_timeout"), r.NotifyTimeout.problem) {
 		if v := r.NotifyTimeout.val; v < 100*time.Millisecond || v > time.Hour {
@@ -150,9 +167,9 @@ func buildNotify(r *rawInstance, out *Instance, key func(string) string, opts Pa
 	}
 }
 
-// buildRunAs checks the user and group a track script or the notify
-// commands run as; key names their keys. Unless opts says to leave this
-// host alone, both must exist here.
+// buildRunAs checks the user and group a track script, the notify
+// commands or one of them run as; key names their keys. Unless opts
+// says to leave this host alone, both must exist here.
 func buildRunAs(user, group optString, key func(string) string, opts ParseOptions, c *collector) RunAs {
 	okUser := c.valid(key("user"), user.problem)
 	okGroup := c.valid(key("group"), group.problem)

@@ -90,13 +90,13 @@ type rawScript struct {
 }
 
 type rawNotify struct {
-	Master optStrings `toml:"master"`
-	Backup optStrings `toml:"backup"`
-	Fault  optStrings `toml:"fault"`
-	Stop   optStrings `toml:"stop"`
-	Any    optStrings `toml:"any"`
-	User   optString  `toml:"user"`
-	Group  optString  `toml:"group"`
+	Master optHook   `toml:"master"`
+	Backup optHook   `toml:"backup"`
+	Fault  optHook   `toml:"fault"`
+	Stop   optHook   `toml:"stop"`
+	Any    optHook   `toml:"any"`
+	User   optString `toml:"user"`
+	Group  optString `toml:"group"`
 }
 
 type rawStatus struct {
@@ -181,6 +181,46 @@ func (o *optBool) UnmarshalTOML(v any) error {
 	return nil
 }
 
+// optHook is a notify command: its argv as a list of strings, or an
+// inline table that may also say who runs it,
+// { command = ["/usr/local/bin/on-master"], user = "haproxy", group = "haproxy" }.
+// A table's other keys are unknown keys, which checkShape reports.
+type optHook struct {
+	set bool
+	// problem says why the value is neither a list nor a table.
+	problem string
+	// table is true for the table form; command, user and group are
+	// then its keys, each with its own problem.
+	table       bool
+	command     optStrings
+	user, group optString
+}
+
+// hookKeys are the keys of a notify command's table.
+var hookKeys = []string{"command", "user", "group"}
+
+func (o *optHook) inlineKeys() []string { return hookKeys }
+
+func (o *optHook) UnmarshalTOML(v any) error {
+	o.set = true
+	switch x := v.(type) {
+	case []any:
+		return o.command.UnmarshalTOML(v)
+	case map[string]any:
+		o.table = true
+		for k, leaf := range map[string]toml.Unmarshaler{"command": &o.command, "user": &o.user, "group": &o.group} {
+			if sub, ok := x[k]; ok {
+				if err := leaf.UnmarshalTOML(sub); err != nil {
+					return err
+				}
+			}
+		}
+	default:
+		o.problem = `must be a list of strings (the program and its arguments) or a table such as { command = ["/usr/local/bin/on-master"], user = "haproxy" }, not ` + describe(v)
+	}
+	return nil
+}
+
 // optDuration is a Go duration string ("200ms", "1m30s").
 type optDuration struct {
 	val     time.Duration
@@ -231,8 +271,17 @@ func describe(v any) string {
 // schemaNode describes one key of the file, derived from the raw structs
 // so that the two cannot disagree.
 type schemaNode struct {
-	kind     schemaKind
-	children map[string]*schemaNode // tables and arrays of tables
+	kind schemaKind
+	// children are the keys of tables and arrays of tables, and of the
+	// inline table a leaf may be written as (see inlineTable).
+	children map[string]*schemaNode
+}
+
+// inlineTable is a leaf that may also be written as an inline table of
+// these keys (a notify command with its own user): checkShape reports
+// the table's other keys as it reports those of any table.
+type inlineTable interface {
+	inlineKeys() []string
 }
 
 type schemaKind int
@@ -249,7 +298,14 @@ var unmarshalerType = reflect.TypeOf((*toml.Unmarshaler)(nil)).Elem()
 
 func schemaOf(t reflect.Type) *schemaNode {
 	if reflect.PointerTo(t).Implements(unmarshalerType) {
-		return &schemaNode{kind: kindLeaf}
+		n := &schemaNode{kind: kindLeaf}
+		if it, ok := reflect.New(t).Interface().(inlineTable); ok {
+			n.children = map[string]*schemaNode{}
+			for _, k := range it.inlineKeys() {
+				n.children[k] = &schemaNode{kind: kindLeaf}
+			}
+		}
+		return n
 	}
 	switch t.Kind() {
 	case reflect.Struct:
@@ -302,6 +358,12 @@ func walkTable(tbl map[string]any, node *schemaNode, dotted []string, where stri
 		}
 		loc := joinKey(where, k)
 		switch child.kind {
+		case kindLeaf:
+			// A leaf written as an inline table: its keys are checked
+			// here, its values by the leaf.
+			if sub, isTable := v.(map[string]any); isTable && child.children != nil {
+				walkTable(sub, child, full, loc, c)
+			}
 		case kindTable:
 			sub, isTable := v.(map[string]any)
 			if !isTable {
@@ -365,8 +427,13 @@ func suggest(table []string, key string) string {
 	find = func(n *schemaNode, path []string) {
 		for name, child := range n.children {
 			p := append(append([]string(nil), path...), name)
-			if name == key && child.kind == kindLeaf {
-				elsewhere = append(elsewhere, strings.Join(p, "."))
+			if child.kind == kindLeaf {
+				// The keys of a leaf's inline table are no place to
+				// move a key to.
+				if name == key {
+					elsewhere = append(elsewhere, strings.Join(p, "."))
+				}
+				continue
 			}
 			find(child, p)
 		}

@@ -105,16 +105,28 @@ func (c *Config) Summary() string {
 				sc.Name, sc.Interval, sc.Timeout, count(sc.Fall, "failure"), effect, count(sc.Rise, "success"), runAsText(sc.RunAs))
 		}
 		var hooks []string
-		for _, st := range []string{"MASTER", "BACKUP", "FAULT", "STOP"} {
-			if in.Notify.Command(st) != nil {
-				hooks = append(hooks, st)
+		tableUser := false // some command runs as the table's user
+		for _, st := range []string{"MASTER", "BACKUP", "FAULT", "STOP", AnyHook} {
+			cmd, name := in.Notify.Command(st), st
+			if st == AnyHook {
+				cmd, name = in.Notify.Any, "any transition"
 			}
-		}
-		if in.Notify.Any != nil {
-			hooks = append(hooks, "any transition")
+			if cmd == nil {
+				continue
+			}
+			if own, ok := in.Notify.HookRunAs[st]; ok {
+				name += " (" + strings.TrimPrefix(runAsText(own), ", ") + ")"
+			} else {
+				tableUser = true
+			}
+			hooks = append(hooks, name)
 		}
 		if len(hooks) > 0 {
-			line("  notify on %s (timeout %s)%s", strings.Join(hooks, ", "), in.Notify.Timeout, runAsText(in.Notify.RunAs))
+			who := ""
+			if tableUser {
+				who = runAsText(in.Notify.RunAs)
+			}
+			line("  notify on %s (timeout %s)%s", strings.Join(hooks, ", "), in.Notify.Timeout, who)
 		}
 	}
 	if c.Status.SocketGroup != "" {
