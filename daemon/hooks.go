@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"github.com/havip/havip/config"
 	"github.com/havip/havip/notify"
 )
 
@@ -10,17 +11,18 @@ const stopState = "STOP"
 
 // pushHooks queues the commands of one state change of an instance: the
 // state's own command, then the one run on every change (notify.any,
-// with keepalived's arguments). e says what changed; the rest comes
-// from h. It never blocks.
+// with keepalived's arguments), each as its own user when it has one,
+// else as the notify table's. e says what changed; the rest comes from
+// h. It never blocks.
 func (d *Daemon) pushHooks(q *notify.Queue, h hookInfo, e notify.Event) {
-	e.Node, e.VIPs, e.Timeout, e.RunAs = d.name, h.vips, h.notify.Timeout, h.notify.RunAs
+	e.Node, e.VIPs, e.Timeout = d.name, h.vips, h.notify.Timeout
 	e.Priority = d.priority(e.Instance, h.priority)
 	if cmd := h.notify.Command(e.State); cmd != nil {
-		e.Command, e.Args = cmd, notify.StateArgs
+		e.Command, e.Args, e.RunAs = cmd, notify.StateArgs, h.notify.RunAsFor(e.State)
 		q.Push(e)
 	}
 	if h.notify.Any != nil {
-		e.Command, e.Args = h.notify.Any, notify.KeepalivedArgs
+		e.Command, e.Args, e.RunAs = h.notify.Any, notify.KeepalivedArgs, h.notify.RunAsFor(config.AnyHook)
 		q.Push(e)
 	}
 }

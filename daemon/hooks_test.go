@@ -13,6 +13,7 @@ import (
 
 	"github.com/havip/havip/config"
 	"github.com/havip/havip/election"
+	"github.com/havip/havip/internal/proc"
 	"github.com/havip/havip/notify"
 )
 
@@ -72,5 +73,55 @@ func TestHookPriority(t *testing.T) {
 	}
 	if got := d.priority("db", 100); got != 100 {
 		t.Errorf("priority without penalties = %d, want 100", got)
+	}
+}
+
+// TestHookRunAs runs each notify command as its own user when it has
+// one, else as the notify table's: the events the queue gets say so.
+func TestHookRunAs(t *testing.T) {
+	d := &Daemon{name: "n1", penalties: map[string]map[string]int{}}
+	n := config.Notify{Master: []string{"/bin/m"}, Backup: []string{"/bin/b"}, Stop: []string{"/bin/s"}, Any: []string{"/bin/any"},
+		RunAs:     config.RunAs{User: "keepalived_script"},
+		HookRunAs: map[string]config.RunAs{"MASTER": {User: "haproxy", Group: "haproxy"}, config.AnyHook: {User: "root"}},
+		Timeout:   5 * time.Second}
+	h := hookInfo{notify: n, vips: []string{"10.0.0.5/32"}, priority: 100}
+
+	var got []notify.Event
+	q := notify.NewQueue(func(context.Context, *proc.Credential, []string, []string, time.Duration) proc.Result {
+		return proc.Result{} // nothing runs
+	}, nil)
+	q.OnDone = func(e notify.Event, _ proc.Result) { got = append(got, e) }
+	d.pushHooks(q, h, notify.Event{Instance: "web", State: "MASTER", Previous: "BACKUP"})
+	d.pushHooks(q, h, notify.Event{Instance: "web", State: "BACKUP", Previous: "MASTER"})
+	d.pushHooks(q, h, notify.Event{Instance: "web", State: stopState, Previous: "BACKUP"})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { q.Run(ctx); close(done) }()
+	select {
+	case <-q.Idle():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the queue did not run the commands")
+	}
+	cancel()
+	<-done
+
+	type run struct {
+		Command string
+		RunAs   config.RunAs
+	}
+	var runs []run
+	for _, e := range got {
+		runs = append(runs, run{e.Command[0], e.RunAs})
+	}
+	want := []run{
+		{"/bin/m", config.RunAs{User: "haproxy", Group: "haproxy"}},
+		{"/bin/any", config.RunAs{User: "root"}},
+		{"/bin/b", config.RunAs{User: "keepalived_script"}},
+		{"/bin/any", config.RunAs{User: "root"}},
+		{"/bin/s", config.RunAs{User: "keepalived_script"}},
+		{"/bin/any", config.RunAs{User: "root"}},
+	}
+	if diff := cmp.Diff(want, runs); diff != "" {
+		t.Errorf("commands queued (-want +got):\n%s", diff)
 	}
 }
