@@ -81,8 +81,17 @@ type converter struct {
 	// scriptUser is global_defs' script_user: who runs the scripts and
 	// notify commands that do not say.
 	scriptUser *Node
-	// notifyUsers holds the instances whose notify user is decided.
-	notifyUsers map[*Instance]bool
+	// hookFrom says where each converted notify command comes from, for
+	// the report notifyTables writes.
+	hookFrom map[*Hook]hookSource
+}
+
+// hookSource is the line a notify command comes from.
+type hookSource struct {
+	node  *Node
+	where string
+	// named: the line names the user to run the command as.
+	named bool
 }
 
 // Convert converts a keepalived configuration into havip's: what could
@@ -96,7 +105,7 @@ func Convert(cfg *Config, o Options) *Result {
 	if len(cfg.Files) > 0 {
 		res.Source = cfg.Files[0]
 	}
-	c := &converter{o: o, res: res, rep: &res.Report, scripts: map[string]*vrrpScript{}, notifyUsers: map[*Instance]bool{}}
+	c := &converter{o: o, res: res, rep: &res.Report, scripts: map[string]*vrrpScript{}, hookFrom: map[*Hook]hookSource{}}
 	// Definitions first: keepalived resolves names once the whole file is
 	// read, so instances may name scripts defined after them.
 	for _, n := range cfg.Nodes {
@@ -119,6 +128,7 @@ func Convert(cfg *Config, o Options) *Result {
 	}
 	c.keep()
 	c.defaultUserNote()
+	c.notifyTables()
 	if len(res.Instances) > 0 {
 		c.nodeKeys()
 		c.clusterKeys()
@@ -379,8 +389,9 @@ func (c *converter) notifyCommands(in *instance) {
 		if !ok {
 			continue
 		}
-		setNotify(&in.out, state, c.hookArgv(n, where, state, cmd))
-		c.notifyUser(&in.out, n, where, cmd.extra)
+		argv := c.hookArgv(n, where, state, cmd)
+		user, group := c.notifyUser(n, where, cmd.extra)
+		c.setHook(&in.out, state, Hook{Command: argv, User: user, Group: group}, hookSource{n, where, len(cmd.extra) > 0})
 		if state == "any" {
 			c.rep.add(n, Note, where, "notify.any gets what keepalived's notify script got: INSTANCE, the instance's name, the state (MASTER, BACKUP, FAULT, STOP) and the priority; it runs after the state's own command, as keepalived's did")
 		}
@@ -438,10 +449,10 @@ func tomlArgv(argv []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
-// notifyUser sets who runs an instance's notify commands from the user
-// and group after one of them (extra), or script_user: havip has one
-// for all of them.
-func (c *converter) notifyUser(out *Instance, n *Node, where string, extra []string) {
+// notifyUser returns who runs a notify command: the user and group
+// after it (extra), or script_user's, as keepalived runs each notify
+// command as its own user ("" for root, the daemon's user).
+func (c *converter) notifyUser(n *Node, where string, extra []string) (user, group string) {
 	if len(extra) > 2 {
 		c.rep.add(n, Problem, where, "%q after the command: a user and a group at most", strings.Join(extra, " "))
 		extra = extra[:2]
@@ -454,32 +465,70 @@ func (c *converter) notifyUser(out *Instance, n *Node, where string, extra []str
 		c.rep.add(n, Problem, where, "%q after the command, which is not quoted, is read as %s to run it as, as keepalived reads it: if it is an argument of the command, quote the command line: %s \"%s %s\"",
 			strings.Join(extra, " "), what, n.Keyword(), n.Arg(1), strings.Join(extra, " "))
 	}
-	user, group := c.runAs(c.scriptUser)
 	if len(extra) > 0 {
-		user, group = daemonUser(extra[0], strings.Join(extra[1:], ""))
+		return daemonUser(extra[0], strings.Join(extra[1:], ""))
 	}
-	if !c.notifyUsers[out] {
-		c.notifyUsers[out] = true
-		out.Notify.User, out.Notify.Group = user, group
-		return
+	return c.runAs(c.scriptUser)
+}
+
+// setHook sets an instance's notify command for one of notifyStates,
+// from the line src. Its User and Group are who runs it until
+// notifyTables writes the tables.
+func (c *converter) setHook(out *Instance, state string, h Hook, src hookSource) {
+	if out.Notify == nil {
+		out.Notify = &Notify{}
 	}
-	if user != out.Notify.User || group != out.Notify.Group {
-		c.rep.add(n, Problem, where, "runs as %q, another user than the instance's other notify commands: havip runs them all as user %q%s",
-			userText(user, group), userText(out.Notify.User, ""), groupText(out.Notify.Group))
+	f := notifyField(out.Notify, state)
+	*f = h
+	c.hookFrom[f] = src
+}
+
+// notifyTables writes who runs the notify commands of each instance:
+// the user of its first command becomes the table's user and group
+// (notify.user and notify.group), and a command of another user gets
+// that user in a table of its own, as keepalived ran it.
+func (c *converter) notifyTables() {
+	for _, in := range c.res.Instances {
+		n := in.Notify
+		if n == nil {
+			continue
+		}
+		first := true
+		for _, state := range notifyStates {
+			h := notifyField(n, state)
+			if h.Command == nil {
+				continue
+			}
+			if first {
+				n.User, n.Group, first = h.User, h.Group, false
+			}
+			if h.User == n.User && h.Group == n.Group {
+				h.User, h.Group = "", ""
+				continue
+			}
+			if h.User == "" {
+				h.User = "root" // the table's user is another
+			}
+			src := c.hookFrom[h]
+			c.rep.add(src.node, Note, src.where, "runs as %q, the instance's first notify command as %q (notify.user): notify.%s is a table with a user of its own: user = %s%s",
+				userText(h.User, h.Group), userText(n.User, n.Group), state, tomlQuote(h.User), groupKey(h.Group))
+		}
 	}
+}
+
+// groupKey writes the group key of a notify command's table, when it
+// has a group.
+func groupKey(group string) string {
+	if group == "" {
+		return ""
+	}
+	return ", group = " + tomlQuote(group)
 }
 
 // quotedCommand says whether the command of a notify line is quoted.
 func quotedCommand(n *Node) bool {
 	rest := strings.TrimLeft(strings.TrimPrefix(n.Line, n.Keyword()), whiteSpace)
 	return rest != "" && (rest[0] == '"' || rest[0] == '\'')
-}
-
-func groupText(group string) string {
-	if group == "" {
-		return ""
-	}
-	return fmt.Sprintf(", group %q", group)
 }
 
 // userText names who runs a command: "root" for the daemon's user, as
@@ -519,7 +568,13 @@ func (c *converter) defaultUserNote() {
 		return
 	}
 	for _, in := range c.res.Instances {
-		noUser := in.Notify != nil && in.Notify.User == ""
+		noUser := false
+		if in.Notify != nil {
+			for _, state := range notifyStates {
+				h := notifyField(in.Notify, state)
+				noUser = noUser || h.Command != nil && !c.hookFrom[h].named
+			}
+		}
 		for _, ts := range in.TrackScripts {
 			noUser = noUser || ts.User == ""
 		}

@@ -76,6 +76,7 @@ func TestCloudPair(t *testing.T) {
 				conf+`:32: vrrp_instance VI_web: advert_int: changed: advert_int 1s: failover in about 3.`,
 				conf+`:48: vrrp_instance VI_web: notify_master: changed: runs as ["/bin/sh", "-c", "/etc/keepalived/notify.sh master", "notify"]: havip appends the instance, the state and the VIPs to notify.master`,
 				conf+`:51: vrrp_instance VI_web: notify_stop: changed: runs as ["/bin/sh", "-c", "/etc/keepalived/notify.sh stop", "notify"]`,
+				conf+`:50: vrrp_instance VI_web: notify_fault: note: runs as "keepalived_script", the instance's first notify command as "root" (notify.user): notify.fault is a table with a user of its own: user = "keepalived_script"`,
 				"cluster.quorum: note: two members: quorum is off",
 			)
 			// The failover times, as the issue asking for the import words
@@ -358,7 +359,7 @@ vrrp_instance A {
 				{Name: "chk", Command: []string{"/usr/local/bin/chk"}, Interval: "1s", Timeout: "1s", Rise: 1, Fall: 1, User: "nobody", Group: "nogroup"},
 				{Name: "chk2", Command: []string{"/bin/true"}, Interval: "1s", Timeout: "1s", Rise: 1, Fall: 1, User: "www-data"},
 			},
-			Notify: &Notify{Master: hook("/bin/m"), Stop: hook("/bin/stop"), Any: []string{"/bin/any", "x"}, User: "www-data"}}},
+			Notify: &Notify{Master: hook("/bin/m"), Stop: hook("/bin/stop"), Any: Hook{Command: []string{"/bin/any", "x"}}, User: "www-data"}}},
 		report: []string{
 			`test.conf:12: vrrp_instance A: virtual_ipaddress 2001:db8::10: label eth1:6: not carried over: label "eth1:6" cannot be set: only IPv4 addresses have labels`,
 			`test.conf:13: vrrp_instance A: virtual_ipaddress 10.0.0.0: problem: "10.0.0.0/24" cannot be a VIP: it is the network address of its subnet 10.0.0.0/24: havip adds the host address 10.0.0.0/32 instead`,
@@ -377,10 +378,10 @@ vrrp_instance A {
   notify_fault "/bin/f" root
 }`,
 		want: []Instance{{Name: "A", Interface: "eth0", VIPs: vips("10.0.0.1"), Priority: 100, Preempt: true,
-			Notify: &Notify{Master: hook("/bin/m"), Backup: hook("/bin/b"), Fault: hook("/bin/f"), User: "alice"}}},
+			Notify: &Notify{Master: hook("/bin/m"), Backup: ownHook(hook("/bin/b"), "bob", "staff"), Fault: ownHook(hook("/bin/f"), "root", ""), User: "alice"}}},
 		report: []string{
-			`test.conf:5: vrrp_instance A: notify_backup: problem: runs as "bob staff", another user than the instance's other notify commands: havip runs them all as user "alice"`,
-			`test.conf:6: vrrp_instance A: notify_fault: problem: runs as "root", another user than the instance's other notify commands: havip runs them all as user "alice"`,
+			`test.conf:5: vrrp_instance A: notify_backup: note: runs as "bob staff", the instance's first notify command as "alice" (notify.user): notify.backup is a table with a user of its own: user = "bob", group = "staff"`,
+			`test.conf:6: vrrp_instance A: notify_fault: note: runs as "root", the instance's first notify command as "alice" (notify.user): notify.fault is a table with a user of its own: user = "root"`,
 		},
 	}, {
 		// keepalived passes nothing to the commands of one state, havip
@@ -396,7 +397,7 @@ vrrp_instance A {
 }`,
 		want: []Instance{{Name: "A", Interface: "eth0", VIPs: vips("10.0.0.1"), Priority: 100, Preempt: true,
 			Notify: &Notify{Master: hook("/bin/systemctl start haproxy"), Backup: hook("/usr/local/bin/say 'two words' x=1"),
-				Fault: hook("/usr/bin/logger -t ka fault || true"), Any: []string{"/etc/keepalived/notify.sh"}}}},
+				Fault: hook("/usr/bin/logger -t ka fault || true"), Any: Hook{Command: []string{"/etc/keepalived/notify.sh"}}}}},
 		report: []string{
 			`test.conf:4: vrrp_instance A: notify_master: changed: runs as ["/bin/sh", "-c", "/bin/systemctl start haproxy", "notify"]: havip appends the instance, the state and the VIPs to notify.master (also in HAVIP_INSTANCE, HAVIP_STATE, HAVIP_VIPS), where keepalived passed no argument; through the shell they are $1, $2 and $3, which the command does not get`,
 			`test.conf:6: vrrp_instance A: notify_fault: changed: "/usr/bin/logger -t ka fault || true" has shell syntax`,
@@ -414,11 +415,11 @@ vrrp_instance A {
   notify_stop /etc/keepalived/notify.sh stop nogroup
 }`,
 		want: []Instance{{Name: "A", Interface: "eth0", VIPs: vips("10.0.0.1"), Priority: 100, Preempt: true,
-			Notify: &Notify{Master: hook("/etc/keepalived/notify.sh"), Stop: hook("/etc/keepalived/notify.sh"), User: "master"}}},
+			Notify: &Notify{Master: hook("/etc/keepalived/notify.sh"), Stop: ownHook(hook("/etc/keepalived/notify.sh"), "stop", "nogroup"), User: "master"}}},
 		report: []string{
 			`test.conf:4: vrrp_instance A: notify_master: problem: "master" after the command, which is not quoted, is read as the user to run it as, as keepalived reads it: if it is an argument of the command, quote the command line: notify_master "/etc/keepalived/notify.sh master"`,
 			`test.conf:5: vrrp_instance A: notify_stop: problem: "stop nogroup" after the command, which is not quoted, is read as the user and the group to run it as`,
-			`test.conf:5: vrrp_instance A: notify_stop: problem: runs as "stop nogroup", another user than the instance's other notify commands: havip runs them all as user "master"`,
+			`test.conf:5: vrrp_instance A: notify_stop: note: runs as "stop nogroup", the instance's first notify command as "master" (notify.user): notify.stop is a table with a user of its own`,
 		},
 	}, {
 		name: "sync group hooks",
@@ -436,8 +437,35 @@ vrrp_instance B {
   virtual_ipaddress { 10.0.0.2 }
 }`,
 		want: []Instance{{Name: "G", Interface: "eth0", VIPs: vips("10.0.0.1", "10.0.0.2"), Priority: 100, Preempt: true,
-			Notify: &Notify{Stop: hook("/bin/gs"), Any: []string{"/bin/gn"}}}},
+			Notify: &Notify{Stop: hook("/bin/gs"), Any: Hook{Command: []string{"/bin/gn"}}}}},
 		report: []string{`test.conf:3: vrrp_sync_group G: notify: changed: keepalived passed GROUP and the group's name; havip passes INSTANCE and the merged instance's name, "G"`},
+	}, {
+		// The members' commands go to the merged instance with the
+		// users they ran as.
+		name: "sync group members' hooks of several users",
+		in: `vrrp_sync_group G {
+  group { A B }
+  notify_fault "/bin/gf" carol
+}
+vrrp_instance A {
+  interface eth0
+  virtual_ipaddress { 10.0.0.1 }
+  notify_master "/bin/am" alice
+  notify_fault "/bin/af" alice
+}
+vrrp_instance B {
+  interface eth0
+  virtual_ipaddress { 10.0.0.2 }
+  notify_backup "/bin/bb" bob
+  notify_master "/bin/bm" bob
+}`,
+		want: []Instance{{Name: "G", Interface: "eth0", VIPs: vips("10.0.0.1", "10.0.0.2"), Priority: 100, Preempt: true,
+			Notify: &Notify{Master: hook("/bin/am"), Backup: ownHook(hook("/bin/bb"), "bob", ""), Fault: ownHook(hook("/bin/gf"), "carol", ""), User: "alice"}}},
+		report: []string{
+			`test.conf:14: vrrp_instance B: notify_backup: note: runs as "bob", the instance's first notify command as "alice" (notify.user): notify.backup is a table with a user of its own: user = "bob"`,
+			`test.conf:3: vrrp_sync_group G: notify_fault: note: runs as "carol", the instance's first notify command as "alice" (notify.user): notify.fault is a table with a user of its own: user = "carol"`,
+			`test.conf:15: vrrp_instance B: notify_master: not carried over: the merged instance has one command per state: it runs ["/bin/sh", "-c", "/bin/am", "notify"] as "alice"`,
+		},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -526,8 +554,14 @@ vrrp_instance B {
 
 // hook is a notify command as converted for one state: through the
 // shell, so that the arguments havip appends are left unused.
-func hook(line string) []string {
-	return []string{"/bin/sh", "-c", line, "notify"}
+func hook(line string) Hook {
+	return Hook{Command: []string{"/bin/sh", "-c", line, "notify"}}
+}
+
+// ownHook is a notify command with a user of its own.
+func ownHook(h Hook, user, group string) Hook {
+	h.User, h.Group = user, group
+	return h
 }
 
 // vips are VIPs written as plain addresses.

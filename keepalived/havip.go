@@ -3,6 +3,7 @@ package keepalived
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -127,13 +128,32 @@ type TrackScript struct {
 
 // Notify is an [instance.notify] table.
 type Notify struct {
-	Master []string `toml:"master,omitempty"`
-	Backup []string `toml:"backup,omitempty"`
-	Fault  []string `toml:"fault,omitempty"`
-	Stop   []string `toml:"stop,omitempty"`
-	Any    []string `toml:"any,omitempty"`
-	User   string   `toml:"user,omitempty"`
-	Group  string   `toml:"group,omitempty"`
+	Master Hook   `toml:"master,omitempty"`
+	Backup Hook   `toml:"backup,omitempty"`
+	Fault  Hook   `toml:"fault,omitempty"`
+	Stop   Hook   `toml:"stop,omitempty"`
+	Any    Hook   `toml:"any,omitempty"`
+	User   string `toml:"user,omitempty"`
+	Group  string `toml:"group,omitempty"`
+}
+
+// Hook is one notify command: its argv, written as a list, or as a
+// table { command = [...], user = "...", group = "..." } when it runs
+// as a user of its own, not the table's.
+type Hook struct {
+	Command []string
+	// User and Group are the command's own; "" when it runs as the
+	// table's user.
+	User, Group string
+}
+
+// MarshalTOML writes the command as havip reads it.
+func (h Hook) MarshalTOML() ([]byte, error) {
+	return inlineItem([][2]string{{"command", tomlArgv(h.Command)}, {"user", tomlQuote(h.User)}, {"group", tomlQuote(h.Group)}}), nil
+}
+
+func (h Hook) equal(o Hook) bool {
+	return slices.Equal(h.Command, o.Command) && h.User == o.User && h.Group == o.Group
 }
 
 // TOML renders the configuration, with comments saying where each part

@@ -164,44 +164,43 @@ func (c *converter) groupNotify(g *syncGroup, members []*instance, state string)
 	if n, ok := g.notify[state]; ok {
 		where := g.where + ": " + n.Keyword()
 		if cmd, ok := c.command(n, where); ok {
-			setNotify(base, state, c.hookArgv(n, where, state, cmd))
-			c.notifyUser(base, n, where, cmd.extra)
+			argv := c.hookArgv(n, where, state, cmd)
+			user, group := c.notifyUser(n, where, cmd.extra)
+			c.setHook(base, state, Hook{Command: argv, User: user, Group: group}, hookSource{n, where, len(cmd.extra) > 0})
 			if state == "any" {
 				c.rep.add(n, Changed, where, "keepalived passed GROUP and the group's name; havip passes INSTANCE and the merged instance's name, %q", base.Name)
 			}
 		}
 	}
-	chosen := notifyOf(base, state)
+	chosen := hookOf(base, state)
 	for _, in := range members[1:] {
-		cmd := notifyOf(&in.out, state)
+		h := hookOf(&in.out, state)
 		switch {
-		case cmd == nil || slices.Equal(cmd, chosen):
-		case chosen == nil:
-			setNotify(base, state, cmd)
-			chosen = cmd
+		case h.Command == nil || h.equal(chosen):
+		case chosen.Command == nil:
+			c.setHook(base, state, h, c.hookFrom[notifyField(in.out.Notify, state)])
+			chosen = h
 		default:
-			c.rep.add(in.notify[state], Dropped, in.where+": notify_"+state, "the merged instance has one command per state: it runs %s", tomlArgv(chosen))
+			as := ""
+			if h.User != chosen.User || h.Group != chosen.Group {
+				as = fmt.Sprintf(" as %q", userText(chosen.User, chosen.Group))
+			}
+			c.rep.add(in.notify[state], Dropped, in.where+": notify_"+state, "the merged instance has one command per state: it runs %s%s", tomlArgv(chosen.Command), as)
 		}
 	}
 }
 
-func notifyOf(out *Instance, state string) []string {
+// hookOf is an instance's notify command for one of notifyStates.
+func hookOf(out *Instance, state string) Hook {
 	if out.Notify == nil {
-		return nil
+		return Hook{}
 	}
 	return *notifyField(out.Notify, state)
 }
 
-func setNotify(out *Instance, state string, argv []string) {
-	if out.Notify == nil {
-		out.Notify = &Notify{}
-	}
-	*notifyField(out.Notify, state) = argv
-}
-
 // notifyField is the command of a notify table for one of notifyStates.
-func notifyField(n *Notify, state string) *[]string {
-	return map[string]*[]string{"master": &n.Master, "backup": &n.Backup, "fault": &n.Fault, "stop": &n.Stop, "any": &n.Any}[state]
+func notifyField(n *Notify, state string) *Hook {
+	return map[string]*Hook{"master": &n.Master, "backup": &n.Backup, "fault": &n.Fault, "stop": &n.Stop, "any": &n.Any}[state]
 }
 
 // tracks reports whether an instance tracks the interface ifname.
