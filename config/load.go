@@ -246,6 +246,14 @@ func checkName(s string, maxLen int) string {
 	return fmt.Sprintf("is not a valid name (1 to %d characters of A-Z, a-z, 0-9, '_', '.' and '-')", maxLen)
 }
 
+// AddressProblem says why the configuration refuses a as what ("a peer
+// address"), or "": a multicast or broadcast address, or an unspecified
+// one where needSpecified. The keepalived converter asks it of the
+// addresses it carries over.
+func AddressProblem(a netip.Addr, what string, needSpecified bool) string {
+	return badUse(a, what, needSpecified)
+}
+
 // badUse says why a cannot be used as what, or "". Bind addresses may be
 // unspecified (0.0.0.0 or ::); advertise addresses may not.
 func badUse(a netip.Addr, what string, needSpecified bool) string {

@@ -702,8 +702,8 @@ func (c *converter) nodeKeys() {
 		switch {
 		case err != nil:
 			c.rep.add(bind, Problem, bind.Keyword(), "%q is not an IP address: node.bind is left out", bind.Arg(1))
-		case addrUse(a, "a bind address", false) != "":
-			c.rep.add(bind, Problem, bind.Keyword(), "%s: node.bind is left out", addrUse(a, "a bind address", false))
+		case config.AddressProblem(a, "a bind address", false) != "":
+			c.rep.add(bind, Problem, bind.Keyword(), "%s: node.bind is left out", config.AddressProblem(a, "a bind address", false))
 		default:
 			c.res.Node.Bind = netip.AddrPortFrom(a, config.DefaultPort).String()
 		}
@@ -758,7 +758,7 @@ func (c *converter) peers(in *instance) {
 			c.rep.add(p, Problem, in.where+": unicast_peer", "%q is not an IP address: left out", p.Keyword())
 			continue
 		}
-		if msg := addrUse(a, "a peer address", true); msg != "" {
+		if msg := config.AddressProblem(a, "a peer address", true); msg != "" {
 			c.rep.add(p, Problem, in.where+": unicast_peer", "%s: left out", msg)
 			continue
 		}
@@ -774,24 +774,6 @@ func (c *converter) peers(in *instance) {
 			c.res.Cluster.Peers = append(c.res.Cluster.Peers, s)
 		}
 	}
-}
-
-// addrUse says why havip refuses a as what ("a peer address"), as its
-// configuration does: a multicast or broadcast address, or an
-// unspecified one where needSpecified; "" when it takes it.
-func addrUse(a netip.Addr, what string, needSpecified bool) string {
-	kind := ""
-	switch {
-	case a.IsUnspecified() && needSpecified:
-		kind = "unspecified"
-	case a.IsMulticast():
-		kind = "multicast"
-	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
-		kind = "the broadcast address"
-	default:
-		return ""
-	}
-	return fmt.Sprintf("%q cannot be %s: it is %s", a, what, kind)
 }
 
 // kept returns the instances that are in the result.
