@@ -168,12 +168,7 @@ func TestReload(t *testing.T) {
 // instance holding them (FAULT) until a retry removes them: nobody else
 // takes them meanwhile. Then the instance goes, or takes its new holder.
 func TestReloadWithFailedRelease(t *testing.T) {
-	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
-	fh := &faultyHolder{fakeHolder: fakeHolder{tr: c.tr, node: "node0", inst: "web"}}
-	c.nodes[0].holders = map[string]Holder{"web": fh}
-	c.start(0)
-	c.start(1)
-	c.waitHolders("node0", 10*time.Second)
+	c, fh := faultyPair(t)
 	n0 := c.nodes[0].node
 	cfg := *c.nodes[0].cfg
 	cfg.Instances = []config.Instance{cfg.Instances[0]}

@@ -40,6 +40,19 @@ func (f *faultyHolder) Renew(context.Context) error {
 	return nil
 }
 
+// faultyPair is a two-node cluster whose node0 holds web through a
+// faultyHolder, started and settled.
+func faultyPair(t *testing.T) (*testCluster, *faultyHolder) {
+	t.Helper()
+	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
+	fh := &faultyHolder{fakeHolder: fakeHolder{tr: c.tr, node: "node0", inst: "web"}}
+	c.nodes[0].holders = map[string]Holder{"web": fh}
+	c.start(0)
+	c.start(1)
+	c.waitHolders("node0", 10*time.Second)
+	return c, fh
+}
+
 // quorumCluster is a three-node cluster under majority quorum with
 // heartbeat_timeout set, so that heartbeats decide presence, and a lease
 // margin of three heartbeat intervals: one for a heartbeat lost before a
@@ -123,12 +136,7 @@ func TestOneWayLossToHolder(t *testing.T) {
 // ones still on its interface; it tries again, and once the release
 // succeeds the next member takes over.
 func TestFailedReleaseKeepsHolding(t *testing.T) {
-	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
-	fh := &faultyHolder{fakeHolder: fakeHolder{tr: c.tr, node: "node0", inst: "web"}}
-	c.nodes[0].holders = map[string]Holder{"web": fh}
-	c.start(0)
-	c.start(1)
-	c.waitHolders("node0", 10*time.Second)
+	c, fh := faultyPair(t)
 	fh.failRelease.Store(true)
 	c.nodes[0].node.SetHealth("web", Health{Fault: "interface eth0 down"})
 	waitUntil(t, 5*time.Second, "node0 in FAULT after the failed release", func() bool {
@@ -155,12 +163,7 @@ func TestFailedReleaseKeepsHolding(t *testing.T) {
 // VIPs fails keeps saying it holds them, in FAULT, and tries again; the
 // others take over only once it has removed them and left.
 func TestStopWithFailedRelease(t *testing.T) {
-	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
-	fh := &faultyHolder{fakeHolder: fakeHolder{tr: c.tr, node: "node0", inst: "web"}}
-	c.nodes[0].holders = map[string]Holder{"web": fh}
-	c.start(0)
-	c.start(1)
-	c.waitHolders("node0", 10*time.Second)
+	c, fh := faultyPair(t)
 	fh.failRelease.Store(true)
 	tn := c.nodes[0]
 	tn.cancel()
@@ -191,12 +194,7 @@ func TestStopWithFailedRelease(t *testing.T) {
 // stopRelease, the node stops without saying that it released or left:
 // its last word to the others is that it holds.
 func TestStopGivesUpOnFailedRelease(t *testing.T) {
-	c := newTestCluster(t, nodeSpec{priority: 150, preempt: true}, nodeSpec{priority: 100, preempt: true})
-	fh := &faultyHolder{fakeHolder: fakeHolder{tr: c.tr, node: "node0", inst: "web"}}
-	c.nodes[0].holders = map[string]Holder{"web": fh}
-	c.start(0)
-	c.start(1)
-	c.waitHolders("node0", 10*time.Second)
+	c, fh := faultyPair(t)
 	fh.failRelease.Store(true)
 	tn := c.nodes[0]
 	tn.cancel()

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -39,16 +40,17 @@ func TestFailedRelease(t *testing.T) {
 
 var leftCluster = regexp.MustCompile(`msg="left cluster"`)
 
-// testFailedStop stops node 0's daemon (SIGTERM) while its VIP removal
-// is refused. It must keep saying it holds the VIP, in FAULT, while it
-// tries again; the kernel removes the VIP once its lifetime runs out
-// unrenewed, the next attempt finds it gone, and only then does node 0
-// say it released and leave. Nobody else may add the VIP meanwhile.
-func testFailedStop(t *testing.T) {
+// failpointCluster starts three nodes under majority quorum, node 0 the
+// holder of web, with node 0's failpoints read from the directory it
+// returns; adjust, if not nil, changes the options first.
+func failpointCluster(t *testing.T, adjust func(*testbed.ClusterOpts)) (*cluster, netip.Addr, string) {
 	c := newCluster(t, 3, false)
 	vip := testbed.VIP4(0)
 	o := c.opts(web(false, 150, 100, 50))
 	o.Quorum = "majority"
+	if adjust != nil {
+		adjust(&o)
+	}
 	c.configure(o)
 	fp := filepath.Join(c.dir, "failpoints0")
 	if err := os.Mkdir(fp, 0o755); err != nil {
@@ -58,6 +60,16 @@ func testFailedStop(t *testing.T) {
 	c.startAll()
 	c.waitHolders(vip, 0)
 	c.waitStatus(allNodes(3), expectRole("web", 0))
+	return c, vip, fp
+}
+
+// testFailedStop stops node 0's daemon (SIGTERM) while its VIP removal
+// is refused. It must keep saying it holds the VIP, in FAULT, while it
+// tries again; the kernel removes the VIP once its lifetime runs out
+// unrenewed, the next attempt finds it gone, and only then does node 0
+// say it released and leave. Nobody else may add the VIP meanwhile.
+func testFailedStop(t *testing.T) {
+	c, vip, fp := failpointCluster(t, nil)
 
 	sm := c.sample(vip)
 	if err := os.WriteFile(filepath.Join(fp, "vip.remove"), nil, 0o644); err != nil {
@@ -96,23 +108,12 @@ var (
 )
 
 func testFailedRelease(t *testing.T, permanent bool) {
-	c := newCluster(t, 3, false)
-	vip := testbed.VIP4(0)
-	o := c.opts(web(false, 150, 100, 50))
-	o.Quorum = "majority"
-	o.StatusExtra = `metrics = "127.0.0.1:9650"`
-	if permanent {
-		o.Extra = "[cluster.tuning]\naddress_lifetime = \"0s\"\n"
-	}
-	c.configure(o)
-	fp := filepath.Join(c.dir, "failpoints0")
-	if err := os.Mkdir(fp, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	c.nodes[0].env = []string{failpoint.EnvDir + "=" + fp}
-	c.startAll()
-	c.waitHolders(vip, 0)
-	c.waitStatus(allNodes(3), expectRole("web", 0))
+	c, vip, fp := failpointCluster(t, func(o *testbed.ClusterOpts) {
+		o.StatusExtra = `metrics = "127.0.0.1:9650"`
+		if permanent {
+			o.Extra = "[cluster.tuning]\naddress_lifetime = \"0s\"\n"
+		}
+	})
 
 	sm := c.sample(vip)
 	armedAt := time.Now()
