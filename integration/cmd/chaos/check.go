@@ -233,6 +233,12 @@ func hungSince(r record, b bounds, i int, t time.Time) bool {
 	return false
 }
 
+// hungWithin reports whether node i's daemon was frozen or killed
+// between from and to.
+func hungWithin(r record, i int, from, to time.Time) bool {
+	return slices.ContainsFunc(r.Hung[i], func(h time.Time) bool { return !h.Before(from) && !h.After(to) })
+}
+
 // starvedSince reports whether node i's daemon was starved at some time
 // within Grace before t: it may have stalled, each stall a freeze. A
 // starved holder still holds (it renews, slowly), so L1 counts it; only
@@ -333,7 +339,11 @@ func longestNone(hs []holding, end time.Time) time.Duration {
 
 // checkAnnounce checks L2 for instance k: each new single holder that
 // keeps the VIP for Announce, with the observer reaching it both ways
-// and no loss on either side all along, is announced within Announce.
+// and no loss on either side all along, is announced within Announce. A
+// holder whose daemon is frozen or killed within that time is not held
+// to it: its VIP stays on the interface (until its lifetime runs out),
+// but no daemon can promise a gratuitous ARP before a kill -9 that may
+// come a moment after it took the VIP.
 func checkAnnounce(r record, b bounds, k int) []violation {
 	var out []violation
 	hs := r.Holders[k]
@@ -356,7 +366,7 @@ func checkAnnounce(r record, b bounds, k int) []violation {
 			until = hs[j+1].At
 		}
 		end := h.At.Add(b.Announce)
-		if until.Before(end) || !observerReaches(r, node, h.At, end) {
+		if until.Before(end) || !observerReaches(r, node, h.At, end) || hungWithin(r, node, h.At, end) {
 			continue
 		}
 		if !slices.ContainsFunc(r.GARPs[k], func(g garp) bool {

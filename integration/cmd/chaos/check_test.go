@@ -199,6 +199,18 @@ func TestCheckAnnounce(t *testing.T) {
 	if vs, _ := check(r, testBounds); slices.Contains(rules(vs), "L2") {
 		t.Errorf("L2 with the observer cut off: %v", vs)
 	}
+	// Node 1 killed 144 ms after it took the VIP (which stays on its
+	// interface): no announcement to expect.
+	r.Changes = r.Changes[:1]
+	r.GARPs[0] = nil
+	r.Hung[1] = []time.Time{at(5*s + 144*time.Millisecond)}
+	if vs, _ := check(r, testBounds); slices.Contains(rules(vs), "L2") {
+		t.Errorf("L2 for a holder killed 144ms after it took the VIP: %v", vs)
+	}
+	r.Hung[1] = []time.Time{at(7 * s)}
+	if vs, _ := check(r, testBounds); !slices.Contains(rules(vs), "L2") {
+		t.Errorf("no L2 for a holder killed long after the announcement was due: %v", vs)
+	}
 }
 
 func TestMajorityFor(t *testing.T) {
