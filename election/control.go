@@ -188,7 +188,7 @@ func (n *Node) mergeDirective(d directive) {
 	if d.Issued > time.Now().Add(maxDirectiveAhead).UnixNano() {
 		// Forged (insecure mode) or issued with a clock far ahead:
 		// it would outrank every switchover made after it.
-		n.log.Warn("ignoring a switchover issued more than a day ahead of this node's clock", "instance", d.Instance, "issuer", d.Issuer)
+		n.log.Debug("ignoring a switchover issued more than a day ahead of this node's clock", "instance", d.Instance, "issuer", d.Issuer)
 		return
 	}
 	if !ok && len(n.directives) >= maxDirectives {

@@ -201,7 +201,7 @@ func (ms *membership) takeMeta(m *member, b []byte) {
 	rejoined := m.rejoined
 	m.rejoined = false
 	if meta.Epoch > m.meta.Epoch && meta.Epoch > maxEpoch(time.Now()) {
-		ms.log.Warn("ignoring node metadata from a run that starts more than a day ahead of this node's clock", "peer", m.name)
+		ms.log.Debug("ignoring node metadata from a run that starts more than a day ahead of this node's clock", "peer", m.name)
 		return
 	}
 	switch {
