@@ -81,7 +81,7 @@ func (c *cluster) importPair(i int, key string) {
 	}
 	for _, want := range []string{
 		src + ":19: vrrp_instance VI_1: advert_int: changed: advert_int 100ms",
-		src + ":34: vrrp_instance VI_1: notify_master: changed: havip appends three arguments",
+		src + ":34: vrrp_instance VI_1: notify_master: changed: runs as [\"/bin/sh\", \"-c\", \"" + c.dir + "/notify.sh master\", \"notify\"]",
 	} {
 		if !bytes.Contains(report, []byte(want)) {
 			c.t.Errorf("node %d: the report lacks %q:\n%s", i, want, report)
@@ -133,14 +133,15 @@ func (c *cluster) waitHook(i int, line string) {
 // TestImportKeepalived converts the keepalived configurations of a
 // unicast pair with havip import keepalived and runs them: the master is
 // the node of priority 150, its track script failing moves the VIP to
-// the other node, the notify hooks run with keepalived's arguments and
-// havip's, and a crashed master fails over.
+// the other node, the notify hooks run with keepalived's arguments (and
+// only those: havip's reach them in the environment), and a crashed
+// master fails over.
 func TestImportKeepalived(t *testing.T) {
 	c := newCluster(t, 2, false)
 	vip := testbed.VIP4(0)
 	scripts := map[string]string{
 		"check.sh":  "#!/bin/sh\ntest ! -e \"" + c.dir + "/$HAVIP_NODE.fail\"\n",
-		"notify.sh": "#!/bin/sh\necho \"$*\" >> \"" + c.dir + "/$HAVIP_NODE.notify\"\n",
+		"notify.sh": "#!/bin/sh\necho \"$* $HAVIP_INSTANCE $HAVIP_STATE $HAVIP_VIPS\" >> \"" + c.dir + "/$HAVIP_NODE.notify\"\n",
 	}
 	for name, text := range scripts {
 		if err := os.WriteFile(filepath.Join(c.dir, name), []byte(text), 0o755); err != nil {
