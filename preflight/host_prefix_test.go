@@ -83,23 +83,7 @@ func lifetimeConfig(t *testing.T, vip, lifetime string) *config.Config {
 	if lifetime != "" {
 		tuning = "[cluster.tuning]\naddress_lifetime = \"" + lifetime + "\"\n"
 	}
-	cfg, err := config.Parse([]byte(`
-[node]
-name = "a"
-bind = "127.0.0.1:7946"
-[cluster]
-name = "t"
-insecure = true
-`+tuning+`
-[[instance]]
-name = "web"
-interface = "eth0"
-vips = ["`+vip+`"]
-`), "havip.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return tunedVIPConfig(t, tuning, `"`+vip+`"`)
 }
 
 // TestVIPUsesHostsOwn: a VIP with a prefix that is the host's own

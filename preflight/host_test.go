@@ -47,6 +47,13 @@ func vipConfig(t *testing.T, vips ...string) *config.Config {
 // havip.toml.
 func rawVIPConfig(t *testing.T, items string) *config.Config {
 	t.Helper()
+	return tunedVIPConfig(t, "", items)
+}
+
+// tunedVIPConfig is rawVIPConfig with the lines of tuning (a
+// [cluster.tuning] table, say) after [cluster].
+func tunedVIPConfig(t *testing.T, tuning, items string) *config.Config {
+	t.Helper()
 	cfg, err := config.Parse([]byte(`
 [node]
 name = "a"
@@ -54,6 +61,7 @@ bind = "127.0.0.1:7946"
 [cluster]
 name = "t"
 insecure = true
+`+tuning+`
 [[instance]]
 name = "web"
 interface = "eth0"
